@@ -1,0 +1,32 @@
+# Two commands for a newcomer: `make demo` runs the whole system, `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test esnode-start esnode-stop clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: install
+	CRAYFIS_DEBUG=1 $(PY) manage.py esnode start
+	CRAYFIS_DEBUG=1 $(PY) manage.py migrate --noinput
+	CRAYFIS_DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+
+test: install
+	$(PY) -m pytest
+
+esnode-start: install
+	CRAYFIS_DEBUG=1 $(PY) manage.py esnode start
+
+esnode-stop: install
+	CRAYFIS_DEBUG=1 $(PY) manage.py esnode stop
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

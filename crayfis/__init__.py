@@ -1,0 +1,1 @@
+"""CRAYFIS network backend: the Django project and the domain core (wire, coincidence, simulator)."""

@@ -1,0 +1,136 @@
+"""Django settings, read from environment variables with embedded one-machine defaults.
+
+Defaults run everything on this machine (SQLite under var/, the embedded Elasticsearch node);
+production sets DATABASE_URL, CRAYFIS_ES_URL, SECRET_KEY and ALLOWED_HOSTS. Every limit is a
+named setting so operators can find and tune it.
+"""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from crayfis.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("CRAYFIS_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("CRAYFIS_DEBUG", False)
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment; in DEBUG a generated key kept in var/ (stable pseudonyms)."""
+    key = env_str("SECRET_KEY", "")
+    if key:
+        return key
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set: production (DEBUG off) refuses the generated development key; "
+            "set SECRET_KEY, or CRAYFIS_DEBUG=1 for a local run"
+        )
+    path = VAR_DIR / "dev_secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "crayfis",
+    "ingest",
+    "dashboards",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "crayfis.urls"
+WSGI_APPLICATION = "crayfis.wsgi.application"
+ASGI_APPLICATION = "crayfis.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_int("CRAYFIS_DB_CONN_MAX_AGE", 60),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers run beside the single writer; IMMEDIATE avoids lock-upgrade deadlocks;
+    # synchronous=FULL keeps an acknowledged upload on disk through a power cut.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;",
+        "transaction_mode": "IMMEDIATE",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0 if env_bool("CRAYFIS_DB_CLOSE_EACH_REQUEST", False) else 60
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {"crayfis": {"handlers": ["console"], "level": env_str("CRAYFIS_LOG_LEVEL", "INFO")},
+                "ingest": {"handlers": ["console"], "level": env_str("CRAYFIS_LOG_LEVEL", "INFO")}},
+}
+
+# --- Elasticsearch -------------------------------------------------------------------------
+# The embedded node is used only when CRAYFIS_ES_URL names it (the default); any other URL is an
+# external cluster that this project never starts or stops.
+CRAYFIS_ES_URL = env_str("CRAYFIS_ES_URL", "http://127.0.0.1:9200")
+CRAYFIS_ES_PREFIX = env_str("CRAYFIS_ES_PREFIX", "crayfis")
+CRAYFIS_ES_REPLICAS = env_int("CRAYFIS_ES_REPLICAS", 0)
+CRAYFIS_ES_TIMEOUT_S = env_float("CRAYFIS_ES_TIMEOUT_S", 10.0)
+CRAYFIS_ES_HEAP = env_str("CRAYFIS_ES_HEAP", "1g")
+
+# --- Privacy ---------------------------------------------------------------------------------
+# Key of the HMAC that turns a phone's Device-id into its public pseudonym. Changing it renames
+# every device in the index, so production sets it once and keeps it.
+CRAYFIS_PSEUDONYM_KEY = env_str("CRAYFIS_PSEUDONYM_KEY", "") or f"pseudonym:{SECRET_KEY}"

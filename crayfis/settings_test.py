@@ -1,0 +1,6 @@
+"""Test settings: the real settings with a fixed throw-away SECRET_KEY (DEBUG stays off)."""
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
+
+from crayfis.settings import *  # noqa: E402,F401,F403

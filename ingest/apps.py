@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class IngestConfig(AppConfig):
+    """Phone uploads: /submit, /precal.json, the JSON API, devices, the raw store and the indexer."""
+
+    name = "ingest"

@@ -1,0 +1,1 @@
+"""PySpark entry points: the coincidence search, hit export and the Elasticsearch reader."""

@@ -1,0 +1,28 @@
+"""One way to build a SparkSession, so jobs, tests and benchmarks configure Spark alike."""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def build_session(app_name: str = "crayfis", master: str | None = None, conf: dict | None = None):
+    """A SparkSession whose Python workers run this interpreter (PYSPARK_PYTHON).
+
+    master=None keeps what spark-submit set (a cluster); otherwise e.g. "local[2]".
+    """
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    if master:
+        builder = builder.master(master)
+    defaults = {
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+    }
+    for key, value in {**defaults, **(conf or {})}.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()

@@ -1,0 +1,73 @@
+"""Shared fixtures: the real Elasticsearch node, a per-test index prefix, one SparkSession.
+
+The node is the embedded one (started here when nothing answers, and stopped at the end only if
+this session started it) unless CRAYFIS_ES_URL names an external cluster.
+"""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def es_url():
+    from django.conf import settings
+
+    from crayfis import esnode
+    from crayfis.elastic import embedded_node_config
+
+    cfg = embedded_node_config()
+    url = settings.CRAYFIS_ES_URL
+    started_here = False
+    if cfg is not None and esnode.health(url) is None:
+        esnode.start(cfg, progress=lambda msg: None)
+        started_here = True
+    if esnode.health(url) is None:
+        pytest.fail(f"no Elasticsearch answers at {url}")
+    yield url
+    if started_here:
+        esnode.stop(cfg)
+
+
+@pytest.fixture(scope="session")
+def es(es_url):
+    """A client for the real node."""
+    from elasticsearch import Elasticsearch
+
+    client = Elasticsearch(es_url, request_timeout=30)
+    yield client
+    client.close()
+
+
+def _delete_prefixed(es, prefix: str) -> None:
+    pattern = f"{prefix}-*"
+    names = list(es.indices.get(index=pattern, expand_wildcards="all", ignore_unavailable=True).keys())
+    for start in range(0, len(names), 50):
+        es.indices.delete(index=",".join(names[start:start + 50]), ignore_unavailable=True)
+    templates = es.indices.get_index_template(name=pattern, ignore=404).get("index_templates", [])
+    for tmpl in templates:
+        es.indices.delete_index_template(name=tmpl["name"], ignore=404)
+
+
+@pytest.fixture
+def es_prefix(es, settings):
+    """A fresh index prefix for one test (set as CRAYFIS_ES_PREFIX), with its indices removed after."""
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    settings.CRAYFIS_ES_PREFIX = prefix
+    yield prefix
+    _delete_prefixed(es, prefix)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local SparkSession for the whole run (it takes seconds to start)."""
+    from spark_jobs.session import build_session
+
+    session = build_session(
+        "crayfis-tests", master="local[2]",
+        conf={"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
+              "spark.driver.memory": "2g"},
+    )
+    yield session
+    session.stop()
