@@ -110,6 +110,29 @@ def _reachable_by_others(path: Path) -> bool:
     return True
 
 
+def _prepare_es_root(cfg: NodeConfig) -> None:
+    """Make var/es reachable by the unprivileged user the node runs as.
+
+    A checkout under a private folder (e.g. /root) cannot be entered by 'nobody'; then var/es
+    becomes a link to a folder under /var/tmp, keyed by the checkout's path.
+    """
+    if not _run_as_unprivileged() or cfg.es_root.exists():
+        if _run_as_unprivileged() and not _reachable_by_others(cfg.es_root.resolve()):
+            raise EsNodeError(f"the node runs as 'nobody', which cannot reach {cfg.es_root.resolve()}")
+        return
+    cfg.var_dir.mkdir(parents=True, exist_ok=True)
+    if _reachable_by_others(cfg.var_dir):
+        cfg.es_root.mkdir(mode=0o755)
+        return
+    import hashlib
+
+    key = hashlib.sha1(str(cfg.var_dir.resolve()).encode()).hexdigest()[:10]
+    outside = Path("/var/tmp") / f"crayfis-es-{key}"
+    outside.mkdir(mode=0o755, parents=True, exist_ok=True)
+    outside.chmod(0o755)
+    cfg.es_root.symlink_to(outside, target_is_directory=True)
+
+
 def _write_config(cfg: NodeConfig) -> Path:
     conf_dir = cfg.node_dir / "config"
     if conf_dir.exists():
@@ -164,12 +187,8 @@ def start(cfg: NodeConfig, timeout: float = 180.0, progress=print) -> str:
     if existing:
         return f"already running at {cfg.url} ({existing.get('status')})"
     java = _require_tools()
+    _prepare_es_root(cfg)
     ensure_distribution(cfg)
-    if _run_as_unprivileged() and not _reachable_by_others(cfg.es_root):
-        raise EsNodeError(
-            f"running as root, the node runs as 'nobody', which cannot reach {cfg.es_root}: "
-            "clone the repository under a world-traversable folder or run as a normal user"
-        )
     for sub in ("data", "logs"):
         (cfg.node_dir / sub).mkdir(parents=True, exist_ok=True)
     conf_dir = _write_config(cfg)
