@@ -90,7 +90,8 @@ def ensure_distribution(cfg: NodeConfig) -> Path:
         return cfg.dist_home
     out_dir = cfg.es_root / "dist"
     out_dir.mkdir(parents=True, exist_ok=True)
-    cmd = ["mvn", "-q", "-B", "-f", str(POM), "dependency:unpack-dependencies", f"-DoutputDirectory={out_dir}"]
+    cmd = ["mvn", "-q", "-B", "-f", str(POM), "dependency:unpack-dependencies", f"-DoutputDirectory={out_dir}",
+           "-DoverWriteReleases=true"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0 or not launcher.exists():
         last = (proc.stdout + proc.stderr).strip().splitlines()[-1:] or ["no output"]
