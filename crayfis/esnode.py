@@ -49,7 +49,8 @@ class NodeConfig:
 
     @property
     def es_root(self) -> Path:
-        return self.var_dir / "es"
+        # Resolved: when var/es links outside a private checkout, the node gets the real path.
+        return (self.var_dir / "es").resolve()
 
     @property
     def dist_home(self) -> Path:
@@ -117,13 +118,14 @@ def _prepare_es_root(cfg: NodeConfig) -> None:
     A checkout under a private folder (e.g. /root) cannot be entered by 'nobody'; then var/es
     becomes a link to a folder under /var/tmp, keyed by the checkout's path.
     """
-    if not _run_as_unprivileged() or cfg.es_root.exists():
-        if _run_as_unprivileged() and not _reachable_by_others(cfg.es_root.resolve()):
-            raise EsNodeError(f"the node runs as 'nobody', which cannot reach {cfg.es_root.resolve()}")
+    link = cfg.var_dir / "es"
+    if not _run_as_unprivileged() or link.exists():
+        if _run_as_unprivileged() and not _reachable_by_others(cfg.es_root):
+            raise EsNodeError(f"the node runs as 'nobody', which cannot reach {cfg.es_root}")
         return
     cfg.var_dir.mkdir(parents=True, exist_ok=True)
     if _reachable_by_others(cfg.var_dir):
-        cfg.es_root.mkdir(mode=0o755)
+        link.mkdir(mode=0o755)
         return
     import hashlib
 
@@ -131,7 +133,7 @@ def _prepare_es_root(cfg: NodeConfig) -> None:
     outside = Path("/var/tmp") / f"crayfis-es-{key}"
     outside.mkdir(mode=0o755, parents=True, exist_ok=True)
     outside.chmod(0o755)
-    cfg.es_root.symlink_to(outside, target_is_directory=True)
+    link.symlink_to(outside, target_is_directory=True)
 
 
 def _write_config(cfg: NodeConfig) -> Path:
