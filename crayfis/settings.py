@@ -134,3 +134,30 @@ CRAYFIS_ES_HEAP = env_str("CRAYFIS_ES_HEAP", "1g")
 # Key of the HMAC that turns a phone's Device-id into its public pseudonym. Changing it renames
 # every device in the index, so production sets it once and keeps it.
 CRAYFIS_PSEUDONYM_KEY = env_str("CRAYFIS_PSEUDONYM_KEY", "") or f"pseudonym:{SECRET_KEY}"
+
+# --- Ingest (owned by ingest/) -----------------------------------------------------------------
+# /submit: the body cap answers 413 above it (the app's chunks are ~50 kB; allow >= 1 MB).
+CRAYFIS_INGEST_MAX_BODY_BYTES = env_int("CRAYFIS_INGEST_MAX_BODY_BYTES", 1024 * 1024)
+# An App-code that is sent but unknown: 401 when enforced, else 202 and the upload is flagged.
+CRAYFIS_INGEST_ENFORCE_APP_CODES = env_bool("CRAYFIS_INGEST_ENFORCE_APP_CODES", False)
+# Group commit: one writer thread per process commits concurrent requests' rows together.
+CRAYFIS_INGEST_GROUP_COMMIT = env_bool("CRAYFIS_INGEST_GROUP_COMMIT", True)
+CRAYFIS_INGEST_GROUP_MAX_ROWS = env_int("CRAYFIS_INGEST_GROUP_MAX_ROWS", 256)
+CRAYFIS_INGEST_GROUP_MAX_BYTES = env_int("CRAYFIS_INGEST_GROUP_MAX_BYTES", 16 * 1024 * 1024)
+# A request whose row is not committed within this answers 503 (below the app's 5 s timeout).
+CRAYFIS_INGEST_COMMIT_TIMEOUT_S = env_float("CRAYFIS_INGEST_COMMIT_TIMEOUT_S", 4.0)
+# How long a worker trusts its cached device block flag / overrides and app-code lookups.
+CRAYFIS_INGEST_POLICY_CACHE_S = env_float("CRAYFIS_INGEST_POLICY_CACHE_S", 5.0)
+# Bench only: enables POST /bench/baseline-submit (DRF serializer per event) for bench/ingest.py.
+CRAYFIS_INGEST_BENCH_BASELINE = env_bool("CRAYFIS_INGEST_BENCH_BASELINE", False)
+# Indexer (manage.py index_uploads): uploads claimed per batch, claim lease, idle poll,
+# capped exponential backoff while Elasticsearch is down, bulk request size, attempts before an
+# upload whose documents keep failing is quarantined, width of the touched event-time buckets.
+CRAYFIS_INDEXER_BATCH = env_int("CRAYFIS_INDEXER_BATCH", 64)
+CRAYFIS_INDEXER_LEASE_S = env_float("CRAYFIS_INDEXER_LEASE_S", 300.0)
+CRAYFIS_INDEXER_POLL_S = env_float("CRAYFIS_INDEXER_POLL_S", 1.0)
+CRAYFIS_INDEXER_BACKOFF_MIN_S = env_float("CRAYFIS_INDEXER_BACKOFF_MIN_S", 0.5)
+CRAYFIS_INDEXER_BACKOFF_MAX_S = env_float("CRAYFIS_INDEXER_BACKOFF_MAX_S", 30.0)
+CRAYFIS_INDEXER_BULK_BYTES = env_int("CRAYFIS_INDEXER_BULK_BYTES", 8 * 1024 * 1024)
+CRAYFIS_INDEXER_MAX_ATTEMPTS = env_int("CRAYFIS_INDEXER_MAX_ATTEMPTS", 8)
+CRAYFIS_INGEST_BUCKET_MS = env_int("CRAYFIS_INGEST_BUCKET_MS", 60_000)

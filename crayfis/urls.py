@@ -3,8 +3,14 @@ from django.contrib import admin
 from django.urls import path
 
 from crayfis.health import healthz
+from ingest import views as ingest_views
+from ingest.baseline import bench_baseline_submit
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # Ingest: the exact paths the app has compiled in (no trailing slash, no redirect).
+    path("submit", ingest_views.submit, name="submit"),
+    path("precal.json", ingest_views.precal, name="precal"),
+    path("bench/baseline-submit", bench_baseline_submit, name="bench-baseline-submit"),
 ]

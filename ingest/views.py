@@ -1,0 +1,125 @@
+"""POST /submit and POST /precal.json, as the CRAYFIS app has them compiled in.
+
+The /submit path does no decoding (the app times out after 5 s): it checks headers and size,
+hashes the body and commits one row (ingest.store), then answers 202 with a JSON object. A body
+that does not parse is still stored and answered 202 {}; the indexer decodes it later and keeps
+it as `quarantined` with its error (a 4xx would make the phone resend the same bytes forever).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from ingest import policy
+from ingest.models import PreCalibration
+from ingest.replies import server_commands
+from ingest.store import StoreUnavailable, UploadRow, commit_upload
+
+logger = logging.getLogger(__name__)
+
+_HEADERS = {  # UploadRow field -> request header, with the column's length cap
+    "run_id": ("Run-id", 64),
+    "camera_id": ("Camera-id", 16),
+    "crayfis_version": ("Crayfis-version", 64),
+    "crayfis_version_code": ("Crayfis-version-code", 16),
+    "app_code": ("App-code", 128),
+    "hash_code": ("Hash-code", 128),
+}
+_MAX_DEVICE_ID = 128
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _json(obj: dict, status: int) -> HttpResponse:
+    return HttpResponse(json.dumps(obj, separators=(",", ":")), status=status,
+                        content_type="application/json")
+
+
+def _read_body(request, cap: int) -> bytes | None:
+    """The body, or None when it is larger than cap (checked before reading when declared)."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > cap:
+        return None
+    body = request.read(cap + 1)
+    return None if len(body) > cap else body
+
+
+@csrf_exempt
+def submit(request):
+    """Accept one DataChunk: 202 + commands once committed; 400/401/403/413 per the spec."""
+    if request.method != "POST":
+        return _error(405, "POST only")
+    device_id = request.headers.get("Device-id", "").strip()
+    if not device_id:
+        return _error(400, "missing Device-id header")
+    if len(device_id) > _MAX_DEVICE_ID:
+        return _error(400, f"Device-id longer than {_MAX_DEVICE_ID} characters")
+    cap = settings.CRAYFIS_INGEST_MAX_BODY_BYTES
+    body = _read_body(request, cap)
+    if body is None:
+        return _error(413, f"body larger than {cap} bytes")
+
+    device = policy.device_policy(device_id)
+    if device.blocked:
+        return _error(403, "device blocked")
+    fields = {name: request.headers.get(header, "").strip()[:limit]
+              for name, (header, limit) in _HEADERS.items()}
+    unlinked = False
+    if fields["app_code"] and not policy.app_code_known(fields["app_code"]):
+        if settings.CRAYFIS_INGEST_ENFORCE_APP_CODES:
+            return _error(401, "unknown App-code")
+        unlinked = True
+
+    row = UploadRow(device_id=device_id, sha256=hashlib.sha256(body).hexdigest(), body=body,
+                    received_at=timezone.now(), remote_addr=request.META.get("REMOTE_ADDR", "")[:64],
+                    unlinked=unlinked, **fields)
+    try:
+        commit_upload(row)
+    except StoreUnavailable as exc:
+        logger.error("upload from %s not stored: %s", device_id, exc)
+        return _error(503, "storage unavailable, retry later")
+    return _json(server_commands(device, fields["crayfis_version"]), 202)
+
+
+def _parse_precal_query(body: bytes) -> tuple[str, int, int, int] | None:
+    try:
+        query = json.loads(body)
+        device_id = query["device_id"]
+        camera_id = int(query["camera_id"])
+        res_x, res_y = (int(part) for part in str(query["res"]).lower().split("x"))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not isinstance(device_id, str) or not device_id:
+        return None
+    return device_id, camera_id, res_x, res_y
+
+
+@csrf_exempt
+def precal(request):
+    """The latest complete map for (device, camera, resolution): all four keys, or 204."""
+    if request.method != "POST":
+        return _error(405, "POST only")
+    body = _read_body(request, 64 * 1024)
+    parsed = _parse_precal_query(body) if body is not None else None
+    if parsed is None:
+        return _error(400, 'expected {"device_id": str, "camera_id": int, "res": "WxH"}')
+    device_id, camera_id, res_x, res_y = parsed
+    row = (PreCalibration.objects.filter(device_id=device_id, camera_id=camera_id, res_x=res_x, res_y=res_y)
+           .values("weights", "mask", "hot_hash", "wgt_hash").first())
+    if row is None:
+        return HttpResponse(status=204)
+    return _json({"weights": base64.b64encode(bytes(row["weights"])).decode("ascii"),
+                  "mask": list(row["mask"]), "hot_hash": int(row["hot_hash"]),
+                  "wgt_hash": int(row["wgt_hash"])}, 200)
