@@ -1,0 +1,137 @@
+"""The ByteBlock pixel order (crayfis-wire.md section 4), shared by the decoder and the encoder.
+
+The app copies the square of side 2r+1 around every L2 hit, hits in list order, rows (dy) outer
+and columns (dx) inner; a coordinate already copied by an earlier square is skipped, and an
+off-frame coordinate is marked as covered but contributes no value. Decoding is replaying that
+order, so encoder and decoder share `block_coords` and are exact inverses by construction.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+
+# Bound on replay work (hits x side^2): the app sends <= 120 hits x 25; this stops a crafted body
+# from making the decoder loop for minutes.
+MAX_REPLAY_COORDS = 2_000_000
+MAX_SIDE_LENGTH = 99
+
+
+class ByteBlockError(ValueError):
+    """The block cannot be replayed (bad side length, off-frame hit, wrong number of values)."""
+
+
+def radius_of(side_length: int) -> int:
+    if side_length < 1 or side_length % 2 == 0 or side_length > MAX_SIDE_LENGTH:
+        raise ByteBlockError(f"side_length {side_length} is not an odd number in 1..{MAX_SIDE_LENGTH}")
+    return (side_length - 1) // 2
+
+
+def _check(xs: Sequence[int], ys: Sequence[int], side_length: int, res_x: int, res_y: int) -> int:
+    if len(xs) != len(ys):
+        raise ByteBlockError(f"{len(xs)} x but {len(ys)} y coordinates")
+    r = radius_of(side_length)
+    if res_x <= 0 or res_y <= 0:
+        raise ByteBlockError("byte_block needs the frame size (res_x, res_y)")
+    if len(xs) * side_length * side_length > MAX_REPLAY_COORDS:
+        raise ByteBlockError(f"{len(xs)} hits of side {side_length} exceed the replay bound")
+    for x, y in zip(xs, ys):
+        if x >= res_x or y >= res_y:
+            raise ByteBlockError(f"hit ({x}, {y}) outside the {res_x}x{res_y} frame")
+    return r
+
+
+def block_coords(xs: Sequence[int], ys: Sequence[int], side_length: int,
+                 res_x: int, res_y: int) -> list[tuple[int, int]]:
+    """The (x, y) coordinate of each value of the block, in wire order."""
+    r = _check(xs, ys, side_length, res_x, res_y)
+    covered: set[tuple[int, int]] = set()
+    out: list[tuple[int, int]] = []
+    span = range(-r, r + 1)
+    for cx, cy in zip(xs, ys):
+        for dy in span:
+            y = cy + dy
+            for dx in span:
+                c = (cx + dx, y)
+                if c in covered:
+                    continue
+                covered.add(c)
+                if 0 <= c[0] < res_x and 0 <= y < res_y:
+                    out.append(c)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _offsets(r: int, stride: int) -> tuple[int, ...]:
+    return tuple(dy * stride + dx for dy in range(-r, r + 1) for dx in range(-r, r + 1))
+
+
+def block_size(xs: Sequence[int], ys: Sequence[int], side_length: int, res_x: int, res_y: int) -> int:
+    """How many values a consistent block holds, without building the coordinate list.
+
+    Fast path (every square inside the frame): flat indices y*res_x + x are unique, so the count
+    is the size of the union of shifted offset tuples, built in C by set.update(map(...)).
+    This runs once per hit on the ingest path, hence the single pass and the n == 1 shortcut.
+    """
+    n = len(xs)
+    if n != len(ys) or not (0 < side_length <= MAX_SIDE_LENGTH) or side_length % 2 == 0 \
+            or res_x <= 0 or res_y <= 0 or n * side_length * side_length > MAX_REPLAY_COORDS:
+        return len(block_coords(xs, ys, side_length, res_x, res_y))  # raises the precise error
+    if n == 0:
+        return 0
+    r = side_length >> 1
+    hi_x, hi_y = res_x - r, res_y - r
+    if n == 1:
+        x, y = xs[0], ys[0]
+        if r <= x < hi_x and r <= y < hi_y:
+            return side_length * side_length
+        return len(block_coords(xs, ys, side_length, res_x, res_y))
+    pts = list(zip(xs, ys))
+    for x, y in pts:
+        if not (r <= x < hi_x and r <= y < hi_y):
+            return len(block_coords(xs, ys, side_length, res_x, res_y))
+    if n <= 8:   # typical: a few hits; squares apart -> no overlap to subtract
+        for i, (x, y) in enumerate(pts):
+            for x2, y2 in pts[i + 1:]:
+                if -side_length < x - x2 < side_length and -side_length < y - y2 < side_length:
+                    break
+            else:
+                continue
+            break
+        else:
+            return n * side_length * side_length
+    offs = _offsets(r, res_x)
+    seen: set[int] = set()
+    for x, y in pts:
+        seen.update(map((y * res_x + x).__add__, offs))
+    return len(seen)
+
+
+def decode_block(xs: Sequence[int], ys: Sequence[int], vals: Sequence[int], side_length: int,
+                 res_x: int, res_y: int) -> list[tuple[int, int, int]]:
+    """(x, y, val) for every value of the block; ByteBlockError if the lengths disagree."""
+    coords = block_coords(xs, ys, side_length, res_x, res_y)
+    if len(coords) != len(vals):
+        raise ByteBlockError(f"byte_block holds {len(vals)} values, its squares cover {len(coords)}")
+    return [(x, y, v) for (x, y), v in zip(coords, vals)]
+
+
+PixelSource = Callable[[int, int], int] | Mapping[tuple[int, int], int] | Sequence[Sequence[int]]
+
+
+def _lookup(values: PixelSource) -> Callable[[int, int], int]:
+    if callable(values):
+        return values
+    if isinstance(values, Mapping):
+        return lambda x, y: values[(x, y)]
+    return lambda x, y: int(values[y][x])  # a 2-D array indexed [row][column]
+
+
+def encode_block(xs: Sequence[int], ys: Sequence[int], values: PixelSource, side_length: int,
+                 res_x: int, res_y: int) -> list[int]:
+    """The `val` list the app would send for these hits; the exact inverse of decode_block.
+
+    `values` gives the raw value at (x, y): a function f(x, y), a mapping {(x, y): v}, or a 2-D
+    array indexed [y][x] (e.g. a numpy frame).
+    """
+    get = _lookup(values)
+    return [get(x, y) for x, y in block_coords(xs, ys, side_length, res_x, res_y)]
