@@ -161,3 +161,24 @@ CRAYFIS_INDEXER_BACKOFF_MAX_S = env_float("CRAYFIS_INDEXER_BACKOFF_MAX_S", 30.0)
 CRAYFIS_INDEXER_BULK_BYTES = env_int("CRAYFIS_INDEXER_BULK_BYTES", 8 * 1024 * 1024)
 CRAYFIS_INDEXER_MAX_ATTEMPTS = env_int("CRAYFIS_INDEXER_MAX_ATTEMPTS", 8)
 CRAYFIS_INGEST_BUCKET_MS = env_int("CRAYFIS_INGEST_BUCKET_MS", 60_000)
+
+# --- Dashboards (dashboards/ app) -------------------------------------------------------------
+# Answers are cached this many seconds (every visitor polls; 0 disables the cache).
+CRAYFIS_DASH_CACHE_S = env_float("CRAYFIS_DASH_CACHE_S", 5.0)
+# Pages poll their JSON endpoints this often while visible, and this often while hidden (0 = stop).
+CRAYFIS_DASH_POLL_S = env_float("CRAYFIS_DASH_POLL_S", 5.0)
+CRAYFIS_DASH_HIDDEN_POLL_S = env_float("CRAYFIS_DASH_HIDDEN_POLL_S", 0.0)
+# Geotile zoom of the activity map (12 ~ 0.09 degrees, the size of a public cell; lower = coarser).
+CRAYFIS_DASH_MAP_PRECISION = env_int("CRAYFIS_DASH_MAP_PRECISION", 12)
+CRAYFIS_DASH_MAP_MAX_PRECISION = 12  # never finer than a public cell
+# Leaderboard: window, minimum exposure to be ranked, tolerated factor from the median hit rate.
+CRAYFIS_DASH_LEADERBOARD_DAYS = env_int("CRAYFIS_DASH_LEADERBOARD_DAYS", 30)
+CRAYFIS_DASH_LEADERBOARD_MIN_HOURS = env_float("CRAYFIS_DASH_LEADERBOARD_MIN_HOURS", 1.0)
+CRAYFIS_DASH_LEADERBOARD_RATE_FACTOR = env_float("CRAYFIS_DASH_LEADERBOARD_RATE_FACTOR", 2.5)
+CRAYFIS_DASH_LEADERBOARD_SIZE = env_int("CRAYFIS_DASH_LEADERBOARD_SIZE", 100)
+# plotly.min.js is served from the installed plotly package (dashboards/finders.py).
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "dashboards.finders.PackageFileFinder",
+]

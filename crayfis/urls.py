@@ -1,6 +1,6 @@
 """URL map: phone ingest at the paths the app has compiled in, health, admin, dashboards."""
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from crayfis.health import healthz
 from ingest import views as ingest_views
@@ -13,4 +13,6 @@ urlpatterns = [
     path("submit", ingest_views.submit, name="submit"),
     path("precal.json", ingest_views.precal, name="precal"),
     path("bench/baseline-submit", bench_baseline_submit, name="bench-baseline-submit"),
+    # Dashboards: public pages and their JSON endpoints under /api/dash/.
+    path("", include("dashboards.urls")),
 ]

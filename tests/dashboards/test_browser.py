@@ -1,0 +1,88 @@
+"""End to end in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright):
+the home page draws its map and charts from this server alone and keeps polling."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db]
+
+
+@pytest.fixture
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _local(live_server, settings) -> str:
+    """The live server's address as 127.0.0.1 (its default name is 'localhost')."""
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "127.0.0.1"]
+    return f"http://127.0.0.1:{urlparse(live_server.url).port}"
+
+
+def _open(browser, viewport):
+    context = browser.new_context(viewport=viewport)
+    hosts = []
+    context.on("request", lambda req: hosts.append(urlparse(req.url).hostname))
+    return context, context.new_page(), hosts
+
+
+def test_home_draws_map_and_charts_from_this_server_only(browser, live_server, dash, settings):
+    settings.CRAYFIS_DASH_POLL_S = 1.0
+    base = _local(live_server, settings)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context, page, hosts = _open(browser, {"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(base + "/")
+    # the map: outlines from the vendored topojson, one marker per occupied tile
+    page.wait_for_selector("#map[data-rendered='1'] .geo path.land, #map[data-rendered='1'] .land",
+                           state="attached", timeout=30_000)
+    assert page.locator("#map .countries path, #map path.countries").count() > 0
+    n_tiles = len({(x["cell_location"]["lat"], x["cell_location"]["lon"]) for x in dash.exposures
+                   if x["end_ms"] >= dash.now_ms - 600_000})
+    assert page.locator("#map .scattergeo .point, #map .scattergeo path.point").count() == n_tiles
+    page.wait_for_selector("#rates[data-rendered='1'] .scatterlayer .trace", state="attached", timeout=30_000)
+    assert page.inner_text("#ov-active10") == str(len(dash.raw_ids))
+    assert page.locator("#latest-table tbody tr").count() == len(dash.candidates)
+    # it keeps itself live: a poll of the JSON endpoints arrives after the first paint
+    with page.expect_response(lambda r: "/api/dash/overview" in r.url and r.status == 200, timeout=10_000):
+        pass
+    page.screenshot(path=str(SHOTS / "dashboard-home.png"), full_page=True)
+
+    cand = dash.candidates[0]["candidate_id"]
+    page.goto(f"{base}/candidates/{cand}/")
+    page.wait_for_selector("#cand-offsets[data-rendered='1'] .scatterlayer .trace", state="attached",
+                           timeout=30_000)
+    page.wait_for_selector("#cand-map[data-rendered='1'] .land", state="attached", timeout=30_000)
+    page.screenshot(path=str(SHOTS / "dashboard-candidate.png"), full_page=True)
+    context.close()
+
+    assert not errors
+    assert hosts and set(hosts) == {"127.0.0.1"}, set(hosts)
+
+
+def test_home_fits_a_phone_screen(browser, live_server, dash, settings):
+    base = _local(live_server, settings)
+    context, page, hosts = _open(browser, {"width": 390, "height": 844})
+    page.goto(base + "/")
+    page.wait_for_selector("#map[data-rendered='1'] .land", state="attached", timeout=30_000)
+    page.wait_for_selector("#rates[data-rendered='1'] .scatterlayer .trace", state="attached", timeout=30_000)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    page.screenshot(path=str(SHOTS / "dashboard-home-phone.png"), full_page=True)
+    context.close()
+    assert set(hosts) == {"127.0.0.1"}

@@ -1,0 +1,177 @@
+"""Every /api/dash/ endpoint against the real ES, checked against the indexed network's truth."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crayfis.privacy import public_cell
+
+pytestmark = pytest.mark.django_db
+
+
+def _get(client, url, status=200):
+    resp = client.get(url)
+    assert resp.status_code == status, (url, resp.status_code, resp.content[:300])
+    return resp.json()
+
+
+def test_overview_counts_match_the_indexed_network(client, dash):
+    ov = _get(client, "/api/dash/overview")
+    now = ov["now_ms"]
+    in_day = int(((dash.hit_times >= now - 86_400_000) & (dash.hit_times <= now)).sum())
+    assert ov["hits_total"] == dash.n_hits
+    assert ov["hits_24h"] == in_day
+    assert ov["phones_total"] == len(dash.raw_ids)
+    # every phone was live until the data was indexed moments ago
+    assert ov["active_phones_10m"] == len(dash.raw_ids)
+    assert ov["active_phones_24h"] == len(dash.raw_ids)
+    assert ov["exposure_hours_total"] == pytest.approx(dash.live_s / 3600.0, abs=0.01)
+    assert ov["exposure_blocks_total"] == dash.n_exposures
+    assert ov["candidates_total"] == len(dash.candidates)  # the retracted one is not counted
+
+
+@pytest.mark.parametrize("span,buckets,bucket_ms", [("24h", 1440, 60_000), ("7d", 168, 3_600_000)])
+def test_rates_bucket_every_hit_in_the_span(client, dash, span, buckets, bucket_ms):
+    r = _get(client, f"/api/dash/rates?span={span}")
+    assert len(r["t_ms"]) == len(r["hits_per_min"]) == buckets
+    assert r["bucket_ms"] == bucket_ms
+    assert np.all(np.diff(r["t_ms"]) == bucket_ms)
+    first = r["t_ms"][0]
+    expected = int(((dash.hit_times >= first) & (dash.hit_times <= r["t_ms"][-1] + bucket_ms)).sum())
+    assert r["total_hits"] == expected
+    # full buckets: hits per minute times minutes = the bucket's hits
+    full = np.array(r["hits_per_min"][:-1]) * (bucket_ms / 60_000)
+    t = np.array(r["t_ms"][:-1])
+    truth = np.array([((dash.hit_times >= a) & (dash.hit_times < a + bucket_ms)).sum() for a in t])
+    assert np.allclose(full, truth, atol=0.01)
+    assert max(r["phones"]["phones"]) == len(dash.raw_ids)
+
+
+def test_rates_rejects_an_unknown_span(client, dash):
+    assert "span" in _get(client, "/api/dash/rates?span=1y", status=400)["error"]
+
+
+@pytest.mark.parametrize("window", ["10m", "24h"])
+def test_map_counts_phones_per_public_cell(client, dash, window):
+    m = _get(client, f"/api/dash/map?window={window}")
+    since, now = m["since_ms"], m["now_ms"]
+    cells: dict[tuple, set] = {}
+    for xb in dash.exposures:
+        if xb["end_ms"] >= since and xb["start_ms"] <= now and xb["cell_location"]:
+            key = (round(xb["cell_location"]["lat"], 2), round(xb["cell_location"]["lon"], 2))
+            cells.setdefault(key, set()).add(xb["device"])
+    got = {(t["lat"], t["lon"]): t["phones"] for t in m["tiles"]}
+    assert got == {k: len(v) for k, v in cells.items()}
+    assert len(got) >= 2  # the network straddles public cells
+
+
+def test_map_precision_is_bounded(client, dash):
+    assert _get(client, "/api/dash/map?precision=13", status=400)
+    coarse = _get(client, "/api/dash/map?window=24h&precision=3")
+    assert len(coarse["tiles"]) == 1 and coarse["tiles"][0]["phones"] == len(dash.raw_ids)
+
+
+def test_candidates_list_newest_first_without_retracted(client, dash):
+    body = _get(client, "/api/dash/candidates")
+    ids = [c["candidate_id"] for c in body["candidates"]]
+    assert set(ids) == {c["candidate_id"] for c in dash.candidates}
+    assert body["total"] == len(dash.candidates)
+    starts = [c["t_start_ms"] for c in body["candidates"]]
+    assert starts == sorted(starts, reverse=True)
+    for item in body["candidates"]:
+        truth = next(c for c in dash.candidates if c["candidate_id"] == item["candidate_id"])
+        _, clat, clon = public_cell(truth["lat"], truth["lon"])
+        assert (item["lat"], item["lon"]) == (round(clat, 2), round(clon, 2))
+        assert item["n_devices"] == truth["n_devices"]
+        assert item["false_alarm_per_year"] == truth["false_alarm_per_year"]
+        assert "hit_ids" not in item and "location" not in item
+    everything = _get(client, "/api/dash/candidates?retracted=1")
+    assert dash.retracted_id in {c["candidate_id"] for c in everything["candidates"]}
+
+
+def test_candidates_paging(client, dash):
+    page = _get(client, "/api/dash/candidates?limit=1&offset=1")
+    assert len(page["candidates"]) == 1
+    assert page["candidates"][0]["candidate_id"] == _get(client, "/api/dash/candidates")["candidates"][1]["candidate_id"]
+    _get(client, "/api/dash/candidates?limit=0", status=400)
+
+
+def test_candidate_detail_offsets_cells_and_multiplicity(client, dash):
+    truth = dash.candidates[0]
+    c = _get(client, f"/api/dash/candidates/{truth['candidate_id']}")
+    assert {h["device"] for h in c["hits"]} == set(truth["devices"])
+    assert len(c["hits"]) == truth["n_hits"]
+    assert min(h["offset_ms"] for h in c["hits"]) == 0
+    assert max(h["offset_ms"] for h in c["hits"]) == truth["t_end_ms"] - truth["t_start_ms"]
+    assert sum(cell["hits"] for cell in c["cells"]) == truth["n_hits"]
+    expected = {}
+    for cand in dash.candidates:
+        expected[cand["n_devices"]] = expected.get(cand["n_devices"], 0) + 1
+    assert {b["n_devices"]: b["candidates"] for b in c["multiplicity"]} == expected
+
+
+def test_unknown_candidate_is_404(client, dash):
+    _get(client, "/api/dash/candidates/no-such-thing", status=404)
+
+
+def test_device_summary(client, dash):
+    pseud = dash.candidates[0]["devices"][0]
+    d = _get(client, f"/api/dash/device/{pseud}")
+    assert d["hits_total"] == dash.hits_by_device[pseud]
+    assert d["exposure_hours"] == pytest.approx(dash.live_s_by_device[pseud] / 3600.0, abs=1e-3)
+    joined = [c["candidate_id"] for c in dash.candidates if pseud in c["devices"]]
+    assert d["candidates_total"] == len(joined)
+    assert {c["candidate_id"] for c in d["candidates"]} == set(joined)
+    assert sum(d["hit_rate"]["hits_per_min"]) * 60 == pytest.approx(
+        ((dash.hit_devices == pseud) & (dash.hit_times >= d["hit_rate"]["t_ms"][0])).sum(), abs=0.5)
+    assert d["calibration"]["calibration_frames"] > 0
+    assert d["calibration"]["l1_threshold"] is not None
+
+
+def test_unknown_device_is_404(client, dash):
+    _get(client, "/api/dash/device/dffffffffffffffff", status=404)
+
+
+def test_leaderboard_ranks_by_candidates_per_hour_and_sets_the_hot_phone_aside(client, dash):
+    lb = _get(client, "/api/dash/leaderboard")
+    ranked = {r["device"]: r for r in lb["ranked"]}
+    unranked = {r["device"]: r for r in lb["unranked"]}
+    assert set(ranked) | set(unranked) == set(dash.pseudonyms.values())
+    assert dash.hot and all(unranked[p]["reason"] == "rate inconsistent" for p in dash.hot)
+    scores = [r["score"] for r in lb["ranked"]]
+    assert scores == sorted(scores, reverse=True)
+    for dev, row in ranked.items():
+        joined = sum(dev in c["devices"] for c in dash.candidates)
+        assert row["candidates"] == joined
+        assert row["score"] == pytest.approx(100 * joined / (dash.live_s_by_device[dev] / 3600), rel=1e-3)
+    assert lb["ranked"][0]["candidates"] >= 1
+
+
+def test_status_reports_search_doc_and_pending_uploads(client, dash, es):
+    from django.utils import timezone
+
+    from ingest.models import Upload
+
+    es.index(index=f"{dash.prefix}-status", id="search", refresh="wait_for",
+             document={"last_pass_ms": dash.now_ms - 5_000, "lag_ms": 42_000,
+                       "oldest_pending_bucket_ms": dash.now_ms - 120_000})
+    for i in range(3):
+        Upload.objects.create(device_id=f"dev{i}", sha256=f"{i:064x}", body=b"x", size=1,
+                              received_at=timezone.now())
+    Upload.objects.filter(device_id="dev2").update(status="indexed")
+    try:
+        st = _get(client, "/api/dash/status")
+    finally:
+        es.delete(index=f"{dash.prefix}-status", id="search", refresh="wait_for")
+    assert st["elasticsearch"]["ok"] is True
+    assert st["search"]["lag_ms"] == 42_000
+    assert st["search"]["age_ms"] >= 5_000
+    assert st["uploads"]["pending"] == 2
+
+
+def test_status_without_search_doc_says_not_run(client, dash):
+    assert _get(client, "/api/dash/status")["search"] is None
+
+
+def test_post_is_refused(client, dash):
+    assert client.post("/api/dash/overview").status_code == 405
