@@ -1,0 +1,151 @@
+"""Composable index templates for every CRAYFIS index kind, using only core Elasticsearch features.
+
+The embedded node is Elastic's integ-test-zip distribution: no painless, no ingest pipelines, no
+mapper-extras (scaled_float), no data streams, no unsigned_long. So mappings use only keyword,
+boolean, integer/long/float/double, date, geo_point and binary; times are `date` fields holding
+Unix ms. Mappings are strict where this module builds the documents (a field typo fails loudly)
+and `dynamic: false` for candidates, which the Spark job writes (extra fields kept in _source).
+
+`location` is the exact position, for the coincidence search only; it is never published. Public
+views use `cell` / `cell_location`, the centre of the coarse grid cell (crayfis/privacy.py).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from crayfis.es.naming import DATED_KINDS, KINDS, SINGLE_KINDS, index_pattern
+
+__all__ = ["MAPPINGS", "template_name", "template_body", "ensure_templates"]
+
+DATE = {"type": "date", "format": "epoch_millis||strict_date_optional_time"}
+KW = {"type": "keyword", "ignore_above": 1024}   # longer junk is kept in _source, not indexed
+BOOL = {"type": "boolean"}
+INT = {"type": "integer"}
+LONG = {"type": "long"}
+FLOAT = {"type": "float"}
+DOUBLE = {"type": "double"}
+GEO = {"type": "geo_point"}
+STORED_LONGS = {"type": "long", "index": False, "doc_values": False}   # arrays kept for reading back
+STORED_TEXT = {"type": "keyword", "index": False, "doc_values": False}
+
+COUNTER_STAGES = ("l0", "qual", "l1", "l2", "precal")
+COUNTERS = {f"{s}_{c}": LONG for s in COUNTER_STAGES for c in ("processed", "pass", "skip")}
+
+_POSITION = {
+    "location": GEO, "gps_accuracy": FLOAT, "altitude": DOUBLE,
+    "cell": KW, "cell_location": GEO,
+}
+_DEVICE = {"build": KW, "model": KW}
+
+MAPPINGS: dict[str, dict[str, Any]] = {
+    "hits": {
+        "dynamic": "strict",
+        "properties": {
+            "hit_id": KW, "t_ms": DATE, "t_nano": LONG, "device": KW, "run": KW, "xbn": LONG,
+            "xb_id": KW, **_POSITION,
+            "n_pix": INT, "max_val": LONG, "avg": DOUBLE, "std": DOUBLE,
+            "zero_bias": BOOL, "is_hit": BOOL, "pressure": FLOAT,
+            "orient_x": FLOAT, "orient_y": FLOAT, "orient_z": FLOAT, "exposure_ns": LONG,
+            **_DEVICE,
+        },
+    },
+    "exposures": {
+        "dynamic": "strict",
+        "properties": {
+            "xb_id": KW, "device": KW, "run": KW, "xbn": LONG, "state": KW,
+            "start_ms": DATE, "end_ms": DATE, "duration_s": DOUBLE, "live_s": DOUBLE,
+            **_POSITION,
+            "res_x": LONG, "res_y": LONG, "l1_threshold": DOUBLE, "l2_threshold": INT, "l2_task": KW,
+            **COUNTERS, "frames_dropped": LONG, "aborted": BOOL,
+            "battery_temp_c": FLOAT, "battery_end_temp_c": FLOAT, "hot_hash": INT, "wgt_hash": INT,
+            "n_events": INT, "n_hits": INT, "n_zero_bias": INT, **_DEVICE,
+        },
+    },
+    "runs": {
+        "dynamic": "strict",
+        "properties": {
+            "run": KW, "device": KW, "start_ms": DATE, "build": KW, "manufacturer": KW, "model": KW,
+            "os_version": KW, "sdk": KW, "camera_id": LONG, "camera_params": STORED_TEXT,
+            "client": KW, "version_code": INT,
+        },
+    },
+    "calibrations": {
+        "dynamic": "strict",
+        "properties": {
+            "cal_id": KW, "device": KW, "run": KW, "start_ms": DATE, "end_ms": DATE,
+            "n_frames": LONG, "hist_maxpixel": STORED_LONGS, **_DEVICE,
+        },
+    },
+    "precalibrations": {
+        "dynamic": "strict",
+        "properties": {
+            "precal_id": KW, "device": KW, "camera_id": LONG, "res_x": LONG, "res_y": LONG,
+            "hot_hash": INT, "wgt_hash": INT, "end_ms": DATE, "run": KW,
+            "weights": {"type": "binary"}, "compressed_format": KW, "hotcell": STORED_LONGS,
+            "n_hotcells": INT, "interpolation": LONG, "battery_temp_c": FLOAT,
+            "precal_config": STORED_TEXT, **_DEVICE,
+        },
+    },
+    "candidates": {
+        "dynamic": False,
+        "properties": {
+            "candidate_id": KW, "hit_ids": KW, "devices": KW, "n_hits": INT, "n_devices": INT,
+            "t_start_ms": DATE, "t_end_ms": DATE, "location": GEO, "cell": KW, "cell_location": GEO,
+            "n_triggered_anchors": INT, "expected_background": DOUBLE, "p_value": DOUBLE,
+            "false_alarm_per_year": DOUBLE, "tau_ms": LONG, "radius_m": DOUBLE, "k": INT,
+            "job_id": KW, "created_ms": DATE,
+        },
+    },
+}
+assert set(MAPPINGS) == set(KINDS)
+
+
+def template_name(prefix: str, kind: str) -> str:
+    return f"{prefix}-{kind}"
+
+
+def template_body(prefix: str, kind: str, *, replicas: int = 0, shards: int = 1,
+                  refresh_interval: str = "1s") -> dict[str, Any]:
+    """Arguments for indices.put_index_template (index_patterns, template, priority, _meta)."""
+    return {
+        "index_patterns": [index_pattern(prefix, kind)],
+        # Longer prefix = more specific: never ties with (and wins over) a shorter prefix's
+        # template whose pattern also matches, which ES would refuse at equal priority.
+        "priority": 100 + len(prefix),
+        "template": {
+            "settings": {
+                "number_of_shards": shards,
+                "number_of_replicas": replicas,
+                "refresh_interval": refresh_interval,
+            },
+            "mappings": MAPPINGS[kind],
+        },
+        "_meta": {"owner": "crayfis", "kind": kind},
+    }
+
+
+def ensure_templates(es: Elasticsearch, prefix: str, *, replicas: int = 0, shards: int = 1,
+                     refresh_interval: str = "1s") -> list[str]:
+    """Install (or overwrite with the same content) every template; create the single indices.
+
+    Idempotent: safe on every start. Dated indices appear on first write; the single ones
+    (runs, precalibrations, candidates) are created now so searches never hit a missing index.
+    Returns the template names.
+    """
+    names = []
+    for kind in KINDS:
+        name = template_name(prefix, kind)
+        es.indices.put_index_template(
+            name=name, **template_body(prefix, kind, replicas=replicas, shards=shards,
+                                       refresh_interval=refresh_interval))
+        names.append(name)
+    for kind in SINGLE_KINDS:
+        index = index_pattern(prefix, kind)
+        if not es.indices.exists(index=index):
+            es.options(ignore_status=400).indices.create(index=index)   # 400 = created meanwhile
+    return names
+
+
+assert set(DATED_KINDS) | set(SINGLE_KINDS) == set(KINDS)
