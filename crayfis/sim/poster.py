@@ -44,9 +44,7 @@ class Poster:
                  read_timeout_s: float = 5.0, max_attempts: int = 5, retry_delay_s: float = 0.2,
                  on_reply: Callable[[Upload, dict], None] | None = None,
                  progress: Callable[[int, int], None] | None = None):
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {url!r}")
+        parts = check_url(url)
         self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
         self._path = parts.path or "/submit"
         if parts.query:
@@ -171,6 +169,18 @@ class Poster:
         except (OSError, http.client.HTTPException, socket.timeout) as e:
             conn.close()
             return None, b"", f"{type(e).__name__}: {e}"
+
+
+def check_url(url: str):
+    """The split URL, or ValueError unless it is http(s)://host[:port]/path."""
+    parts = urlsplit(url)
+    try:
+        parts.port
+    except ValueError:
+        raise ValueError(f"bad port in URL: {url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    return parts
 
 
 def post_uploads(url: str, uploads: Iterable[Upload], **kwargs) -> PostStats:
