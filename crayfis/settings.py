@@ -161,6 +161,14 @@ CRAYFIS_INDEXER_BACKOFF_MAX_S = env_float("CRAYFIS_INDEXER_BACKOFF_MAX_S", 30.0)
 CRAYFIS_INDEXER_BULK_BYTES = env_int("CRAYFIS_INDEXER_BULK_BYTES", 8 * 1024 * 1024)
 CRAYFIS_INDEXER_MAX_ATTEMPTS = env_int("CRAYFIS_INDEXER_MAX_ATTEMPTS", 8)
 CRAYFIS_INGEST_BUCKET_MS = env_int("CRAYFIS_INGEST_BUCKET_MS", 60_000)
+# Tests run on a SQLite *file* (not the default shared-cache memory database): the ingest writer
+# thread and concurrent indexers need SQLite's real WAL locking and busy_timeout to be tested as
+# they run in production; shared-cache memory databases fail at once with "table is locked".
+# One file per test process, so test sessions running side by side never share (or delete) it.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    import os as _os
+    DATABASES["default"].setdefault("TEST", {}).setdefault(
+        "NAME", str(VAR_DIR / f"test-db-{_os.getpid()}.sqlite3"))
 
 # --- Dashboards (dashboards/ app) -------------------------------------------------------------
 # Answers are cached this many seconds (every visitor polls; 0 disables the cache).

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from elasticsearch import ApiError, Elasticsearch, TransportError
@@ -115,8 +115,10 @@ def default_owner() -> str:
 
 def make_indexer_client(url: str | None = None) -> Elasticsearch:
     """A client for bulk writes: no transport retries (the indexer retries whole batches)."""
+    # One node URL, and the indexer keeps its own backoff: the transport must not park the node
+    # as dead for up to 30 s after it comes back.
     return Elasticsearch(url or settings.CRAYFIS_ES_URL, request_timeout=60, max_retries=0,
-                         retry_on_timeout=False)
+                         retry_on_timeout=False, dead_node_backoff_factor=0.0, max_dead_node_backoff=0.0)
 
 
 class Indexer:
@@ -367,13 +369,19 @@ class Indexer:
         logged = Totals()
         while not stop.is_set():
             close_old_connections()
-            rows = self.claim()
+            try:
+                rows = self.claim()
+                if rows:
+                    self.totals.add(self.process(rows, stop))
+            except DatabaseError as exc:  # database restarting or locked too long: claims stay safe
+                logger.warning("database error (%s); retrying in %.1f s", exc, self.config.poll_s)
+                connection.close()
+                stop.wait(self.config.poll_s)
+                continue
             if not rows:
                 if once:
                     break
                 stop.wait(self.config.poll_s)
-            else:
-                self.totals.add(self.process(rows, stop))
             if time.monotonic() - last_log >= log_every_s:
                 self._log_progress(time.monotonic() - last_log, logged)
                 last_log, logged = time.monotonic(), Totals(**vars(self.totals))
