@@ -87,7 +87,8 @@ def event(timestamp_ms: int, *, xbn: int, timestamp_nano: int | None = None,
 
 
 def _battery(temp_c: float | None) -> int:
-    return UNKNOWN_TEMP if temp_c is None else int(round(temp_c * 10))
+    """0.1 degC as the app writes it: a Java int in a uint32 (negative values wrap)."""
+    return UNKNOWN_TEMP if temp_c is None else int(round(temp_c * 10)) & 0xFFFFFFFF
 
 
 def exposure_block(run_uuid, *, xbn: int, start_ms: int, end_ms: int,

@@ -26,15 +26,13 @@ def radius_of(side_length: int) -> int:
     return (side_length - 1) // 2
 
 
-def _check(xs: Sequence[int], ys: Sequence[int], side_length: int, res_x: int, res_y: int) -> int:
-    if len(xs) != len(ys):
-        raise ByteBlockError(f"{len(xs)} x but {len(ys)} y coordinates")
+def _check(hits: list[tuple[int, int]], side_length: int, res_x: int, res_y: int) -> int:
     r = radius_of(side_length)
     if res_x <= 0 or res_y <= 0:
         raise ByteBlockError("byte_block needs the frame size (res_x, res_y)")
-    if len(xs) * side_length * side_length > MAX_REPLAY_COORDS:
-        raise ByteBlockError(f"{len(xs)} hits of side {side_length} exceed the replay bound")
-    for x, y in zip(xs, ys):
+    if len(hits) * side_length * side_length > MAX_REPLAY_COORDS:
+        raise ByteBlockError(f"{len(hits)} hits of side {side_length} exceed the replay bound")
+    for x, y in hits:
         if x >= res_x or y >= res_y:
             raise ByteBlockError(f"hit ({x}, {y}) outside the {res_x}x{res_y} frame")
     return r
@@ -43,11 +41,17 @@ def _check(xs: Sequence[int], ys: Sequence[int], side_length: int, res_x: int, r
 def block_coords(xs: Sequence[int], ys: Sequence[int], side_length: int,
                  res_x: int, res_y: int) -> list[tuple[int, int]]:
     """The (x, y) coordinate of each value of the block, in wire order."""
-    r = _check(xs, ys, side_length, res_x, res_y)
+    if len(xs) != len(ys):
+        raise ByteBlockError(f"{len(xs)} x but {len(ys)} y coordinates")
+    return _replay(list(zip(xs, ys)), side_length, res_x, res_y)
+
+
+def _replay(hits: list[tuple[int, int]], side_length: int, res_x: int, res_y: int) -> list[tuple[int, int]]:
+    r = _check(hits, side_length, res_x, res_y)
     covered: set[tuple[int, int]] = set()
     out: list[tuple[int, int]] = []
     span = range(-r, r + 1)
-    for cx, cy in zip(xs, ys):
+    for cx, cy in hits:
         for dy in span:
             y = cy + dy
             for dx in span:
@@ -66,32 +70,36 @@ def _offsets(r: int, stride: int) -> tuple[int, ...]:
 
 
 def block_size(xs: Sequence[int], ys: Sequence[int], side_length: int, res_x: int, res_y: int) -> int:
-    """How many values a consistent block holds, without building the coordinate list.
+    """How many values a consistent block holds, without building the coordinate list."""
+    if len(xs) != len(ys):
+        raise ByteBlockError(f"{len(xs)} x but {len(ys)} y coordinates")
+    return hits_block_size(list(zip(xs, ys)), side_length, res_x, res_y)
 
-    Fast path (every square inside the frame): flat indices y*res_x + x are unique, so the count
-    is the size of the union of shifted offset tuples, built in C by set.update(map(...)).
-    This runs once per hit on the ingest path, hence the single pass and the n == 1 shortcut.
+
+def hits_block_size(hits: list[tuple[int, int]], side_length: int, res_x: int, res_y: int) -> int:
+    """block_size for hits already paired as [(x, y)] (the decoder keeps that list anyway).
+
+    Fast paths, because this runs once per hit on the ingest path: a single interior square holds
+    side^2 values; a few interior squares pairwise apart hold n * side^2; otherwise flat indices
+    y*res_x + x of interior squares are unique, so the count is the size of a set union built in
+    C by set.update(map(...)). Any square touching an edge falls back to the full replay.
     """
-    n = len(xs)
-    if n != len(ys) or not (0 < side_length <= MAX_SIDE_LENGTH) or side_length % 2 == 0 \
+    n = len(hits)
+    if not (0 < side_length <= MAX_SIDE_LENGTH) or side_length % 2 == 0 \
             or res_x <= 0 or res_y <= 0 or n * side_length * side_length > MAX_REPLAY_COORDS:
-        return len(block_coords(xs, ys, side_length, res_x, res_y))  # raises the precise error
+        return len(_replay(hits, side_length, res_x, res_y))  # raises the precise error
     if n == 0:
         return 0
     r = side_length >> 1
     hi_x, hi_y = res_x - r, res_y - r
-    if n == 1:
-        x, y = xs[0], ys[0]
-        if r <= x < hi_x and r <= y < hi_y:
-            return side_length * side_length
-        return len(block_coords(xs, ys, side_length, res_x, res_y))
-    pts = list(zip(xs, ys))
-    for x, y in pts:
+    for x, y in hits:
         if not (r <= x < hi_x and r <= y < hi_y):
-            return len(block_coords(xs, ys, side_length, res_x, res_y))
-    if n <= 8:   # typical: a few hits; squares apart -> no overlap to subtract
-        for i, (x, y) in enumerate(pts):
-            for x2, y2 in pts[i + 1:]:
+            return len(_replay(hits, side_length, res_x, res_y))
+    if n == 1:
+        return side_length * side_length
+    if n <= 8:
+        for i, (x, y) in enumerate(hits):
+            for x2, y2 in hits[i + 1:]:
                 if -side_length < x - x2 < side_length and -side_length < y - y2 < side_length:
                     break
             else:
@@ -101,7 +109,7 @@ def block_size(xs: Sequence[int], ys: Sequence[int], side_length: int, res_x: in
             return n * side_length * side_length
     offs = _offsets(r, res_x)
     seen: set[int] = set()
-    for x, y in pts:
+    for x, y in hits:
         seen.update(map((y * res_x + x).__add__, offs))
     return len(seen)
 
@@ -110,6 +118,16 @@ def decode_block(xs: Sequence[int], ys: Sequence[int], vals: Sequence[int], side
                  res_x: int, res_y: int) -> list[tuple[int, int, int]]:
     """(x, y, val) for every value of the block; ByteBlockError if the lengths disagree."""
     coords = block_coords(xs, ys, side_length, res_x, res_y)
+    return _pair(coords, vals)
+
+
+def decode_hits_block(hits: list[tuple[int, int]], vals: Sequence[int], side_length: int,
+                      res_x: int, res_y: int) -> list[tuple[int, int, int]]:
+    """decode_block for hits already paired as [(x, y)]."""
+    return _pair(_replay(hits, side_length, res_x, res_y), vals)
+
+
+def _pair(coords: list[tuple[int, int]], vals: Sequence[int]) -> list[tuple[int, int, int]]:
     if len(coords) != len(vals):
         raise ByteBlockError(f"byte_block holds {len(vals)} values, its squares cover {len(coords)}")
     return [(x, y, v) for (x, y), v in zip(coords, vals)]

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Mapping
 
 from crayfis.wire import crayfis_pb2 as pb
-from crayfis.wire.byteblock import ByteBlockError, block_size, decode_block
+from crayfis.wire.byteblock import ByteBlockError, decode_hits_block, hits_block_size
 from crayfis.wire.records import (
     CalibrationRecord,
     DecodedChunk,
@@ -72,7 +72,10 @@ def _flt(v: float) -> float | None:
 
 
 def _temp_c(v: int) -> float | None:
-    return None if v == UNKNOWN_TEMP else v / 10.0
+    """0.1 degC; the app stores a Java int in a uint32, so below 0 degC wraps (-1 = unknown)."""
+    if v == UNKNOWN_TEMP:
+        return None
+    return (v - 2**32 if v >= 2**31 else v) / 10.0
 
 
 def _text(v) -> str | None:
@@ -192,16 +195,18 @@ def _event(ev, run_uuid, xbn, res_x, res_y, keep_ntp: bool, with_pixels: bool) -
         if xs or vals:
             l2_format = "byte_block"
             side = bb.side_length or DEFAULT_SIDE_LENGTH
+            hits = list(zip(xs, ys))
             try:
+                if len(xs) != len(ys):
+                    raise ByteBlockError(f"{len(xs)} x but {len(ys)} y coordinates")
                 if with_pixels:
-                    pixels = decode_block(xs, ys, vals, side, res_x, res_y)
+                    pixels = decode_hits_block(hits, vals, side, res_x, res_y)
                 else:
-                    n_vals = block_size(xs, ys, side, res_x, res_y)
+                    n_vals = hits_block_size(hits, side, res_x, res_y)
                     if n_vals != len(vals):
                         raise ByteBlockError(f"byte_block holds {len(vals)} values, its squares cover {n_vals}")
             except ByteBlockError as e:
                 raise WireDecodeError(f"event at {ev.timestamp}: {e}") from e
-            hits = list(zip(xs, ys))
             max_val = max(vals) if vals else None
     if l2_format is None and ev.pixels:
         l2_format = "pixels"

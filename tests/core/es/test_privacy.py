@@ -32,7 +32,7 @@ def test_known_cells():
     assert public_cell(91.0, 1.0) == (None, None, None)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.floats(-90, 90), st.floats(-180, 180))
 def test_cell_contains_the_point_and_hides_it(lat, lon):
     cell, clat, clon = public_cell(lat, lon)

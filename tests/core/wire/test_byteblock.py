@@ -43,7 +43,7 @@ def frames_and_hits(draw):
     return res_x, res_y, side, hits, frame
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(frames_and_hits())
 def test_encode_then_decode_is_identity_and_matches_the_spec_order(case):
     res_x, res_y, side, hits, frame = case

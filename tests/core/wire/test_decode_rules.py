@@ -94,6 +94,8 @@ def test_temperatures_pressure_and_unknown_markers():
     assert xb.battery_temp == 4294967295
     assert rec.battery_temp_c is None and rec.battery_end_temp_c == pytest.approx(41.3)
     assert rec.events[0].pressure is None
+    cold = _decode(_chunk(_xb(battery_temp_c=-2.5, battery_end_temp_c=-0.2))).exposures[0]
+    assert (cold.battery_temp_c, cold.battery_end_temp_c) == (-2.5, -0.2)     # wrapped Java ints (-0.1 = -1 = unknown)
     ev = build.event(T0 + 1000, xbn=1, pressure=1013.25)
     assert _decode(_chunk(_xb(events=[ev]))).exposures[0].events[0].pressure == pytest.approx(1013.25)
 

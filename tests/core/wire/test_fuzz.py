@@ -53,7 +53,7 @@ def _decode_or_quarantine(body: bytes, headers) -> None:
     assert len(lean.events) == len(chunk.events)
 
 
-FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ
