@@ -1,0 +1,39 @@
+"""Every point's R-disc lies in its cell of its central grid, wherever on Earth it is."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crayfis.coincidence.geo import pair_distance_m
+from crayfis.coincidence.grid import ShiftedGrids
+
+from .scenes import REGIONS, offset_points
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1), region=st.sampled_from(sorted(REGIONS)),
+       radius=st.sampled_from([1.0, 100.0, 1000.0, 50_000.0, 3_000_000.0]))
+def test_neighbours_share_the_central_cell(seed, region, radius):
+    rng = np.random.default_rng(seed)
+    lat0, lon0 = REGIONS[region]
+    lat, lon = offset_points(lat0, lon0, rng.uniform(-3, 3, 400) * radius, rng.uniform(-3, 3, 400) * radius)
+    if region != "mid":
+        lat[:40], lon[:40] = rng.uniform(-90, 90, 40), rng.uniform(-180, 180, 40)
+    grids = ShiftedGrids.for_radius(radius)
+    cells, central = grids.cells(lat, lon)
+    stacked = np.stack(cells)
+    for a in range(len(lat)):
+        near = np.flatnonzero(pair_distance_m(lat[a], lon[a], lat, lon) <= radius)
+        own = stacked[central[a]]
+        assert np.all(own[near] == own[a]), (lat[a], lon[a])
+
+
+def test_cells_wrap_at_the_antimeridian_and_close_at_the_poles():
+    grids = ShiftedGrids.for_radius(1000.0)
+    cells, _ = grids.cells(np.array([10.0, 10.0, 90.0, 90.0]), np.array([180.0, -180.0, 0.0, 135.0]))
+    for c in cells:
+        assert c[0] == c[1]  # +180 and -180 are one meridian
+    shifted_cap = cells[2]  # band set 1 has a cap around each pole
+    assert shifted_cap[2] == shifted_cap[3]
