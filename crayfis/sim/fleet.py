@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from crayfis.sim.config import FleetConfig
-from crayfis.sim.geo import enu_to_latlon
+from crayfis.sim.geo import EARTH_RADIUS_M, enu_to_latlon
 
 # sigma of a 2-D Gaussian whose 68 % radius is the reported accuracy: 1 - exp(-a^2/2s^2) = 0.68
 ACCURACY_TO_SIGMA = 1.0 / np.sqrt(2.0 * np.log(1.0 / 0.32))
@@ -46,6 +46,21 @@ class Fleet:
         """Event timestamp of frame k: its arrival on the phone clock, floored to whole ms."""
         rel = self.frame_phase_ms[device] + np.asarray(k, dtype=np.float64) * self.frame_ms
         return origin_ms + np.floor(rel).astype(np.int64)
+
+    def degrees_per_metre(self) -> tuple[float, np.ndarray]:
+        """(degrees of latitude per metre north, per-phone degrees of longitude per metre east)."""
+        if getattr(self, "_deg_east", None) is None:
+            cos_lat = np.maximum(np.cos(np.radians(self.lat)), 1e-9)
+            self._deg_east = np.degrees(1.0 / (EARTH_RADIUS_M * cos_lat))
+        return float(np.degrees(1.0 / EARTH_RADIUS_M)), self._deg_east
+
+    def device_id_bytes(self) -> np.ndarray | None:
+        """(n, 16) uint8 ASCII of the ids when all are 16 chars (fast string building)."""
+        if getattr(self, "_id_bytes", None) is None:
+            raw = np.array(self.device_id.tolist(), dtype="S")
+            self._id_bytes = (raw.view(np.uint8).reshape(self.n, 16) if raw.dtype.itemsize == 16
+                              and all(len(d) == 16 for d in self.device_id) else False)
+        return None if self._id_bytes is False else self._id_bytes
 
     def device_id_array(self) -> pa.Array:
         if getattr(self, "_ids_arrow", None) is None:

@@ -47,3 +47,15 @@ def offset_latlon(lat, lon, d_east_m, d_north_m) -> tuple[np.ndarray, np.ndarray
     cos_lat = np.maximum(np.cos(np.radians(lat)), 1e-9)
     new_lon = np.asarray(lon) + np.degrees(np.asarray(d_east_m) / (EARTH_RADIUS_M * cos_lat))
     return np.clip(new_lat, -90.0, 90.0), (new_lon + 180.0) % 360.0 - 180.0
+
+
+def wrap_latlon(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Clip latitudes to [-90, 90] and wrap longitudes to [-180, 180), touching only the few
+    values that need it (jittered positions near a pole or the antimeridian)."""
+    bad = (lon < -180.0) | (lon >= 180.0)
+    if bad.any():
+        lon = lon.copy()
+        lon[bad] = (lon[bad] + 180.0) % 360.0 - 180.0
+    if (np.abs(lat) > 90.0).any():
+        lat = np.clip(lat, -90.0, 90.0)
+    return lat, lon

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from crayfis.sim.background import background_frames
 from crayfis.sim.config import SimConfig
 from crayfis.sim.fleet import ACCURACY_TO_SIGMA, Fleet, make_fleet
-from crayfis.sim.geo import offset_latlon
+from crayfis.sim.geo import wrap_latlon
 from crayfis.sim.live import LiveIntervals, plan_live_intervals
 from crayfis.sim.showers import ShowerHits, ShowerTable, sample_showers, shower_hits
 
@@ -126,16 +126,54 @@ def assemble_hits(fleet: Fleet, ids: pa.Array, dev: np.ndarray, frame: np.ndarra
     t = fleet.frame_time_ms(dev, frame, origin_ms)
     order = _time_order(t, dev, fleet.n)
     dev, t, shower_id = dev[order], t[order], shower_id[order]
-    sigma = fleet.gps_accuracy_m[dev] * ACCURACY_TO_SIGMA
-    jitter = rng.standard_normal((2, dev.size)) * sigma
-    lat, lon = offset_latlon(fleet.lat[dev], fleet.lon[dev], jitter[0], jitter[1])
-    device_id = ids.take(pa.array(dev))
+    # GPS jitter, first order around each phone (per-device degrees per metre, see geo).
+    deg_north, deg_east = fleet.degrees_per_metre()
+    sigma = fleet.gps_accuracy_m * ACCURACY_TO_SIGMA
+    jitter = rng.standard_normal((2, dev.size))
+    lat = fleet.lat[dev] + jitter[1] * (sigma * deg_north)[dev]
+    lon = fleet.lon[dev] + jitter[0] * (sigma * deg_east)[dev]
+    lat, lon = wrap_latlon(lat, lon)
+    device_id, hit_id = _id_columns(fleet, ids, dev, t)
     t_arr = pa.array(t, type=pa.int64())
-    hit_id = pc.binary_join_element_wise(device_id, pc.cast(t_arr, pa.string()), "-")
     return pa.Table.from_arrays(
         [hit_id, device_id, t_arr, pa.array(lat), pa.array(lon),
          pa.array(fleet.gps_accuracy_m[dev].astype(np.float32)), pa.array(shower_id),
          pa.array(dev.astype(np.int32))], schema=HIT_SCHEMA)
+
+
+def _id_columns(fleet: Fleet, ids: pa.Array, dev: np.ndarray,
+                t: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """device_id and hit_id ("<device_id>-<t_ms>") string columns.
+
+    Fast path: 16-char ids and 13-digit times (2001-2286) give fixed-width strings built as one
+    byte matrix and wrapped as Arrow buffers (~20x faster than casting and joining strings).
+    """
+    n = dev.size
+    id_bytes = fleet.device_id_bytes()
+    if n == 0 or id_bytes is None or t.min() < 10**12 or t.max() >= 10**13:
+        device_id = ids.take(pa.array(dev))
+        t_text = pc.cast(pa.array(t, type=pa.int64()), pa.string())
+        return device_id, pc.binary_join_element_wise(device_id, t_text, "-")
+    id_rows = id_bytes[dev]
+    rows = np.empty((n, 30), dtype=np.uint8)
+    rows[:, :16] = id_rows
+    rows[:, 16] = ord("-")
+    # 13 digits as 6 + 7 in int32 arithmetic (much faster than int64 division).
+    hi, lo = np.divmod(t, 10**7)
+    hi, lo = hi.astype(np.int32), lo.astype(np.int32)
+    digits = np.empty((13, n), dtype=np.uint8)
+    for row in range(12, 5, -1):
+        lo, digits[row] = np.divmod(lo, 10)
+    for row in range(5, -1, -1):
+        hi, digits[row] = np.divmod(hi, 10)
+    rows[:, 17:] = digits.T + ord("0")
+    return _fixed_width_strings(id_rows), _fixed_width_strings(rows)
+
+
+def _fixed_width_strings(rows: np.ndarray) -> pa.Array:
+    n, width = rows.shape
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(rows))  # no copy
 
 
 def _time_order(t: np.ndarray, dev: np.ndarray, n_devices: int) -> np.ndarray:

@@ -23,6 +23,10 @@ from crayfis.sim.config import SimConfig
 from crayfis.sim.network import Progress, iter_hit_blocks, plan_network
 
 
+# Columns with few distinct values; dictionary-encoding the unique hit_id would only waste time.
+DICTIONARY_COLUMNS = ["device_id", "gps_accuracy", "shower_id", "device_index"]
+
+
 @dataclass
 class ParquetSummary:
     directory: Path
@@ -48,7 +52,8 @@ def write_parquet(config: SimConfig, directory: str | os.PathLike, seed: int | N
     for i, block in enumerate(iter_hit_blocks(plan, progress)):
         if block.num_rows == 0:
             continue
-        pq.write_table(block, hits_dir / f"part-{i:05d}.parquet", compression=compression)
+        pq.write_table(block, hits_dir / f"part-{i:05d}.parquet", compression=compression,
+                       use_dictionary=DICTIONARY_COLUMNS)
         n_hits += block.num_rows
         n_shower += int((block.column("shower_id").to_numpy() >= 0).sum())
         n_files += 1

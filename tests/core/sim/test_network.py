@@ -85,3 +85,11 @@ def test_live_table(result):
     assert t.column_names == ["device_id", "start_ms", "end_ms"]
     assert t.num_rows == len(result.live)
     assert isinstance(t.column("device_id").type, type(pa.string()))
+
+
+def test_hit_ids_outside_the_fast_path_have_the_same_form():
+    old = simulate_network(CFG.with_(start_ms=10**11, hours=0.05), 1).hits  # 1973: 12 digits
+    ids = old.column("hit_id").to_pylist()
+    want = [f"{d}-{t}" for d, t in zip(old.column("device_id").to_pylist(),
+                                        old.column("t_ms").to_pylist())]
+    assert ids == want and len(ids) > 100
