@@ -132,3 +132,13 @@ def test_extreme_but_decodable_values_are_indexable(es, es_prefix, data):
     ok, errors = _bulk(es, actions, refresh=False)
     assert [e for e in errors if e["create"]["status"] != 409] == []
     assert ok + len(errors) == len(actions)
+
+
+def test_make_client_talks_to_the_node(es_url):
+    from crayfis.es.client import make_client
+
+    client = make_client(es_url, request_timeout=10)
+    try:
+        assert client.cluster.health()["status"] in ("green", "yellow")
+    finally:
+        client.close()
