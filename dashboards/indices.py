@@ -1,27 +1,29 @@
-"""Index patterns the dashboards read, from the event-time naming of crayfis/es.
+"""Index patterns the dashboards read (naming from crayfis.es.naming).
 
 Hits, exposures and calibrations live in monthly indices (`{prefix}-hits-YYYY.MM`), so the
-dashboards always search the wildcard pattern; runs and candidates are single indices.
-`{prefix}-status` holds small status documents written by long-running processes (the
-continuous coincidence search writes id 'search').
+dashboards always search the wildcard pattern; candidates is one index. `{prefix}-status` holds
+small status documents written by long-running processes (the continuous coincidence search
+writes id 'search', see dashboards/status.py).
 """
 from __future__ import annotations
 
+from crayfis.es.naming import index_pattern
+
 
 def hits(prefix: str) -> str:
-    return f"{prefix}-hits-*"
+    return index_pattern(prefix, "hits")
 
 
 def exposures(prefix: str) -> str:
-    return f"{prefix}-exposures-*"
+    return index_pattern(prefix, "exposures")
 
 
 def calibrations(prefix: str) -> str:
-    return f"{prefix}-calibrations-*"
+    return index_pattern(prefix, "calibrations")
 
 
 def candidates(prefix: str) -> str:
-    return f"{prefix}-candidates"
+    return index_pattern(prefix, "candidates")
 
 
 def status(prefix: str) -> str:

@@ -24,10 +24,10 @@ DAY_MS = 24 * HOUR_MS
 ACTIVE_NOW_MS = 10 * MINUTE_MS
 SPANS = {"24h": (DAY_MS, MINUTE_MS), "7d": (7 * DAY_MS, HOUR_MS)}  # span -> (length, bucket)
 MAP_WINDOWS = {"10m": ACTIVE_NOW_MS, "24h": DAY_MS}
-CANDIDATE_SOURCE = ["candidate_id", "n_hits", "n_devices", "t_start_ms", "t_end_ms",
+CANDIDATE_SOURCE = ["candidate_id", "n_hits", "n_devices", "multiplicity", "t_start_ms", "t_end_ms",
                     "n_triggered_anchors", "expected_background", "p_value",
                     "false_alarm_per_year", "far_per_year", "revision", "updated_at", "status",
-                    "cell", "cell_location", "lat", "lon"]
+                    "retraction", "merged_into", "cell", "cell_location", "lat", "lon"]
 HIT_PUBLIC_FIELDS = ["hit_id", "device", "t_ms", "cell", "cell_location"]
 MAX_CANDIDATE_HITS = 10_000
 MAX_TERMS = 10_000
@@ -182,9 +182,9 @@ def _not_retracted() -> dict:
 
 def public_candidate(src: dict) -> dict:
     """A candidate as published: place = its public cell, no exact centroid, no hit ids."""
-    out = {k: src.get(k) for k in ("n_hits", "n_devices", "t_start_ms", "t_end_ms",
+    out = {k: src.get(k) for k in ("n_hits", "n_devices", "multiplicity", "t_start_ms", "t_end_ms",
                                    "n_triggered_anchors", "expected_background", "p_value",
-                                   "revision", "updated_at")}
+                                   "revision", "updated_at", "retraction", "merged_into")}
     out["candidate_id"] = str(src.get("candidate_id"))
     out["false_alarm_per_year"] = src.get("false_alarm_per_year", src.get("far_per_year"))
     out["status"] = src.get("status") or "active"
@@ -251,7 +251,7 @@ def candidate_detail(es, prefix: str, candidate_id: str) -> dict | None:
             cell["hits"] += 1
     out["cells"] = [{"lat": p[0], "lon": p[1], "phones": len(c["devices"]), "hits": c["hits"]}
                     for p, c in cells.items()]
-    out["multiplicity"] = [{"n_devices": int(b["key"]), "candidates": int(b["doc_count"])}
+    out["multiplicity_distribution"] = [{"n_devices": int(b["key"]), "candidates": int(b["doc_count"])}
                            for b in _buckets(mult, "m")]
     return out
 

@@ -22,7 +22,6 @@ def _config(page: str, endpoints: dict[str, str]) -> dict:
         "poll_ms": int(settings.CRAYFIS_DASH_POLL_S * 1000),
         "hidden_poll_ms": int(settings.CRAYFIS_DASH_HIDDEN_POLL_S * 1000),
         "topojson_url": static("dashboards/vendor/topojson/"),
-        "map_precision": settings.CRAYFIS_DASH_MAP_PRECISION,
         "endpoints": endpoints,
         "urls": {"candidates": reverse("dashboards:candidates"),
                  "device": reverse("dashboards:device", args=["PSEUDONYM"]),

@@ -20,10 +20,9 @@ from crayfis.sim.config import FleetConfig, ShowerConfig, SimConfig
 from crayfis.sim.datachunks import iter_uploads
 from crayfis.sim.network import simulate_network
 from crayfis.wire.decode import decode_submit
+from search.es_candidates import ensure_candidate_fields
 
 HOUR_MS = 3_600_000
-CANDIDATE_STATUS_FIELDS = {"status": {"type": "keyword"}, "revision": {"type": "integer"},
-                           "updated_at": {"type": "date", "format": "epoch_millis"}}
 
 
 @dataclass
@@ -73,7 +72,7 @@ def _shower_candidates(result, hit_docs: list[dict], pseudonyms: dict[str, str],
             "lat": lat, "lon": lon, "cell": cell, "cell_location": {"lat": clat, "lon": clon},
             "n_triggered_anchors": len(docs), "expected_background": 1.5e-4 * (1 + int(sid)),
             "p_value": 2e-7 * (1 + int(sid)), "false_alarm_per_year": 0.01 * (1 + int(sid)),
-            "revision": 1, "updated_at": now_ms, "status": "active",
+            "multiplicity": len(devices), "revision": 1, "updated_at": now_ms, "status": "active",
         })
     return out
 
@@ -121,13 +120,13 @@ def index_network(es, prefix: str, key: str, now_ms: int, *, n_phones: int = 15,
                    for d in expo_docs],
     )
     net.candidates = _shower_candidates(result, hit_docs, pseudonyms, now_ms)
-    # The continuous search (its own issue) versions candidates with these fields; the candidates
-    # template keeps unknown fields in _source only, so map them as that search will.
-    es.indices.put_mapping(index=f"{prefix}-candidates", properties=CANDIDATE_STATUS_FIELDS)
+    # the candidates index as the continuous search sets it up (status, revision, ... mapped)
+    ensure_candidate_fields(es, prefix)
     retracted = dict(net.candidates[0]) if net.candidates else None
     bulk = [{"_index": f"{prefix}-candidates", "_id": c["candidate_id"], "_source": c} for c in net.candidates]
     if retracted is not None:
-        retracted.update(candidate_id="retracted-1", status="retracted", revision=3)
+        retracted.update(candidate_id="retracted-1", status="retracted", revision=3, retraction="merged",
+                         merged_into=net.candidates[0]["candidate_id"])
         net.retracted_id = "retracted-1"
         bulk.append({"_index": f"{prefix}-candidates", "_id": "retracted-1", "_source": retracted})
     helpers.bulk(es, bulk, refresh="wait_for")

@@ -107,7 +107,7 @@ def test_candidate_detail_offsets_cells_and_multiplicity(client, dash):
     expected = {}
     for cand in dash.candidates:
         expected[cand["n_devices"]] = expected.get(cand["n_devices"], 0) + 1
-    assert {b["n_devices"]: b["candidates"] for b in c["multiplicity"]} == expected
+    assert {b["n_devices"]: b["candidates"] for b in c["multiplicity_distribution"]} == expected
 
 
 def test_unknown_candidate_is_404(client, dash):

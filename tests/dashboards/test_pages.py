@@ -108,3 +108,10 @@ def test_status_endpoint_reports_es_down(client):
     with override_settings(CRAYFIS_ES_URL=DEAD_ES):
         body = client.get("/api/dash/status").json()
     assert body["elasticsearch"]["ok"] is False and body["search"] is None
+
+
+def test_retracted_candidate_says_where_it_went(client, dash):
+    resp = client.get(f"/candidates/{dash.retracted_id}/")
+    assert resp.status_code == 200
+    assert b">retracted<" in resp.content
+    assert f'merged into <a href="/candidates/{dash.candidates[0]["candidate_id"]}/"'.encode() in resp.content

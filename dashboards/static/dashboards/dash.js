@@ -177,7 +177,7 @@
         plot("cand-offsets", [{type: "scatter", mode: "markers", x: c.hits.map(function (h) { return h.offset_ms; }),
                                y: c.hits.map(function (h) { return h.device; }), marker: {size: 10, color: "#1c7ed6"}}],
              {xaxis: {title: {text: "ms after the first hit"}, zeroline: true}, yaxis: {type: "category", automargin: true}});
-        var mult = c.multiplicity || [];
+        var mult = c.multiplicity_distribution || [];
         plot("cand-mult", [{type: "bar", x: mult.map(function (b) { return b.n_devices; }),
                             y: mult.map(function (b) { return b.candidates; }),
                             marker: {color: mult.map(function (b) { return b.n_devices === c.n_devices ? "#d9480f" : "#adb5bd"; })}}],
