@@ -1,0 +1,362 @@
+"""Accidental-coincidence background and candidate significance (DESIGN.md section 5).
+
+The trigger needs k distinct devices, so the background is modelled over devices:
+
+* Device d's rate r_d = its hits inside its live intervals / its live time; without live
+  intervals, (n_d - 1) / (last - first) over its observed span, live over [first, last].
+* Devices are placed at the median of their hits' unit vectors (phones rarely move far).
+* For an anchor hit a of device d at t_a, every OTHER device e within R of d (same distance as
+  the search) and live at t_a fires in the window with p_e = 1 - exp(-r_e * w), w = tau + 1 ms
+  (integer ms, both ends inclusive). The count of firing devices is Poisson-binomial; a
+  triggers by accident with P[PB >= k - 1]. Expected accidental triggers = sum over anchors.
+
+Vectorised by grouping: an anchor's probability depends only on (its device, which neighbours
+are live), which changes only at neighbours' interval edges, so anchors are grouped by (device,
+live segment) and one Poisson-binomial DP (a loop over the neighbour column, vectorised over
+groups) serves each group: O(devices x segments x neighbours), not O(hits x neighbours).
+
+Candidates. A candidate's multiplicity m is its largest number of distinct devices in one
+triggered window (``CoincidenceResult.cand_multiplicity``; merged windows can hold more
+devices in total than any single window, which the window model does not describe). Then
+
+    Lambda(m)     = sum over anchors of P[PB >= m - 1]   (expected accidental windows with at
+                                                          least m devices in this search)
+    p_value       = 1 - exp(-Lambda(m))                  (P[at least one such window])
+    far_per_year  = Lambda(m) / searched live time in years
+
+where the searched live time is the union of all devices' live intervals.
+
+``time_slides`` checks the model: each device's times move by its own large random offset
+(modulo the searched span), the search runs again, and real coincidences cannot survive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .geo import centroid_lat_lon, chord2, chord2_of_radius, unit_vectors, within_radius
+from .kernel import find_coincidences
+
+MS_PER_YEAR = 365.25 * 86400 * 1000
+_EXPANSION_BLOCK = 1 << 20  # (group, neighbour) pairs handled at once: bounds memory
+
+
+@dataclass
+class DeviceBackground:
+    """Per device (codes ascending): rate, static position, live intervals (half-open, CSR)."""
+
+    codes: np.ndarray
+    rate_per_ms: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    live_offsets: np.ndarray
+    live_start: np.ndarray
+    live_end: np.ndarray
+
+    @property
+    def searched_live_ms(self) -> int:
+        """Length of the union of all devices' live intervals."""
+        if len(self.live_start) == 0:
+            return 0
+        order = np.argsort(self.live_start, kind="stable")
+        s, e = self.live_start[order], self.live_end[order]
+        reach = np.maximum.accumulate(e)
+        new = np.ones(len(s), dtype=bool)
+        new[1:] = s[1:] > reach[:-1]
+        starts = s[new]
+        ends = np.maximum.reduceat(e, np.flatnonzero(new))
+        return int((ends - starts).sum())
+
+
+@dataclass
+class BackgroundEstimate:
+    """Analytic background of one search; ``expected_windows(m)`` gives Lambda(m)."""
+
+    window_ms: int
+    radius_m: float
+    min_devices: int
+    expected_triggers: float  # sum over anchors of P[>= k - 1 other devices fire]
+    anchor_probability: np.ndarray  # per input hit (0 where not an evaluated anchor)
+    searched_live_ms: int
+    devices: DeviceBackground
+    _group_tails: np.ndarray  # [group, j] = P[>= j other devices fire]
+    _group_anchors: np.ndarray  # evaluated anchors per group
+
+    def expected_windows(self, multiplicity) -> np.ndarray:
+        """Lambda(m): expected accidental windows with >= m distinct devices."""
+        m = np.atleast_1d(np.asarray(multiplicity, dtype=np.int64))
+        j = np.clip(m - 1, 0, None)
+        out = np.zeros(len(m))
+        inside = j < self._group_tails.shape[1]
+        if len(self._group_anchors):
+            out[inside] = self._group_anchors @ self._group_tails[:, j[inside]]
+        return out
+
+
+@dataclass
+class CandidateSignificance:
+    expected_background: np.ndarray  # Lambda(multiplicity)
+    p_value: np.ndarray
+    far_per_year: np.ndarray
+
+
+@dataclass
+class TimeSlides:
+    offsets_ms: np.ndarray  # [slide, device] shifts applied (devices in code order)
+    triggered_counts: np.ndarray  # triggered anchors per slide
+    candidate_counts: np.ndarray
+
+    @property
+    def mean(self) -> float:
+        return float(self.triggered_counts.mean())
+
+    @property
+    def std_error(self) -> float:
+        n = len(self.triggered_counts)
+        return float(self.triggered_counts.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+
+
+# ----------------------------------------------------------------------------- devices
+
+
+def _intervals(dev_idx, t, n_dev, live, codes):
+    """Merged half-open live intervals per device, CSR; from ``live`` or the observed span."""
+    if live is None:
+        first = np.full(n_dev, np.iinfo(np.int64).max)
+        last = np.full(n_dev, np.iinfo(np.int64).min)
+        np.minimum.at(first, dev_idx, t)
+        np.maximum.at(last, dev_idx, t)
+        return np.arange(n_dev + 1), first, last + 1
+    l_dev, l_start, l_end = (np.asarray(x, dtype=np.int64) for x in live)
+    pos = np.searchsorted(codes, l_dev)
+    known = (pos < n_dev) & (codes[np.minimum(pos, n_dev - 1)] == l_dev) & (l_end > l_start)
+    d, s, e = pos[known], l_start[known], l_end[known]
+    order = np.lexsort((s, d))
+    d, s, e = d[order], s[order], e[order]
+    # merge overlapping or touching intervals of one device: a running maximum of the ends,
+    # keyed by device so that it never carries over from one device to the next
+    if len(d):
+        t0 = int(s.min())
+        span = int(e.max()) - t0 + 1
+        if (n_dev + 1) * span >= 1 << 62:
+            raise ValueError("time span too wide for the live-interval index")
+        reach = np.maximum.accumulate(d * span + (e - t0)) - d * span + t0
+    else:
+        reach = e
+    new = np.ones(len(d), dtype=bool)
+    new[1:] = (d[1:] != d[:-1]) | (s[1:] > reach[:-1])
+    first = np.flatnonzero(new)
+    starts, devs = s[first], d[first]
+    ends = np.maximum.reduceat(e, first) if len(first) else e[:0]
+    offsets = np.zeros(n_dev + 1, dtype=np.int64)
+    np.cumsum(np.bincount(devs, minlength=n_dev), out=offsets[1:])
+    return offsets, starts, ends
+
+
+def _live_index(offsets, starts, ends, dev, t):
+    """Whether device ``dev`` (dense index) is live at ``t``, elementwise."""
+    if len(starts) == 0:
+        return np.zeros(len(dev), dtype=bool)
+    t0 = min(int(starts.min()), int(t.min()) if len(t) else 0)
+    span = max(int(ends.max()), int(t.max()) if len(t) else 0) - t0 + 2
+    if (len(offsets) + 1) * span >= 1 << 62:
+        raise ValueError("time span too wide for the live-interval index")
+    iv_dev = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    key = iv_dev * span + (starts - t0)
+    q = dev * span + (t - t0)
+    i = np.searchsorted(key, q, "right") - 1
+    ok = i >= 0
+    i = np.maximum(i, 0)
+    return ok & (iv_dev[i] == dev) & (t < ends[i])
+
+
+def device_background(t_ms, lat, lon, device, live=None) -> DeviceBackground:
+    """Rates, positions and live intervals of every device that has hits.
+
+    ``live``: optional (device codes, start_ms, end_ms) arrays of half-open live intervals.
+    """
+    t = np.asarray(t_ms, dtype=np.int64)
+    codes, dev_idx = np.unique(np.asarray(device, dtype=np.int64), return_inverse=True)
+    dev_idx = dev_idx.reshape(-1)
+    n_dev = len(codes)
+    offsets, starts, ends = _intervals(dev_idx, t, n_dev, live, codes)
+    if live is None:
+        n = np.bincount(dev_idx, minlength=n_dev)
+        span = ends - 1 - starts
+        rate = np.where(span > 0, (n - 1) / np.maximum(span, 1), 0.0)
+    else:
+        inside = _live_index(offsets, starts, ends, dev_idx, t)
+        n_live = np.bincount(dev_idx[inside], minlength=n_dev)
+        live_ms = np.bincount(np.repeat(np.arange(n_dev), np.diff(offsets)),
+                              weights=(ends - starts).astype(np.float64), minlength=n_dev)
+        rate = np.where(live_ms > 0, n_live / np.maximum(live_ms, 1), 0.0)
+    # static position: per-coordinate median of the device's unit vectors
+    x, y, z = unit_vectors(lat, lon)
+    counts = np.bincount(dev_idx, minlength=n_dev)
+    first = np.zeros(n_dev, dtype=np.int64)
+    np.cumsum(counts[:-1], out=first[1:])
+    mid = first + (counts - 1) // 2
+    med = []
+    for c in (x, y, z):
+        med.append(c[np.lexsort((c, dev_idx))][mid] if len(c) else c)
+    d_lat, d_lon = centroid_lat_lon(*med)
+    return DeviceBackground(codes, rate, d_lat, d_lon, offsets, starts, ends)
+
+
+def _neighbours(dev: DeviceBackground, radius_m: float):
+    """Directed pairs (d, e), d != e, of devices within R (positions as placed)."""
+    n = len(dev.codes)
+    if n < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    x, y, z = unit_vectors(dev.lat, dev.lon)
+    tree = cKDTree(np.column_stack((x, y, z)))
+    r = np.sqrt(chord2_of_radius(radius_m)) * (1 + 1e-9) + 1e-15
+    pairs = tree.query_pairs(r, output_type="ndarray").astype(np.int64)
+    if len(pairs):
+        a, b = pairs[:, 0], pairs[:, 1]
+        keep = within_radius(chord2(x[a], y[a], z[a], x[b], y[b], z[b]), radius_m)
+        pairs = pairs[keep]
+    src = np.concatenate((pairs[:, 0], pairs[:, 1]))
+    dst = np.concatenate((pairs[:, 1], pairs[:, 0]))
+    order = np.lexsort((dst, src))
+    return src[order], dst[order]
+
+
+# ----------------------------------------------------------------------------- the DP
+
+
+def _tails(p_offsets, p, n_states):
+    """P[>= j] for j < n_states of a Poisson-binomial per group (CSR of probabilities)."""
+    n_groups = len(p_offsets) - 1
+    lengths = np.diff(p_offsets)
+    out = np.zeros((n_groups, n_states))
+    out[:, 0] = 1.0
+    order = np.argsort(lengths, kind="stable")
+    block = 1 << 14
+    for b0 in range(0, n_groups, block):  # groups of similar length: little padding
+        g = order[b0:b0 + block]
+        width = int(lengths[g].max()) if len(g) else 0
+        if width == 0:
+            continue
+        mat = np.zeros((len(g), width))
+        row = np.repeat(np.arange(len(g)), lengths[g])
+        col = np.arange(len(row)) - np.repeat(np.cumsum(lengths[g]) - lengths[g], lengths[g])
+        src = np.repeat(p_offsets[g], lengths[g]) + col
+        mat[row, col] = p[src]
+        state = np.zeros((len(g), n_states))
+        state[:, 0] = 1.0  # last state absorbs ">= n_states - 1"
+        for c in range(width):  # a loop over the neighbour column, vectorised over groups
+            q = mat[:, c:c + 1]
+            moved = state * q
+            state *= 1.0 - q
+            state[:, 1:] += moved[:, :-1]
+            state[:, -1] += moved[:, -1]
+        out[g] = np.cumsum(state[:, ::-1], axis=1)[:, ::-1]
+    return out
+
+
+def estimate_background(t_ms, lat, lon, device, window_ms, radius_m, min_devices, *,
+                        live=None, anchor_mask=None, max_multiplicity: int | None = None,
+                        devices: DeviceBackground | None = None) -> BackgroundEstimate:
+    """Expected accidental triggers of a search (the sum over anchors), and the per-group
+    tails that give Lambda(m) for m up to ``max_multiplicity`` (default: k + 10)."""
+    t = np.asarray(t_ms, dtype=np.int64)
+    tau, k = int(window_ms), int(min_devices)
+    dev = devices if devices is not None else device_background(t, lat, lon, device, live)
+    n_states = max(k, int(max_multiplicity or k + 10))
+    dev_idx = np.searchsorted(dev.codes, np.asarray(device, dtype=np.int64))
+    anchors = np.arange(len(t)) if anchor_mask is None else np.flatnonzero(anchor_mask)
+    a_dev, a_t = dev_idx[anchors], t[anchors]
+    src, dst = _neighbours(dev, radius_m)
+    n_dev = len(dev.codes)
+    nb_off = np.zeros(n_dev + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n_dev), out=nb_off[1:])
+
+    # Segment edges of each device: its neighbours' interval starts and ends.
+    iv_per_dev = np.diff(dev.live_offsets)
+    per_pair = iv_per_dev[dst]
+    e_dev = np.repeat(src, 2 * per_pair)
+    iv = np.repeat(dev.live_offsets[dst], per_pair) + (
+        np.arange(per_pair.sum()) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair))
+    e_t = np.concatenate((dev.live_start[iv], dev.live_end[iv])).reshape(2, -1).T.reshape(-1)
+    t_lo = min(int(a_t.min()) if len(a_t) else 0, int(e_t.min()) if len(e_t) else 0)
+    span = max(int(a_t.max()) if len(a_t) else 0, int(e_t.max()) if len(e_t) else 0) - t_lo + 2
+    if (n_dev + 1) * span >= 1 << 62:
+        raise ValueError("time span too wide for the segment index")
+    edges = np.unique(e_dev * span + (e_t - t_lo))
+    seg = np.searchsorted(edges, a_dev * span + (a_t - t_lo), "right")
+    group_key, a_group = np.unique(a_dev * (len(edges) + 1) + seg, return_inverse=True)
+    a_group = a_group.reshape(-1)
+    n_groups = len(group_key)
+    g_dev = group_key // (len(edges) + 1)
+    g_time = np.zeros(n_groups, dtype=np.int64)
+    g_time[a_group] = a_t  # any anchor of the group stands for it
+    g_count = np.bincount(a_group, minlength=n_groups).astype(np.float64)
+
+    # (group, neighbour) expansion, in blocks of groups: live neighbours' p at the group time.
+    w = tau + 1
+    p_dev = -np.expm1(-dev.rate_per_ms * w)
+    tails = np.zeros((n_groups, n_states))
+    per_group = np.diff(nb_off)[g_dev]
+    cum = np.cumsum(per_group)
+    cuts = np.searchsorted(cum, np.arange(_EXPANSION_BLOCK, int(cum[-1]) if len(cum) else 0,
+                                          _EXPANSION_BLOCK))
+    starts = np.unique(np.r_[0, cuts, n_groups])
+    for g0, g1 in zip(starts[:-1], starts[1:]):
+        gs = np.arange(g0, g1)
+        cnt = per_group[gs]
+        rows = np.repeat(np.arange(len(gs)), cnt)
+        e = dst[np.repeat(nb_off[g_dev[gs]], cnt) + np.arange(cnt.sum())
+                - np.repeat(np.cumsum(cnt) - cnt, cnt)]
+        live_now = _live_index(dev.live_offsets, dev.live_start, dev.live_end, e, g_time[gs][rows])
+        rows, e = rows[live_now], e[live_now]
+        offsets = np.zeros(len(gs) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=len(gs)), out=offsets[1:])
+        tails[g0:g1] = _tails(offsets, p_dev[e], n_states)
+
+    prob = np.zeros(len(t))
+    prob[anchors] = tails[a_group, k - 1] if k - 1 < n_states else 0.0
+    return BackgroundEstimate(
+        window_ms=tau, radius_m=float(radius_m), min_devices=k,
+        expected_triggers=float(prob.sum()), anchor_probability=prob,
+        searched_live_ms=dev.searched_live_ms, devices=dev,
+        _group_tails=tails, _group_anchors=g_count,
+    )
+
+
+def candidate_significance(multiplicity, background: BackgroundEstimate) -> CandidateSignificance:
+    """Lambda(m), p-value and false-alarm rate per year for candidates of multiplicity m."""
+    lam = background.expected_windows(multiplicity)
+    years = background.searched_live_ms / MS_PER_YEAR
+    far = lam / years if years > 0 else np.full(len(lam), np.inf)
+    return CandidateSignificance(expected_background=lam, p_value=-np.expm1(-lam), far_per_year=far)
+
+
+# ----------------------------------------------------------------------------- time slides
+
+
+def time_slides(t_ms, lat, lon, device, window_ms, radius_m, min_devices, n_slides: int,
+                rng: np.random.Generator, *, min_shift_ms: int | None = None,
+                **tuning) -> TimeSlides:
+    """Background by time slides: per slide, every device's times move by its own random
+    offset in [min_shift, span - min_shift] (default min_shift = 100 (tau + 1) ms), modulo
+    the searched span, and the search runs again."""
+    t = np.asarray(t_ms, dtype=np.int64)
+    codes, dev_idx = np.unique(np.asarray(device, dtype=np.int64), return_inverse=True)
+    dev_idx = dev_idx.reshape(-1)
+    tau = int(window_ms)
+    shift = int(min_shift_ms if min_shift_ms is not None else 100 * (tau + 1))
+    t0 = int(t.min()) if len(t) else 0
+    span = (int(t.max()) - t0 + 1) if len(t) else 1
+    if span <= 2 * shift:
+        raise ValueError(f"searched span {span} ms is too short for shifts of at least {shift} ms")
+    offsets = rng.integers(shift, span - shift + 1, size=(n_slides, len(codes)))
+    trig, cand = np.zeros(n_slides, np.int64), np.zeros(n_slides, np.int64)
+    for i in range(n_slides):  # a loop over slides; each slide is one vectorised search
+        ts = t0 + (t - t0 + offsets[i][dev_idx]) % span
+        res = find_coincidences(ts, lat, lon, device, tau, radius_m, min_devices, **tuning)
+        trig[i], cand[i] = len(res.triggered), res.n_candidates
+    return TimeSlides(offsets, trig, cand)
