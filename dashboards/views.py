@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from dashboards import data
 
+
 def _config(page: str, endpoints: dict[str, str]) -> dict:
     return {
         "page": page,
@@ -43,10 +44,12 @@ def _load(parts: dict[str, Callable[[], dict | None]]) -> tuple[dict, bool]:
 def _page(request, template: str, page: str, parts: dict, endpoints: dict, *,
           missing: str | None = None, **extra):
     """Render a page with its first data; `missing` names a part whose absence (with ES up) is a 404."""
-    initial, es_down = _load(parts)
-    initial["status"] = data.status()
-    if not initial["status"]["elasticsearch"]["ok"]:
-        es_down = True
+    status = data.status()  # health first: with ES down, skip the parts (no timeouts to wait out)
+    if status["elasticsearch"]["ok"]:
+        initial, es_down = _load(parts)
+    else:
+        initial, es_down = {name: None for name in parts}, True
+    initial["status"] = status
     not_found = missing is not None and not es_down and initial.get(missing) is None
     context = {"page": page, "initial": initial, "es_down": es_down, "not_found": not_found,
                "config": _config(page, {"status": reverse("dashboards:api-status"), **endpoints}),

@@ -69,6 +69,13 @@ def test_home_draws_map_and_charts_from_this_server_only(browser, live_server, d
                            timeout=30_000)
     page.wait_for_selector("#cand-map[data-rendered='1'] .land", state="attached", timeout=30_000)
     page.screenshot(path=str(SHOTS / "dashboard-candidate.png"), full_page=True)
+
+    page.goto(f"{base}/device/{dash.candidates[0]['devices'][0]}/")
+    page.wait_for_selector("#dev-rate[data-rendered='1'] .scatterlayer .trace", state="attached", timeout=30_000)
+    page.screenshot(path=str(SHOTS / "dashboard-device.png"), full_page=True)
+    page.goto(f"{base}/leaderboard/")
+    page.wait_for_selector("#lb-table tbody tr", timeout=30_000)
+    page.screenshot(path=str(SHOTS / "dashboard-leaderboard.png"), full_page=True)
     context.close()
 
     assert not errors

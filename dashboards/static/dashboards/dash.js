@@ -200,7 +200,9 @@
         if (kv) {
           kv.textContent = "";
           Object.keys(d.calibration || {}).forEach(function (k) {
-            kv.appendChild(el("dt", k)); kv.appendChild(el("dd", String(d.calibration[k])));
+            var v = d.calibration[k];
+            kv.appendChild(el("dt", k.replace(/_ms$/, "").replace(/_/g, " ")));
+            kv.appendChild(el("dd", /_ms$/.test(k) && v ? utc(v) + " UTC" : (v === null ? "–" : String(v))));
           });
         }
         showEmpty("dev-calib-empty", !d.calibration);
