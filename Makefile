@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test esnode-start esnode-stop clean
+.PHONY: install demo test bench-install esnode-start esnode-stop clean
 
 install: $(STAMP)
 
@@ -21,6 +21,9 @@ demo: install
 
 test: install
 	$(PY) -m pytest
+
+bench-install: install
+	$(PY) -m pip install -q -e ".[dev,bench]"
 
 esnode-start: install
 	CRAYFIS_DEBUG=1 $(PY) manage.py esnode start
