@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .geo import centroid_lat_lon, chord2, unit_vectors, within_radius
+from .geo import centroid_lat_lon, chord2_rows, unit_vectors, within_radius
 from .grid import ShiftedGrids
 from .merge import merge_windows
 
@@ -198,7 +198,8 @@ class _Chunk:
         self.mask = (1 << self.ib) - 1
         cells, self.central = grids.cells(lat, lon)
         self.keys = [self._sorted_key(cell) for cell in cells]
-        self.ux = self.uy = self.uz = self.have_u = None
+        self.u = self.have_u = None
+        self._anchor_grid_for = None
 
     def _sorted_key(self, cell):
         """(cell, time position) packed in one integer and sorted; 32-bit when it fits,
@@ -230,7 +231,7 @@ class _Chunk:
         kdt = key.dtype.type
         pos = (key & kdt(self.mask)).astype(np.int64)
         cg = key >> kdt(ib)
-        tg = self.t[pos]
+        tg = np.take(self.t, pos)
         same_prev = (cg[1:] == cg[:-1]) & (tg[1:] == tg[:-1])  # [i]: hit i+1 ties hit i
         ties = bool(same_prev.any())
         m = k - 1
@@ -245,8 +246,7 @@ class _Chunk:
             cand = reach.copy()
             cand[1:] |= same_prev
         s = np.flatnonzero(cand)
-        ps = np.take(pos, s)
-        s = np.compress((np.take(self.central, ps) == g) & np.take(anchor_ok, ps), s)
+        s = np.compress(np.take(self._anchor_grid(anchor_ok), np.take(pos, s)) == g, s)
         if len(s) == 0:
             return _EMPTY, _EMPTY, _EMPTY
         # forward: the hits after the anchor in its run, by binary search on (cell, time)
@@ -274,6 +274,13 @@ class _Chunk:
         s = np.take(s, keep)
         return np.take(pos, s), s - np.take(back, keep), np.take(count, keep)
 
+    def _anchor_grid(self, anchor_ok):
+        """Central grid of each hit evaluated as an anchor, -1 for the others."""
+        if self._anchor_grid_for is not anchor_ok:
+            self._anchor_grid_cache = np.where(anchor_ok, self.central, np.int8(-1))
+            self._anchor_grid_for = anchor_ok
+        return self._anchor_grid_cache
+
     def windows(self, g: int, anchors, starts, counts, pair_budget: int):
         """Exact windows of anchors in grid g, in batches of at most ~pair_budget pairs."""
         out = []
@@ -287,46 +294,51 @@ class _Chunk:
         return out
 
     def _batch(self, key, anchors, starts, counts):
+        """Windows of one batch of anchors: runs expanded to pairs, exact distance, devices.
+
+        Per pair only streaming work and two gathers (the member's key and unit vector); the
+        anchor's vector is repeated, not gathered. Everything after the distance test runs on
+        anchors that still have k hits only.
+        """
         nb = len(anchors)
-        total = int(counts.sum())
-        a_rank = np.repeat(np.arange(nb, dtype=np.int64), counts)
-        slot = np.repeat(starts - (np.cumsum(counts) - counts), counts)
+        offsets = np.zeros(nb + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        total = int(offsets[-1])
+        slot = np.repeat(starts - offsets[:-1], counts)
         slot += np.arange(total)
         members = (np.take(key, slot) & key.dtype.type(self.mask)).astype(np.int64)
         del slot
-
-        ux, uy, uz = self._unit_vectors(anchors, members)
-        ax, ay, az = np.take(ux, anchors), np.take(uy, anchors), np.take(uz, anchors)
-        c2 = chord2(np.take(ax, a_rank), np.take(ay, a_rank), np.take(az, a_rank),
-                    np.take(ux, members), np.take(uy, members), np.take(uz, members))
-        ok = np.flatnonzero(within_radius(c2, self.radius))
-        a_rank, members = np.take(a_rank, ok), np.take(members, ok)
-
-        sizes = np.bincount(a_rank, minlength=nb)
-        maybe = np.flatnonzero(np.take(sizes >= self.k, a_rank))
-        a_rank, members = np.take(a_rank, maybe), np.take(members, maybe)
+        u = self._unit_matrix(anchors, members)
+        ok = within_radius(chord2_rows(np.repeat(np.take(u, anchors, axis=0), counts, axis=0),
+                                       np.take(u, members, axis=0)), self.radius)
+        sizes = np.add.reduceat(ok, offsets[:-1], dtype=np.int64) if total else np.zeros(nb, np.int64)
+        full = sizes >= self.k
+        if not full.any():
+            return _EMPTY, _EMPTY, _EMPTY, np.zeros(1, np.int64), _EMPTY
+        pair = np.flatnonzero(ok & np.repeat(full, counts))
+        a_rank = np.searchsorted(offsets, pair, "right") - 1
+        members = np.take(members, pair)
         ndev = distinct_counts(a_rank, np.take(self.dev, members), nb)
         trig = ndev >= self.k
         sel = np.flatnonzero(np.take(trig, a_rank))
         key = (np.take(a_rank, sel) << self.ib) | np.take(members, sel)
-        key.sort()
+        key.sort()  # by anchor, then time position
         per = np.bincount(key >> self.ib, minlength=nb)[trig]
-        offsets = np.zeros(len(per) + 1, dtype=np.int64)
-        np.cumsum(per, out=offsets[1:])
-        return anchors[trig], sizes[trig], ndev[trig], offsets, key & self.mask
+        out_offsets = np.zeros(len(per) + 1, dtype=np.int64)
+        np.cumsum(per, out=out_offsets[1:])
+        return anchors[trig], sizes[trig], ndev[trig], out_offsets, key & self.mask
 
-    def _unit_vectors(self, anchors, members):
-        """Unit vectors of the chunk's hits, computed once each, for all hits as soon as
-        a quarter of them is needed (one contiguous pass is cheaper than masks)."""
+    def _unit_matrix(self, anchors, members):
+        """Unit vectors (rows x, y, z) of the chunk's hits, each computed once; for all hits
+        at once as soon as a quarter of them is needed (one pass beats masks)."""
         n = self.n
-        if self.ux is not None and self.have_u is None:
-            return self.ux, self.uy, self.uz
-        if self.ux is None and len(members) + len(anchors) > n // 4:
-            self.ux, self.uy, self.uz = unit_vectors(self.lat, self.lon)
-            self.have_u = None
-            return self.ux, self.uy, self.uz
-        if self.ux is None:
-            self.ux, self.uy, self.uz = np.empty(n), np.empty(n), np.empty(n)
+        if self.u is not None and self.have_u is None:
+            return self.u
+        if self.u is None and len(members) + len(anchors) > n // 4:
+            self.u = np.column_stack(unit_vectors(self.lat, self.lon))
+            return self.u
+        if self.u is None:
+            self.u = np.empty((n, 3))
             self.have_u = np.zeros(n, dtype=bool)
         need = np.zeros(n, dtype=bool)
         need[anchors] = True
@@ -335,9 +347,12 @@ class _Chunk:
         idx = np.flatnonzero(need)
         if len(idx):
             x, y, z = unit_vectors(np.take(self.lat, idx), np.take(self.lon, idx))
-            self.ux[idx], self.uy[idx], self.uz[idx] = x, y, z
+            flat = self.u.reshape(-1)
+            flat[idx * 3] = x
+            flat[idx * 3 + 1] = y
+            flat[idx * 3 + 2] = z
             self.have_u[idx] = True
-        return self.ux, self.uy, self.uz
+        return self.u
 
 
 # ----------------------------------------------------------------------------- public API
