@@ -190,3 +190,49 @@ STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
     "dashboards.finders.PackageFileFinder",
 ]
+
+# --- API v1 and accounts (api/, accounts/ apps) -------------------------------------------------
+INSTALLED_APPS += [
+    "rest_framework_api_key",      # hashed API keys (its own APIKey model is unused, hidden in admin)
+    "drf_spectacular",             # OpenAPI 3 at /api/schema/
+    "drf_spectacular_sidecar",     # Swagger UI assets served from static files (works offline)
+    "accounts",
+    "api",
+]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CRAYFIS network API",
+    "DESCRIPTION": "Upload detector data as JSON and read hits, coincidence candidates and network "
+                   "statistics. Guide: docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["api.schema.only_api_v1"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "api.schema.add_upload_components"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:home"
+LOGOUT_REDIRECT_URL = "accounts:login"
+# POST /api/v1/uploads: request body cap (as sent, 413 above), cap after gzip decompression,
+# blocks and hits per upload, field errors listed in one 400.
+CRAYFIS_API_MAX_BODY_BYTES = env_int("CRAYFIS_API_MAX_BODY_BYTES", 1024 * 1024)
+CRAYFIS_API_MAX_JSON_BYTES = env_int("CRAYFIS_API_MAX_JSON_BYTES", 8 * 1024 * 1024)
+CRAYFIS_API_MAX_BLOCKS = env_int("CRAYFIS_API_MAX_BLOCKS", 1_000)
+CRAYFIS_API_MAX_HITS = env_int("CRAYFIS_API_MAX_HITS", 50_000)
+CRAYFIS_API_MAX_ERRORS = env_int("CRAYFIS_API_MAX_ERRORS", 50)
+# Throttle rates (DRF "N/s|min|hour|day"): uploads per device, reads per scientist key, reads
+# per anonymous client address. Counters live in this cache alias (per process with the default
+# local-memory cache: set CACHES to a shared cache, e.g. Redis, when running several workers).
+CRAYFIS_API_DEVICE_UPLOAD_RATE = env_str("CRAYFIS_API_DEVICE_UPLOAD_RATE", "120/min")
+CRAYFIS_API_SCIENTIST_READ_RATE = env_str("CRAYFIS_API_SCIENTIST_READ_RATE", "600/min")
+CRAYFIS_API_ANON_READ_RATE = env_str("CRAYFIS_API_ANON_READ_RATE", "60/min")
+CRAYFIS_API_THROTTLE_CACHE = env_str("CRAYFIS_API_THROTTLE_CACHE", "default")
+# Read API: page size default and cap, NDJSON stream batch and cap on rows per stream.
+CRAYFIS_API_PAGE_SIZE = env_int("CRAYFIS_API_PAGE_SIZE", 500)
+CRAYFIS_API_PAGE_MAX = env_int("CRAYFIS_API_PAGE_MAX", 5_000)
+CRAYFIS_API_STREAM_BATCH = env_int("CRAYFIS_API_STREAM_BATCH", 5_000)
+CRAYFIS_API_STREAM_MAX_ROWS = env_int("CRAYFIS_API_STREAM_MAX_ROWS", 10_000_000)

@@ -13,6 +13,9 @@ urlpatterns = [
     path("submit", ingest_views.submit, name="submit"),
     path("precal.json", ingest_views.precal, name="precal"),
     path("bench/baseline-submit", bench_baseline_submit, name="bench-baseline-submit"),
+    # JSON API v1, its OpenAPI schema and docs; volunteer accounts (api/, accounts/ apps).
+    path("", include("api.urls")),
+    path("accounts/", include("accounts.urls")),
     # Dashboards: public pages and their JSON endpoints under /api/dash/.
     path("", include("dashboards.urls")),
 ]

@@ -82,6 +82,11 @@ class Upload(models.Model):
     app_code = models.CharField(max_length=128, blank=True)
     hash_code = models.CharField(max_length=128, blank=True)
     unlinked = models.BooleanField(default=False, help_text="App-code sent but unknown")
+    # JSON API (api/ app): which decoder the indexer uses, and the client's idempotency id.
+    payload_format = models.CharField(max_length=16, default="protobuf", db_default="protobuf",
+                                      help_text='"protobuf" (/submit) or "json-v1" (/api/v1/uploads)')
+    client_upload_id = models.CharField(max_length=36, null=True, blank=True,
+                                        help_text="upload_id of a JSON upload (unique per device)")
 
     status = models.CharField(max_length=16, choices=UploadStatus.choices, default=UploadStatus.PENDING)
     claim_owner = models.CharField(max_length=64, null=True, blank=True)
@@ -95,6 +100,9 @@ class Upload(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["device_id", "sha256"], name="upload_device_sha256_unique"),
+            models.UniqueConstraint(fields=["device_id", "client_upload_id"],
+                                    condition=models.Q(client_upload_id__isnull=False),
+                                    name="upload_device_client_id_unique"),
         ]
         indexes = [models.Index(fields=["status", "id"], name="upload_status_id")]
 

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 _COLUMNS = ("device_id", "sha256", "body", "size", "received_at", "remote_addr", "run_id",
             "camera_id", "crayfis_version", "crayfis_version_code", "app_code", "hash_code",
-            "unlinked", "status", "attempts", "error")
+            "unlinked", "status", "attempts", "error", "payload_format", "client_upload_id")
 
 
 @dataclass(slots=True)
@@ -46,12 +46,15 @@ class UploadRow:
     app_code: str = ""
     hash_code: str = ""
     unlinked: bool = False
+    payload_format: str = "protobuf"     # "json-v1" for /api/v1/uploads
+    client_upload_id: str | None = None  # JSON uploads: the client's upload_id
 
     def values(self) -> tuple:
         received = connection.ops.adapt_datetimefield_value(self.received_at)
         return (self.device_id, self.sha256, self.body, len(self.body), received, self.remote_addr,
                 self.run_id, self.camera_id, self.crayfis_version, self.crayfis_version_code,
-                self.app_code, self.hash_code, self.unlinked, "pending", 0, "")
+                self.app_code, self.hash_code, self.unlinked, "pending", 0, "", self.payload_format,
+                self.client_upload_id)
 
 
 class StoreUnavailable(RuntimeError):

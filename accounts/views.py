@@ -1,0 +1,116 @@
+"""Account pages: sign up, the account page, app codes, JSON API devices and keys.
+
+Every change is a POST (CSRF-protected) by the logged-in owner. A new API key is rendered in
+the reply to the POST that made it and nowhere else: it is not stored in clear, not put in the
+session, and cannot be shown again.
+"""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import services
+from accounts.forms import KeyNameForm, RegisterDeviceForm, SignUpForm
+from accounts.models import RegisteredDevice
+from ingest.devices import pseudonym_of
+from ingest.models import Device
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("accounts:home")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        services.issue_app_code(user)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("accounts:home")
+    return render(request, "accounts/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _page(request, *, new_key: str | None = None, new_key_for: str | None = None, status: int = 200,
+          device_form: RegisterDeviceForm | None = None):
+    user = request.user
+    phone_ids = services.linked_phone_ids(user)
+    phones = [{"pseudonym": pseudonym_of(d.device_id), "blocked": d.blocked,
+               "last_upload_at": d.last_upload_at, "uploads_indexed": d.uploads_indexed}
+              for d in Device.objects.filter(device_id__in=phone_ids).order_by("-last_upload_at")]
+    registered = (RegisteredDevice.objects.filter(user=user).select_related("device")
+                  .prefetch_related("device__api_keys"))
+    devices = [{"reg": reg, "pseudonym": pseudonym_of(reg.device.device_id),
+                "keys": sorted(reg.device.api_keys.all(), key=lambda k: k.created, reverse=True)}
+               for reg in registered]
+    context = {
+        "app_code": services.current_app_code(user),
+        "phones": phones,
+        "devices": devices,
+        "device_form": device_form or RegisterDeviceForm(),
+        "can_read_exact": services.can_read_exact(user),
+        "read_keys": user.read_api_keys.order_by("-created"),
+        "new_key": new_key,
+        "new_key_for": new_key_for,
+    }
+    return render(request, "accounts/home.html", context, status=status)
+
+
+@login_required
+def home(request):
+    return _page(request)
+
+
+@login_required
+@require_POST
+def new_app_code(request):
+    code = services.issue_app_code(request.user)
+    messages.success(request, f"New app code {code.code}: type it into the CRAYFIS app's settings.")
+    return redirect("accounts:home")
+
+
+@login_required
+@require_POST
+def register_device(request):
+    form = RegisterDeviceForm(request.POST)
+    if not form.is_valid():
+        return _page(request, device_form=form, status=400)
+    reg, key = services.register_device(request.user, form.cleaned_data["name"], form.cleaned_data["kind"])
+    return _page(request, new_key=key, new_key_for=reg.name, status=201)
+
+
+@login_required
+@require_POST
+def new_device_key(request, device_pk: int):
+    reg = get_object_or_404(RegisteredDevice, pk=device_pk, user=request.user)
+    return _page(request, new_key=services.new_device_key(reg), new_key_for=reg.name, status=201)
+
+
+@login_required
+@require_POST
+def revoke_device_key(request, prefix: str):
+    if not services.revoke_device_key(request.user, prefix):
+        return _page(request, status=404)
+    messages.success(request, f"Key {prefix}... revoked: uploads with it now get 401.")
+    return redirect("accounts:home")
+
+
+@login_required
+@require_POST
+def new_read_key(request):
+    if not services.can_read_exact(request.user):
+        return _page(request, status=403)
+    form = KeyNameForm(request.POST)
+    name = form.cleaned_data["name"] if form.is_valid() else ""
+    return _page(request, new_key=services.new_scientist_key(request.user, name),
+                 new_key_for="read API", status=201)
+
+
+@login_required
+@require_POST
+def revoke_read_key(request, prefix: str):
+    if not services.revoke_scientist_key(request.user, prefix):
+        return _page(request, status=404)
+    messages.success(request, f"Read key {prefix}... revoked.")
+    return redirect("accounts:home")

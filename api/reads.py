@@ -1,0 +1,185 @@
+"""Read API: GET /api/v1/hits, /api/v1/candidates, /api/v1/network/stats.
+
+Anonymous callers get the public view (pseudonyms and coarse cells; see api/search.py);
+scientist keys add exact positions. Pages are sorted on a unique key, (t_ms, hit_id) or
+(t_start_ms, candidate_id), and continue with an opaque cursor (Elasticsearch search_after), so
+no server-side state is kept between pages. `format=ndjson` streams a whole range under one
+point in time instead.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import msgspec
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from elasticsearch import ApiError, TransportError
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from api import schema, search
+from api.authentication import ApiKeyAuthentication
+from api.base import ApiView
+from api.errors import BadRequest, Unavailable
+from api.permissions import IsReader, sees_exact
+from api.serializers import (CandidatesPage, CandidatesQuery, HitExact, HitsPage, HitsQuery, NetworkStats,
+                             StatsQuery, encode_cursor)
+from api.throttles import AnonReadThrottle, ScientistReadThrottle
+from crayfis.elastic import get_es, index_prefix
+
+logger = logging.getLogger(__name__)
+READ_AUTH = [{schema.SCHEME: []}, {}]
+READ_ERRORS = {400: OpenApiResponse(schema.ValidationErrorBody, description="bad query parameter(s)"),
+               401: schema.ERROR_401, 403: schema.ERROR_403, 429: schema.ERROR_429,
+               503: OpenApiResponse(schema.ErrorBody, description="the index is unavailable")}
+_encode = msgspec.json.Encoder().encode
+
+
+class JsonOnly(BaseContentNegotiation):
+    """Always JSON (NDJSON is chosen with format=ndjson, not Accept), so no 406 surprises."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ReadView(ApiView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsReader]
+    throttle_classes = [ScientistReadThrottle, AnonReadThrottle]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JsonOnly
+    query_serializer: type
+
+    def query(self, request) -> dict:
+        ser = self.query_serializer(data=request.query_params)
+        if not ser.is_valid():
+            raise BadRequest("invalid query parameter(s)", _field_errors(ser.errors))
+        return ser.validated_data
+
+    def next_link(self, request, cursor: str | None) -> str | None:
+        if cursor is None:
+            return None
+        params = request.query_params.copy()
+        params["cursor"] = cursor
+        return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+
+def _field_errors(errors: dict) -> list[dict]:
+    out = []
+    for name, messages in errors.items():
+        if isinstance(messages, dict):   # validate() raising {"field": "..."}
+            out.extend(_field_errors(messages))
+            continue
+        for message in messages:
+            field = None if name == "non_field_errors" else name
+            out.append({"loc": f"query.{field}" if field else "query", "field": field, "block": None,
+                        "hit": None, "message": str(message)})
+    return out
+
+
+def _es_call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except (TransportError, ApiError) as exc:
+        logger.warning("read API: Elasticsearch failed: %s", exc)
+        raise Unavailable("the index is unavailable, retry later") from None
+
+
+class HitsView(ReadView):
+    query_serializer = HitsQuery
+
+    @extend_schema(
+        operation_id="hits_list", summary="Hits in a time range", tags=["read"], auth=READ_AUTH,
+        parameters=[HitsQuery],
+        description=(
+            "Hits sorted by (t_ms, hit_id). Without a key: public view (device pseudonym and "
+            "coarse 0.1-degree cell; bbox filters cell centres). With a scientist key: exact "
+            "position too. Page with `cursor`; or `format=ndjson` to stream the whole range."),
+        responses={(200, "application/json"): HitsPage,
+                   (200, "application/x-ndjson"): OpenApiResponse(HitExact, description="one hit per line"),
+                   **READ_ERRORS},
+    )
+    def get(self, request):
+        q = self.query(request)
+        exact = sees_exact(request)
+        es, prefix = get_es(), index_prefix()
+        index = search.month_indices(prefix, "hits", q["from_ms"], q["to_ms"])
+        query = search.hits_query(q["from_ms"], q["to_ms"], exact=exact, bbox=q.get("bbox"), devices=q.get("device"))
+        fields = search.EXACT_HIT_FIELDS if exact else search.PUBLIC_HIT_FIELDS
+        if q["format"] == "ndjson":
+            return _stream(es, index, query, fields, exact)
+        size = q.get("limit") or settings.CRAYFIS_API_PAGE_SIZE
+        docs, last = _es_call(search.search_page, es, index, query, search.HIT_SORT, size, q.get("cursor"), fields)
+        cursor = encode_cursor(last) if last else None
+        return Response({"results": [search.hit_view(d, exact) for d in docs], "next_cursor": cursor,
+                         "next": self.next_link(request, cursor)})
+
+
+def _stream(es, index, query, fields, exact) -> StreamingHttpResponse:
+    batches = search.scan_sorted(es, index, query, search.HIT_SORT, settings.CRAYFIS_API_STREAM_BATCH,
+                                 settings.CRAYFIS_API_STREAM_MAX_ROWS, fields)
+    first = _es_call(next, batches, None)   # opens the point in time now: a down index is still a clean 503
+
+    def lines():
+        batch = first
+        while batch is not None:
+            yield b"".join(_encode(search.hit_view(d, exact)) + b"\n" for d in batch)
+            try:
+                batch = next(batches, None)
+            except Exception:  # headers are gone: log and end the stream (the client resumes from its last t_ms)
+                logger.exception("read API: NDJSON stream cut short")
+                return
+
+    response = StreamingHttpResponse(lines(), content_type="application/x-ndjson")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class CandidatesView(ReadView):
+    query_serializer = CandidatesQuery
+
+    @extend_schema(
+        operation_id="candidates_list", summary="Coincidence candidates", tags=["read"], auth=READ_AUTH,
+        parameters=[CandidatesQuery],
+        description=("Candidates found by the coincidence search, sorted by (t_start_ms, candidate_id). "
+                     "Without a key the centroid is given only as its public cell."),
+        responses={200: CandidatesPage, **READ_ERRORS},
+    )
+    def get(self, request):
+        q = self.query(request)
+        exact = sees_exact(request)
+        es, prefix = get_es(), index_prefix()
+        query = search.candidates_query(q["from_ms"], q["to_ms"], exact=exact, bbox=q.get("bbox"),
+                                        min_devices=q.get("min_devices"), max_p_value=q.get("max_p_value"),
+                                        devices=q.get("device"))
+        size = q.get("limit") or settings.CRAYFIS_API_PAGE_SIZE
+        docs, last = _es_call(search.search_page, es, f"{prefix}-candidates", query, search.CANDIDATE_SORT,
+                              size, q.get("cursor"), search.CANDIDATE_FIELDS)
+        cursor = encode_cursor(last) if last else None
+        return Response({"results": [search.candidate_view(d, exact) for d in docs], "next_cursor": cursor,
+                         "next": self.next_link(request, cursor)})
+
+
+class NetworkStatsView(ReadView):
+    query_serializer = StatsQuery
+
+    @extend_schema(
+        operation_id="network_stats", summary="Network totals over a time range", tags=["read"],
+        auth=READ_AUTH, parameters=[StatsQuery],
+        description="Hits, devices, public cells, exposure hours and candidates in [from_ms, to_ms) (default: the last 24 h).",
+        responses={200: NetworkStats, **READ_ERRORS},
+    )
+    def get(self, request):
+        q = self.query(request)
+        to_ms = q.get("to_ms") or int(time.time() * 1000)
+        from_ms = q.get("from_ms", to_ms - 86_400_000)
+        if to_ms <= from_ms:
+            raise BadRequest("invalid query parameter(s)", [{"loc": "query.to_ms", "field": "to_ms", "block": None,
+                                                           "hit": None, "message": "must be after from_ms"}])
+        return Response(_es_call(search.network_stats, get_es(), index_prefix(), from_ms, to_ms))

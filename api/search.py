@@ -1,0 +1,183 @@
+"""Elasticsearch queries of the read API, and what of a document each reader may see.
+
+Privacy (crayfis/privacy.py, docs/api.md): anonymous readers get the public view only: device
+pseudonym and the coarse 0.1-degree cell, and their bounding box filters on the cell centre, so a
+tiny box cannot be used to locate a hit more finely than its cell. Scientist keys also get the
+exact position. No reply ever holds a raw Device-id (documents do not contain one).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from crayfis.es.naming import index_for, index_pattern
+
+MAX_NAMED_MONTHS = 24      # beyond this, search the wildcard pattern (keeps the URL short)
+HIT_SORT = [{"t_ms": "asc"}, {"hit_id": "asc"}]
+CANDIDATE_SORT = [{"t_start_ms": "asc"}, {"candidate_id": "asc"}]
+
+PUBLIC_HIT_FIELDS = ("hit_id", "t_ms", "device", "cell", "cell_location", "n_pix", "max_val")
+EXACT_HIT_FIELDS = PUBLIC_HIT_FIELDS + ("location", "gps_accuracy", "altitude", "t_nano", "model")
+CANDIDATE_FIELDS = ("candidate_id", "t_start_ms", "t_end_ms", "n_hits", "n_devices", "devices", "hit_ids",
+                    "cell", "cell_location", "location", "n_triggered_anchors", "expected_background",
+                    "p_value", "false_alarm_per_year", "tau_ms", "radius_m", "k")
+
+
+def month_indices(prefix: str, kind: str, from_ms: int, to_ms: int) -> str:
+    """Comma-joined monthly indices covering [from_ms, to_ms), or the pattern for long spans."""
+    start = dt.datetime.fromtimestamp(from_ms / 1000, dt.timezone.utc).replace(day=1, hour=0, minute=0,
+                                                                             second=0, microsecond=0)
+    last = max(to_ms - 1, from_ms)
+    names: list[str] = []
+    cur = start
+    while int(cur.timestamp() * 1000) <= last:
+        names.append(index_for(prefix, kind, int(cur.timestamp() * 1000)))
+        if len(names) > MAX_NAMED_MONTHS:
+            return index_pattern(prefix, kind)
+        cur = (cur + dt.timedelta(days=32)).replace(day=1)
+    return ",".join(names)
+
+
+def time_range(field: str, from_ms: int, to_ms: int) -> dict:
+    return {"range": {field: {"gte": from_ms, "lt": to_ms, "format": "epoch_millis"}}}
+
+
+def bbox_filter(field: str, bbox: tuple[float, float, float, float]) -> dict:
+    """(min_lon, min_lat, max_lon, max_lat); min_lon > max_lon crosses the antimeridian."""
+    min_lon, min_lat, max_lon, max_lat = bbox
+    return {"geo_bounding_box": {field: {"top_left": {"lat": max_lat, "lon": min_lon},
+                                         "bottom_right": {"lat": min_lat, "lon": max_lon}}}}
+
+
+def hits_query(from_ms: int, to_ms: int, *, exact: bool, bbox=None, devices=None) -> dict:
+    filters: list[dict] = [time_range("t_ms", from_ms, to_ms), {"term": {"is_hit": True}}]
+    if bbox is not None:
+        filters.append(bbox_filter("location" if exact else "cell_location", bbox))
+    if devices:
+        filters.append({"terms": {"device": list(devices)}})
+    return {"bool": {"filter": filters}}
+
+
+def candidates_query(from_ms: int, to_ms: int, *, exact: bool, bbox=None, min_devices=None,
+                     max_p_value=None, devices=None) -> dict:
+    filters: list[dict] = [time_range("t_start_ms", from_ms, to_ms)]
+    if bbox is not None:
+        filters.append(bbox_filter("location" if exact else "cell_location", bbox))
+    if min_devices is not None:
+        filters.append({"range": {"n_devices": {"gte": min_devices}}})
+    if max_p_value is not None:
+        filters.append({"range": {"p_value": {"lte": max_p_value}}})
+    if devices:
+        filters.append({"terms": {"devices": list(devices)}})
+    return {"bool": {"filter": filters}}
+
+
+def _cell(src: dict) -> tuple[Any, Any]:
+    loc = src.get("cell_location") or {}
+    return loc.get("lat"), loc.get("lon")
+
+
+def hit_view(src: dict, exact: bool) -> dict:
+    """What one reader may see of a hit document."""
+    cell_lat, cell_lon = _cell(src)
+    out = {"hit_id": src["hit_id"], "t_ms": src["t_ms"], "device": src["device"], "cell": src.get("cell"),
+           "cell_lat": cell_lat, "cell_lon": cell_lon, "n_pix": src.get("n_pix"), "max_val": src.get("max_val")}
+    if exact:
+        loc = src.get("location") or {}
+        out.update(lat=loc.get("lat"), lon=loc.get("lon"), accuracy=src.get("gps_accuracy"),
+                   altitude=src.get("altitude"), t_nano=src.get("t_nano"), model=src.get("model"))
+    return out
+
+
+def candidate_view(src: dict, exact: bool) -> dict:
+    cell_lat, cell_lon = _cell(src)
+    out = {k: src.get(k) for k in ("candidate_id", "t_start_ms", "t_end_ms", "n_hits", "n_devices",
+                                    "n_triggered_anchors", "expected_background", "p_value",
+                                    "false_alarm_per_year", "tau_ms", "radius_m", "k", "cell")}
+    out.update(devices=list(src.get("devices") or []), hit_ids=list(src.get("hit_ids") or []),
+               cell_lat=cell_lat, cell_lon=cell_lon)
+    if exact:
+        loc = src.get("location") or {}
+        out.update(lat=loc.get("lat"), lon=loc.get("lon"))
+    return out
+
+
+def search_page(es: Elasticsearch, index: str, query: dict, sort: list, size: int, after: list | None,
+                fields: tuple[str, ...]) -> tuple[list[dict], list | None]:
+    """One page sorted on a unique key: (sources, sort values of the last one if more follow)."""
+    resp = es.search(index=index, query=query, sort=sort, size=size + 1, search_after=after,
+                     source_includes=list(fields), track_total_hits=False,
+                     ignore_unavailable=True, allow_no_indices=True)
+    hits = resp["hits"]["hits"]
+    more = len(hits) > size
+    hits = hits[:size]
+    return [h["_source"] for h in hits], (hits[-1]["sort"] if more and hits else None)
+
+
+def scan_sorted(es: Elasticsearch, index: str, query: dict, sort: list, batch: int, max_rows: int,
+                fields: tuple[str, ...]) -> Iterator[list[dict]]:
+    """Every match in sort order, batch by batch, under one point in time (a consistent view
+    while indexing goes on); the point in time is closed however the caller stops."""
+    try:
+        pit = es.open_point_in_time(index=index, keep_alive="2m", ignore_unavailable=True,
+                                    allow_partial_search_results=False)["id"]
+    except Exception as exc:  # no such index: nothing to stream
+        if getattr(exc, "status_code", None) == 404 or getattr(exc, "meta", None) and exc.meta.status == 404:
+            return
+        raise
+    after, sent = None, 0
+    try:
+        while sent < max_rows:
+            resp = es.search(pit={"id": pit, "keep_alive": "2m"}, query=query, sort=sort,
+                             size=min(batch, max_rows - sent), search_after=after,
+                             source_includes=list(fields), track_total_hits=False)
+            pit = resp.get("pit_id", pit)
+            hits = resp["hits"]["hits"]
+            if not hits:
+                return
+            sent += len(hits)
+            yield [h["_source"] for h in hits]
+            after = hits[-1]["sort"]
+    finally:
+        try:
+            es.close_point_in_time(id=pit)
+        except Exception:  # the PIT expires by itself
+            pass
+
+
+def network_stats(es: Elasticsearch, prefix: str, from_ms: int, to_ms: int) -> dict:
+    """Counts over [from_ms, to_ms): hits, devices, public cells, exposure hours, candidates."""
+    hits = es.search(index=month_indices(prefix, "hits", from_ms, to_ms), size=0, track_total_hits=True,
+                     query=hits_query(from_ms, to_ms, exact=False), ignore_unavailable=True,
+                     allow_no_indices=True,
+                     aggs={"devices": {"cardinality": {"field": "device", "precision_threshold": 3000}},
+                           "cells": {"cardinality": {"field": "cell", "precision_threshold": 3000}},
+                           "first": {"min": {"field": "t_ms"}}, "last": {"max": {"field": "t_ms"}}})
+    xb = es.search(index=month_indices(prefix, "exposures", from_ms, to_ms), size=0, track_total_hits=False,
+                   query={"bool": {"filter": [time_range("start_ms", from_ms, to_ms), {"term": {"state": "DATA"}}]}},
+                   ignore_unavailable=True, allow_no_indices=True,
+                   aggs={"live": {"sum": {"field": "live_s"}},
+                         "devices": {"cardinality": {"field": "device", "precision_threshold": 3000}}})
+    cands = es.count(index=index_pattern(prefix, "candidates"), ignore_unavailable=True, allow_no_indices=True,
+                     query=time_range("t_start_ms", from_ms, to_ms))
+    ha = hits.get("aggregations") or {}          # absent when no index matched
+    xa = xb.get("aggregations") or {}
+    first, last = _agg(ha, "first"), _agg(ha, "last")
+    return {
+        "from_ms": from_ms, "to_ms": to_ms,
+        "hits": hits["hits"]["total"]["value"],
+        "devices": int(_agg(ha, "devices") or 0),
+        "cells": int(_agg(ha, "cells") or 0),
+        "first_hit_ms": int(first) if first is not None else None,
+        "last_hit_ms": int(last) if last is not None else None,
+        "exposure_hours": round((_agg(xa, "live") or 0.0) / 3600.0, 6),
+        "live_devices": int(_agg(xa, "devices") or 0),
+        "candidates": cands["count"],
+    }
+
+
+def _agg(aggs: dict, name: str):
+    return (aggs.get(name) or {}).get("value")

@@ -1,0 +1,58 @@
+"""Request rates per device (uploads), per scientist key and per anonymous address (reads).
+
+DRF's SimpleRateThrottle (a sliding window kept in a Django cache) answers 429 with
+Retry-After. Rates and the cache alias are read from settings on every request, so operators
+and tests can change them without a restart of the import-time defaults.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.cache import caches
+from rest_framework.throttling import SimpleRateThrottle
+
+from api.authentication import DeviceCredential, ScientistCredential
+
+
+class _SettingsRateThrottle(SimpleRateThrottle):
+    rate_setting: str = ""
+
+    def __init__(self):  # rate is read per request (see get_rate)
+        self.rate = self.get_rate()
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+
+    def get_rate(self) -> str:
+        return getattr(settings, self.rate_setting)
+
+    @property
+    def cache(self):
+        return caches[settings.CRAYFIS_API_THROTTLE_CACHE]
+
+
+class DeviceUploadThrottle(_SettingsRateThrottle):
+    scope = "device_upload"
+    rate_setting = "CRAYFIS_API_DEVICE_UPLOAD_RATE"
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, DeviceCredential):
+            return self.cache_format % {"scope": self.scope, "ident": request.auth.device_pk}
+        return None
+
+
+class ScientistReadThrottle(_SettingsRateThrottle):
+    scope = "scientist_read"
+    rate_setting = "CRAYFIS_API_SCIENTIST_READ_RATE"
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, ScientistCredential):
+            return self.cache_format % {"scope": self.scope, "ident": request.auth.user_pk}
+        return None
+
+
+class AnonReadThrottle(_SettingsRateThrottle):
+    scope = "anon_read"
+    rate_setting = "CRAYFIS_API_ANON_READ_RATE"
+
+    def get_cache_key(self, request, view):
+        if request.auth is None:
+            return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        return None
