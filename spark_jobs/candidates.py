@@ -1,0 +1,163 @@
+"""Triggered windows from all partitions -> candidates, on the driver.
+
+Triggered windows are few next to hits (each is an anchor that met k devices), so they are
+collected and merged with the kernel's own ``merge_windows`` (connected components over hit
+codes). Memory bound: one row per (triggered anchor, member), about 60 bytes each; 10^7 such
+pairs fit in ~1 GB of driver memory. Only the members' hit_id strings are then read back from
+the input (a broadcast semi-join on hit_code).
+
+Order and identity do not depend on input row order or partitioning: members are listed by
+(t_ms, hit_id), a candidate's first anchor is its earliest triggered anchor by (t_ms, hit_id),
+candidate_id hashes that hit_id (``merge.candidate_id``), and candidates are sorted by it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from crayfis.coincidence.geo import centroid_lat_lon, unit_vectors
+from crayfis.coincidence.merge import candidate_id, merge_windows
+
+
+@dataclass
+class Windows:
+    """Triggered windows in CSR form over hit codes, and the members' attributes."""
+
+    anchors: np.ndarray  # hit codes, ascending
+    offsets: np.ndarray
+    members: np.ndarray  # hit codes
+    window_devices: np.ndarray  # distinct devices per window
+    hit_code: np.ndarray  # every hit in some window, ascending, with its attributes:
+    device_code: np.ndarray
+    t_ms: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+
+    @property
+    def n_windows(self) -> int:
+        return len(self.anchors)
+
+    def attr_index(self, codes: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.hit_code, codes)
+
+
+def windows_from_rows(rows: pa.Table) -> Windows:
+    """Build CSR windows from the kernel stage's (anchor, member) rows (kind 0)."""
+    rows = rows.filter(pc.equal(rows.column("kind"), 0))
+    anchor = rows.column("anchor").to_numpy()
+    member = rows.column("member").to_numpy()
+    order = np.lexsort((member, anchor))
+    anchor, member = anchor[order], member[order]
+    new = np.ones(len(anchor), dtype=bool)
+    new[1:] = anchor[1:] != anchor[:-1]
+    starts = np.flatnonzero(new)
+    offsets = np.append(starts, len(anchor)).astype(np.int64)
+    wdev = rows.column("window_devices").to_numpy()[order][starts]
+    codes, first = np.unique(member, return_index=True)
+    pick = order[first]
+
+    def attr(name):
+        return rows.column(name).to_numpy()[pick]
+
+    return Windows(anchors=anchor[starts], offsets=offsets, members=member, window_devices=wdev,
+                   hit_code=codes, device_code=attr("device_code"), t_ms=attr("t_ms"),
+                   lat=attr("lat"), lon=attr("lon"))
+
+
+@dataclass
+class Candidates:
+    """Candidates in CSR form over member hits, in canonical order (see module doc)."""
+
+    offsets: np.ndarray
+    member_code: np.ndarray
+    member_hit_id: np.ndarray  # str
+    member_device: np.ndarray  # device codes
+    member_t: np.ndarray
+    first_anchor_hit_id: np.ndarray
+    n_triggered_anchors: np.ndarray
+    multiplicity: np.ndarray  # most distinct devices in one of its windows
+    n_devices: np.ndarray
+    t_start_ms: np.ndarray
+    t_end_ms: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.offsets) - 1
+
+    def ids(self) -> list[str]:
+        return [candidate_id(h) for h in self.first_anchor_hit_id.tolist()]
+
+
+def merge_candidates(w: Windows, hit_ids: dict[int, str] | pa.Table) -> Candidates:
+    """Connected components of the windows, ordered canonically; ``hit_ids`` maps codes."""
+    if w.n_windows == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return Candidates(np.zeros(1, np.int64), z, np.zeros(0, dtype=str), z, z,
+                          np.zeros(0, dtype=str), z, z, z, z, z, np.zeros(0), np.zeros(0))
+    if isinstance(hit_ids, pa.Table):
+        order = np.argsort(hit_ids.column("hit_code").to_numpy())
+        codes = hit_ids.column("hit_code").to_numpy()[order]
+        names = np.asarray(hit_ids.column("hit_id").to_pylist(), dtype=object)[order]
+        if not np.array_equal(codes, w.hit_code):
+            raise RuntimeError("hit_id lookup did not return exactly the window members")
+        name_of = names
+    else:
+        name_of = np.asarray([hit_ids[int(c)] for c in w.hit_code], dtype=object)
+
+    t_of = w.t_ms
+    mc = merge_windows(w.anchors, w.offsets, w.members,
+                       anchor_t=t_of[w.attr_index(w.anchors)], member_t=t_of[w.attr_index(w.members)])
+    nc = mc.n_candidates
+    # members: canonical order (candidate, t, hit_id)
+    label = np.repeat(np.arange(nc), np.diff(mc.offsets))
+    mi = w.attr_index(mc.members)
+    m_name = name_of[mi].astype(str)
+    m_order = np.lexsort((m_name, t_of[mi], label))
+    mi, m_name = mi[m_order], m_name[m_order]
+    # first anchor per candidate: earliest (t, hit_id)
+    a_label = np.repeat(np.arange(nc), np.diff(mc.anchor_offsets))
+    ai = w.attr_index(mc.anchors)
+    a_name = name_of[ai].astype(str)
+    a_order = np.lexsort((a_name, t_of[ai], a_label))
+    first = a_order[np.searchsorted(a_label[a_order], np.arange(nc))]
+    first_t, first_name = t_of[ai[first]], a_name[first]
+    wd = w.window_devices[np.searchsorted(w.anchors, mc.anchors)]
+    multiplicity = np.maximum.reduceat(wd, mc.anchor_offsets[:-1])
+    # candidates: by first anchor (t, hit_id)
+    c_order = np.lexsort((first_name, first_t))
+    counts = np.diff(mc.offsets)[c_order]
+    offsets = np.zeros(nc + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    take = np.repeat(mc.offsets[:-1][c_order] - offsets[:-1], counts) + np.arange(offsets[-1])
+    mi, m_name = mi[take], m_name[take]
+    starts = offsets[:-1]
+    x, y, z = unit_vectors(w.lat[mi], w.lon[mi])
+    c_lat, c_lon = centroid_lat_lon(np.add.reduceat(x, starts), np.add.reduceat(y, starts),
+                                    np.add.reduceat(z, starts))
+    dev = w.device_code[mi]
+    lab = np.repeat(np.arange(nc), counts)
+    dev_pairs = np.unique(np.stack([lab, dev]), axis=1)
+    n_devices = np.bincount(dev_pairs[0], minlength=nc)
+    return Candidates(
+        offsets=offsets, member_code=w.hit_code[mi], member_hit_id=m_name, member_device=dev,
+        member_t=t_of[mi], first_anchor_hit_id=first_name[c_order],
+        n_triggered_anchors=np.diff(mc.anchor_offsets)[c_order],
+        multiplicity=multiplicity[c_order].astype(np.int64), n_devices=n_devices,
+        t_start_ms=t_of[mi][starts], t_end_ms=t_of[mi][offsets[1:] - 1],
+        lat=c_lat, lon=c_lon)
+
+
+def lookup_hit_ids(spark, hits, codes: np.ndarray) -> pa.Table:
+    """(hit_code, hit_id) for the given codes: one pass over the input's hit_code/hit_id."""
+    from pyspark.sql import functions as F
+
+    if len(codes) == 0:
+        return pa.table({"hit_code": pa.array([], pa.int64()), "hit_id": pa.array([], pa.string())})
+    wanted = spark.createDataFrame(pa.table({"hit_code": pa.array(np.asarray(codes, np.int64))}))
+    return (hits.select("hit_code", "hit_id").join(F.broadcast(wanted), "hit_code")
+            .toArrow())

@@ -1,0 +1,87 @@
+"""Shared command-line pieces for the Spark jobs: one-line errors, time and input arguments."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from spark_jobs.hits_input import parse_time
+
+
+class UserError(Exception):
+    """A problem the user can fix (bad input path, ES not reachable): one line, no traceback."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage dump) and exits 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def iso_time(text: str) -> int:
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time or Unix ms: {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0: {text}")
+    return value
+
+
+def default_es_url() -> str:
+    return os.environ.get("CRAYFIS_ES_URL", "http://127.0.0.1:9200")
+
+
+def check_input(spec: str, es_url: str) -> None:
+    """Fail fast (before Spark starts) on a missing local path or an unreachable ES."""
+    if spec.startswith("es://"):
+        if not spec[5:]:
+            raise UserError("es:// needs an index pattern, e.g. es://crayfis-hits-*")
+        from elasticsearch import Elasticsearch
+
+        es = Elasticsearch(es_url, request_timeout=10, max_retries=0)
+        try:
+            es.cluster.health()
+        except Exception as exc:  # any transport or auth failure is the user's to fix
+            raise UserError(f"Elasticsearch at {es_url} does not answer: {type(exc).__name__}") from None
+        finally:
+            es.close()
+    elif "://" not in spec and not os.path.exists(spec):
+        raise UserError(f"input not found: {spec}")
+
+
+def run_main(prog: str, body) -> int:
+    """Run ``body()``; UserError -> one line on stderr and exit status 1."""
+    try:
+        return body() or 0
+    except UserError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,114 @@
+"""The job's input as one DataFrame: hit_code, hit_id, device_id, t_ms, lat, lon.
+
+``hit_code`` is an int64 that names a hit for the whole job, so the kernel stage carries only
+numbers and hit_id strings are read back only for candidate members. It must come out the same
+every time Spark evaluates the plan:
+- Parquet: (file number << 36) | row index within the file (Parquet's ``_metadata.row_index``),
+  independent of filters, splits and task order;
+- Elasticsearch: (slice << 40) | position in the slice, under one point-in-time whose
+  _shard_doc order is fixed; that DataFrame is also persisted so ES is read once.
+Rows without a usable time, device or position (or outside [-90, 90] x [-180, 180]) are left
+out and counted.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from spark_jobs.es_source import EsHitsQuery, hits_dataframe
+
+ROW_BITS = 36  # rows per Parquet file < 2**36; up to 2**27 files
+COLUMNS = ("hit_code", "hit_id", "device_id", "t_ms", "lat", "lon")
+
+
+def parse_time(text: str) -> int:
+    """ISO 8601 (naive = UTC) or integer Unix ms -> Unix ms."""
+    text = text.strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return int(round(value.timestamp() * 1000))
+
+
+def valid_hit():
+    """Column predicate: the row can take part in the search."""
+    from pyspark.sql import functions as F
+
+    return (F.col("t_ms").isNotNull() & F.col("device_id").isNotNull()
+            & F.col("lat").between(-90.0, 90.0) & F.col("lon").between(-180.0, 180.0))
+
+
+def in_range(start_ms: int | None, end_ms: int | None):
+    from pyspark.sql import functions as F
+
+    cond = F.lit(True)
+    if start_ms is not None:
+        cond = cond & (F.col("t_ms") >= F.lit(start_ms))
+    if end_ms is not None:
+        cond = cond & (F.col("t_ms") < F.lit(end_ms))
+    return cond
+
+
+@dataclass
+class InputHits:
+    """Rows in the time range (``raw``), and how to turn them into coded, valid hits."""
+
+    raw: object  # DataFrame: hit_id, device_id, t_ms, lat, lon, and _file/_row or hit_code
+    is_parquet: bool
+
+    def coded(self, files: list[str] | None = None):
+        """Rows in range as (hit_code, hit_id, device_id, t_ms, lat, lon, valid).
+
+        Parquet numbers its files by their place in sorted ``files``; a row whose file is not
+        in the list gets a null hit_code (``prepare`` checks there are none).
+        """
+        from pyspark.sql import functions as F
+
+        valid = valid_hit().alias("valid")
+        if not self.is_parquet:
+            return self.raw.select(*COLUMNS, valid)
+        pairs = []
+        for i, name in enumerate(sorted({normal_path(f) for f in files or []})):
+            pairs += [F.lit(name), F.lit(i)]
+        file_no = (F.create_map(*pairs)[F.regexp_replace(F.col("_file"), "^file:///", "file:/")]
+                   if pairs else F.lit(None))
+        code = F.shiftleft(file_no.cast("long"), ROW_BITS) + F.col("_row")
+        return self.raw.select(code.alias("hit_code"), *COLUMNS[1:], valid)
+
+    def listed_files(self) -> list[str]:
+        """Parquet files as Spark lists them (DataFrame.inputFiles)."""
+        return list(self.raw.inputFiles()) if self.is_parquet else []
+
+    def scanned_files(self) -> list[str]:
+        """Parquet files exactly as the scan names them (one pass over the file-path column)."""
+        return [r[0] for r in self.raw.select("_file").distinct().collect()]
+
+
+def normal_path(uri: str) -> str:
+    """One spelling of a local file URI: 'file:///x' and 'file:/x' both become 'file:/x'."""
+    return "file:/" + uri[len("file:///"):] if uri.startswith("file:///") else uri
+
+
+def parquet_input(spark, path: str, start_ms: int | None, end_ms: int | None) -> InputHits:
+    from pyspark.sql import functions as F
+
+    raw = (spark.read.parquet(path)
+           .select(F.col("hit_id").cast("string"), F.col("device_id").cast("string"),
+                   F.col("t_ms").cast("long"), F.col("lat").cast("double"),
+                   F.col("lon").cast("double"), F.col("_metadata.file_path").alias("_file"),
+                   F.col("_metadata.row_index").alias("_row"))
+           .where(in_range(start_ms, end_ms)))
+    return InputHits(raw, is_parquet=True)
+
+
+def es_input(spark, url: str, pattern: str, start_ms: int | None, end_ms: int | None,
+             pit_id: str | None, n_slices: int) -> InputHits:
+    """ES hits in range under one PIT, coded by (slice, position) and persisted (read once)."""
+    from pyspark import StorageLevel
+
+    q = EsHitsQuery(url, pattern, start_ms, end_ms, only_hits=True)
+    df = hits_dataframe(spark, q, pit_id, n_slices, code_column="hit_code")
+    return InputHits(df.where(in_range(start_ms, end_ms)).persist(StorageLevel.MEMORY_AND_DISK),
+                     is_parquet=False)

@@ -1,0 +1,204 @@
+"""The coincidence job's steps in order, on an existing SparkSession (coincidence.py is the CLI).
+
+read input -> statistics and device codes -> distributed search -> merge into candidates ->
+hit ids for members -> significance -> optional time slides -> outputs (files, ES).
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from spark_jobs import significance_step
+from spark_jobs.cli import UserError
+from spark_jobs.candidates import lookup_hit_ids, merge_candidates, windows_from_rows
+from spark_jobs.hits_input import es_input, parquet_input
+from spark_jobs.output import CANDIDATE_SCHEMA, index_candidates, write_outputs
+from spark_jobs.search import Prepared, TimeSlide, encode, prepare, search_partitions
+
+ARROW_BATCH_ROWS = 100_000  # rows per Arrow batch between the JVM and Python workers
+
+
+@contextlib.contextmanager
+def open_input(spark, cfg):
+    """The job's InputHits; for es:// a point-in-time held open until the job is done."""
+    if not cfg.input.startswith("es://"):
+        yield parquet_input(spark, cfg.input, cfg.start_ms, cfg.end_ms)
+        return
+    from spark_jobs.es_source import point_in_time
+
+    pattern = cfg.input[len("es://"):]
+    slices = cfg.es_slices or spark.sparkContext.defaultParallelism
+    with point_in_time(cfg.es_url, pattern) as pit:
+        inp = es_input(spark, cfg.es_url, pattern, cfg.start_ms, cfg.end_ms, pit, slices)
+        try:
+            yield inp
+        finally:
+            inp.raw.unpersist()
+
+
+def partition_stats(rows: pa.Table) -> dict[str, Any]:
+    stats = rows.filter(pc.equal(rows.column("kind"), 1))
+    n_rows = stats.column("n_rows").to_numpy()
+    return {
+        "partitions": int(stats.num_rows),
+        "rows_with_halo": int(n_rows.sum()),
+        "max_partition_rows": int(n_rows.max()) if len(n_rows) else 0,
+        "core_anchors": int(stats.column("n_core").to_numpy().sum()),
+        "triggered_anchors": int(stats.column("n_triggered").to_numpy().sum()),
+    }
+
+
+def candidates_table(c, devices: pa.Table, significance: dict[str, np.ndarray]) -> pa.Table:
+    """The output rows: one per candidate, in canonical order."""
+    device_ids = np.asarray(devices.column("device_id").to_pylist(), dtype=object)
+    hit_ids = pa.ListArray.from_arrays(pa.array(c.offsets, pa.int32()),
+                                       pa.array(c.member_hit_id.tolist(), pa.string()))
+    lists = []
+    for i in range(c.n):
+        lists.append(sorted(set(device_ids[c.member_device[c.offsets[i]:c.offsets[i + 1]]])))
+    n = c.n
+    return pa.table({
+        "candidate_id": pa.array(c.ids(), pa.string()), "hit_ids": hit_ids,
+        "devices": pa.array(lists, pa.list_(pa.string())),
+        "n_hits": pa.array(np.diff(c.offsets), pa.int64()),
+        "n_devices": pa.array(c.n_devices, pa.int64()),
+        "multiplicity": pa.array(c.multiplicity, pa.int64()),
+        "t_start_ms": pa.array(c.t_start_ms, pa.int64()), "t_end_ms": pa.array(c.t_end_ms, pa.int64()),
+        "lat": pa.array(c.lat, pa.float64()), "lon": pa.array(c.lon, pa.float64()),
+        "n_triggered_anchors": pa.array(c.n_triggered_anchors, pa.int64()),
+        "expected_background": pa.array(significance.get("expected_background", np.full(n, np.nan))),
+        "p_value": pa.array(significance.get("p_value", np.full(n, np.nan))),
+        "far_per_year": pa.array(significance.get("far_per_year", np.full(n, np.nan))),
+    }, schema=CANDIDATE_SCHEMA)
+
+
+def slide_offsets(n_slides: int, n_devices: int, span: int, window_ms: int, seed: int) -> np.ndarray:
+    """[slide, device code] offsets drawn as significance.time_slides draws them."""
+    shift = 100 * (window_ms + 1)
+    if span <= 2 * shift:
+        raise UserError(f"searched span {span} ms is too short for time slides "
+                        f"(shifts of at least {shift} ms)")
+    return np.random.default_rng(seed).integers(shift, span - shift + 1, size=(n_slides, n_devices))
+
+
+def run_time_slides(spark, prep: Prepared, encoded, cfg) -> dict[str, Any]:
+    """N searches with each device's times shifted (modulo the span): accidental counts.
+
+    Same offsets and counting as ``significance.time_slides`` with rng = default_rng(seed).
+    """
+    from crayfis.coincidence.merge import merge_windows
+
+    if cfg.time_slides <= 0 or prep.n_hits == 0:
+        return {}
+    span = prep.t_max_ms - prep.t_min_ms + 1
+    offsets = slide_offsets(cfg.time_slides, prep.devices.num_rows, span, cfg.params.window_ms,
+                            cfg.slide_seed)
+    anchors, cands = [], []
+    for s in range(cfg.time_slides):
+        slide = TimeSlide(prep.t_min_ms, span, offsets[s])
+        rows = search_partitions(encoded, prep.plan, cfg.params, prep.n_tasks, slide=slide)
+        anchors.append(partition_stats(rows)["triggered_anchors"])
+        w = windows_from_rows(rows)
+        cands.append(merge_windows(w.anchors, w.offsets, w.members).n_candidates)
+    return {
+        "n": cfg.time_slides, "seed": cfg.slide_seed,
+        "min_shift_ms": 100 * (cfg.params.window_ms + 1),
+        "triggered_anchors": anchors, "candidates": cands,
+        "mean_triggered_anchors": float(np.mean(anchors)),
+        "std_error_triggered_anchors": (float(np.std(anchors, ddof=1) / np.sqrt(len(anchors)))
+                                        if len(anchors) > 1 else None),
+        "mean_candidates": float(np.mean(cands)),
+    }
+
+
+def background_for(prep: Prepared, cfg):
+    """The device background: exposures' live intervals for es:// input when there are any."""
+    from spark_jobs.coincidence import es_prefix_for
+
+    blocks, source = None, "observed_span"
+    if cfg.input.startswith("es://") and cfg.use_exposures and prep.n_hits:
+        blocks = significance_step.read_live_blocks(
+            cfg.es_url, f"{es_prefix_for(cfg)}-exposures-*",
+            prep.devices.column("device_id").to_pylist(), cfg.start_ms, cfg.end_ms)
+        if len(blocks.device_code):
+            source = "exposures"
+        else:
+            blocks = None
+    span = None
+    if prep.n_hits:
+        span = (cfg.start_ms if cfg.start_ms is not None else prep.t_min_ms,
+                cfg.end_ms if cfg.end_ms is not None else prep.t_max_ms + 1)
+    return significance_step.device_background(prep.devices, blocks, span), source
+
+
+def search_and_write(spark, cfg) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    mark = [t0]
+
+    def lap(name):
+        now = time.perf_counter()
+        timings[name] = round(now - mark[0], 3)
+        mark[0] = now
+
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
+    params = cfg.params
+    with open_input(spark, cfg) as inp:
+        prep = prepare(spark, inp, params)
+        lap("prepare_s")
+        background, live_source = background_for(prep, cfg)
+        encoded = encode(spark, prep)
+        if cfg.time_slides:
+            encoded = encoded.persist()
+        rows = search_partitions(encoded, prep.plan, params, prep.n_tasks, background=background,
+                                 max_multiplicity=params.min_devices + significance_step.MULTIPLICITY_MARGIN)
+        lap("search_s")
+        pstats = partition_stats(rows)
+        if pstats["core_anchors"] != prep.n_hits:
+            raise RuntimeError(f"{pstats['core_anchors']} core anchors for {prep.n_hits} hits")
+        windows = windows_from_rows(rows)
+        ids = lookup_hit_ids(spark, prep.hits, windows.hit_code)
+        cands = merge_candidates(windows, ids)
+        lap("candidates_s")
+        sig = significance_step.combine(rows, background, cands.multiplicity, live_source)
+        slides = run_time_slides(spark, prep, encoded, cfg)
+        if cfg.time_slides:
+            encoded.unpersist()
+            lap("time_slides_s")
+    table = candidates_table(cands, prep.devices, sig.per_candidate)
+    wall = time.perf_counter() - t0
+    summary = {
+        "input": cfg.input,
+        "parameters": {"window_ms": params.window_ms, "radius_m": params.radius_m,
+                       "min_devices": params.min_devices, "start_ms": cfg.start_ms,
+                       "end_ms": cfg.end_ms, "tile_deg": params.tile_deg,
+                       "time_slabs": prep.plan.n_slabs, "tiles": prep.plan.grid.n_tiles,
+                       "time_slides": cfg.time_slides},
+        "rows_in_range": prep.rows_in_range,
+        "hits_read": prep.n_hits,
+        "hits_skipped_invalid": prep.rows_in_range - prep.n_hits,
+        "devices": prep.devices.num_rows,
+        "t_min_ms": prep.t_min_ms, "t_max_ms": prep.t_max_ms,
+        **pstats,
+        "candidates": table.num_rows,
+        **sig.summary,
+        "time_slides": slides or None,
+        "timings": timings,
+        "wall_s": round(wall, 3),
+        "hits_per_s": round(prep.n_hits / wall, 1) if wall > 0 else None,
+    }
+    job_id = uuid.uuid4().hex
+    summary["job_id"] = job_id
+    if cfg.to_es:
+        from spark_jobs.coincidence import es_prefix_for
+
+        summary["indexed_candidates"] = index_candidates(
+            cfg.es_url, es_prefix_for(cfg), table, summary["parameters"], job_id)
+    write_outputs(cfg.output, table, summary)
+    return summary

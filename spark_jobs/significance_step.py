@@ -1,0 +1,175 @@
+"""The background model of crayfis/coincidence/significance.py, fed from the job's device table.
+
+Device rates and live intervals:
+- without exposures: each device is live over its observed span [first, last] with rate
+  (n - 1) / (last - first), exactly as ``significance.device_background(live=None)``;
+- with exposures (es:// input, ``{prefix}-exposures-*`` DATA blocks): live intervals are the
+  blocks' [start_ms, end_ms) merged per device, the rate is the blocks' hit counters (n_hits)
+  over their merged length, and devices without any block fall back to their observed span.
+The device table is small (one row per phone), so this runs on the driver and the resulting
+``DeviceBackground`` travels with the kernel stage, where each partition sums the expected
+accidental triggers and Lambda(m) of its core anchors (search.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from crayfis.coincidence.significance import (MS_PER_YEAR, DeviceBackground,
+                                              candidate_significance)
+
+MULTIPLICITY_MARGIN = 20  # Lambda(m) is summed for m = 1 .. k + this
+
+
+@dataclass
+class LiveBlocks:
+    """Exposure blocks: device code, [start_ms, end_ms), and the hits each counted."""
+
+    device_code: np.ndarray
+    start_ms: np.ndarray
+    end_ms: np.ndarray
+    n_hits: np.ndarray
+
+
+def merge_intervals(dev: np.ndarray, start: np.ndarray, end: np.ndarray, n_dev: int):
+    """Union of half-open intervals per device: (CSR offsets over devices, starts, ends)."""
+    keep = end > start
+    dev, start, end = dev[keep], start[keep], end[keep]
+    order = np.lexsort((start, dev))
+    dev, start, end = dev[order], start[order], end[order]
+    new = np.ones(len(dev), dtype=bool)
+    if len(dev) > 1:
+        # running max of ends within a device: shift each device's times into its own range
+        base = int(start.min())
+        width = int(end.max()) - base + 1
+        reach = np.maximum.accumulate(dev * width + (end - base)) - dev * width + base
+        new[1:] = (dev[1:] != dev[:-1]) | (start[1:] > reach[:-1])
+    first = np.flatnonzero(new)
+    starts = start[first]
+    ends = np.maximum.reduceat(end, first) if len(first) else end[:0]
+    offsets = np.zeros(n_dev + 1, dtype=np.int64)
+    np.cumsum(np.bincount(dev[first], minlength=n_dev), out=offsets[1:])
+    return offsets, starts, ends
+
+
+def device_background(devices: pa.Table, blocks: LiveBlocks | None = None,
+                      span: tuple[int, int] | None = None) -> DeviceBackground:
+    """DeviceBackground over device codes 0..D-1 from the job's device table (see module doc).
+
+    ``span`` = [start, end) clips exposure intervals to the searched time range.
+    """
+    n_dev = devices.num_rows
+    codes = devices.column("device_code").to_numpy()
+    n = devices.column("n_hits").to_numpy()
+    first = devices.column("t_min_ms").to_numpy()
+    last = devices.column("t_max_ms").to_numpy()
+    observed = np.where(last > first, (n - 1) / np.maximum(last - first, 1), 0.0)
+    lat = devices.column("lat").to_numpy()
+    lon = devices.column("lon").to_numpy()
+    if blocks is None or len(blocks.device_code) == 0:
+        return DeviceBackground(codes, observed, lat, lon, np.arange(n_dev + 1, dtype=np.int64),
+                                first.astype(np.int64), (last + 1).astype(np.int64))
+    offsets, starts, ends = merge_intervals(blocks.device_code, blocks.start_ms, blocks.end_ms, n_dev)
+    iv_dev = np.repeat(np.arange(n_dev), np.diff(offsets))
+    live_ms = np.bincount(iv_dev, weights=(ends - starts).astype(np.float64), minlength=n_dev)
+    counted = np.bincount(blocks.device_code, weights=blocks.n_hits.astype(np.float64),
+                          minlength=n_dev)
+    has_blocks = np.diff(offsets) > 0
+    rate = np.where(has_blocks, counted / np.maximum(live_ms, 1), observed)
+    # devices without blocks: their observed span stands in
+    iv_dev = np.concatenate((iv_dev, np.flatnonzero(~has_blocks)))
+    starts = np.concatenate((starts, first[~has_blocks]))
+    ends = np.concatenate((ends, last[~has_blocks] + 1))
+    if span is not None:
+        starts, ends = np.maximum(starts, span[0]), np.minimum(ends, span[1])
+    offsets, starts, ends = merge_intervals(iv_dev, starts, ends, n_dev)
+    return DeviceBackground(codes, rate, lat, lon, offsets, starts, ends)
+
+
+def read_live_blocks(es_url: str, pattern: str, device_ids: list[str], start_ms: int | None,
+                     end_ms: int | None, page: int = 5000) -> LiveBlocks:
+    """DATA exposure blocks overlapping [start_ms, end_ms) of the given devices (driver-side)."""
+    from crayfis.es.client import make_client
+
+    code_of = {d: i for i, d in enumerate(device_ids)}
+    es = make_client(es_url, request_timeout=120)
+    out: dict[str, list] = {"d": [], "s": [], "e": [], "n": []}
+    try:
+        if not es.indices.exists(index=pattern, allow_no_indices=False, ignore_unavailable=True):
+            return LiveBlocks(*(np.zeros(0, np.int64) for _ in range(4)))
+        flt: list[dict[str, Any]] = [{"term": {"state": "DATA"}}, {"exists": {"field": "end_ms"}}]
+        if start_ms is not None:
+            flt.append({"range": {"end_ms": {"gt": start_ms, "format": "epoch_millis"}}})
+        if end_ms is not None:
+            flt.append({"range": {"start_ms": {"lt": end_ms, "format": "epoch_millis"}}})
+        pit = es.open_point_in_time(index=pattern, keep_alive="2m").body["id"]
+        body: dict[str, Any] = {"size": page, "query": {"bool": {"filter": flt}},
+                                "_source": ["device", "start_ms", "end_ms", "n_hits"],
+                                "sort": ["_shard_doc"], "pit": {"id": pit, "keep_alive": "2m"},
+                                "track_total_hits": False}
+        try:
+            while True:
+                hits = es.search(**body).body["hits"]["hits"]
+                for h in hits:
+                    src = h["_source"]
+                    code = code_of.get(src.get("device"))
+                    if code is None or src.get("start_ms") is None:
+                        continue
+                    out["d"].append(code)
+                    out["s"].append(int(src["start_ms"]))
+                    out["e"].append(int(src["end_ms"]))
+                    out["n"].append(int(src.get("n_hits") or 0))
+                if len(hits) < page:
+                    break
+                body["search_after"] = hits[-1]["sort"]
+        finally:
+            es.close_point_in_time(id=pit)
+    finally:
+        es.close()
+    return LiveBlocks(*(np.asarray(out[k], dtype=np.int64) for k in "dsen"))
+
+
+@dataclass
+class Significance:
+    per_candidate: dict[str, np.ndarray] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SummedBackground:
+    """Lambda(m) summed over partitions, in the shape candidate_significance reads."""
+
+    lambdas: np.ndarray  # Lambda(m) for m = 1 .. len
+    searched_live_ms: int
+
+    def expected_windows(self, multiplicity) -> np.ndarray:
+        j = np.atleast_1d(np.asarray(multiplicity, dtype=np.int64)) - 1
+        out = np.zeros(len(j))
+        inside = (j >= 0) & (j < len(self.lambdas))
+        out[inside] = self.lambdas[j[inside]]
+        return out
+
+
+def combine(partition_rows: pa.Table, background: DeviceBackground, multiplicity: np.ndarray,
+            live_source: str) -> Significance:
+    """Sum the partitions' expected triggers and Lambda(m); score each candidate."""
+    import pyarrow.compute as pc
+
+    stats = partition_rows.filter(pc.equal(partition_rows.column("kind"), 1))
+    expected = float(np.sum(stats.column("expected").to_numpy()))
+    lam_lists = [x for x in stats.column("lambdas").to_pylist() if x is not None]
+    lambdas = np.sum(np.asarray(lam_lists), axis=0) if lam_lists else np.zeros(0)
+    summed = SummedBackground(lambdas, int(background.searched_live_ms))
+    sig = candidate_significance(np.asarray(multiplicity, dtype=np.int64), summed)
+    years = summed.searched_live_ms / MS_PER_YEAR
+    return Significance(
+        per_candidate={"expected_background": sig.expected_background, "p_value": sig.p_value,
+                       "far_per_year": sig.far_per_year},
+        summary={"expected_accidental_triggers": expected,
+                 "searched_live_ms": summed.searched_live_ms,
+                 "expected_accidental_triggers_per_year": expected / years if years > 0 else None,
+                 "live_time_source": live_source,
+                 "lambda_by_multiplicity": {str(m + 1): float(v) for m, v in enumerate(lambdas)}})

@@ -1,0 +1,112 @@
+"""The ES input path (PIT + sliced search_after) gives what the Parquet path gives; --to-es indexes
+candidates with deterministic ids; export_hits round-trips the hits to day-partitioned Parquet."""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from elasticsearch import helpers
+
+from crayfis.es.naming import index_for
+from crayfis.es.templates import ensure_templates
+from spark_jobs.coincidence import JobConfig, run_job
+from spark_jobs.export_hits import export
+from spark_jobs.search import SearchParams
+from spark_jobs.tiles import TileGrid
+from tests.spark.reference import assert_same_candidates, kernel_candidates
+from tests.spark.showerdata import START_MS, boundary_showers, make_hits
+
+pytestmark = pytest.mark.spark
+
+TAU, R, K = 10, 500.0, 3
+DAY_MS = 86_400_000
+
+
+def index_hits(es, prefix: str, table: pa.Table) -> None:
+    """Hit documents as the indexer writes them (crayfis/es/documents.py field names)."""
+    ensure_templates(es, prefix)
+    rows = table.to_pylist()
+    actions = []
+    for i, r in enumerate(rows):
+        src = {"hit_id": r["hit_id"], "t_ms": r["t_ms"], "device": r["device_id"],
+               "location": {"lat": r["lat"], "lon": r["lon"]}, "n_pix": i % 7, "max_val": 100 + i,
+               "is_hit": True, "gps_accuracy": 12.5}
+        actions.append({"_op_type": "create", "_index": index_for(prefix, "hits", r["t_ms"]),
+                        "_id": r["hit_id"], "_source": src})
+    # zero-bias samples: kept by the export, left out of the search
+    actions.append({"_op_type": "create", "_index": index_for(prefix, "hits", START_MS),
+                    "_id": "zb-1", "_source": {"hit_id": "zb-1", "t_ms": START_MS, "device": "zb",
+                                               "location": {"lat": 46.2, "lon": 6.1},
+                                               "is_hit": False}})
+    ok, errors = helpers.bulk(es, actions, refresh=True, raise_on_error=False)
+    assert not errors and ok == len(actions)
+
+
+@pytest.fixture(scope="module")
+def data():
+    showers = boundary_showers(TileGrid.build(1.0, R))
+    table, truth = make_hits(5, showers, phones_per_site=6)
+    # a day boundary in the data, so the export writes two day partitions
+    t = table.column("t_ms").to_numpy().copy()
+    late = (np.arange(len(t)) % 5 == 0) & (np.asarray(table.column("shower").to_pylist()) == "")
+    t[late] += DAY_MS
+    return table.set_column(table.schema.get_field_index("t_ms"), "t_ms", pa.array(t)).drop(["shower"])
+
+
+def test_es_input_equals_parquet_and_kernel_and_indexes_candidates(spark, es, es_url, es_prefix,
+                                                                   data, tmp_path):
+    index_hits(es, es_prefix, data)
+    pq.write_table(data, tmp_path / "hits.parquet")
+    params = SearchParams(window_ms=TAU, radius_m=R, min_devices=K, tile_deg=1.0)
+    from_es = JobConfig(input=f"es://{es_prefix}-hits-*", output=str(tmp_path / "es"),
+                        params=params, es_url=es_url, es_slices=3, to_es=True)
+    s_es = run_job(spark, from_es)
+    s_pq = run_job(spark, JobConfig(input=str(tmp_path / "hits.parquet"),
+                                    output=str(tmp_path / "pq"), params=params))
+    got_es = pq.read_table(tmp_path / "es" / "candidates.parquet")
+    got_pq = pq.read_table(tmp_path / "pq" / "candidates.parquet")
+    assert s_es["hits_read"] == s_pq["hits_read"] == data.num_rows
+    assert got_es.drop(["expected_background", "p_value", "far_per_year"]).equals(
+        got_pq.drop(["expected_background", "p_value", "far_per_year"]))
+    assert_same_candidates(got_es, kernel_candidates(data, TAU, R, K))
+    assert got_es.num_rows >= 7
+
+    index = f"{es_prefix}-candidates"
+    es.indices.refresh(index=index)
+    ids = sorted(h["_id"] for h in es.search(index=index, size=1000)["hits"]["hits"])
+    assert ids == sorted(got_es.column("candidate_id").to_pylist())
+    doc = es.get(index=index, id=ids[0])["_source"]
+    row = got_es.filter(pa.compute.equal(got_es.column("candidate_id"), ids[0])).to_pylist()[0]
+    assert doc["hit_ids"] == row["hit_ids"] and doc["k"] == K and doc["cell"]
+
+    # a rerun overwrites the same documents instead of adding new ones
+    run_job(spark, from_es)
+    es.indices.refresh(index=index)
+    assert es.count(index=index)["count"] == len(ids)
+
+
+def test_export_hits_round_trip(spark, es, es_url, es_prefix, data, tmp_path):
+    index_hits(es, es_prefix, data)
+    start, end = START_MS - 1, START_MS + 2 * DAY_MS
+    result = export(spark, es_url, f"{es_prefix}-hits-*", start, end, str(tmp_path / "out"), slices=2)
+    assert result["hits"] == data.num_rows + 1  # the zero-bias sample too
+    days = sorted(p.name for p in (tmp_path / "out").iterdir() if p.name.startswith("day="))
+    assert days == ["day=2026-01-01", "day=2026-01-02"]
+    back = pq.read_table(tmp_path / "out").to_pandas().set_index("hit_id").sort_index()
+    want = data.to_pandas().set_index("hit_id").sort_index()
+    assert list(back.index.drop("zb-1")) == list(want.index)
+    for col in ("device_id", "t_ms", "lat", "lon"):
+        assert (back.loc[want.index, col].to_numpy() == want[col].to_numpy()).all(), col
+    assert {"n_pix", "max_val", "gps_accuracy", "is_hit", "cell_location_lat", "day"} <= set(back.columns)
+    assert (back.loc[want.index, "max_val"].to_numpy() >= 100).all()
+    assert not back.loc["zb-1", "is_hit"]
+
+    # the export is valid job input: same candidates as the original hits
+    s = run_job(spark, JobConfig(input=str(tmp_path / "out"), output=str(tmp_path / "job"),
+                                 params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K)))
+    assert s["hits_read"] == data.num_rows + 1
+    with_zb = pa.concat_tables([data, pa.table({"hit_id": ["zb-1"], "device_id": ["zb"],
+                                                "t_ms": [START_MS], "lat": [46.2], "lon": [6.1]})])
+    assert_same_candidates(pq.read_table(tmp_path / "job" / "candidates.parquet"),
+                           kernel_candidates(with_zb, TAU, R, K))
