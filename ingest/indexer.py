@@ -34,7 +34,6 @@ from elasticsearch.helpers import streaming_bulk
 
 from crayfis.es.documents import build_actions
 from crayfis.es.templates import ensure_templates
-from crayfis.wire import jsonapi
 from crayfis.wire.decode import WireDecodeError, decode_submit
 from ingest.devices import pseudonym_of
 from ingest.models import Device, PreCalibration, TouchedBucket, Upload, UploadStatus
@@ -110,6 +109,12 @@ class EsUnavailable(RuntimeError):
     """Elasticsearch did not answer (connection refused, timeout): retry the whole batch later."""
 
 
+def _refresh_connection() -> None:
+    """Drop a stale or broken database connection, unless the caller holds a transaction open."""
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
 def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
 
@@ -154,7 +159,7 @@ class Indexer:
         return list(Upload.objects.filter(id__in=ids, claim_owner=self.owner, status=UploadStatus.PENDING)
                     .order_by("id")
                     .values("id", "device_id", "body", "received_at", "run_id", "camera_id",
-                            "crayfis_version", "crayfis_version_code", "attempts", "payload_format"))
+                            "crayfis_version", "crayfis_version_code", "attempts"))
 
     def _renew(self, ids: list[int]) -> None:
         until = now_ms() + int(self.config.lease_s * 1000)
@@ -168,10 +173,7 @@ class Indexer:
                    "Crayfis-version": row["crayfis_version"],
                    "Crayfis-version-code": row["crayfis_version_code"]}
         received_ms = int(row["received_at"].timestamp() * 1000)
-        if row.get("payload_format") == jsonapi.FORMAT:   # /api/v1/uploads: same records, JSON decoder
-            chunk = jsonapi.decode_upload(bytes(row["body"]), row["device_id"])
-        else:
-            chunk = decode_submit(bytes(row["body"]), headers, with_pixels=False)
+        chunk = decode_submit(bytes(row["body"]), headers, with_pixels=False)
         actions = build_actions(chunk, prefix=self.config.prefix, key=self.config.pseudonym_key,
                                 device_id=row["device_id"], received_ms=received_ms)
         hits_prefix = f"{self.config.prefix}-hits-"
@@ -357,7 +359,7 @@ class Indexer:
                 if stop.wait(self._backoff):
                     return totals  # leases expire; another run picks the rows up
                 self._backoff = min(self.config.backoff_max_s, self._backoff * 2)
-                close_old_connections()
+                _refresh_connection()
                 self._renew([p.upload_id for p in prepared])
         self._backoff = self.config.backoff_min_s
         totals.add(self._mark(prepared, done, retry, poison))
@@ -372,12 +374,14 @@ class Indexer:
         started = last_log = time.monotonic()
         logged = Totals()
         while not stop.is_set():
-            close_old_connections()
+            _refresh_connection()
             try:
                 rows = self.claim()
                 if rows:
                     self.totals.add(self.process(rows, stop))
             except DatabaseError as exc:  # database restarting or locked too long: claims stay safe
+                if connection.in_atomic_block:
+                    raise  # the caller's transaction is broken; only the caller can recover
                 logger.warning("database error (%s); retrying in %.1f s", exc, self.config.poll_s)
                 connection.close()
                 stop.wait(self.config.poll_s)
