@@ -34,6 +34,7 @@ from elasticsearch.helpers import streaming_bulk
 
 from crayfis.es.documents import build_actions
 from crayfis.es.templates import ensure_templates
+from crayfis.wire import jsonapi
 from crayfis.wire.decode import WireDecodeError, decode_submit
 from ingest.devices import pseudonym_of
 from ingest.models import Device, PreCalibration, TouchedBucket, Upload, UploadStatus
@@ -159,7 +160,7 @@ class Indexer:
         return list(Upload.objects.filter(id__in=ids, claim_owner=self.owner, status=UploadStatus.PENDING)
                     .order_by("id")
                     .values("id", "device_id", "body", "received_at", "run_id", "camera_id",
-                            "crayfis_version", "crayfis_version_code", "attempts"))
+                            "crayfis_version", "crayfis_version_code", "attempts", "payload_format"))
 
     def _renew(self, ids: list[int]) -> None:
         until = now_ms() + int(self.config.lease_s * 1000)
@@ -173,7 +174,10 @@ class Indexer:
                    "Crayfis-version": row["crayfis_version"],
                    "Crayfis-version-code": row["crayfis_version_code"]}
         received_ms = int(row["received_at"].timestamp() * 1000)
-        chunk = decode_submit(bytes(row["body"]), headers, with_pixels=False)
+        if row.get("payload_format") == jsonapi.FORMAT:   # /api/v1/uploads: same records, JSON decoder
+            chunk = jsonapi.decode_upload(bytes(row["body"]), row["device_id"])
+        else:
+            chunk = decode_submit(bytes(row["body"]), headers, with_pixels=False)
         actions = build_actions(chunk, prefix=self.config.prefix, key=self.config.pseudonym_key,
                                 device_id=row["device_id"], received_ms=received_ms)
         hits_prefix = f"{self.config.prefix}-hits-"
