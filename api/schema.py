@@ -68,8 +68,12 @@ def upload_components() -> dict[str, dict]:
 
 
 def add_upload_components(result, generator, request, public):
-    """Postprocessing hook: put the msgspec-made schemas into components/schemas."""
+    """Postprocessing hook: put the msgspec-made schemas into components/schemas; the upload
+    body is required (drf-spectacular cannot tell for a raw schema)."""
     result.setdefault("components", {}).setdefault("schemas", {}).update(upload_components())
+    upload = result.get("paths", {}).get("/api/v1/uploads", {}).get("post")
+    if upload and "requestBody" in upload:
+        upload["requestBody"]["required"] = True
     return result
 
 

@@ -46,8 +46,11 @@ def time_range(field: str, from_ms: int, to_ms: int) -> dict:
 
 
 def bbox_filter(field: str, bbox: tuple[float, float, float, float]) -> dict:
-    """(min_lon, min_lat, max_lon, max_lat); min_lon > max_lon crosses the antimeridian."""
+    """(min_lon, min_lat, max_lon, max_lat); min_lon > max_lon crosses the antimeridian,
+    min_lat > max_lat is empty."""
     min_lon, min_lat, max_lon, max_lat = bbox
+    if min_lat > max_lat:
+        return {"match_none": {}}
     return {"geo_bounding_box": {field: {"top_left": {"lat": max_lat, "lon": min_lon},
                                          "bottom_right": {"lat": min_lat, "lon": max_lon}}}}
 

@@ -8,6 +8,7 @@ import json
 import re
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crayfis.wire.jsonapi import T_MAX_MS
@@ -34,47 +35,52 @@ def decode_cursor(text: str) -> list:
 
 class TimeRangeQuery(serializers.Serializer):
     from_ms = serializers.IntegerField(min_value=0, max_value=T_MAX_MS, help_text="start, Unix ms UTC (inclusive)")
-    to_ms = serializers.IntegerField(min_value=1, max_value=T_MAX_MS, help_text="end, Unix ms UTC (exclusive)")
-
-    def validate(self, attrs):
-        if attrs["to_ms"] <= attrs["from_ms"]:
-            raise serializers.ValidationError({"to_ms": "must be after from_ms"})
-        return attrs
+    to_ms = serializers.IntegerField(min_value=0, max_value=T_MAX_MS, help_text=(
+        "end, Unix ms UTC (exclusive); to_ms <= from_ms is an empty range"))
 
 
+_LAT = r"-?(?:90(?:\.0+)?|[1-8]?[0-9](?:\.[0-9]+)?)"
+_LON = r"-?(?:180(?:\.0+)?|(?:1[0-7][0-9]|[1-9]?[0-9])(?:\.[0-9]+)?)"
+BBOX_PATTERN = rf"^{_LON},{_LAT},{_LON},{_LAT}$"
+_BBOX = re.compile(BBOX_PATTERN)
+
+
+@extend_schema_field({"type": "string", "pattern": BBOX_PATTERN, "example": "5.9,45.8,10.5,47.8"})
 class BBoxField(serializers.CharField):
-    """'min_lon,min_lat,max_lon,max_lat' (WGS84 degrees; min_lon > max_lon crosses 180)."""
+    """'min_lon,min_lat,max_lon,max_lat' (WGS84 degrees; min_lon > max_lon crosses 180;
+    min_lat > max_lat is an empty box)."""
 
     def to_internal_value(self, data):
         text = super().to_internal_value(data)
-        try:
-            parts = tuple(float(p) for p in text.split(","))
-        except ValueError:
-            raise serializers.ValidationError("four numbers: min_lon,min_lat,max_lon,max_lat") from None
-        if len(parts) != 4:
-            raise serializers.ValidationError("four numbers: min_lon,min_lat,max_lon,max_lat")
-        min_lon, min_lat, max_lon, max_lat = parts
-        if not all(-180.0 <= x <= 180.0 for x in (min_lon, max_lon)) or not all(-90.0 <= y <= 90.0 for y in (min_lat, max_lat)):
-            raise serializers.ValidationError("longitudes in [-180, 180], latitudes in [-90, 90]")
-        if min_lat > max_lat:
-            raise serializers.ValidationError("min_lat is above max_lat")
-        return parts
+        if not _BBOX.match(text):
+            raise serializers.ValidationError("four decimal numbers: min_lon,min_lat,max_lon,max_lat")
+        return tuple(float(p) for p in text.split(","))
 
 
+PSEUDONYMS_PATTERN = r"^d[0-9a-f]{16}(?:,d[0-9a-f]{16}){0,%d}$" % (MAX_DEVICES - 1)
+
+
+@extend_schema_field({"type": "string", "pattern": PSEUDONYMS_PATTERN})
 class DevicesField(serializers.CharField):
     def to_internal_value(self, data):
-        names = [n.strip() for n in super().to_internal_value(data).split(",") if n.strip()]
-        if len(names) > MAX_DEVICES:
-            raise serializers.ValidationError(f"at most {MAX_DEVICES} devices")
-        bad = [n for n in names if not _PSEUDONYM.match(n)]
-        if bad:
-            raise serializers.ValidationError(f"not device pseudonyms (d + 16 hex): {', '.join(bad[:5])}")
-        return names
+        text = super().to_internal_value(data)
+        if not re.match(PSEUDONYMS_PATTERN, text):
+            raise serializers.ValidationError(f"up to {MAX_DEVICES} comma-separated device pseudonyms (d + 16 hex)")
+        return text.split(",")
 
 
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{1,400}$"
+
+
+@extend_schema_field({"type": "string", "pattern": CURSOR_PATTERN})
 class CursorField(serializers.CharField):
+    """Opaque base64url text: the sort key of the last row of the previous page."""
+
     def to_internal_value(self, data):
-        return decode_cursor(super().to_internal_value(data))
+        text = super().to_internal_value(data)
+        if not re.match(CURSOR_PATTERN, text):
+            raise serializers.ValidationError("not a cursor from this API")
+        return decode_cursor(text)
 
 
 class PageQuery(TimeRangeQuery):
@@ -82,14 +88,9 @@ class PageQuery(TimeRangeQuery):
         "min_lon,min_lat,max_lon,max_lat. Scientist keys filter exact positions; anonymous "
         "readers filter the public cell centres"))
     device = DevicesField(required=False, help_text="comma-separated device pseudonyms (d + 16 hex)")
-    limit = serializers.IntegerField(required=False, min_value=1, help_text="page size")
-    cursor = CursorField(required=False, help_text="next_cursor of the previous page")
-
-    def validate_limit(self, value):
-        cap = settings.CRAYFIS_API_PAGE_MAX
-        if value > cap:
-            raise serializers.ValidationError(f"at most {cap}")
-        return value
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=settings.CRAYFIS_API_PAGE_MAX,
+                                     help_text=f"page size (default {settings.CRAYFIS_API_PAGE_SIZE})")
+    cursor = CursorField(required=False, trim_whitespace=False, help_text="next_cursor of the previous page (opaque)")
 
 
 class HitsQuery(PageQuery):
@@ -106,8 +107,8 @@ class CandidatesQuery(PageQuery):
 class StatsQuery(serializers.Serializer):
     from_ms = serializers.IntegerField(required=False, min_value=0, max_value=T_MAX_MS,
                                        help_text="start, Unix ms UTC (default: to_ms - 24 h)")
-    to_ms = serializers.IntegerField(required=False, min_value=1, max_value=T_MAX_MS,
-                                     help_text="end, Unix ms UTC, exclusive (default: now)")
+    to_ms = serializers.IntegerField(required=False, min_value=0, max_value=T_MAX_MS,
+                                     help_text="end, Unix ms UTC, exclusive (default: now); to_ms <= from_ms is an empty range")
 
 
 # --- reply shapes (documentation) ---------------------------------------------------------

@@ -169,9 +169,9 @@ def test_ndjson_of_an_empty_range_is_empty(client, indexed):
 
 @pytest.mark.parametrize("query, field", [
     ("from_ms=5", "to_ms"),
-    (f"from_ms={T1}&to_ms={T0}", "to_ms"),
     (f"{RANGE}&bbox=1,2,3", "bbox"),
-    (f"{RANGE}&bbox=0,50,1,40", "bbox"),
+    (f"{RANGE}&bbox=0,91,1,92", "bbox"),
+    (f"{RANGE}&bbox=1e1,0,2,1", "bbox"),
     (f"{RANGE}&device=3f1a9c0b5e7d2468", "device"),
     (f"{RANGE}&cursor=bm9wZQ", "cursor"),
     (f"{RANGE}&limit=0", "limit"),
@@ -181,6 +181,12 @@ def test_bad_query_parameters_are_400_naming_the_field(client, es_prefix, query,
     resp = client.get(f"/api/v1/hits?{query}")
     assert resp.status_code == 400
     assert field in {e["field"] for e in resp.json()["errors"]}
+
+
+@pytest.mark.parametrize("query", [f"from_ms={T1}&to_ms={T0}", f"{RANGE}&bbox=0,50,1,40"])
+def test_empty_ranges_and_boxes_give_no_results(client, indexed, query):
+    resp = client.get(f"/api/v1/hits?{query}")
+    assert resp.status_code == 200 and resp.json()["results"] == []
 
 
 def test_network_stats(client, indexed):
