@@ -35,8 +35,9 @@ from .grid import ShiftedGrids
 from .merge import merge_windows
 
 DEFAULT_CHUNK_SIZE = 1 << 17  # anchors per chunk: the chunk's arrays stay in cache
-DEFAULT_PAIR_BUDGET = 1 << 21  # (anchor, hit) pairs expanded at once: bounds memory
+DEFAULT_PAIR_BUDGET = 1 << 18  # (anchor, hit) pairs expanded at once: keeps them in cache
 _EMPTY = np.zeros(0, dtype=np.int64)
+_SCAN_STEPS = 4  # run ends: step forward this many hits, then binary search
 
 
 @dataclass
@@ -249,17 +250,30 @@ class _Chunk:
         s = np.compress(np.take(self._anchor_grid(anchor_ok), np.take(pos, s)) == g, s)
         if len(s) == 0:
             return _EMPTY, _EMPTY, _EMPTY
-        # forward: the hits after the anchor in its run, by binary search on (cell, time)
+        # forward: the hits after the anchor in its run. Where the run reached k - 1 it holds
+        # at least that many; step on a few hits (runs are short), then binary search.
         cs, lim = np.take(cg, s), np.take(tg, s) + self.tau
-        tb = _bits(int(self.t[-1]) + self.tau)
-        if _bits(int(cg[-1])) + tb <= 63:
-            ct = (cg.astype(np.int64) << tb) | tg  # non-decreasing in grid order
-            end = np.searchsorted(ct, (cs.astype(np.int64) << tb) | lim, "right")
-        else:
-            last_t = np.searchsorted(self.t, lim, "right") - 1
-            probe = ((cs.astype(np.int64) << ib) | last_t).astype(key.dtype)
-            end = np.searchsorted(key, probe, "right")
-        fwd = end - 1 - s
+        fwd = np.where(np.take(reach, s), m, 0)
+        act = np.arange(len(s))
+        for _ in range(_SCAN_STEPS):
+            nxt = np.minimum(np.take(s, act) + np.take(fwd, act) + 1, n - 1)
+            more = (np.take(cg, nxt) == np.take(cs, act)) & (np.take(tg, nxt) <= np.take(lim, act))
+            more &= nxt > np.take(s, act) + np.take(fwd, act)  # not clamped at the chunk's end
+            act = np.compress(more, act)
+            if act.size == 0:
+                break
+            fwd[act] += 1
+        if act.size:
+            a_s = np.take(s, act)
+            tb = _bits(int(self.t[-1]) + self.tau)
+            if _bits(int(cg[-1])) + tb <= 63:
+                ct = (cg.astype(np.int64) << tb) | tg  # non-decreasing in grid order
+                end = np.searchsorted(ct, (np.take(cs, act).astype(np.int64) << tb) | np.take(lim, act), "right")
+            else:
+                last_t = np.searchsorted(self.t, np.take(lim, act), "right") - 1
+                probe = ((np.take(cs, act).astype(np.int64) << ib) | last_t).astype(key.dtype)
+                end = np.searchsorted(key, probe, "right")
+            fwd[act] = end - 1 - a_s
         # backward: hits at the anchor's own time sorted before it (rare)
         back = np.zeros(len(s), dtype=np.int64)
         if ties:

@@ -3,7 +3,8 @@
 The trigger needs k distinct devices, so the background is modelled over devices:
 
 * Device d's rate r_d = its hits inside its live intervals / its live time; without live
-  intervals, (n_d - 1) / (last - first) over its observed span, live over [first, last].
+  intervals, (n_d - 1) / (last - first) over its observed span, and it counts as live from one
+  mean gap (1 / r_d) before its first hit to one after its last, within the searched span.
 * Devices are placed at the median of their hits' unit vectors (phones rarely move far).
 * For an anchor hit a of device d at t_a, every OTHER device e within R of d (same distance as
   the search) and live at t_a fires in the window with p_e = 1 - exp(-r_e * w), w = tau + 1 ms
@@ -88,11 +89,11 @@ class BackgroundEstimate:
     def expected_windows(self, multiplicity) -> np.ndarray:
         """Lambda(m): expected accidental windows with >= m distinct devices."""
         m = np.atleast_1d(np.asarray(multiplicity, dtype=np.int64))
+        per_threshold = self._group_anchors @ self._group_tails  # Lambda for m = 1 .. n_states
         j = np.clip(m - 1, 0, None)
         out = np.zeros(len(m))
-        inside = j < self._group_tails.shape[1]
-        if len(self._group_anchors):
-            out[inside] = self._group_anchors @ self._group_tails[:, j[inside]]
+        inside = j < len(per_threshold)
+        out[inside] = per_threshold[j[inside]]
         return out
 
 
@@ -187,6 +188,11 @@ def device_background(t_ms, lat, lon, device, live=None) -> DeviceBackground:
         n = np.bincount(dev_idx, minlength=n_dev)
         span = ends - 1 - starts
         rate = np.where(span > 0, (n - 1) / np.maximum(span, 1), 0.0)
+        # a device was on before its first hit and after its last: by one mean gap each,
+        # within the searched span (else the edges of short searches look half empty)
+        gap = np.where(rate > 0, np.round(1.0 / np.where(rate > 0, rate, 1.0)), 0).astype(np.int64)
+        starts = np.maximum(starts - gap, int(t.min()))
+        ends = np.minimum(ends + gap, int(t.max()) + 1)
     else:
         inside = _live_index(offsets, starts, ends, dev_idx, t)
         n_live = np.bincount(dev_idx[inside], minlength=n_dev)
