@@ -236,3 +236,42 @@ CRAYFIS_API_PAGE_SIZE = env_int("CRAYFIS_API_PAGE_SIZE", 500)
 CRAYFIS_API_PAGE_MAX = env_int("CRAYFIS_API_PAGE_MAX", 5_000)
 CRAYFIS_API_STREAM_BATCH = env_int("CRAYFIS_API_STREAM_BATCH", 5_000)
 CRAYFIS_API_STREAM_MAX_ROWS = env_int("CRAYFIS_API_STREAM_MAX_ROWS", 10_000_000)
+
+# --- Continuous search (search/ app: manage.py search_continuously) ------------------------------
+INSTALLED_APPS += ["search"]
+# Coincidence parameters (DESIGN.md section 5): window tau (ms), radius R (m), k distinct devices.
+# Changing any of them makes the next pass re-search everything (the old candidates are
+# reconciled against the new definition, unsupported ones retracted).
+CRAYFIS_SEARCH_WINDOW_MS = env_int("CRAYFIS_SEARCH_WINDOW_MS", 100)
+CRAYFIS_SEARCH_RADIUS_M = env_float("CRAYFIS_SEARCH_RADIUS_M", 1000.0)
+CRAYFIS_SEARCH_MIN_DEVICES = env_int("CRAYFIS_SEARCH_MIN_DEVICES", 20)
+# Seconds between passes (a pass starts at once when the previous one overran).
+CRAYFIS_SEARCH_EVERY_S = env_float("CRAYFIS_SEARCH_EVERY_S", 60.0)
+# A group of hit ranges holding more hits than this goes to the Spark job instead of the
+# in-process numpy kernel; the command that starts it (argv, shell-split; empty = this Python
+# with -m spark_jobs.coincidence), its --master (empty = spark-submit's) and its time limit.
+CRAYFIS_SEARCH_SPARK_THRESHOLD_HITS = env_int("CRAYFIS_SEARCH_SPARK_THRESHOLD_HITS", 2_000_000)
+CRAYFIS_SEARCH_SPARK_COMMAND = env_str("CRAYFIS_SEARCH_SPARK_COMMAND", "")
+CRAYFIS_SEARCH_SPARK_MASTER = env_str("CRAYFIS_SEARCH_SPARK_MASTER", "local[2]")
+CRAYFIS_SEARCH_SPARK_TIMEOUT_S = env_float("CRAYFIS_SEARCH_SPARK_TIMEOUT_S", 3600.0)
+# Hits read per Elasticsearch page (point-in-time + search_after).
+CRAYFIS_SEARCH_PAGE_SIZE = env_int("CRAYFIS_SEARCH_PAGE_SIZE", 10_000)
+# Touched buckets are looked for from this long before the newest stamp already handled (an
+# indexer stamps a bucket with a time taken before its transaction commits).
+CRAYFIS_SEARCH_TOUCH_SLACK_MS = env_int("CRAYFIS_SEARCH_TOUCH_SLACK_MS", 15 * 60_000)
+# One search process writes candidates at a time: it holds this lease and renews it every pass.
+CRAYFIS_SEARCH_LEASE_S = env_float("CRAYFIS_SEARCH_LEASE_S", 600.0)
+# Significance: a candidate is scored against the background of every hit in a span this long
+# around it (device rates from their observed spans there; longer = steadier, slower passes).
+CRAYFIS_SEARCH_RATE_SPAN_MS = env_int("CRAYFIS_SEARCH_RATE_SPAN_MS", 120_000)
+# Alerts: a candidate whose false-alarm rate per year falls below the threshold is announced
+# once (webhook POST of JSON and/or an email), retried with capped exponential backoff.
+CRAYFIS_ALERT_FAR_PER_YEAR = env_float("CRAYFIS_ALERT_FAR_PER_YEAR", 1.0)
+CRAYFIS_ALERT_WEBHOOK_URL = env_str("CRAYFIS_ALERT_WEBHOOK_URL", "")
+CRAYFIS_ALERT_EMAILS = env_list("CRAYFIS_ALERT_EMAILS", [])
+CRAYFIS_ALERT_FROM_EMAIL = env_str("CRAYFIS_ALERT_FROM_EMAIL", "crayfis-alerts@localhost")
+CRAYFIS_ALERT_TIMEOUT_S = env_float("CRAYFIS_ALERT_TIMEOUT_S", 10.0)
+CRAYFIS_ALERT_MAX_ATTEMPTS = env_int("CRAYFIS_ALERT_MAX_ATTEMPTS", 12)
+CRAYFIS_ALERT_RETRY_MIN_S = env_float("CRAYFIS_ALERT_RETRY_MIN_S", 30.0)
+CRAYFIS_ALERT_RETRY_MAX_S = env_float("CRAYFIS_ALERT_RETRY_MAX_S", 3600.0)
+LOGGING["loggers"]["search"] = {"handlers": ["console"], "level": env_str("CRAYFIS_LOG_LEVEL", "INFO")}
