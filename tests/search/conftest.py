@@ -1,0 +1,67 @@
+"""Helpers for the continuous-search tests: uploads with chosen hits, the real indexer, a loop."""
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+
+from crayfis.coincidence.incremental import HitBatch, SearchParams
+from crayfis.coincidence.kernel import find_coincidences
+from crayfis.wire import build
+
+RES = (1920, 1080)
+
+
+def chunk(device_id: str, events: list[tuple[int, float, float]], xbn: int = 1) -> tuple[bytes, dict]:
+    """A /submit body from one phone holding one DATA exposure block with these (t_ms, lat, lon) events."""
+    run = uuid.uuid5(uuid.NAMESPACE_URL, f"run:{device_id}")
+    ts = [t for t, _, _ in events]
+    evs = [build.event(t, xbn=xbn, timestamp_nano=t * 1_000_000, hits=[(10, 10)],
+                       values=lambda x, y: 200, res=RES, lat=lat, lon=lon, accuracy=5.0)
+           for t, lat, lon in events]
+    block = build.exposure_block(run, xbn=xbn, start_ms=min(ts) - 1, end_ms=max(ts) + 1, events=evs,
+                                 lat=events[0][1], lon=events[0][2], res=RES,
+                                 processed=[100, 100, 100, len(evs)], passed=[1, 100, len(evs), len(evs)])
+    body = build.data_chunk(run_configs=[build.run_config(run, start_ms=min(ts) - 60_000, res=RES)],
+                            exposure_blocks=[block])
+    headers = {k: v for k, v in build.submit_headers(device_id, run).items() if k != "Content-type"}
+    return body, headers
+
+
+def post(client, body: bytes, headers: dict) -> None:
+    kwargs = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()}
+    resp = client.post("/submit", data=body, content_type="application/octet-stream", **kwargs)
+    assert resp.status_code == 202, resp.content
+
+
+def index_pending(es_url: str) -> int:
+    from ingest.indexer import Indexer, IndexerConfig, make_indexer_client
+
+    return Indexer(make_indexer_client(es_url), IndexerConfig.from_settings()).run(once=True).indexed
+
+
+def batch_member_sets(batch: HitBatch, params: SearchParams) -> set[frozenset]:
+    """One batch search over these hits, as member sets of hit ids."""
+    batch = batch.unique()
+    if len(batch) == 0:
+        return set()
+    _, dev = np.unique(batch.device.astype(str), return_inverse=True)
+    res = find_coincidences(batch.t_ms, batch.lat, batch.lon, dev.astype(np.int64),
+                            params.window_ms, params.radius_m, params.min_devices)
+    return {frozenset(batch.hit_id[res.candidate_members(i)].tolist()) for i in range(res.n_candidates)}
+
+
+@pytest.fixture
+def make_loop(es, es_url, es_prefix):
+    """SearchLoop factory on the test prefix (no Spark unless a threshold is given)."""
+    from search.loop import LoopConfig, SearchLoop
+
+    def make(params: SearchParams, scorer=None, **overrides):
+        overrides.setdefault("spark_threshold_hits", None)
+        cfg = LoopConfig.from_settings(window_ms=params.window_ms, radius_m=params.radius_m,
+                                       min_devices=params.min_devices, prefix=es_prefix,
+                                       es_url=es_url, **overrides)
+        return SearchLoop(es, cfg, owner="test", scorer=scorer)
+
+    return make
