@@ -11,8 +11,8 @@
    (two in flight, refresh off during the load).
 2. Starts gunicorn on 127.0.0.1 and times real HTTP GETs of every endpoint: once with the
    dashboard cache off (every request aggregates in ES), once with the default 5 s cache.
-3. Baseline in the same run: the same headline numbers computed the naive way, from the hit
-   documents instead of the exposure blocks (active phones, map, per-phone hit counts), timed
+3. Baseline in the same run: the same numbers computed the naive way, from the hit documents
+   instead of the exposure blocks (active phones, map, hit rates, per-phone hit counts), timed
    directly against ES next to the dashboards' own query functions.
 
 Results are printed as a Markdown table (paste into docs/benchmarks.md).
@@ -69,14 +69,32 @@ def plan_network(n_hits: int, n_phones: int, now_ms: int, rng: np.random.Generat
     start = now_ms - 7 * DAY
     s_start = rng.integers(start, now_ms - per_session * BLOCK_MS, (n_phones, sessions))
     live_now = rng.random(n_phones) < 0.05  # these phones' last session runs through "now"
-    s_start[live_now, -1] = now_ms - HOUR
+    s_start[live_now, -1] = now_ms - (per_session // 2) * BLOCK_MS
     b_dev = np.repeat(np.arange(n_phones), sessions * per_session)
     b_start = (np.repeat(s_start.ravel(), per_session)
                + np.tile(np.arange(per_session) * BLOCK_MS, n_phones * sessions))
     n_events = rng.poisson(rate[b_dev] * 3)
-    return {"device": device, "lat": lat, "lon": lon, "town": town, "hot": hot,
-            "b_dev": b_dev, "b_start": b_start, "b_events": n_events,
+    done = b_start + BLOCK_MS <= now_ms  # only blocks already recorded exist
+    return {"device": device, "lat": lat, "lon": lon, "town": town, "hot": hot, "live_now": live_now,
+            "b_dev": b_dev[done], "b_start": b_start[done], "b_events": n_events[done],
             "model": MODELS[rng.integers(0, len(MODELS), n_phones)]}
+
+
+def top_up_live(es, prefix: str, n_hits: int, n_phones: int, seed: int) -> int:
+    """For a reused index: the blocks and hits of the phones live right now (last 30 min), so the
+    'active now' numbers and the 10-minute map measure a non-empty window. Same phones as the
+    original load (same seed); new documents."""
+    now_ms = int(time.time() * 1000)
+    net = plan_network(n_hits, n_phones, now_ms, np.random.default_rng(seed))
+    keep = net["live_now"][net["b_dev"]] & (net["b_start"] >= now_ms - 30 * MIN)
+    for key in ("b_dev", "b_start", "b_events"):
+        net[key] = net[key][keep]
+    rng = np.random.default_rng(now_ms)
+    xb_lines, xb_ids, cells, clat, clon = exposure_lines(prefix, net, rng)
+    lines, *_ = hit_lines(prefix, net, xb_ids, cells, clat, clon, rng)
+    send(es, xb_lines + lines)
+    es.indices.refresh(index=f"{prefix}-*")
+    return len(xb_lines)
 
 
 def _hex_ids(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -327,6 +345,14 @@ def naive_queries(prefix: str, now_ms: int) -> dict[str, dict]:
             "size": 0, "query": rng, "aggs": {"t": {"geotile_grid": {"field": "cell_location", "precision": 12,
                                                                       "size": 10000},
                                                      "aggs": {"n": {"cardinality": {"field": "device"}}}}}}),
+        "rates 24h": (hits, {
+            "size": 0, "query": rng,
+            "aggs": {"t": {"date_histogram": {"field": "t_ms", "fixed_interval": "60s", "min_doc_count": 0,
+                                              "extended_bounds": {"min": now_ms - DAY, "max": now_ms}}}}}),
+        "rates 7d": (hits, {
+            "size": 0, "query": {"range": {"t_ms": {"gte": now_ms - 7 * DAY, "lte": now_ms}}},
+            "aggs": {"t": {"date_histogram": {"field": "t_ms", "fixed_interval": "3600s", "min_doc_count": 0},
+                           "aggs": {"n": {"cardinality": {"field": "device"}}}}}}),
         "leaderboard (hits per phone)": (hits, {
             "size": 0, "query": {"range": {"t_ms": {"gte": now_ms - 30 * DAY}}},
             "aggs": {"d": {"terms": {"field": "device", "size": 10000}}}}),
@@ -369,6 +395,8 @@ def main() -> None:
     if args.reuse and info_path.exists() and count(es, f"{prefix}-hits-*") > 0:
         info = json.loads(info_path.read_text())
         print(f"reusing {prefix}: {count(es, f'{prefix}-hits-*'):,} hits", flush=True)
+        added = top_up_live(es, prefix, int(args.hits), args.phones, args.seed)
+        print(f"topped up {added} live exposure blocks (and their hits) of phones live now", flush=True)
     else:
         delete_indices(es, prefix)
         info = index_network(es, prefix, int(args.hits), args.phones, args.seed)
@@ -400,6 +428,8 @@ def main() -> None:
     now = int(time.time() * 1000)
     ours = {"overview (active phones)": lambda: queries.overview(es, prefix, int(time.time() * 1000)),
             "map 24h": lambda: queries.activity_map(es, prefix, int(time.time() * 1000), "24h", 12),
+            "rates 24h": lambda: queries.rates(es, prefix, int(time.time() * 1000), "24h"),
+            "rates 7d": lambda: queries.rates(es, prefix, int(time.time() * 1000), "7d"),
             "leaderboard (hits per phone)": lambda: queries.leaderboard_inputs(es, prefix,
                                                                                  int(time.time() * 1000), 30)}
     for name in naive_queries(prefix, now):

@@ -22,7 +22,7 @@ HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 
 ACTIVE_NOW_MS = 10 * MINUTE_MS
-SPANS = {"24h": (DAY_MS, MINUTE_MS), "7d": (7 * DAY_MS, HOUR_MS)}  # span -> (length, bucket)
+SPANS = {"24h": (DAY_MS, 15 * MINUTE_MS), "7d": (7 * DAY_MS, HOUR_MS)}  # span -> (length, bucket)
 MAP_WINDOWS = {"10m": ACTIVE_NOW_MS, "24h": DAY_MS}
 CANDIDATE_SOURCE = ["candidate_id", "n_hits", "n_devices", "multiplicity", "t_start_ms", "t_end_ms",
                     "n_triggered_anchors", "expected_background", "p_value",
@@ -124,32 +124,38 @@ def _histogram(field: str, first: int, last: int, bucket: int) -> dict:
 
 
 def rates(es, prefix: str, now_ms: int, span: str) -> dict:
-    """Hits per minute over the last 24 h (1-min buckets) or 7 d (1-h buckets), and the phones
-    live in each hour (from exposure blocks)."""
+    """Hits per minute over the last 24 h (15-min buckets) or 7 d (1-h buckets), the phones live
+    in each bucket, and hits per live phone-minute.
+
+    Counted from exposure blocks (each block's events at its start time), not from the hits:
+    60 times fewer documents. Buckets are whole numbers of 180 s blocks, so a phone running
+    without pause adds the same number of blocks to every bucket. The newest bucket is still
+    running: it is divided by its elapsed minutes (and blocks still being recorded are missing).
+    """
     length, bucket = SPANS[span]
-    last = now_ms - now_ms % bucket
+    last = now_ms - now_ms % bucket  # the running bucket
     first = last - length + bucket
-    h_last = now_ms - now_ms % HOUR_MS
-    h_first = h_last - length + HOUR_MS
-    hits_body = {"size": 0, "track_total_hits": False,
-                 "query": {"bool": {"filter": [_range("t_ms", first, now_ms)]}},
-                 "aggs": {"t": _histogram("t_ms", first, last, bucket)}}
-    phones_body = {"size": 0, "track_total_hits": False,
-                   "query": {"bool": {"filter": [_range("start_ms", h_first, now_ms)]}},
-                   "aggs": {"t": {**_histogram("start_ms", h_first, h_last, HOUR_MS),
-                                  "aggs": {"n": {"cardinality": {"field": "device"}}}}}}
-    hits, phones = msearch(es, [Search(indices.hits(prefix), hits_body),
-                                Search(indices.exposures(prefix), phones_body)])
-    counts = {int(b["key"]): int(b["doc_count"]) for b in _buckets(hits, "t")}
+    body = {"size": 0, "track_total_hits": False,
+            "query": {"bool": {"filter": [_range("start_ms", first, last + bucket - 1)]}},
+            "aggs": {"t": {**_histogram("start_ms", first, last, bucket),
+                           "aggs": {"events": {"sum": {"field": "n_events"}},
+                                    "live_s": {"sum": {"field": "live_s"}},
+                                    "phones": {"cardinality": {"field": "device"}}}}}}
+    (resp,) = msearch(es, [Search(indices.exposures(prefix), body)])
+    by_key = {int(b["key"]): b for b in _buckets(resp, "t")}
     keys = list(range(first, last + 1, bucket))
-    full_min = bucket / MINUTE_MS
-    running_min = max((now_ms - last) / MINUTE_MS, 1.0 / 60)  # the newest bucket is still filling
-    per_min = [round(counts.get(k, 0) / (running_min if k == last else full_min), 3) for k in keys]
-    live = {int(b["key"]): int(b["n"]["value"]) for b in _buckets(phones, "t")}
-    hours = list(range(h_first, h_last + 1, HOUR_MS))
-    return {"span": span, "bucket_ms": bucket, "t_ms": keys, "hits_per_min": per_min,
-            "total_hits": sum(counts.values()),
-            "phones": {"bucket_ms": HOUR_MS, "t_ms": hours, "phones": [live.get(h, 0) for h in hours]}}
+    per_min, phones, per_live_min, total = [], [], [], 0
+    for k in keys:
+        b = by_key.get(k)
+        events = int(b["events"]["value"] or 0) if b else 0
+        live_min = float(b["live_s"]["value"] or 0.0) / 60.0 if b else 0.0
+        minutes = max(min(bucket, now_ms - k), MINUTE_MS) / MINUTE_MS
+        total += events
+        per_min.append(round(events / minutes, 3))
+        phones.append(int(b["phones"]["value"]) if b else 0)
+        per_live_min.append(round(events / live_min, 3) if live_min > 0 else None)
+    return {"span": span, "now_ms": now_ms, "bucket_ms": bucket, "t_ms": keys, "hits_per_min": per_min,
+            "phones": phones, "hits_per_live_min": per_live_min, "total_hits": total}
 
 
 def activity_map(es, prefix: str, now_ms: int, window: str, precision: int) -> dict:

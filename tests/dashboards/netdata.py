@@ -116,7 +116,8 @@ def index_network(es, prefix: str, key: str, now_ms: int, *, n_phones: int = 15,
         live_s_by_device=live_by_device,
         hit_times=np.array([int(d["t_ms"]) for d in hit_docs], dtype=np.int64),
         hit_devices=np.array([d["device"] for d in hit_docs], dtype=object),
-        exposures=[{k: d.get(k) for k in ("device", "start_ms", "end_ms", "cell", "cell_location")}
+        exposures=[{k: d.get(k) for k in ("device", "start_ms", "end_ms", "cell", "cell_location",
+                                          "n_events", "live_s")}
                    for d in expo_docs],
     )
     net.candidates = _shower_candidates(result, hit_docs, pseudonyms, now_ms)

@@ -155,8 +155,7 @@
         setText("ov-candidates", int(ov.candidates_total));
       },
       rates: function (r) {
-        drawSeries("rates", r.t_ms, r.hits_per_min, "hits / min",
-                   {t_ms: r.phones.t_ms, values: r.phones.phones}, "phones live");
+        drawSeries("rates", r.t_ms, r.hits_per_min, "hits / min", {t_ms: r.t_ms, values: r.phones}, "phones live");
         showEmpty("rates-empty", !r.total_hits);
       },
       map: function (m) { drawMap("map", m.tiles, "phones"); showEmpty("map-empty", m.tiles.length === 0); },
