@@ -146,6 +146,8 @@ CRAYFIS_INGEST_GROUP_MAX_ROWS = env_int("CRAYFIS_INGEST_GROUP_MAX_ROWS", 256)
 CRAYFIS_INGEST_GROUP_MAX_BYTES = env_int("CRAYFIS_INGEST_GROUP_MAX_BYTES", 16 * 1024 * 1024)
 # A request whose row is not committed within this answers 503 (below the app's 5 s timeout).
 CRAYFIS_INGEST_COMMIT_TIMEOUT_S = env_float("CRAYFIS_INGEST_COMMIT_TIMEOUT_S", 4.0)
+# SQLite: seconds between WAL checkpoints by a background thread (0 = SQLite checkpoints inside commits).
+CRAYFIS_INGEST_CHECKPOINT_S = env_float("CRAYFIS_INGEST_CHECKPOINT_S", 0.5)
 # How long a worker trusts its cached device block flag / overrides and app-code lookups.
 CRAYFIS_INGEST_POLICY_CACHE_S = env_float("CRAYFIS_INGEST_POLICY_CACHE_S", 5.0)
 # Bench only: enables POST /bench/baseline-submit (DRF serializer per event) for bench/ingest.py.
@@ -161,6 +163,8 @@ CRAYFIS_INDEXER_BACKOFF_MAX_S = env_float("CRAYFIS_INDEXER_BACKOFF_MAX_S", 30.0)
 CRAYFIS_INDEXER_BULK_BYTES = env_int("CRAYFIS_INDEXER_BULK_BYTES", 8 * 1024 * 1024)
 CRAYFIS_INDEXER_MAX_ATTEMPTS = env_int("CRAYFIS_INDEXER_MAX_ATTEMPTS", 8)
 CRAYFIS_INGEST_BUCKET_MS = env_int("CRAYFIS_INGEST_BUCKET_MS", 60_000)
+# /submit and /precal.json are answered ahead of the middleware stack (see ingest/middleware.py).
+MIDDLEWARE.insert(0, "ingest.middleware.ingest_fast_path")
 # Tests run on a SQLite *file* (not the default shared-cache memory database): the ingest writer
 # thread and concurrent indexers need SQLite's real WAL locking and busy_timeout to be tested as
 # they run in production; shared-cache memory databases fail at once with "table is locked".

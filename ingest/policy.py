@@ -1,9 +1,12 @@
-"""Per-process, short-lived caches of device policies and app codes for the request path.
+"""Per-process caches of device policies and app codes for the request path.
 
-At 1,000 uploads/s a database read per request for "is this device blocked, what are its
-overrides, is this App-code known" would cost as much as the write. Each answer is kept for
-CRAYFIS_INGEST_POLICY_CACHE_S seconds (0 = no cache), so an admin change reaches every worker
-within that time; a save in this process clears the cache at once.
+A phone uploads every few minutes, so a per-device cache would almost never hit, and a database
+read per request for "is this device blocked, what are its overrides" would cost as much as the
+write. Instead each process holds the (small) set of devices an operator has touched, i.e. the
+blocked ones and those with overrides, reloaded with one query every
+CRAYFIS_INGEST_POLICY_CACHE_S seconds; every other device has the default policy without any
+query. App codes are looked up per code and kept for the same time. An admin change reaches every
+worker within that time; a save in this process clears the caches at once.
 """
 from __future__ import annotations
 
@@ -11,31 +14,42 @@ import threading
 import time
 
 from django.conf import settings
+from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 
 from ingest.models import AppCode, Device
 from ingest.replies import DevicePolicy
 
 _lock = threading.Lock()
-_devices: dict[str, tuple[float, DevicePolicy]] = {}
+_special: dict[str, DevicePolicy] = {}
+_special_until = 0.0
 _codes: dict[str, tuple[float, bool]] = {}
 _MAX_ENTRIES = 200_000
+_DEFAULT = DevicePolicy()
+_POLICY_FIELDS = ("blocked", "l1_target_epm", "l1_thresh", "l1_trig_lock", "xb_period_s")
 
 
 def _fresh(entry, now: float):
     return entry is not None and entry[0] > now
 
 
+def _load_special() -> dict[str, DevicePolicy]:
+    touched = (Q(blocked=True) | Q(l1_target_epm__isnull=False) | Q(l1_thresh__isnull=False)
+               | Q(l1_trig_lock__isnull=False) | Q(xb_period_s__isnull=False))
+    rows = Device.objects.filter(touched).values_list("device_id", *_POLICY_FIELDS)
+    return {row[0]: DevicePolicy(True, *row[1:]) for row in rows}
+
+
 def device_policy(device_id: str) -> DevicePolicy:
+    """The device's block flag and overrides (the default policy for untouched devices)."""
+    global _special, _special_until
     now = time.monotonic()
-    entry = _devices.get(device_id)
-    if _fresh(entry, now):
-        return entry[1]
-    row = (Device.objects.filter(device_id=device_id)
-           .values("blocked", "l1_target_epm", "l1_thresh", "l1_trig_lock", "xb_period_s").first())
-    policy = DevicePolicy(known=True, **row) if row else DevicePolicy()
-    _remember(_devices, device_id, policy, now)
-    return policy
+    if now >= _special_until:
+        special = _load_special()
+        with _lock:
+            _special = special
+            _special_until = now + settings.CRAYFIS_INGEST_POLICY_CACHE_S
+    return _special.get(device_id, _DEFAULT)
 
 
 def app_code_known(code: str) -> bool:
@@ -59,8 +73,9 @@ def _remember(cache: dict, key: str, value, now: float) -> None:
 
 
 def clear() -> None:
+    global _special_until
     with _lock:
-        _devices.clear()
+        _special_until = 0.0
         _codes.clear()
 
 

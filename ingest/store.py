@@ -8,6 +8,10 @@ commit is in flight the next group gathers by itself (no timer, so an idle serve
 latency). A duplicate (device_id, sha256) is skipped by the database (ON CONFLICT DO NOTHING),
 so resends and races between processes store one row.
 
+On SQLite the writer's connection does not checkpoint the WAL inside its commits (that would
+copy megabytes into the database file while requests wait); a background thread per process
+checkpoints every CRAYFIS_INGEST_CHECKPOINT_S instead (PASSIVE: it never blocks the writer).
+
 When the caller already runs inside a transaction (a test case, a management command) the row
 is written in that transaction instead: a writer thread could not see or wait for it.
 """
@@ -17,6 +21,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -90,6 +95,30 @@ class GroupCommitWriter:
         self.rows = 0
         self._thread = threading.Thread(target=self._run, name="upload-group-commit", daemon=True)
         self._thread.start()
+        self._tuned_connection = None
+        if connection.vendor == "sqlite" and settings.CRAYFIS_INGEST_CHECKPOINT_S > 0:
+            threading.Thread(target=self._checkpoint_loop, args=(settings.CRAYFIS_INGEST_CHECKPOINT_S,),
+                             name="upload-wal-checkpoint", daemon=True).start()
+
+    def _tune_connection(self) -> None:
+        """On SQLite, leave WAL checkpoints to the checkpoint thread (once per new connection)."""
+        if connection.vendor != "sqlite" or settings.CRAYFIS_INGEST_CHECKPOINT_S <= 0:
+            return
+        connection.ensure_connection()
+        raw = connection.connection
+        if raw is not self._tuned_connection:
+            raw.execute("PRAGMA wal_autocheckpoint=0")
+            self._tuned_connection = raw
+
+    def _checkpoint_loop(self, every_s: float) -> None:
+        while True:
+            time.sleep(every_s)
+            try:
+                close_old_connections()
+                with connection.cursor() as cursor:
+                    cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:  # a busy or restarting database: try again next round
+                logger.debug("WAL checkpoint skipped", exc_info=True)
 
     def submit(self, row: UploadRow) -> Future:
         fut: Future = Future()
@@ -119,6 +148,7 @@ class GroupCommitWriter:
     def _commit(self, group: list[tuple[UploadRow, Future]]) -> None:
         close_old_connections()
         try:
+            self._tune_connection()
             with transaction.atomic():
                 insert_rows([row for row, _ in group])
         except Exception as exc:

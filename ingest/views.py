@@ -24,13 +24,13 @@ from ingest.store import StoreUnavailable, UploadRow, commit_upload
 
 logger = logging.getLogger(__name__)
 
-_HEADERS = {  # UploadRow field -> request header, with the column's length cap
-    "run_id": ("Run-id", 64),
-    "camera_id": ("Camera-id", 16),
-    "crayfis_version": ("Crayfis-version", 64),
-    "crayfis_version_code": ("Crayfis-version-code", 16),
-    "app_code": ("App-code", 128),
-    "hash_code": ("Hash-code", 128),
+_HEADERS = {  # UploadRow field -> request header (as WSGI names it), with the column's length cap
+    "run_id": ("HTTP_RUN_ID", 64),
+    "camera_id": ("HTTP_CAMERA_ID", 16),
+    "crayfis_version": ("HTTP_CRAYFIS_VERSION", 64),
+    "crayfis_version_code": ("HTTP_CRAYFIS_VERSION_CODE", 16),
+    "app_code": ("HTTP_APP_CODE", 128),
+    "hash_code": ("HTTP_HASH_CODE", 128),
 }
 _MAX_DEVICE_ID = 128
 
@@ -39,9 +39,12 @@ def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
+_EMPTY = b"{}"
+
+
 def _json(obj: dict, status: int) -> HttpResponse:
-    return HttpResponse(json.dumps(obj, separators=(",", ":")), status=status,
-                        content_type="application/json")
+    body = json.dumps(obj, separators=(",", ":")).encode() if obj else _EMPTY
+    return HttpResponse(body, status=status, content_type="application/json")
 
 
 def _read_body(request, cap: int) -> bytes | None:
@@ -61,7 +64,8 @@ def submit(request):
     """Accept one DataChunk: 202 + commands once committed; 400/401/403/413 per the spec."""
     if request.method != "POST":
         return _error(405, "POST only")
-    device_id = request.headers.get("Device-id", "").strip()
+    meta = request.META  # read directly: request.headers would parse every header each time
+    device_id = meta.get("HTTP_DEVICE_ID", "").strip()
     if not device_id:
         return _error(400, "missing Device-id header")
     if len(device_id) > _MAX_DEVICE_ID:
@@ -74,8 +78,7 @@ def submit(request):
     device = policy.device_policy(device_id)
     if device.blocked:
         return _error(403, "device blocked")
-    fields = {name: request.headers.get(header, "").strip()[:limit]
-              for name, (header, limit) in _HEADERS.items()}
+    fields = {name: meta.get(header, "").strip()[:limit] for name, (header, limit) in _HEADERS.items()}
     unlinked = False
     if fields["app_code"] and not policy.app_code_known(fields["app_code"]):
         if settings.CRAYFIS_INGEST_ENFORCE_APP_CODES:
@@ -83,7 +86,7 @@ def submit(request):
         unlinked = True
 
     row = UploadRow(device_id=device_id, sha256=hashlib.sha256(body).hexdigest(), body=body,
-                    received_at=timezone.now(), remote_addr=request.META.get("REMOTE_ADDR", "")[:64],
+                    received_at=timezone.now(), remote_addr=meta.get("REMOTE_ADDR", "")[:64],
                     unlinked=unlinked, **fields)
     try:
         commit_upload(row)

@@ -1,0 +1,255 @@
+"""Benchmark: POST /submit under real HTTP load on 127.0.0.1, against the DRF baseline.
+
+Starts gunicorn (gthread workers) on a fresh SQLite database in a temporary directory, posts
+realistic ~48 kB DataChunks (150 events each, from ingest.synthetic) from keep-alive
+connections in separate load processes, and reports uploads/s, events/s and p50/p99 latency.
+Every request carries a new Device-id, so every one is a new durable row (no dedup shortcut).
+In the same run the same events go as JSON to /bench/baseline-submit, which validates each
+event with a DRF serializer and commits one row per request. Each endpoint is run `--repeats`
+times, alternating, and medians are reported. Load is bounded by time; everything started here
+is stopped here.
+
+    .venv/bin/python bench/ingest.py [--seconds 8] [--repeats 3] [--connections 32]
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+# --- payloads ---------------------------------------------------------------------------------
+
+def build_payloads(n: int) -> tuple[list[bytes], list[bytes], int]:
+    """n distinct protobuf bodies, the same events as JSON, and the events per body."""
+    from google.protobuf.json_format import MessageToDict
+
+    from crayfis.wire import crayfis_pb2 as pb
+    from ingest.synthetic import make_chunk
+
+    protos, jsons, n_events = [], [], None
+    for i in range(n):
+        chunk = make_chunk(10_000 + i)
+        protos.append(chunk.body)
+        msg = pb.DataChunk.FromString(chunk.body)
+        events = []
+        for xb in msg.exposure_blocks:
+            for ev in xb.events:
+                d = MessageToDict(ev, preserving_proto_field_name=True)
+                d["timestamp"] = int(d["timestamp"])
+                for k in ("timestamp_nano", "exposure_time", "gps_fixtime"):
+                    if k in d:
+                        d[k] = int(d[k])
+                d.pop("gps_fixtime", None)
+                d.pop("zero_bias", None)
+                events.append(d)
+        jsons.append(json.dumps({"events": events}).encode())
+        n_events = chunk.n_events
+    return protos, jsons, n_events
+
+
+# --- load generator (separate processes; no Django here) --------------------------------------
+
+def _load_worker(port, path, bodies, content_type, connections, seconds, tag, out_q):
+    import threading
+
+    deadline = time.perf_counter() + seconds
+    lat: list[float] = []
+    counts = {"ok": 0, "other": 0}
+    lock = threading.Lock()
+
+    def conn_loop(c):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        i = 0
+        my_lat, ok, other = [], 0, 0
+        while time.perf_counter() < deadline:
+            body = bodies[(c * 7919 + i) % len(bodies)]
+            headers = {"Content-Type": content_type, "Content-Length": str(len(body)),
+                       "Device-id": f"{tag}-{c}-{i}", "Run-id": "7f3c2a10-51d4-4e8b-9a6f-2b1c0d9e8f70",
+                       "Camera-id": "0", "Crayfis-version": "b v1.0.4", "Crayfis-version-code": "256"}
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", path, body=body, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                status = resp.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                status = 0
+            t1 = time.perf_counter()
+            if status == 202:
+                ok += 1
+                my_lat.append(t1 - t0)
+            else:
+                other += 1
+            i += 1
+        conn.close()
+        with lock:
+            lat.extend(my_lat)
+            counts["ok"] += ok
+            counts["other"] += other
+
+    threads = [threading.Thread(target=conn_loop, args=(c,)) for c in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out_q.put((counts, lat))
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User+system CPU seconds of a process and its children (gunicorn master + workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                                                    text=True).stdout.split()]
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def run_load(port, path, bodies, content_type, connections, seconds, processes, tag, server_pid=None) -> dict:
+    ctx = mp.get_context("fork")
+    cpu0 = tree_cpu_s(server_pid) if server_pid else 0.0
+    q = ctx.Queue()
+    per = [connections // processes + (1 if i < connections % processes else 0) for i in range(processes)]
+    procs = [ctx.Process(target=_load_worker, args=(port, path, bodies, content_type, n, seconds,
+                                                    f"{tag}-p{i}", q)) for i, n in enumerate(per)]
+    t0 = time.perf_counter()
+    for p in procs:
+        p.start()
+    results = [q.get(timeout=seconds + 120) for _ in procs]
+    for p in procs:
+        p.join(30)
+    elapsed = time.perf_counter() - t0
+    server_cpu = tree_cpu_s(server_pid) - cpu0 if server_pid else float("nan")
+    lat = sorted(x for _, ls in results for x in ls)
+    ok = sum(c["ok"] for c, _ in results)
+    other = sum(c["other"] for c, _ in results)
+    q99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else float("nan")
+    return {"ok": ok, "errors": other, "seconds": elapsed, "uploads_per_s": ok / elapsed,
+            "server_cpu_ms_per_upload": 1000 * server_cpu / max(ok, 1),
+            "p50_ms": 1000 * statistics.median(lat) if lat else float("nan"), "p99_ms": 1000 * q99}
+
+
+# --- server -------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError("gunicorn did not start")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=8.0, help="load per measurement")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections")
+    ap.add_argument("--load-processes", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    ap.add_argument("--threads", type=int, default=16, help="threads per gunicorn worker")
+    ap.add_argument("--bodies", type=int, default=64, help="distinct DataChunks to cycle through")
+    ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args()
+
+    protos, jsons, n_events = build_payloads(args.bodies)
+    print(f"payloads: {len(protos)} DataChunks, {n_events} events each, "
+          f"protobuf {statistics.mean(map(len, protos)) / 1000:.1f} kB, JSON {statistics.mean(map(len, jsons)) / 1000:.1f} kB")
+
+    tmp = Path(tempfile.mkdtemp(prefix="crayfis-bench-ingest-"))
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="crayfis.settings", SECRET_KEY="bench-only-secret",
+               CRAYFIS_VAR_DIR=str(tmp), CRAYFIS_INGEST_BENCH_BASELINE="1", CRAYFIS_LOG_LEVEL="WARNING",
+               ALLOWED_HOSTS="127.0.0.1,localhost")
+    env.pop("DATABASE_URL", None)
+    py = sys.executable
+    subprocess.run([py, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    port = free_port()
+    gunicorn = subprocess.Popen(
+        [py, "-m", "gunicorn", "crayfis.wsgi", "-k", "gthread", "-w", str(args.workers), "--threads",
+         str(args.threads), "-b", f"127.0.0.1:{port}", "--keep-alive", "30", "--backlog", "2048",
+         "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
+    results: dict[str, list[dict]] = {"submit": [], "baseline": []}
+    try:
+        wait_ready(port)
+        run_load(port, "/submit", protos, "application/octet-stream", args.connections, 1.5,
+                 args.load_processes, "warm")  # warm-up: connections, caches, first WAL pages
+        if not args.skip_baseline:
+            run_load(port, "/bench/baseline-submit", jsons, "application/json", args.connections, 1.5,
+                     args.load_processes, "warmb")
+        for r in range(args.repeats):
+            for name, path, bodies, ctype in (("submit", "/submit", protos, "application/octet-stream"),
+                                              ("baseline", "/bench/baseline-submit", jsons, "application/json")):
+                if name == "baseline" and args.skip_baseline:
+                    continue
+                res = run_load(port, path, bodies, ctype, args.connections, args.seconds,
+                               args.load_processes, f"{name}{r}", server_pid=gunicorn.pid)
+                res["events_per_s"] = res["uploads_per_s"] * n_events
+                results[name].append(res)
+                print(f"  {name:8s} run {r}: {res['uploads_per_s']:7.0f} uploads/s {res['events_per_s']:9.0f} "
+                      f"events/s  p50 {res['p50_ms']:6.1f} ms  p99 {res['p99_ms']:6.1f} ms  "
+                      f"server CPU {res['server_cpu_ms_per_upload']:.2f} ms/upload  "
+                      f"({res['ok']} ok, {res['errors']} not 202)", flush=True)
+    finally:
+        os.killpg(gunicorn.pid, signal.SIGTERM)
+        gunicorn.wait(30)
+
+    db = sqlite3.connect(tmp / "db.sqlite3")
+    stored = db.execute("select count(*) from ingest_upload").fetchone()[0]
+    db.close()
+    acked = sum(r["ok"] for rs in results.values() for r in rs)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    summary = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0],
+               "workers": args.workers, "threads": args.threads, "connections": args.connections,
+               "seconds": args.seconds, "repeats": args.repeats, "events_per_upload": n_events,
+               "body_kb": statistics.mean(map(len, protos)) / 1000,
+               "rows_stored_incl_warmup": stored, "acked_202_measured": acked}
+    for name, rs in results.items():
+        if rs:
+            summary[name] = {k: statistics.median(r[k] for r in rs)
+                             for k in ("uploads_per_s", "events_per_s", "p50_ms", "p99_ms",
+                                       "server_cpu_ms_per_upload")}
+            summary[name]["errors"] = sum(r["errors"] for r in rs)
+    if results["baseline"]:
+        summary["speedup"] = summary["submit"]["uploads_per_s"] / summary["baseline"]["uploads_per_s"]
+    print(json.dumps(summary, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
