@@ -72,8 +72,10 @@ def new_device_key(reg: RegisteredDevice) -> str:
 
 def revoke_device_key(user: AbstractBaseUser, prefix: str) -> bool:
     """Revoke one of the user's device keys; False when it is not theirs or already revoked."""
-    return DeviceAPIKey.objects.filter(prefix=prefix, device__registration__user=user,
+    done = DeviceAPIKey.objects.filter(prefix=prefix, device__registration__user=user,
                                        revoked=False).update(revoked=True) == 1
+    _forget_api_keys()
+    return done
 
 
 def can_read_exact(user: AbstractBaseUser) -> bool:
@@ -89,4 +91,13 @@ def new_scientist_key(user: AbstractBaseUser, name: str) -> str:
 
 
 def revoke_scientist_key(user: AbstractBaseUser, prefix: str) -> bool:
-    return ScientistAPIKey.objects.filter(prefix=prefix, user=user, revoked=False).update(revoked=True) == 1
+    done = ScientistAPIKey.objects.filter(prefix=prefix, user=user, revoked=False).update(revoked=True) == 1
+    _forget_api_keys()
+    return done
+
+
+def _forget_api_keys() -> None:
+    """Revocation applies at once in this process (other workers: within CRAYFIS_API_KEY_CACHE_S)."""
+    from api.authentication import forget_keys
+
+    forget_keys()

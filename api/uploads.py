@@ -2,8 +2,9 @@
 
 Order of checks, cheapest first: key (401), device key (403), per-device rate (429), device
 blocked (403), content type (415), size (413), gzip (413/400), msgspec validation (400 naming
-every bad field), upload_id already used (same body: the same 202, nothing stored; another
-body: 409), then one durable write and 202. Indexing happens later (manage.py index_uploads).
+every bad field), then one durable write, which also settles idempotency: the same upload_id
+with the same body stores nothing and gets the same 202, with another body 409. Indexing happens
+later (manage.py index_uploads).
 """
 from __future__ import annotations
 
@@ -76,17 +77,18 @@ class UploadView(ApiView):
         upload_id = str(upload.upload_id)
         sha = hashlib.sha256(body).hexdigest()
         answer = _answer(upload)
-        known = stored_sha256(cred.device_id, upload_id)
-        if known is None:
-            try:
-                store(cred.device_id, upload_id, sha, body, request.META.get("REMOTE_ADDR", ""))
-            except StoreUnavailable as exc:
-                known = stored_sha256(cred.device_id, upload_id)   # a concurrent upload took the id?
-                if known is None:
-                    logger.error("JSON upload %s from %s not stored: %s", upload_id, cred.device_id, exc)
-                    raise Unavailable() from None
-        if known is not None and known != sha:
-            raise Conflict(f"upload_id {upload_id} was already used with a different body")
+        # No lookup first: the insert itself decides. A byte-identical retry is skipped by the
+        # (device, sha256) conflict rule; the same upload_id with another body violates the
+        # (device, upload_id) unique constraint and fails, and only then do we look.
+        try:
+            store(cred.device_id, upload_id, sha, body, request.META.get("REMOTE_ADDR", ""))
+        except StoreUnavailable as exc:
+            known = stored_sha256(cred.device_id, upload_id)
+            if known is None:
+                logger.error("JSON upload %s from %s not stored: %s", upload_id, cred.device_id, exc)
+                raise Unavailable() from None
+            if known != sha:
+                raise Conflict(f"upload_id {upload_id} was already used with a different body") from None
         return Response(answer, status=202)
 
 

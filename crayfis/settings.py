@@ -235,6 +235,9 @@ CRAYFIS_API_DEVICE_UPLOAD_RATE = env_str("CRAYFIS_API_DEVICE_UPLOAD_RATE", "120/
 CRAYFIS_API_SCIENTIST_READ_RATE = env_str("CRAYFIS_API_SCIENTIST_READ_RATE", "600/min")
 CRAYFIS_API_ANON_READ_RATE = env_str("CRAYFIS_API_ANON_READ_RATE", "60/min")
 CRAYFIS_API_THROTTLE_CACHE = env_str("CRAYFIS_API_THROTTLE_CACHE", "default")
+# A verified API key is trusted this long per worker process (0 = check the database each time):
+# revocations and expiries reach other workers within this time.
+CRAYFIS_API_KEY_CACHE_S = env_float("CRAYFIS_API_KEY_CACHE_S", 5.0)
 # Read API: page size default and cap, NDJSON stream batch and cap on rows per stream.
 CRAYFIS_API_PAGE_SIZE = env_int("CRAYFIS_API_PAGE_SIZE", 500)
 CRAYFIS_API_PAGE_MAX = env_int("CRAYFIS_API_PAGE_MAX", 5_000)

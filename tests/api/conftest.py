@@ -21,13 +21,16 @@ def _fast_password_hasher(settings):
 def _fresh_caches():
     from django.core.cache import caches
 
+    from api.authentication import forget_keys
     from ingest import policy
 
     for cache in caches.all():
         cache.clear()
     policy.clear()
+    forget_keys()
     yield
     policy.clear()
+    forget_keys()
 
 
 @pytest.fixture

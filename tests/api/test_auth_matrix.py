@@ -97,3 +97,21 @@ def test_revoked_device_key_cannot_upload_but_a_new_one_can(client, device):
     DeviceAPIKey.objects.filter(prefix=key.split(".")[0]).update(revoked=True)
     assert post_upload(client, key, upload_body()).status_code == 401
     assert post_upload(client, new_device_key(reg), upload_body()).status_code == 202
+
+
+def test_revocation_applies_at_once_in_this_process(client, device):
+    """A verified key is cached per process; revoking it from the account page clears that."""
+    from accounts.services import revoke_device_key
+
+    reg, key = device
+    assert post_upload(client, key, upload_body()).status_code == 202     # now cached
+    assert revoke_device_key(reg.user, key.split(".")[0])
+    assert post_upload(client, key, upload_body()).status_code == 401
+
+
+def test_other_processes_learn_of_a_revocation_within_the_cache_time(client, device, settings):
+    settings.CRAYFIS_API_KEY_CACHE_S = 0                                   # no cache: every request checks
+    reg, key = device
+    assert post_upload(client, key, upload_body()).status_code == 202
+    DeviceAPIKey.objects.filter(prefix=key.split(".")[0]).update(revoked=True)   # as another process would
+    assert post_upload(client, key, upload_body()).status_code == 401
