@@ -69,8 +69,9 @@ def upload_components() -> dict[str, dict]:
 
 def add_upload_components(result, generator, request, public):
     """Postprocessing hook: put the msgspec-made schemas into components/schemas; the upload
-    body is required (drf-spectacular cannot tell for a raw schema)."""
+    body is required (drf-spectacular cannot tell for a raw schema); the integration guide."""
     result.setdefault("components", {}).setdefault("schemas", {}).update(upload_components())
+    result.setdefault("info", {})["description"] = API_DESCRIPTION
     upload = result.get("paths", {}).get("/api/v1/uploads", {}).get("post")
     if upload and "requestBody" in upload:
         upload["requestBody"]["required"] = True
@@ -106,6 +107,35 @@ class UploadAccepted(serializers.Serializer):
 ERROR_401 = OpenApiResponse(ErrorBody, description="no key where one is needed, or a wrong/revoked/expired key")
 ERROR_403 = OpenApiResponse(ErrorBody, description="the key may not do this (or the device is blocked)")
 ERROR_429 = OpenApiResponse(ErrorBody, description="rate limit: retry after the Retry-After header's seconds")
+
+API_DESCRIPTION = """
+Upload cosmic-ray detector data as JSON, and read hits, coincidence candidates and network
+statistics. (The CRAYFIS Android app keeps its own protobuf endpoint, `POST /submit`.)
+
+**Keys.** Send `Authorization: Api-Key <key>` (the *Authorize* button above).
+* *Device key* (uploads): sign up at `/accounts/signup/`, then on your account page
+  (`/accounts/`) *Register a detector*. The key is shown once; make a new one to rotate, revoke the
+  old one there. A wrong, revoked or expired key gets 401.
+* *Scientist key* (reads with exact positions): issued to accounts an operator has granted
+  read access. Reads without a key are allowed and get the public view.
+
+**Conventions.** Times are Unix milliseconds, UTC (integers); positions WGS84 degrees; lengths
+metres. Every error is `{"detail": "..."}`; a 400 also lists each bad field with its location
+(`$.blocks[0].hits[3].t_ms`) and block/hit index. 429 and 503 carry `Retry-After` (seconds).
+
+**Uploading.** Generate a UUID `upload_id` per upload and keep it until you get a 202: retrying
+the same body with it is safe (same answer, nothing stored twice); 409 means the id was used
+for a different body. `Content-Encoding: gzip` is accepted. A 202 means stored durably; hits
+appear in the read API once indexed (normally seconds).
+
+**Reading.** Ranges are `[from_ms, to_ms)`. Pages: follow `next` (or pass `next_cursor` as
+`cursor`) until it is null. For large ranges use `GET /api/v1/hits?...&format=ndjson`: one hit
+per line, streamed from a consistent snapshot.
+
+**Privacy.** No reply contains a device's own id or, without a scientist key, an exact position:
+devices appear as pseudonyms (`d` + 16 hex, stable), places as the 0.1-degree grid cell
+(`cell`, with its centre `cell_lat`/`cell_lon`), and an anonymous `bbox` filters on cell centres.
+"""
 
 UPLOAD_DESCRIPTION = """
 Send exposure blocks (spans of live data taking) with the hits found in them. Authenticate with

@@ -206,8 +206,7 @@ INSTALLED_APPS += [
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
 SPECTACULAR_SETTINGS = {
     "TITLE": "CRAYFIS network API",
-    "DESCRIPTION": "Upload detector data as JSON and read hits, coincidence candidates and network "
-                   "statistics. Guide: docs/api.md.",
+    "DESCRIPTION": "Upload detector data as JSON; read hits, candidates and network statistics.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "PREPROCESSING_HOOKS": ["api.schema.only_api_v1"],

@@ -65,3 +65,11 @@ def test_swagger_ui_is_served_from_local_static_files(client):
                   "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui.css"):
         assert f"/static/{asset}" in page
         assert finders.find(asset), asset
+
+
+def test_the_schema_carries_the_integration_guide(client):
+    """A third-party client integrates from /api/docs/ alone: keys, units, idempotency, paging, privacy."""
+    info = json.loads(client.get("/api/schema/?format=json").content)["info"]
+    for needle in ("/accounts/signup/", "Api-Key <key>", "Unix milliseconds", "upload_id", "409",
+                   "format=ndjson", "next_cursor", "pseudonyms", "0.1-degree", "Retry-After"):
+        assert needle in info["description"], needle
