@@ -183,6 +183,9 @@ def device_background(t_ms, lat, lon, device, live=None) -> DeviceBackground:
     codes, dev_idx = np.unique(np.asarray(device, dtype=np.int64), return_inverse=True)
     dev_idx = dev_idx.reshape(-1)
     n_dev = len(codes)
+    if n_dev == 0:
+        z, f = np.zeros(0, np.int64), np.zeros(0)
+        return DeviceBackground(z, f, f, f, np.zeros(1, np.int64), z, z)
     offsets, starts, ends = _intervals(dev_idx, t, n_dev, live, codes)
     if live is None:
         n = np.bincount(dev_idx, minlength=n_dev)
