@@ -70,6 +70,11 @@ def _live_between(since_ms: int, now_ms: int) -> dict:
     return {"bool": {"filter": [_range("end_ms", gte=since_ms), _range("start_ms", lte=now_ms)]}}
 
 
+def _data_blocks() -> dict:
+    """Data-taking blocks: live time in CALIBRATION / PRECALIBRATION blocks is not exposure."""
+    return {"bool": {"must_not": [{"terms": {"state": ["CALIBRATION", "PRECALIBRATION"]}}]}}
+
+
 def _total(resp: dict) -> int:
     return int(resp["hits"]["total"]["value"])
 
@@ -90,7 +95,7 @@ def overview(es, prefix: str, now_ms: int) -> dict:
     searches = [
         Search(indices.exposures(prefix), {
             "size": 0, "track_total_hits": True,
-            "aggs": {"live_s": {"sum": {"field": "live_s"}},
+            "aggs": {"data": {"filter": _data_blocks(), "aggs": {"live_s": {"sum": {"field": "live_s"}}}},
                      "phones": {"cardinality": {"field": "device"}},
                      "day": {"filter": _live_between(now_ms - DAY_MS, now_ms),
                              "aggs": {"n": {"cardinality": {"field": "device"}}}},
@@ -109,8 +114,8 @@ def overview(es, prefix: str, now_ms: int) -> dict:
         "active_phones_10m": int(ea.get("now", {}).get("n", {}).get("value") or 0),
         "active_phones_24h": int(ea.get("day", {}).get("n", {}).get("value") or 0),
         "phones_total": int(_value(ea, "phones")),
-        "exposure_hours_total": round(_value(ea, "live_s") / 3600.0, 2),
-        "exposure_blocks_total": _total(expo),
+        "exposure_hours_total": round(_value(ea.get("data", {}), "live_s") / 3600.0, 2),
+        "exposure_blocks_total": int(ea.get("data", {}).get("doc_count", 0)),
         "hits_24h": int(hits.get("aggregations", {}).get("day", {}).get("doc_count", 0)),
         "hits_total": _total(hits),
         "candidates_total": _total(cands),
@@ -136,7 +141,7 @@ def rates(es, prefix: str, now_ms: int, span: str) -> dict:
     last = now_ms - now_ms % bucket  # the running bucket
     first = last - length + bucket
     body = {"size": 0, "track_total_hits": False,
-            "query": {"bool": {"filter": [_range("start_ms", first, last + bucket - 1)]}},
+            "query": {"bool": {"filter": [_range("start_ms", first, last + bucket - 1), _data_blocks()]}},
             "aggs": {"t": {**_histogram("start_ms", first, last, bucket),
                            "aggs": {"events": {"sum": {"field": "n_events"}},
                                     "live_s": {"sum": {"field": "live_s"}},
@@ -279,9 +284,9 @@ def device(es, prefix: str, pseudonym: str, now_ms: int) -> dict | None:
             "size": 1, "track_total_hits": True, "query": mine,
             "sort": [{"end_ms": {"order": "desc", "unmapped_type": "long"}}],
             "_source": ["end_ms", "state", "l1_threshold", "l2_threshold", "res_x", "res_y", "model"],
-            "aggs": {"live_s": {"sum": {"field": "live_s"}},
+            "aggs": {"data": {"filter": _data_blocks(), "aggs": {"live_s": {"sum": {"field": "live_s"}}}},
                      "aborted": {"filter": {"term": {"aborted": True}}},
-                     "week": {"filter": _range("end_ms", gte=first),
+                     "week": {"filter": {"bool": {"filter": [_range("end_ms", gte=first), _data_blocks()]}},
                               "aggs": {"live_s": {"sum": {"field": "live_s"}},
                                        "events": {"sum": {"field": "n_events"}}}}}}),
         Search(indices.calibrations(prefix), {
@@ -318,7 +323,7 @@ def device(es, prefix: str, pseudonym: str, now_ms: int) -> dict | None:
         "hits_total": n_hits,
         "first_hit_ms": _int_or_none(ha["first"]["value"]),
         "last_hit_ms": _int_or_none(ha["last"]["value"]),
-        "exposure_hours": round(_value(ea, "live_s") / 3600.0, 3),
+        "exposure_hours": round(_value(ea["data"], "live_s") / 3600.0, 3),
         "exposure_blocks": n_blocks,
         "aborted_blocks": int(ea["aborted"]["doc_count"]),
         "last_exposure_end_ms": _int_or_none(latest.get("end_ms")),
@@ -341,7 +346,8 @@ def leaderboard_inputs(es, prefix: str, now_ms: int, days: int) -> dict:
     since = now_ms - days * DAY_MS
     searches = [
         Search(indices.exposures(prefix), {
-            "size": 0, "track_total_hits": False, "query": _live_between(since, now_ms),
+            "size": 0, "track_total_hits": False,
+            "query": {"bool": {"filter": [_live_between(since, now_ms), _data_blocks()]}},
             "aggs": {"d": {"terms": {"field": "device", "size": MAX_TERMS},
                            "aggs": {"live_s": {"sum": {"field": "live_s"}},
                                     "events": {"sum": {"field": "n_events"}}}}}}),

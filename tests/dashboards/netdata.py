@@ -34,7 +34,7 @@ class Network:
     hot: set[str]  # pseudonyms of hot (noisy) phones
     exact_points: np.ndarray  # (n, 2) lat, lon of every indexed exact location
     n_hits: int
-    n_exposures: int
+    n_exposures: int  # data-taking blocks
     live_s: float
     hits_by_device: dict[str, int]
     live_s_by_device: dict[str, float]
@@ -105,19 +105,21 @@ def index_network(es, prefix: str, key: str, now_ms: int, *, n_phones: int = 15,
     for d in hit_docs:
         hits_by_device[d["device"]] = hits_by_device.get(d["device"], 0) + 1
     live_by_device: dict[str, float] = {}
-    for d in expo_docs:
-        live_by_device[d["device"]] = live_by_device.get(d["device"], 0.0) + float(d["live_s"] or 0.0)
+    for d in expo_docs:  # exposure = live time of data-taking blocks (not calibration)
+        if d["state"] not in ("CALIBRATION", "PRECALIBRATION"):
+            live_by_device[d["device"]] = live_by_device.get(d["device"], 0.0) + float(d["live_s"] or 0.0)
     net = Network(
         prefix=prefix, now_ms=now_ms, raw_ids=raw_ids, pseudonyms=pseudonyms,
         hot={pseudonyms[raw_ids[i]] for i in np.flatnonzero(result.fleet.hot)},
         exact_points=np.array([[p["lat"], p["lon"]] for p in located]),
-        n_hits=len(hit_docs), n_exposures=len(expo_docs),
+        n_hits=len(hit_docs), n_exposures=sum(d["state"] not in ("CALIBRATION", "PRECALIBRATION")
+                                              for d in expo_docs),
         live_s=sum(live_by_device.values()), hits_by_device=hits_by_device,
         live_s_by_device=live_by_device,
         hit_times=np.array([int(d["t_ms"]) for d in hit_docs], dtype=np.int64),
         hit_devices=np.array([d["device"] for d in hit_docs], dtype=object),
         exposures=[{k: d.get(k) for k in ("device", "start_ms", "end_ms", "cell", "cell_location",
-                                          "n_events", "live_s")}
+                                          "n_events", "live_s", "state")}
                    for d in expo_docs],
     )
     net.candidates = _shower_candidates(result, hit_docs, pseudonyms, now_ms)

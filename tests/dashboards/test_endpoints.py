@@ -25,6 +25,8 @@ def test_overview_counts_match_the_indexed_network(client, dash):
     # every phone was live until the data was indexed moments ago
     assert ov["active_phones_10m"] == len(dash.raw_ids)
     assert ov["active_phones_24h"] == len(dash.raw_ids)
+    # exposure counts data-taking blocks only; the network also has calibration blocks with live time
+    assert any(x["state"] == "CALIBRATION" and x["live_s"] for x in dash.exposures)
     assert ov["exposure_hours_total"] == pytest.approx(dash.live_s / 3600.0, abs=0.01)
     assert ov["exposure_blocks_total"] == dash.n_exposures
     assert ov["candidates_total"] == len(dash.candidates)  # the retracted one is not counted
@@ -37,7 +39,8 @@ def test_rates_sum_the_exposure_blocks_of_each_bucket(client, dash, span, bucket
     assert r["bucket_ms"] == bucket_ms
     assert np.all(np.diff(r["t_ms"]) == bucket_ms)
     for i, start in enumerate(r["t_ms"]):
-        blocks = [x for x in dash.exposures if start <= x["start_ms"] < start + bucket_ms]
+        blocks = [x for x in dash.exposures if start <= x["start_ms"] < start + bucket_ms
+                  and x["state"] == "DATA"]
         events = sum(x["n_events"] for x in blocks)
         minutes = max(min(bucket_ms, r["now_ms"] - start), 60_000) / 60_000  # the newest bucket runs
         assert r["hits_per_min"][i] == pytest.approx(events / minutes, abs=1e-3)
