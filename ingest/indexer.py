@@ -22,6 +22,7 @@ import threading
 import time
 import traceback
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,7 @@ from crayfis.es.templates import ensure_templates
 from crayfis.wire import jsonapi
 from crayfis.wire.decode import WireDecodeError, decode_submit
 from ingest.devices import pseudonym_of
+from ingest.esjson import fast_serializers
 from ingest.models import Device, PreCalibration, TouchedBucket, Upload, UploadStatus
 
 logger = logging.getLogger(__name__)
@@ -125,7 +127,8 @@ def make_indexer_client(url: str | None = None) -> Elasticsearch:
     # One node URL, and the indexer keeps its own backoff: the transport must not park the node
     # as dead for up to 30 s after it comes back.
     return Elasticsearch(url or settings.CRAYFIS_ES_URL, request_timeout=60, max_retries=0,
-                         retry_on_timeout=False, dead_node_backoff_factor=0.0, max_dead_node_backoff=0.0)
+                         retry_on_timeout=False, dead_node_backoff_factor=0.0, max_dead_node_backoff=0.0,
+                         serializers=fast_serializers())
 
 
 class Indexer:
@@ -220,7 +223,9 @@ class Indexer:
         except ApiError as exc:
             if exc.status_code in _RETRYABLE_STATUS:
                 raise EsUnavailable(f"{exc.status_code}: {exc}") from exc
-            raise
+            # the whole request refused (e.g. 413): count an attempt against every upload in it
+            message = f"{exc.status_code}: {exc}"[:2000]
+            return set(), {p.upload_id: message for p in prepared}, {}
         except TransportError as exc:  # connection refused, timeout: nothing acknowledged
             raise EsUnavailable(f"{type(exc).__name__}: {exc}") from exc
         done = {p.upload_id for p in prepared} - set(retry) - set(poison)
@@ -333,9 +338,8 @@ class Indexer:
                 raise EsUnavailable(f"templates: {type(exc).__name__}: {exc}") from exc
             self._templates_ready = True
 
-    def process(self, rows: list[dict], stop: threading.Event | None = None) -> Totals:
-        """Index one claimed batch; retries while Elasticsearch is down (until `stop` is set)."""
-        stop = stop or threading.Event()
+    def _prepare_rows(self, rows: list[dict]) -> tuple[list[Prepared], Totals]:
+        """Decode a claimed batch; poison uploads are quarantined here and left out."""
         totals = Totals()
         prepared: list[Prepared] = []
         for row in rows:
@@ -348,14 +352,25 @@ class Indexer:
                 logger.warning("upload %s does not build documents: %r", row["id"], exc)
                 self._quarantine(row["id"], f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
                 totals.quarantined += 1
-        if not prepared:
-            return totals
+        return prepared, totals
+
+    def _send(self, prepared: list[Prepared]):
+        """Templates (first time) + bulk; only talks to Elasticsearch (runs on the bulk thread)."""
+        self._ensure_templates()
+        return self._bulk(prepared)
+
+    def _index_prepared(self, prepared: list[Prepared], stop: threading.Event, first=None) -> Totals:
+        """Bulk-index a decoded batch and record the outcome; waits out Elasticsearch outages.
+
+        `first` is the outcome of an attempt already made (a future from the bulk thread).
+        """
+        totals = Totals()
         while True:
             try:
-                self._ensure_templates()
-                done, retry, poison = self._bulk(prepared)
+                outcome = first.result() if first is not None else self._send(prepared)
                 break
             except EsUnavailable as exc:
+                first = None
                 totals.es_outages += 1
                 self._templates_ready = False  # a new or restarted cluster may lack them
                 logger.warning("Elasticsearch unavailable (%s); retrying %d uploads in %.1f s",
@@ -366,37 +381,61 @@ class Indexer:
                 _refresh_connection()
                 self._renew([p.upload_id for p in prepared])
         self._backoff = self.config.backoff_min_s
-        totals.add(self._mark(prepared, done, retry, poison))
+        totals.add(self._mark(prepared, *outcome))
+        return totals
+
+    def process(self, rows: list[dict], stop: threading.Event | None = None) -> Totals:
+        """Index one claimed batch; retries while Elasticsearch is down (until `stop` is set)."""
+        prepared, totals = self._prepare_rows(rows)
+        if prepared:
+            totals.add(self._index_prepared(prepared, stop or threading.Event()))
         return totals
 
     # --- loops ----------------------------------------------------------------------------------
 
     def run(self, once: bool = False, stop: threading.Event | None = None,
             log_every_s: float = 10.0) -> Totals:
-        """Index until stopped (or, with once, until nothing is claimable); returns the totals."""
+        """Index until stopped (or, with once, until nothing is claimable); returns the totals.
+
+        Pipelined: while one batch's bulk request is in flight (on a helper thread that only
+        talks to Elasticsearch), this thread claims and decodes the next one, so decoding and
+        Elasticsearch's indexing use the two cores at once. All database work stays here.
+        """
         stop = stop or threading.Event()
         started = last_log = time.monotonic()
         logged = Totals()
-        while not stop.is_set():
-            _refresh_connection()
-            try:
-                rows = self.claim()
-                if rows:
-                    self.totals.add(self.process(rows, stop))
-            except DatabaseError as exc:  # database restarting or locked too long: claims stay safe
-                if connection.in_atomic_block:
-                    raise  # the caller's transaction is broken; only the caller can recover
-                logger.warning("database error (%s); retrying in %.1f s", exc, self.config.poll_s)
-                connection.close()
-                stop.wait(self.config.poll_s)
-                continue
-            if not rows:
-                if once:
-                    break
-                stop.wait(self.config.poll_s)
-            if time.monotonic() - last_log >= log_every_s:
-                self._log_progress(time.monotonic() - last_log, logged)
-                last_log, logged = time.monotonic(), Totals(**vars(self.totals))
+        inflight = None  # (prepared batch, future of its bulk outcome)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="indexer-bulk") as pool:
+            while not stop.is_set():
+                _refresh_connection()
+                try:
+                    rows = self.claim()
+                    prepared, totals = self._prepare_rows(rows)
+                    self.totals.add(totals)
+                    if inflight is not None:
+                        self.totals.add(self._index_prepared(inflight[0], stop, first=inflight[1]))
+                        inflight = None
+                    if prepared:
+                        inflight = (prepared, pool.submit(self._send, prepared))
+                except DatabaseError as exc:  # database restarting or locked too long: claims stay safe
+                    if connection.in_atomic_block:
+                        raise  # the caller's transaction is broken; only the caller can recover
+                    logger.warning("database error (%s); retrying in %.1f s", exc, self.config.poll_s)
+                    connection.close()
+                    stop.wait(self.config.poll_s)
+                    continue
+                if not rows and inflight is None:
+                    if once:
+                        break
+                    stop.wait(self.config.poll_s)
+                if time.monotonic() - last_log >= log_every_s:
+                    self._log_progress(time.monotonic() - last_log, logged)
+                    last_log, logged = time.monotonic(), Totals(**vars(self.totals))
+            if inflight is not None:  # stopped with a batch in flight: finish recording it
+                try:
+                    self.totals.add(self._index_prepared(inflight[0], stop, first=inflight[1]))
+                except DatabaseError as exc:
+                    logger.warning("could not record the last batch (%s); its leases will expire", exc)
         logger.info("indexer %s stopping after %.1f s: %s", self.owner, time.monotonic() - started, self.totals)
         return self.totals
 

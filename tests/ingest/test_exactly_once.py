@@ -76,20 +76,37 @@ def test_an_expired_claim_is_taken_over_without_duplicates(client, es, es_url, e
     assert _count_hits(es, es_prefix) == (10, 10)
 
 
+def _free_port_pair() -> int:
+    """An HTTP port p with p + 100 (the node's transport port) also free."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+        if port + 100 > 65535:
+            continue
+        with socket.socket() as b:
+            try:
+                b.bind(("127.0.0.1", port + 100))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair")
+
+
 @pytest.fixture
 def second_node(es, settings):
-    """A second real node (port 9252) that the test may stop and start."""
-    cfg = esnode.NodeConfig(http_port=9252, var_dir=settings.VAR_DIR, heap="512m")
+    """A second real node on a fresh port that the test may stop and start (removed after)."""
+    import shutil
+
+    cfg = esnode.NodeConfig(http_port=_free_port_pair(), var_dir=settings.VAR_DIR, heap="512m")
     esnode.start(cfg, progress=lambda m: None)
-    yield cfg
-    if esnode.health(cfg.url) is None:
-        esnode.start(cfg, progress=lambda m: None)
-    from elasticsearch import Elasticsearch
-
-    from tests.conftest import _delete_prefixed
-
-    _delete_prefixed(Elasticsearch(cfg.url, request_timeout=30), settings.CRAYFIS_ES_PREFIX)
-    esnode.stop(cfg)
+    try:
+        yield cfg
+    finally:
+        esnode.stop(cfg)
+        shutil.rmtree(cfg.node_dir, ignore_errors=True)
 
 
 def test_es_stopped_while_uploads_keep_coming(es_prefix, second_node):

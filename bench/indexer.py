@@ -1,0 +1,196 @@
+"""Benchmark: the indexer (pending uploads -> Elasticsearch) against a raw bulk of the same documents.
+
+In one run, on the embedded node (CRAYFIS_ES_URL): `--uploads` realistic DataChunks (150 events
+each, ingest.synthetic) are stored as pending uploads in a fresh SQLite database, then
+  indexer   Indexer.run(once=True): claim, decode, build documents, streaming_bulk (create),
+            mark indexed, touched buckets, devices (the whole path, timed end to end);
+  raw bulk  the same documents, built beforehand (not timed), sent with the same client and
+            chunking through elasticsearch.helpers.streaming_bulk;
+  ndjson    the same documents pre-serialized to NDJSON bodies (not timed) and POSTed with
+            es.bulk: the node's ingest ceiling from this client.
+Each target gets fresh indices (own prefix, same templates); runs alternate and repeat, medians
+are reported as hits (events) per second. Everything created is deleted at the end.
+
+    .venv/bin/python bench/indexer.py [--uploads 200] [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def setup_django(var_dir: Path) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crayfis.settings")
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret")
+    os.environ["CRAYFIS_VAR_DIR"] = str(var_dir)
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.setdefault("CRAYFIS_LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def store_uploads(n: int) -> int:
+    """n pending uploads of 150 events; returns the number of events."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from ingest.store import UploadRow, insert_rows
+    from ingest.synthetic import make_chunk
+
+    events, rows = 0, []
+    for i in range(n):
+        c = make_chunk(50_000 + i)
+        events += c.n_events
+        rows.append(UploadRow(device_id=c.headers["Device-id"], sha256=f"{i:064x}", body=c.body,
+                              received_at=timezone.now(), run_id=c.headers["Run-id"],
+                              camera_id=c.headers["Camera-id"], crayfis_version=c.headers["Crayfis-version"],
+                              crayfis_version_code=c.headers["Crayfis-version-code"]))
+    with transaction.atomic():
+        insert_rows(rows)
+    return events
+
+
+def drop(es, prefix: str) -> None:
+    names = list(es.indices.get(index=f"{prefix}-*", expand_wildcards="all", ignore_unavailable=True))
+    for start in range(0, len(names), 50):
+        es.indices.delete(index=",".join(names[start:start + 50]), ignore_unavailable=True)
+    templates = es.options(ignore_status=404).indices.get_index_template(name=f"{prefix}-*")
+    for t in templates.get("index_templates", []):
+        es.indices.delete_index_template(name=t["name"])
+
+
+def count_hits(es, prefix: str) -> int:
+    es.indices.refresh(index=f"{prefix}-hits-*", ignore_unavailable=True)
+    return es.count(index=f"{prefix}-hits-*", ignore_unavailable=True)["count"]
+
+
+def run_indexer(es, prefix: str, batch: int) -> tuple[float, int]:
+    from ingest.indexer import Indexer, IndexerConfig
+    from ingest.models import Upload
+
+    Upload.objects.update(status="pending", claim_owner=None, claim_until_ms=None, attempts=0)
+    indexer = Indexer(es, IndexerConfig.from_settings(prefix=prefix, batch=batch), owner=f"bench-{prefix}")
+    t0 = time.perf_counter()
+    totals = indexer.run(once=True, log_every_s=3600)
+    return time.perf_counter() - t0, totals.hits
+
+
+def prebuilt_actions(prefix: str) -> list[dict]:
+    from ingest.indexer import Indexer, IndexerConfig
+    from ingest.models import Upload
+
+    helper = Indexer(None, IndexerConfig.from_settings(prefix=prefix))
+    rows = Upload.objects.order_by("id").values("id", "device_id", "body", "received_at", "run_id", "camera_id",
+                                                 "crayfis_version", "crayfis_version_code", "attempts",
+                                                 "payload_format")
+    return [a for row in rows for a in helper.prepare(row).actions]
+
+
+def run_raw_bulk(es, actions: list[dict], bulk_bytes: int) -> float:
+    from elasticsearch.helpers import streaming_bulk
+
+    t0 = time.perf_counter()
+    for ok, item in streaming_bulk(es, actions, chunk_size=10_000, max_chunk_bytes=bulk_bytes,
+                                   raise_on_error=False, yield_ok=False):
+        raise RuntimeError(f"raw bulk item failed: {item}")
+    return time.perf_counter() - t0
+
+
+def ndjson_bodies(actions: list[dict], bulk_bytes: int) -> list[bytes]:
+    bodies, parts, size = [], [], 0
+    for a in actions:
+        line = (json.dumps({"create": {"_index": a["_index"], "_id": a["_id"]}}) + "\n"
+                + json.dumps(a["_source"], separators=(",", ":")) + "\n").encode()
+        if parts and size + len(line) > bulk_bytes:
+            bodies.append(b"".join(parts))
+            parts, size = [], 0
+        parts.append(line)
+        size += len(line)
+    if parts:
+        bodies.append(b"".join(parts))
+    return bodies
+
+
+def run_ndjson(es, bodies: list[bytes]) -> float:
+    t0 = time.perf_counter()
+    for body in bodies:
+        resp = es.bulk(operations=body)
+        if resp["errors"]:
+            raise RuntimeError("ndjson bulk had item errors")
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--uploads", type=int, default=200)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=None, help="indexer claim size (CRAYFIS_INDEXER_BATCH)")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="crayfis-bench-indexer-"))
+    try:
+        setup_django(tmp)
+        from django.conf import settings
+
+        from crayfis.es.templates import ensure_templates
+        from ingest.indexer import make_indexer_client
+
+        es = make_indexer_client()
+        batch = args.batch or settings.CRAYFIS_INDEXER_BATCH
+        bulk_bytes = settings.CRAYFIS_INDEXER_BULK_BYTES
+        n_events = store_uploads(args.uploads)
+        print(f"{args.uploads} pending uploads, {n_events} events; ES {settings.CRAYFIS_ES_URL}", flush=True)
+        tag = uuid.uuid4().hex[:6]
+        actions = prebuilt_actions(f"bench{tag}raw")
+        bodies = ndjson_bodies([dict(a, _index=a["_index"].replace(f"bench{tag}raw", f"bench{tag}nd"))
+                                for a in actions], bulk_bytes)
+        print(f"{len(actions)} documents per target", flush=True)
+        rates: dict[str, list[float]] = {"indexer": [], "raw_bulk": [], "ndjson": []}
+        for r in range(args.repeats):
+            for name in ("indexer", "raw_bulk", "ndjson"):
+                prefix = {"indexer": f"bench{tag}ix{r}", "raw_bulk": f"bench{tag}raw",
+                          "ndjson": f"bench{tag}nd"}[name]
+                drop(es, prefix)
+                ensure_templates(es, prefix, replicas=0)
+                if name == "indexer":
+                    dt, hits = run_indexer(es, prefix, batch)
+                    assert hits == n_events, (hits, n_events)
+                elif name == "raw_bulk":
+                    dt = run_raw_bulk(es, actions, bulk_bytes)
+                else:
+                    dt = run_ndjson(es, bodies)
+                assert count_hits(es, prefix) == n_events
+                rates[name].append(n_events / dt)
+                print(f"  {name:9s} run {r}: {n_events / dt:9.0f} events/s ({dt:.2f} s)", flush=True)
+                drop(es, prefix)
+        med = {k: statistics.median(v) for k, v in rates.items()}
+        summary = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0],
+                   "uploads": args.uploads, "events": n_events, "documents": len(actions), "batch": batch,
+                   "repeats": args.repeats, "events_per_s_median": med,
+                   "ratio_vs_raw_bulk": med["indexer"] / med["raw_bulk"],
+                   "ratio_vs_ndjson": med["indexer"] / med["ndjson"]}
+        print(json.dumps(summary, indent=1))
+        if args.json:
+            args.json.write_text(json.dumps(summary, indent=1))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
