@@ -18,7 +18,7 @@ TUNING = st.fixed_dictionaries({
 })
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@settings(max_examples=100, deadline=None, derandomize=True)
 @given(scene=scenes(), tuning=TUNING)
 def test_kernel_equals_brute_force(scene, tuning):
     ref = brute_force(*scene.args())
