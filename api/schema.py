@@ -141,8 +141,9 @@ UPLOAD_DESCRIPTION = """
 Send exposure blocks (spans of live data taking) with the hits found in them. Authenticate with
 a **device key** (`Authorization: Api-Key <key>`, from the account page).
 
-* `upload_id` is a UUID you generate per upload. A retry with the same id and the same body gets
-  the same 202 and stores nothing new; the same id with a different body gets 409.
+* `upload_id` is a UUID you generate per upload. A retry with the same id and the same body
+  bytes (compared after gunzip) gets the same 202 and stores nothing new; the same id with a
+  different body (even re-serialized JSON) gets 409.
 * Send `Content-Encoding: gzip` to compress the body. Caps: body size (413), blocks and hits per
   upload (400).
 * Times are Unix milliseconds (UTC); positions WGS84 degrees. A hit without `location` takes its
