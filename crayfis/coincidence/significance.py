@@ -3,8 +3,9 @@
 The trigger needs k distinct devices, so the background is modelled over devices:
 
 * Device d's rate r_d = its hits inside its live intervals / its live time; without live
-  intervals, (n_d - 1) / (last - first) over its observed span, and it counts as live from one
-  mean gap (1 / r_d) before its first hit to one after its last, within the searched span.
+  intervals, (n_d - 1) / (last - first) over its observed span, live over [first, last]
+  (spark_jobs/significance_step.py mirrors this). On searches only a few mean gaps long this
+  undercounts who is live near the two ends (by ~1/r_d at each end): pass exposure blocks.
 * Devices are placed at the median of their hits' unit vectors (phones rarely move far).
 * For an anchor hit a of device d at t_a, every OTHER device e within R of d (same distance as
   the search) and live at t_a fires in the window with p_e = 1 - exp(-r_e * w), w = tau + 1 ms
@@ -191,11 +192,6 @@ def device_background(t_ms, lat, lon, device, live=None) -> DeviceBackground:
         n = np.bincount(dev_idx, minlength=n_dev)
         span = ends - 1 - starts
         rate = np.where(span > 0, (n - 1) / np.maximum(span, 1), 0.0)
-        # a device was on before its first hit and after its last: by one mean gap each,
-        # within the searched span (else the edges of short searches look half empty)
-        gap = np.where(rate > 0, np.round(1.0 / np.where(rate > 0, rate, 1.0)), 0).astype(np.int64)
-        starts = np.maximum(starts - gap, int(t.min()))
-        ends = np.minimum(ends + gap, int(t.max()) + 1)
     else:
         inside = _live_index(offsets, starts, ends, dev_idx, t)
         n_live = np.bincount(dev_idx[inside], minlength=n_dev)
