@@ -3,8 +3,8 @@
 Anonymous callers get the public view (pseudonyms and coarse cells; see api/search.py);
 scientist keys add exact positions. Pages are sorted on a unique key, (t_ms, hit_id) or
 (t_start_ms, candidate_id), and continue with an opaque cursor (Elasticsearch search_after), so
-no server-side state is kept between pages. `format=ndjson` streams a whole range under one
-point in time instead.
+no server-side state is kept between pages. `format=ndjson` (or `parquet`) streams a whole
+range under one point in time instead.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import time
 import msgspec
 from django.conf import settings
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from elasticsearch import ApiError, TransportError
 from rest_framework.negotiation import BaseContentNegotiation
@@ -24,6 +25,8 @@ from api import schema, search
 from api.authentication import ApiKeyAuthentication
 from api.base import ApiView
 from api.errors import BadRequest, Unavailable
+from api.parquet import MEDIA_TYPE as PARQUET
+from api.parquet import parquet_stream
 from api.permissions import IsReader, sees_exact
 from api.serializers import (CandidatesPage, CandidatesQuery, HitExact, HitsPage, HitsQuery, NetworkStats,
                              StatsQuery, encode_cursor)
@@ -104,9 +107,11 @@ class HitsView(ReadView):
         description=(
             "Hits sorted by (t_ms, hit_id). Without a key: public view (device pseudonym and "
             "coarse 0.1-degree cell; bbox filters cell centres). With a scientist key: exact "
-            "position too. Page with `cursor`; or `format=ndjson` to stream the whole range."),
+            "position too. Page with `cursor`; or `format=ndjson` / `format=parquet` to stream the whole range."),
         responses={(200, "application/json"): HitsPage,
                    (200, "application/x-ndjson"): OpenApiResponse(HitExact, description="one hit per line"),
+                   (200, PARQUET): OpenApiResponse(OpenApiTypes.BINARY, description=(
+                       "one Parquet file, columns as the JSON fields (int64 times, float64 positions)")),
                    **READ_ERRORS},
     )
     def get(self, request):
@@ -116,8 +121,8 @@ class HitsView(ReadView):
         index = search.month_indices(prefix, "hits", q["from_ms"], q["to_ms"])
         query = search.hits_query(q["from_ms"], q["to_ms"], exact=exact, bbox=q.get("bbox"), devices=q.get("device"))
         fields = search.EXACT_HIT_FIELDS if exact else search.PUBLIC_HIT_FIELDS
-        if q["format"] == "ndjson":
-            return _stream(es, index, query, fields, exact)
+        if q["format"] in ("ndjson", "parquet"):
+            return _stream(es, index, query, fields, exact, q["format"])
         size = q.get("limit") or settings.CRAYFIS_API_PAGE_SIZE
         docs, last = _es_call(search.search_page, es, index, query, search.HIT_SORT, size, q.get("cursor"), fields)
         cursor = encode_cursor(last) if last else None
@@ -125,22 +130,27 @@ class HitsView(ReadView):
                          "next": self.next_link(request, cursor)})
 
 
-def _stream(es, index, query, fields, exact) -> StreamingHttpResponse:
+def _stream(es, index, query, fields, exact, fmt: str) -> StreamingHttpResponse:
     batches = search.scan_sorted(es, index, query, search.HIT_SORT, settings.CRAYFIS_API_STREAM_BATCH,
                                  settings.CRAYFIS_API_STREAM_MAX_ROWS, fields)
     first = _es_call(next, batches, None)   # opens the point in time now: a down index is still a clean 503
 
-    def lines():
+    def views():
         batch = first
         while batch is not None:
-            yield b"".join(_encode(search.hit_view(d, exact)) + b"\n" for d in batch)
+            yield [search.hit_view(d, exact) for d in batch]
             try:
                 batch = next(batches, None)
             except Exception:  # headers are gone: log and end the stream (the client resumes from its last t_ms)
-                logger.exception("read API: NDJSON stream cut short")
+                logger.exception("read API: %s stream cut short", fmt)
                 return
 
-    response = StreamingHttpResponse(lines(), content_type="application/x-ndjson")
+    if fmt == "parquet":
+        response = StreamingHttpResponse(parquet_stream(views(), exact), content_type=PARQUET)
+        response["Content-Disposition"] = 'attachment; filename="hits.parquet"'
+    else:
+        lines = (b"".join(_encode(h) + b"\n" for h in rows) for rows in views())
+        response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
     response["Cache-Control"] = "no-store"
     return response
 

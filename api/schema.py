@@ -129,8 +129,8 @@ for a different body. `Content-Encoding: gzip` is accepted. A 202 means stored d
 appear in the read API once indexed (normally seconds).
 
 **Reading.** Ranges are `[from_ms, to_ms)`. Pages: follow `next` (or pass `next_cursor` as
-`cursor`) until it is null. For large ranges use `GET /api/v1/hits?...&format=ndjson`: one hit
-per line, streamed from a consistent snapshot.
+`cursor`) until it is null. For large ranges use `GET /api/v1/hits?...&format=ndjson` (one hit
+per line) or `format=parquet` (one Parquet file), streamed from a consistent snapshot.
 
 **Privacy.** No reply contains a device's own id or, without a scientist key, an exact position:
 devices appear as pseudonyms (`d` + 16 hex, stable), places as the 0.1-degree grid cell

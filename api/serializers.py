@@ -94,9 +94,10 @@ class PageQuery(TimeRangeQuery):
 
 
 class HitsQuery(PageQuery):
-    format = serializers.ChoiceField(choices=["json", "ndjson"], required=False, default="json", help_text=(
+    format = serializers.ChoiceField(choices=["json", "ndjson", "parquet"], required=False, default="json", help_text=(
         "json: one page (use cursor for the next). ndjson: the whole range streamed as one "
-        "hit per line (application/x-ndjson), ignoring limit and cursor"))
+        "hit per line (application/x-ndjson). parquet: the whole range as one Parquet file "
+        "(application/vnd.apache.parquet, zstd). ndjson and parquet ignore limit and cursor"))
 
 
 class CandidatesQuery(PageQuery):

@@ -162,6 +162,35 @@ def test_ndjson_stream_equals_the_pages(client, indexed, scientist, settings):
     assert [json.loads(line) for line in lines] == full
 
 
+@pytest.mark.parametrize("who", ["anonymous", "scientist"])
+def test_parquet_stream_equals_the_pages(client, indexed, scientist, settings, who):
+    import io
+
+    import pyarrow.parquet as pq
+
+    settings.CRAYFIS_API_STREAM_BATCH = 4             # three row groups
+    headers = auth(scientist[1]) if who == "scientist" else {}
+    full = client.get(f"/api/v1/hits?{RANGE}", **headers).json()["results"]
+    resp = client.get(f"/api/v1/hits?{RANGE}&format=parquet", **headers)
+    assert resp.status_code == 200 and resp["Content-Type"] == "application/vnd.apache.parquet"
+    parquet = pq.ParquetFile(io.BytesIO(b"".join(resp.streaming_content)))
+    assert parquet.metadata.num_row_groups == 3
+    table = parquet.read()
+    assert table.to_pylist() == full
+    assert ("lat" in table.column_names) == (who == "scientist")
+    assert str(table.schema.field("t_ms").type) == "int64"
+
+
+def test_parquet_of_an_empty_range_is_a_valid_empty_file(client, indexed):
+    import io
+
+    import pyarrow.parquet as pq
+
+    resp = client.get("/api/v1/hits?from_ms=1300000000000&to_ms=1300000001000&format=parquet")
+    table = pq.read_table(io.BytesIO(b"".join(resp.streaming_content)))
+    assert table.num_rows == 0 and table.column_names[:3] == ["hit_id", "t_ms", "device"]
+
+
 def test_ndjson_of_an_empty_range_is_empty(client, indexed):
     resp = client.get("/api/v1/hits?from_ms=1300000000000&to_ms=1300000001000&format=ndjson")
     assert resp.status_code == 200 and b"".join(resp.streaming_content) == b""
@@ -228,7 +257,8 @@ def test_candidates_public_and_exact_views_filters_and_paging(client, es, es_pre
 def test_index_down_is_503(client, settings, es_prefix):
     settings.CRAYFIS_ES_URL = "http://127.0.0.1:9"       # nothing listens on the discard port
     settings.CRAYFIS_ES_TIMEOUT_S = 2.0
-    for url in (f"/api/v1/hits?{RANGE}", f"/api/v1/hits?{RANGE}&format=ndjson", f"/api/v1/candidates?{RANGE}",
+    for url in (f"/api/v1/hits?{RANGE}", f"/api/v1/hits?{RANGE}&format=ndjson",
+                f"/api/v1/hits?{RANGE}&format=parquet", f"/api/v1/candidates?{RANGE}",
                 f"/api/v1/network/stats?{RANGE}"):
         resp = client.get(url)
         assert resp.status_code == 503 and resp["Retry-After"] == "5", url

@@ -27,7 +27,7 @@ def test_schema_is_valid_openapi_and_documents_v1_only(client):
     assert {"202", "400", "401", "403", "409", "413", "415", "429", "503"} <= set(upload["responses"])
     assert schema["paths"]["/api/v1/hits"]["get"]["security"] == [{"ApiKeyAuth": []}, {}]
     hits_200 = schema["paths"]["/api/v1/hits"]["get"]["responses"]["200"]["content"]
-    assert set(hits_200) == {"application/json", "application/x-ndjson"}
+    assert set(hits_200) == {"application/json", "application/x-ndjson", "application/vnd.apache.parquet"}
 
 
 def test_upload_schema_comes_from_the_validating_structs(client):
