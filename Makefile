@@ -15,9 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: install
-	CRAYFIS_DEBUG=1 $(PY) manage.py esnode start
-	CRAYFIS_DEBUG=1 $(PY) manage.py migrate --noinput
-	CRAYFIS_DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+	CRAYFIS_DEBUG=1 $(PY) manage.py demo
 
 test: install
 	$(PY) -m pytest
