@@ -107,6 +107,9 @@ def merge_candidates(w: Windows, hit_ids: dict[int, str] | pa.Table) -> Candidat
             raise RuntimeError("hit_id lookup did not return exactly the window members")
         name_of = names
     else:
+        missing = [int(c) for c in w.hit_code if int(c) not in hit_ids]
+        if missing:
+            raise RuntimeError(f"no hit_id found for {len(missing)} window members")
         name_of = np.asarray([hit_ids[int(c)] for c in w.hit_code], dtype=object)
 
     t_of = w.t_ms

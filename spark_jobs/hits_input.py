@@ -53,16 +53,23 @@ def in_range(start_ms: int | None, end_ms: int | None):
 
 @dataclass
 class InputHits:
-    """Rows in the time range (``raw``), and how to turn them into coded, valid hits."""
+    """Rows in the time range (``raw``), and how to turn them into coded hits."""
 
     raw: object  # DataFrame: hit_id, device_id, t_ms, lat, lon, and _file/_row or hit_code
     is_parquet: bool
+    path: str | None = None
+
+    def files(self) -> list[str]:
+        """Parquet files in numbering order (file number = place in this list)."""
+        if not self.is_parquet:
+            return []
+        return sorted({normal_path(f) for f in self.raw.inputFiles()})
 
     def coded(self, files: list[str] | None = None):
         """Rows in range as (hit_code, hit_id, device_id, t_ms, lat, lon, valid).
 
-        Parquet numbers its files by their place in sorted ``files``; a row whose file is not
-        in the list gets a null hit_code (``prepare`` checks there are none).
+        Parquet numbers its files by their place in ``files``; a row whose file is missing
+        from it gets hit_code -1, which the kernel stage counts and the job refuses.
         """
         from pyspark.sql import functions as F
 
@@ -70,25 +77,49 @@ class InputHits:
         if not self.is_parquet:
             return self.raw.select(*COLUMNS, valid)
         pairs = []
-        for i, name in enumerate(sorted({normal_path(f) for f in files or []})):
-            pairs += [F.lit(name), F.lit(i)]
-        file_no = (F.create_map(*pairs)[F.regexp_replace(F.col("_file"), "^file:///", "file:/")]
-                   if pairs else F.lit(None))
-        code = F.shiftleft(file_no.cast("long"), ROW_BITS) + F.col("_row")
+        for i, name in enumerate(files or []):
+            for spelling in {name, "file:///" + name[len("file:/"):] if name.startswith("file:/") else name}:
+                pairs += [F.lit(spelling), F.lit(i)]
+        file_no = F.create_map(*pairs)[F.col("_file")] if pairs else F.lit(None)
+        code = F.coalesce(F.shiftleft(file_no.cast("long"), ROW_BITS) + F.col("_row"), F.lit(-1))
         return self.raw.select(code.alias("hit_code"), *COLUMNS[1:], valid)
-
-    def listed_files(self) -> list[str]:
-        """Parquet files as Spark lists them (DataFrame.inputFiles)."""
-        return list(self.raw.inputFiles()) if self.is_parquet else []
-
-    def scanned_files(self) -> list[str]:
-        """Parquet files exactly as the scan names them (one pass over the file-path column)."""
-        return [r[0] for r in self.raw.select("_file").distinct().collect()]
 
 
 def normal_path(uri: str) -> str:
     """One spelling of a local file URI: 'file:///x' and 'file:/x' both become 'file:/x'."""
     return "file:/" + uri[len("file:///"):] if uri.startswith("file:///") else uri
+
+
+def read_parquet_hit_ids(files: list[str], codes) -> dict[int, str]:
+    """hit_id of each hit code, read straight from the Parquet files (only the row groups
+    that hold them, only the hit_id column): the driver reads a few row groups, not the data."""
+    import urllib.parse
+
+    import numpy as np
+    import pyarrow.parquet as pq
+    from pyarrow import fs
+
+    codes = np.unique(np.asarray(codes, dtype=np.int64))
+    out: dict[int, str] = {}
+    file_no = codes >> ROW_BITS
+    for f in np.unique(file_no).tolist():
+        uri = files[f]
+        if uri.startswith("file:/"):
+            filesystem, path = fs.LocalFileSystem(), urllib.parse.unquote(uri[len("file:"):])
+            path = "/" + path.lstrip("/")
+        else:
+            filesystem, path = fs.FileSystem.from_uri(uri)
+        pf = pq.ParquetFile(path, filesystem=filesystem)
+        sizes = [pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)]
+        starts = np.concatenate(([0], np.cumsum(sizes)))
+        rows = codes[file_no == f] & ((1 << ROW_BITS) - 1)
+        group = np.searchsorted(starts, rows, side="right") - 1
+        for g in np.unique(group).tolist():
+            ids = pf.read_row_group(g, columns=["hit_id"]).column(0)
+            want = rows[group == g]
+            for r, h in zip(want.tolist(), ids.take(want - starts[g]).to_pylist()):
+                out[(f << ROW_BITS) | r] = str(h)
+    return out
 
 
 def parquet_input(spark, path: str, start_ms: int | None, end_ms: int | None) -> InputHits:
@@ -100,7 +131,7 @@ def parquet_input(spark, path: str, start_ms: int | None, end_ms: int | None) ->
                    F.col("lon").cast("double"), F.col("_metadata.file_path").alias("_file"),
                    F.col("_metadata.row_index").alias("_row"))
            .where(in_range(start_ms, end_ms)))
-    return InputHits(raw, is_parquet=True)
+    return InputHits(raw, is_parquet=True, path=path)
 
 
 def es_input(spark, url: str, pattern: str, start_ms: int | None, end_ms: int | None,

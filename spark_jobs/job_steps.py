@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from spark_jobs import significance_step
 from spark_jobs.cli import UserError
 from spark_jobs.candidates import lookup_hit_ids, merge_candidates, windows_from_rows
-from spark_jobs.hits_input import es_input, parquet_input
+from spark_jobs.hits_input import es_input, parquet_input, read_parquet_hit_ids
 from spark_jobs.output import CANDIDATE_SCHEMA, index_candidates, write_outputs
 from spark_jobs.search import Prepared, TimeSlide, encode, prepare, search_partitions
 
@@ -44,13 +44,22 @@ def open_input(spark, cfg):
 
 def partition_stats(rows: pa.Table) -> dict[str, Any]:
     stats = rows.filter(pc.equal(rows.column("kind"), 1))
-    n_rows = stats.column("n_rows").to_numpy()
+
+    def total(name):
+        return int(stats.column(name).to_numpy().sum())
+
+    uncoded = total("uncoded")
+    if uncoded:
+        raise RuntimeError(f"{uncoded} hits could not be numbered by their Parquet file "
+                           "(a path spelled differently by the listing and the scan)")
     return {
-        "partitions": int(stats.num_rows),
-        "rows_with_halo": int(n_rows.sum()),
-        "max_partition_rows": int(n_rows.max()) if len(n_rows) else 0,
-        "core_anchors": int(stats.column("n_core").to_numpy().sum()),
-        "triggered_anchors": int(stats.column("n_triggered").to_numpy().sum()),
+        "tasks": int(stats.num_rows),
+        "partitions": total("n_groups"),
+        "rows_with_halo": total("n_rows"),
+        "max_partition_rows": int(stats.column("max_group_rows").to_numpy().max()),
+        "max_task_rows": int(stats.column("n_rows").to_numpy().max()),
+        "core_anchors": total("n_core"),
+        "triggered_anchors": total("n_triggered"),
     }
 
 
@@ -102,7 +111,7 @@ def run_time_slides(spark, prep: Prepared, encoded, cfg) -> dict[str, Any]:
     anchors, cands = [], []
     for s in range(cfg.time_slides):
         slide = TimeSlide(prep.t_min_ms, span, offsets[s])
-        rows = search_partitions(encoded, prep.plan, cfg.params, prep.n_tasks, slide=slide)
+        rows = search_partitions(encoded, prep, cfg.params, slide=slide)
         anchors.append(partition_stats(rows)["triggered_anchors"])
         w = windows_from_rows(rows)
         cands.append(merge_windows(w.anchors, w.offsets, w.members).n_candidates)
@@ -156,14 +165,17 @@ def search_and_write(spark, cfg) -> dict[str, Any]:
         encoded = encode(spark, prep)
         if cfg.time_slides:
             encoded = encoded.persist()
-        rows = search_partitions(encoded, prep.plan, params, prep.n_tasks, background=background,
+        rows = search_partitions(encoded, prep, params, background=background,
                                  max_multiplicity=params.min_devices + significance_step.MULTIPLICITY_MARGIN)
         lap("search_s")
         pstats = partition_stats(rows)
         if pstats["core_anchors"] != prep.n_hits:
             raise RuntimeError(f"{pstats['core_anchors']} core anchors for {prep.n_hits} hits")
         windows = windows_from_rows(rows)
-        ids = lookup_hit_ids(spark, prep.hits, windows.hit_code)
+        if inp.is_parquet:
+            ids = read_parquet_hit_ids(prep.files, windows.hit_code)
+        else:
+            ids = lookup_hit_ids(spark, prep.hits, windows.hit_code)
         cands = merge_candidates(windows, ids)
         lap("candidates_s")
         sig = significance_step.combine(rows, background, cands.multiplicity, live_source)

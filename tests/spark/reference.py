@@ -1,13 +1,17 @@
 """What the Spark job must output: the kernel run on all hits at once, as candidate rows."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from crayfis.coincidence.kernel import find_coincidences
 from crayfis.coincidence.merge import candidate_id
-from crayfis.coincidence.significance import candidate_significance, estimate_background, time_slides
+from crayfis.coincidence.geo import centroid_lat_lon, unit_vectors
+from crayfis.coincidence.significance import (candidate_significance, device_background,
+                                              estimate_background, time_slides)
 
 MULTIPLICITY_MARGIN = 20
 
@@ -27,8 +31,15 @@ def sorted_arrays(hits: pa.Table):
 
 
 def kernel_background(hits: pa.Table, window_ms: int, radius_m: float, k: int):
+    """``estimate_background`` on every hit, with devices placed where the job places them:
+    the normalised mean of their unit vectors (the core's default is the median)."""
     t, _, lat, lon, dev = sorted_arrays(hits)
-    return estimate_background(t, lat, lon, dev, window_ms, radius_m, k,
+    devices = device_background(t, lat, lon, dev)
+    x, y, z = unit_vectors(lat, lon)
+    sums = [np.bincount(dev, weights=c) for c in (x, y, z)]
+    m_lat, m_lon = centroid_lat_lon(*sums)
+    devices = dataclasses.replace(devices, lat=m_lat, lon=m_lon)
+    return estimate_background(t, lat, lon, dev, window_ms, radius_m, k, devices=devices,
                                max_multiplicity=k + MULTIPLICITY_MARGIN)
 
 
