@@ -161,8 +161,9 @@ class CandidatesView(ReadView):
     @extend_schema(
         operation_id="candidates_list", summary="Coincidence candidates", tags=["read"], auth=READ_AUTH,
         parameters=[CandidatesQuery],
-        description=("Candidates found by the coincidence search, sorted by (t_start_ms, candidate_id). "
-                     "Without a key the centroid is given only as its public cell."),
+        description=("Candidates found by the coincidence search, sorted by (t_start_ms, candidate_id); "
+                     "retracted ones (merged or no longer supported) are left out. Without a key the "
+                     "centroid is given only as its public cell."),
         responses={200: CandidatesPage, **READ_ERRORS},
     )
     def get(self, request):
@@ -175,6 +176,7 @@ class CandidatesView(ReadView):
         size = q.get("limit") or settings.CRAYFIS_API_PAGE_SIZE
         docs, last = _es_call(search.search_page, es, f"{prefix}-candidates", query, search.CANDIDATE_SORT,
                               size, q.get("cursor"), search.CANDIDATE_FIELDS)
+        docs = [d for d in docs if d.get("status") != "retracted"]   # also where `status` is unmapped
         cursor = encode_cursor(last) if last else None
         return Response({"results": [search.candidate_view(d, exact) for d in docs], "next_cursor": cursor,
                          "next": self.next_link(request, cursor)})

@@ -146,6 +146,7 @@ class Candidate(serializers.Serializer):
     t_end_ms = serializers.IntegerField()
     n_hits = serializers.IntegerField()
     n_devices = serializers.IntegerField()
+    multiplicity = serializers.IntegerField(allow_null=True, help_text="most distinct devices in one window")
     devices = serializers.ListField(child=serializers.CharField(), help_text="pseudonyms")
     hit_ids = serializers.ListField(child=serializers.CharField())
     n_triggered_anchors = serializers.IntegerField(allow_null=True)

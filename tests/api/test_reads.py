@@ -237,14 +237,19 @@ def _candidate(i: int, t: int, n_devices: int, lat: float, lon: float) -> dict:
 
 def test_candidates_public_and_exact_views_filters_and_paging(client, es, es_prefix, scientist):
     ensure_templates(es, es_prefix)
+    # the continuous search maps its status field (search/es_candidates.py) before writing
+    es.indices.put_mapping(index=f"{es_prefix}-candidates", properties={"status": {"type": "keyword"}})
     for i in range(5):
         es.index(index=f"{es_prefix}-candidates", id=f"c{i:03d}",
                  document=_candidate(i, T0 + 1000 * i, 3 + i % 2, GENEVA[0], GENEVA[1]))
+    retracted = {**_candidate(9, T0 + 500, 3, GENEVA[0], GENEVA[1]), "status": "retracted", "merged_into": "c001"}
+    es.index(index=f"{es_prefix}-candidates", id="c009", document=retracted)   # as the continuous search leaves it
     es.indices.refresh(index=f"{es_prefix}-candidates")
     url = f"/api/v1/candidates?{RANGE}"
     public = client.get(url).json()["results"]
     assert [c["candidate_id"] for c in public] == ["c000", "c001", "c002", "c003", "c004"]
     assert all("lat" not in c and "lon" not in c and c["cell"] == "46.25,6.15" for c in public)
+    assert public[0]["multiplicity"] is None
     exact = client.get(url, **auth(scientist[1])).json()["results"]
     assert exact[0]["lat"] == pytest.approx(GENEVA[0]) and exact[0]["hit_ids"] == ["h0a", "h0b"]
     assert [c["candidate_id"] for c in client.get(url + "&min_devices=4").json()["results"]] == ["c001", "c003"]
