@@ -234,6 +234,9 @@ CRAYFIS_API_DEVICE_UPLOAD_RATE = env_str("CRAYFIS_API_DEVICE_UPLOAD_RATE", "120/
 CRAYFIS_API_SCIENTIST_READ_RATE = env_str("CRAYFIS_API_SCIENTIST_READ_RATE", "600/min")
 CRAYFIS_API_ANON_READ_RATE = env_str("CRAYFIS_API_ANON_READ_RATE", "60/min")
 CRAYFIS_API_THROTTLE_CACHE = env_str("CRAYFIS_API_THROTTLE_CACHE", "default")
+# Anonymous rates count per client address: the number of trusted proxies in front of the app
+# (0 = use the socket address; X-Forwarded-For is then ignored, so it cannot be spoofed).
+REST_FRAMEWORK["NUM_PROXIES"] = env_int("CRAYFIS_API_NUM_PROXIES", 0)
 # A verified API key is trusted this long per worker process (0 = check the database each time):
 # revocations and expiries reach other workers within this time.
 CRAYFIS_API_KEY_CACHE_S = env_float("CRAYFIS_API_KEY_CACHE_S", 5.0)

@@ -36,6 +36,13 @@ def test_anonymous_reads_are_throttled_per_address(client, es_prefix, settings):
     assert a == [200, 200, 429] and b == 200
 
 
+def test_a_forged_forwarded_for_header_does_not_reset_the_count(client, es_prefix, settings):
+    settings.CRAYFIS_API_ANON_READ_RATE = "2/min"
+    codes = [client.get(STATS, REMOTE_ADDR="10.0.0.3", HTTP_X_FORWARDED_FOR=f"192.0.2.{i}").status_code
+             for i in range(3)]
+    assert codes == [200, 200, 429]
+
+
 def test_scientist_reads_have_their_own_rate(client, scientist, es_prefix, settings):
     settings.CRAYFIS_API_ANON_READ_RATE = "1/min"
     settings.CRAYFIS_API_SCIENTIST_READ_RATE = "3/min"
