@@ -2,7 +2,7 @@
 
 In one run, on the embedded node (CRAYFIS_ES_URL): `--uploads` realistic DataChunks (150 events
 each, ingest.synthetic) are stored as pending uploads in a fresh SQLite database, then
-  indexer   Indexer.run(once=True): claim, decode, build documents, streaming_bulk (create),
+  indexer   Indexer.run(once=True): claim, decode, build documents, bulk create (ingest.bulk),
             mark indexed, touched buckets, devices (the whole path, timed end to end);
   raw bulk  the same documents, built beforehand (not timed), sent with the same client and
             chunking through elasticsearch.helpers.streaming_bulk;

@@ -21,7 +21,6 @@ import socket
 import threading
 import time
 import traceback
-from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -31,12 +30,12 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.db.models import Q
 from django.utils import timezone
 from elasticsearch import ApiError, Elasticsearch, TransportError
-from elasticsearch.helpers import streaming_bulk
 
 from crayfis.es.documents import build_actions
 from crayfis.es.templates import ensure_templates
 from crayfis.wire import jsonapi
 from crayfis.wire.decode import WireDecodeError, decode_submit
+from ingest.bulk import bulk_create
 from ingest.devices import pseudonym_of
 from ingest.esjson import fast_serializers
 from ingest.models import Device, PreCalibration, TouchedBucket, Upload, UploadStatus
@@ -193,33 +192,22 @@ class Indexer:
 
     def _bulk(self, prepared: list[Prepared]) -> tuple[set[int], dict[int, str], dict[int, str]]:
         """Send every action once; returns (uploads done, uploads to retry, uploads to quarantine)."""
-        owners: dict[tuple[str, str], list[int]] = defaultdict(list)
+        owners: dict[tuple[str, str], list[int]] = {}
         unique: list[dict] = []
         for p in prepared:
             for a in p.actions:
                 key = (a["_index"], a["_id"])
-                if key not in owners:
+                ids = owners.get(key)
+                if ids is None:
+                    owners[key] = [p.upload_id]
                     unique.append(a)
-                owners[key].append(p.upload_id)
+                else:
+                    ids.append(p.upload_id)
         retry: dict[int, str] = {}
         poison: dict[int, str] = {}
         try:
-            for ok, item in streaming_bulk(self.es, unique, chunk_size=10_000,
-                                           max_chunk_bytes=self.config.bulk_bytes, raise_on_error=False,
-                                           raise_on_exception=False, yield_ok=False, max_retries=2,
-                                           initial_backoff=self.config.backoff_min_s,
-                                           max_backoff=self.config.backoff_max_s):
-                info = next(iter(item.values()))
-                status = info.get("status")
-                if status == 409:
-                    continue  # already there: a replay, or another indexer got it first
-                message = f"{status}: {info.get('error')}"[:2000]
-                exc = info.get("exception")  # set when the whole bulk request failed
-                if exc is not None and (not isinstance(exc, ApiError) or status in _RETRYABLE_STATUS):
-                    raise EsUnavailable(message)
-                target = retry if status in _RETRYABLE_STATUS or status is None else poison
-                for upload_id in owners[(info.get("_index"), info.get("_id"))]:
-                    target.setdefault(upload_id, message)
+            failures = bulk_create(self.es, unique, max_bytes=self.config.bulk_bytes,
+                                   backoff_s=self.config.backoff_min_s)
         except ApiError as exc:
             if exc.status_code in _RETRYABLE_STATUS:
                 raise EsUnavailable(f"{exc.status_code}: {exc}") from exc
@@ -228,6 +216,14 @@ class Indexer:
             return set(), {p.upload_id: message for p in prepared}, {}
         except TransportError as exc:  # connection refused, timeout: nothing acknowledged
             raise EsUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        for pos, status, error in failures:
+            message = f"{status}: {error}"[:2000]
+            if status == 429:
+                raise EsUnavailable(f"still saturated after retries: {message}")
+            target = retry if status in _RETRYABLE_STATUS else poison
+            a = unique[pos]
+            for upload_id in owners[(a["_index"], a["_id"])]:
+                target.setdefault(upload_id, message)
         done = {p.upload_id for p in prepared} - set(retry) - set(poison)
         return done, retry, poison
 
