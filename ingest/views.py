@@ -13,6 +13,7 @@ import json
 import logging
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -75,12 +76,17 @@ def submit(request):
     if body is None:
         return _error(413, f"body larger than {cap} bytes")
 
-    device = policy.device_policy(device_id)
+    fields = {name: meta.get(header, "").strip()[:limit] for name, (header, limit) in _HEADERS.items()}
+    try:
+        device = policy.device_policy(device_id)
+        code_known = not fields["app_code"] or policy.app_code_known(fields["app_code"])
+    except DatabaseError as exc:
+        logger.error("device policy unavailable: %s", exc)
+        return _error(503, "storage unavailable, retry later")
     if device.blocked:
         return _error(403, "device blocked")
-    fields = {name: meta.get(header, "").strip()[:limit] for name, (header, limit) in _HEADERS.items()}
     unlinked = False
-    if fields["app_code"] and not policy.app_code_known(fields["app_code"]):
+    if not code_known:
         if settings.CRAYFIS_INGEST_ENFORCE_APP_CODES:
             return _error(401, "unknown App-code")
         unlinked = True
@@ -104,7 +110,9 @@ def _parse_precal_query(body: bytes) -> tuple[str, int, int, int] | None:
         res_x, res_y = (int(part) for part in str(query["res"]).lower().split("x"))
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    if not isinstance(device_id, str) or not device_id:
+    if not isinstance(device_id, str) or not device_id or len(device_id) > _MAX_DEVICE_ID:
+        return None
+    if not all(0 <= v < 2**31 for v in (camera_id, res_x, res_y)):
         return None
     return device_id, camera_id, res_x, res_y
 

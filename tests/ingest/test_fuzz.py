@@ -58,3 +58,16 @@ def test_fuzzed_bodies_are_kept_and_answered_202_and_never_block_the_queue(clien
     assert Upload.objects.get(device_id=B_HEADERS["Device-id"]).status == "indexed"
     good = [h for h in search(es, es_prefix, "hits") if h["run"] == "7f3c2a10-51d4-4e8b-9a6f-2b1c0d9e8f70"]
     assert len(good) >= 4
+
+
+_json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                            lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+                            max_leaves=6)
+
+
+@settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=st.fixed_dictionaries({}, optional={"device_id": _json_values, "camera_id": _json_values,
+                                                 "res": _json_values | st.from_regex(r"\A-?\d{1,25}x\d{1,25}\Z")}))
+def test_precal_queries_never_5xx(client, query):
+    resp = client.post("/precal.json", json.dumps(query), content_type="application/json")
+    assert resp.status_code in (204, 400)

@@ -157,7 +157,9 @@ def test_precal_json_serves_the_stored_map_else_204(client, samples, es, es_url,
 
 
 def test_precal_json_bad_request_is_400(client):
-    for body in (b"not json", b"{}", b'{"device_id": "a", "camera_id": 0, "res": "big"}'):
+    for body in (b"not json", b"{}", b'{"device_id": "a", "camera_id": 0, "res": "big"}',
+                 b'{"device_id": "a", "camera_id": 1e30, "res": "1x1"}',
+                 b'{"device_id": "a", "camera_id": 0, "res": "99999999999999999999x1"}', b"[]"):
         resp = client.post("/precal.json", body, content_type="application/json")
         assert resp.status_code == 400
         assert "error" in json.loads(resp.content)
