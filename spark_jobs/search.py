@@ -28,9 +28,10 @@ from spark_jobs.partitioning import PartitionPlan, aligned_cuts, balanced_cuts
 
 HISTOGRAM_BINS = 16384
 
-ASSIGNED = pa.schema([("task", pa.int64()), ("pkey", pa.int64()), ("home", pa.bool_()),
-                      ("hit_code", pa.int64()), ("device_code", pa.int64()), ("t_ms", pa.int64()),
-                      ("lat", pa.float64()), ("lon", pa.float64())])
+# One copy of a hit in one partition; whether it is the home copy is recomputed after the
+# shuffle (plan.home), which is cheaper than shuffling a flag.
+ASSIGNED = pa.schema([("pkey", pa.int64()), ("hit_code", pa.int64()), ("device_code", pa.int64()),
+                      ("t_ms", pa.int64()), ("lat", pa.float64()), ("lon", pa.float64())])
 # kind 0: one (triggered anchor, member) pair; kind 1: statistics of one task.
 WINDOW_ROWS = pa.schema([
     ("kind", pa.int8()), ("anchor", pa.int64()), ("member", pa.int64()),
@@ -183,9 +184,7 @@ class TimeSlide:
         return self.t0 + np.mod(t_ms - self.t0 + self.offsets_ms[device_code], self.span)
 
 
-def _assign_batches(plan: PartitionPlan, slab_task_keys: np.ndarray, slide: TimeSlide | None):
-    n_tiles = plan.grid.n_tiles
-
+def _assign_batches(plan: PartitionPlan, slide: TimeSlide | None):
     def assign(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for b in batches:
             if b.num_rows == 0:
@@ -197,15 +196,14 @@ def _assign_batches(plan: PartitionPlan, slab_task_keys: np.ndarray, slide: Time
             lon = b.column("lon").to_numpy()
             if slide is not None:
                 t = slide.apply(t, dev)
-            idx, key, home = plan.assign(t, lat, lon)
+            idx, key, _ = plan.assign(t, lat, lon)
             yield pa.RecordBatch.from_arrays(
-                [pa.array(slab_task_keys[key // n_tiles]), pa.array(key), pa.array(home),
-                 pa.array(code[idx]), pa.array(dev[idx]), pa.array(t[idx]), pa.array(lat[idx]),
-                 pa.array(lon[idx])], schema=ASSIGNED)
+                [pa.array(key), pa.array(code[idx]), pa.array(dev[idx]), pa.array(t[idx]),
+                 pa.array(lat[idx]), pa.array(lon[idx])], schema=ASSIGNED)
     return assign
 
 
-def _search_groups(params: SearchParams, background, max_multiplicity: int):
+def _search_groups(plan: PartitionPlan, params: SearchParams, background, max_multiplicity: int):
     """mapInArrow body for one task: every (slab, tile) partition it holds, one at a time.
 
     ``background`` (significance.DeviceBackground over device codes, or None) gives the core
@@ -220,7 +218,7 @@ def _search_groups(params: SearchParams, background, max_multiplicity: int):
         table = pa.Table.from_batches(batches, schema=ASSIGNED) if batches else ASSIGNED.empty_table()
         cols = {name: table.column(name).to_numpy() for name in
                 ("pkey", "hit_code", "device_code", "t_ms", "lat", "lon")}
-        home_all = table.column("home").to_numpy(zero_copy_only=False)
+        home_all = plan.home(cols["t_ms"], cols["lat"], cols["lon"]) == cols["pkey"]
         order = np.argsort(cols["pkey"], kind="stable")
         pkey = cols["pkey"][order]
         bounds = np.flatnonzero(np.r_[True, pkey[1:] != pkey[:-1], True])
@@ -267,10 +265,14 @@ def search_partitions(encoded, prep: Prepared, params: SearchParams, slide: Time
     """Triggered windows of all core anchors and per-task statistics (WINDOW_ROWS)."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
+    from pyspark.sql import functions as F
+
+    plan = prep.plan
     n_tasks = len(np.unique(prep.task_keys))
-    assigned = encoded.mapInArrow(_assign_batches(prep.plan, prep.task_keys, slide),
-                                  from_arrow_schema(ASSIGNED))
-    out = (assigned.repartition(n_tasks, "task")
-           .mapInArrow(_search_groups(params, background, max_multiplicity),
+    assigned = encoded.mapInArrow(_assign_batches(plan, slide), from_arrow_schema(ASSIGNED))
+    keys = F.array(*[F.lit(int(k)).cast("long") for k in prep.task_keys])  # hashed as task_keys
+    task = F.element_at(keys, F.expr(f"cast(pkey div {plan.grid.n_tiles} as int) + 1"))
+    out = (assigned.repartition(n_tasks, task)
+           .mapInArrow(_search_groups(plan, params, background, max_multiplicity),
                        from_arrow_schema(WINDOW_ROWS)))
     return out.toArrow()

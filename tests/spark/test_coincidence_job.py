@@ -92,8 +92,10 @@ def test_a_dense_city_is_spread_over_several_partitions(spark, tmp_path):
     in_city = np.abs(table.column("lat").to_numpy() - 46.2) < 0.1
     assert in_city.mean() > 0.7
     summary, got = run(spark, path, tmp_path / "out", rows_per_task=table.num_rows // 8)
-    assert summary["partitions"] >= 8
+    # one count-balanced slab per task
+    assert summary["partitions"] >= 8 and summary["tasks"] == summary["parameters"]["time_slabs"] >= 8
     assert summary["max_partition_rows"] < 0.2 * table.num_rows
+    assert summary["max_task_rows"] < 0.2 * table.num_rows
     assert_same_candidates(got, kernel_candidates(table, TAU, R, K))
 
 
