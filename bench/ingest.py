@@ -1,6 +1,6 @@
 """Benchmark: POST /submit under real HTTP load on 127.0.0.1, against the DRF baseline.
 
-Starts gunicorn (gthread workers) on a fresh SQLite database in a temporary directory, posts
+Starts gunicorn (gthread workers, entry point ingest.wsgi by default) on a fresh SQLite database in a temporary directory, posts
 realistic ~48 kB DataChunks (150 events each, from ingest.synthetic) from keep-alive
 connections in separate load processes, and reports uploads/s, events/s and p50/p99 latency.
 Every request carries a new Device-id, so every one is a new durable row (no dedup shortcut).
@@ -182,6 +182,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
     ap.add_argument("--threads", type=int, default=16, help="threads per gunicorn worker")
     ap.add_argument("--bodies", type=int, default=64, help="distinct DataChunks to cycle through")
+    ap.add_argument("--app", default="ingest.wsgi:application",
+                    help="WSGI entry point (crayfis.wsgi:application = Django's handler for every path)")
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
@@ -199,7 +201,7 @@ def main() -> None:
     subprocess.run([py, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     port = free_port()
     gunicorn = subprocess.Popen(
-        [py, "-m", "gunicorn", "crayfis.wsgi", "-k", "gthread", "-w", str(args.workers), "--threads",
+        [py, "-m", "gunicorn", args.app, "-k", "gthread", "-w", str(args.workers), "--threads",
          str(args.threads), "-b", f"127.0.0.1:{port}", "--keep-alive", "30", "--backlog", "2048",
          "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
     results: dict[str, list[dict]] = {"submit": [], "baseline": []}
@@ -234,6 +236,7 @@ def main() -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
     summary = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0],
+               "app": args.app,
                "workers": args.workers, "threads": args.threads, "connections": args.connections,
                "seconds": args.seconds, "repeats": args.repeats, "events_per_upload": n_events,
                "body_kb": statistics.mean(map(len, protos)) / 1000,
