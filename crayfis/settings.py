@@ -255,9 +255,9 @@ INSTALLED_APPS += ["search"]
 # Coincidence parameters (DESIGN.md section 5): window tau (ms), radius R (m), k distinct devices.
 # Changing any of them makes the next pass re-search everything (the old candidates are
 # reconciled against the new definition, unsupported ones retracted).
-CRAYFIS_SEARCH_WINDOW_MS = env_int("CRAYFIS_SEARCH_WINDOW_MS", 100)
-CRAYFIS_SEARCH_RADIUS_M = env_float("CRAYFIS_SEARCH_RADIUS_M", 1000.0)
-CRAYFIS_SEARCH_MIN_DEVICES = env_int("CRAYFIS_SEARCH_MIN_DEVICES", 20)
+CRAYFIS_SEARCH_WINDOW_MS = env_int("CRAYFIS_SEARCH_WINDOW_MS", 30)
+CRAYFIS_SEARCH_RADIUS_M = env_float("CRAYFIS_SEARCH_RADIUS_M", 150.0)
+CRAYFIS_SEARCH_MIN_DEVICES = env_int("CRAYFIS_SEARCH_MIN_DEVICES", 7)
 # Seconds between passes (a pass starts at once when the previous one overran).
 CRAYFIS_SEARCH_EVERY_S = env_float("CRAYFIS_SEARCH_EVERY_S", 60.0)
 # A group of hit ranges holding more hits than this goes to the Spark job instead of the

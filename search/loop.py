@@ -31,7 +31,7 @@ from search.es_candidates import EsCandidateStore
 from search.es_hits import EsHitSource
 from search.models import SearchedBucket, SearchState
 from search.spark_runner import SparkRunner
-from search.status import write_status
+from search.status import note_failure, write_status
 
 logger = logging.getLogger(__name__)
 
@@ -227,8 +227,9 @@ class SearchLoop:
                         passes += 1
                     elif once:
                         logger.warning("another search process holds the lease; nothing done")
-                except Exception:  # ES down, conflict, Spark failure: buckets stay pending
+                except Exception as exc:  # ES down, conflict, Spark failure: buckets stay pending
                     logger.exception("search pass failed; its buckets stay pending")
+                    note_failure(self.es, self.config.prefix, exc, now_ms())
                     if once:
                         raise
                 if once:

@@ -40,6 +40,7 @@ class SparkRunner:
     master: str = ""
     timeout_s: float = 3600.0
     scratch_dir: str | None = None
+    session: object = None  # a live SparkSession: run the job in this process (no JVM start)
 
     def argv(self, rng: Interval, params: SearchParams, out_dir: str) -> list[str]:
         base = shlex.split(self.command) if self.command else [sys.executable, "-m", "spark_jobs.coincidence"]
@@ -58,6 +59,8 @@ class SparkRunner:
         with tempfile.TemporaryDirectory(prefix="crayfis-search-", dir=self.scratch_dir) as tmp:
             out_dir = os.path.join(tmp, "out")
             argv = self.argv(rng, params, out_dir)
+            if self.session is not None:
+                return self._in_process(argv, out_dir)
             env = {**os.environ, "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable)}
             t0 = time.monotonic()
             try:
@@ -71,6 +74,17 @@ class SparkRunner:
             logger.info("Spark job searched [%d, %d] in %.1f s: %s", rng[0], rng[1],
                         time.monotonic() - t0, (done.stdout or "").strip().splitlines()[-1:])
             return read_components(os.path.join(out_dir, "candidates.parquet"))
+
+
+    def _in_process(self, argv: list[str], out_dir: str) -> list[Component]:
+        """The same job arguments, run on the held session."""
+        from spark_jobs.coincidence import parse_args, run_job
+
+        cfg = parse_args(argv[argv.index("--input"):])
+        summary = run_job(self.session, cfg)
+        logger.info("Spark job (in process): %s hits, %s candidates", summary.get("hits_read"),
+                    summary.get("candidates"))
+        return read_components(os.path.join(out_dir, "candidates.parquet"))
 
 
 def read_components(path: str) -> list[Component]:

@@ -34,8 +34,9 @@ class CandidateStore(Protocol):
 
 # (hit range, anchor intervals inside it, params) -> components of a wider search
 LargeRunner = Callable[[Interval, Sequence[Interval], SearchParams], list[Component]]
-# active candidates after the change -> {candidate_id: {"expected_background": .., ...}}
-Scorer = Callable[[Sequence[StoredCandidate]], dict[str, dict]]
+# (active candidates after the change, (hit range, hits) the pass read) ->
+# {candidate_id: {"expected_background": .., "p_value": .., "false_alarm_per_year": ..}}
+Scorer = Callable[[Sequence[StoredCandidate], Sequence[tuple[Interval, HitBatch]]], dict[str, dict]]
 
 
 @dataclass
@@ -98,6 +99,7 @@ class ContinuousSearch:
         lap("region")
 
         found: list[Component] = []
+        fetched: list[tuple[Interval, HitBatch]] = []
         for rng in ranges:
             inside = [iv for iv in region if rng[0] <= iv[0] and iv[1] <= rng[1]]
             if self.large_runner is not None and self.large_threshold is not None \
@@ -106,6 +108,7 @@ class ContinuousSearch:
                 report.groups_large += 1
             else:
                 batch = self.hits.fetch([rng])
+                fetched.append((rng, batch))
                 report.hits_read += len(batch)
                 found += search_region(batch, inside, self.params)
                 report.groups_numpy += 1
@@ -114,7 +117,7 @@ class ContinuousSearch:
 
         rec = self._reconcile(old, found)
         active = [c.after for c in rec.changes if c.after.status == ACTIVE]
-        scores = self.scorer(active) if (self.scorer and active) else {}
+        scores = self.scorer(active, fetched) if (self.scorer and active) else {}
         lap("score")
         self.store.write(rec.changes, scores)
         lap("write")

@@ -11,7 +11,7 @@ from django.core import mail
 
 from crayfis.coincidence.continuous import ContinuousSearch
 from crayfis.coincidence.incremental import HitBatch, SearchParams
-from crayfis.coincidence.live_significance import score_components
+from crayfis.coincidence.live_significance import score_candidates
 from crayfis.coincidence.memory_store import MemoryCandidateStore, MemoryHitStore
 from search.alerts import AlertConfig, deliver_due, queue_alerts
 from search.models import Alert
@@ -75,8 +75,7 @@ def run(hits: HitBatch, store=None, hit_store=None):
     store = store or MemoryCandidateStore()
     search = ContinuousSearch(
         hit_store, store, PARAMS, 60_000,
-        scorer=lambda cands: {c.candidate_id: s for c, s in zip(
-            cands, score_components(hit_store.all(), [c.component for c in cands], PARAMS))})
+        scorer=lambda cands, fetched: score_candidates(cands, fetched, PARAMS, 600_000, hit_store.fetch))
     report = search.run_pass(hit_store.add(hits))
     return report, store, hit_store
 

@@ -124,3 +124,38 @@ def test_a_second_process_waits_for_the_lease(es, es_url, es_prefix, make_loop):
     assert second.run_once() is None  # first holds the lease
     first.release()
     assert second.run_once() is not None
+
+
+def test_new_parameters_re_search_everything_and_retract_what_they_no_longer_support(
+        client, es, es_url, es_prefix, make_loop, settings):
+    from django.core.management import call_command
+
+    uploads = scenario(random.Random(3))
+    for device, xbn, evs in uploads:
+        post(client, *chunk(device, evs, xbn=xbn))
+    index_pending(es_url)
+    settings.CRAYFIS_ES_PREFIX = es_prefix
+    call_command("search_continuously", "--once", "--every", "5s", "--window-ms", "100",
+                 "--radius-m", "1000", "--min-devices", "3", verbosity=0)
+    loop3 = make_loop(PARAMS)
+    before = {c.candidate_id: c for c in loop3.store.all_active()}
+    assert sorted(c.component.n_devices for c in before.values()) == [3, 4]
+
+    stricter = SearchParams(window_ms=100, radius_m=1000.0, min_devices=4)
+    outcome = make_loop(stricter).run_once()
+    assert outcome.report.buckets == 5  # every bucket again
+    (kept,) = loop3.store.all_active()
+    assert kept.candidate_id in before and kept.component.n_devices == 4
+    (gone_id,) = set(before) - {kept.candidate_id}
+    gone = es.get(index=f"{es_prefix}-candidates", id=gone_id)["_source"]
+    assert (gone["status"], gone["retraction"], gone["revision"]) == ("retracted", "unsupported", 2)
+    assert batch_member_sets(all_hits(loop3), stricter) == {frozenset(kept.hit_ids)}
+
+
+def test_periods_parse_like_the_issue_writes_them():
+    from search.management.commands.search_continuously import parse_duration
+
+    assert [parse_duration(x) for x in ("60s", "2m", "500ms", "1h", "90")] == [60, 120, 0.5, 3600, 90]
+    for bad in ("", "fast", "-1s", "0s"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
