@@ -381,11 +381,23 @@ def section_memory(args) -> list[str]:
     return lines
 
 
+# ----------------------------------------------------------------------------- Spark (spark_jobs owner)
+# The Spark job section lives in bench/coincidence_spark.py (same generated hits); imported
+# lazily so the kernel sections never start a JVM.
+
+
+def section_spark(args) -> list[str]:
+    from bench.coincidence_spark import section_spark as run_spark_section
+
+    return run_spark_section(args)
+
+
 SECTIONS = {
     "kernel": section_kernel,
     "baselines": section_baselines,
     "scaling": section_scaling,
     "memory": section_memory,
+    "spark": section_spark,
 }
 
 
@@ -418,6 +430,9 @@ def main(argv=None) -> None:
     p.add_argument("--no-malloc-tuning", action="store_true",
                    help="leave glibc's defaults (page faults on every large temporary)")
     p.add_argument("--append-docs", action="store_true", help=f"append the tables to {DOCS}")
+    from bench.coincidence_spark import add_arguments as add_spark_arguments  # section "spark"
+
+    add_spark_arguments(p)
     args = p.parse_args(argv)
     args.workloads = args.workloads.split(",")
     if args.quick:

@@ -64,8 +64,10 @@ def build_parser() -> OneLineParser:
     p.add_argument("--time-slabs", type=positive_int, help="number of time slabs (default: auto)")
     p.add_argument("--slab-ms", type=positive_int,
                    help="fixed time slabs at multiples of this many ms (default: count-balanced)")
-    p.add_argument("--rows-per-task", type=positive_int, default=1_000_000,
+    p.add_argument("--rows-per-slab", type=positive_int, default=1_000_000,
                    help="target hits per time slab when --time-slabs is not given")
+    p.add_argument("--rows-per-task", type=positive_int, default=8_000_000,
+                   help="target hits per Spark task (a task searches several slabs)")
     return p
 
 
@@ -76,7 +78,7 @@ def parse_args(argv: list[str] | None = None) -> JobConfig:
         parser.error("--start must be before --end")
     params = SearchParams(window_ms=a.window_ms, radius_m=a.radius_m, min_devices=a.min_devices,
                           tile_deg=a.tile_deg, n_slabs=a.time_slabs, slab_ms=a.slab_ms,
-                          rows_per_task=a.rows_per_task)
+                          rows_per_slab=a.rows_per_slab, rows_per_task=a.rows_per_task)
     return JobConfig(input=a.input, output=a.output, params=params, start_ms=a.start, end_ms=a.end,
                      master=a.master, to_es=a.to_es, time_slides=a.time_slides,
                      slide_seed=a.slide_seed, es_url=a.es_url, es_prefix=a.es_prefix,

@@ -50,9 +50,11 @@ class SearchParams:
     radius_m: float
     min_devices: int
     tile_deg: float = 2.0
-    n_slabs: int | None = None  # None: from rows_per_task and the parallelism
+    n_slabs: int | None = None  # None: from rows_per_slab and the parallelism
     slab_ms: int | None = None  # fixed slabs at multiples of this (instead of count-balanced)
-    rows_per_task: int = 1_000_000
+    rows_per_slab: int = 1_000_000  # bounds one kernel call (a slab x tile partition)
+    rows_per_task: int = 8_000_000  # slabs per Spark task: the background model's fixed cost
+    # (neighbours and segment edges of every device) is paid once per task
 
 
 @dataclass
@@ -149,7 +151,7 @@ def prepare(spark, inp: InputHits, params: SearchParams) -> Prepared:
     t_max = int(np.max(devices.column("t_max_ms").to_numpy())) if n_hits else None
     parallelism = spark.sparkContext.defaultParallelism
     n_slabs = params.n_slabs or max(2 * parallelism if n_hits >= 200_000 else 1,
-                                    math.ceil(n_hits / max(1, params.rows_per_task)))
+                                    math.ceil(n_hits / max(1, params.rows_per_slab)))
     cuts = np.zeros(0, dtype=np.int64)
     if n_hits and params.slab_ms:
         cuts = aligned_cuts(t_min, t_max, params.slab_ms)
@@ -208,7 +210,7 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, background, max_mu
 
     ``background`` (significance.DeviceBackground over device codes, or None) gives the core
     anchors' expected accidental triggers and Lambda(m) for m = 1..max_multiplicity, which
-    add up over partitions because every hit is a core anchor of exactly one partition.
+    add up over tasks because every hit is a core anchor of exactly one partition.
     """
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from crayfis.coincidence.kernel import triggered_windows
@@ -224,7 +226,13 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, background, max_mu
         bounds = np.flatnonzero(np.r_[True, pkey[1:] != pkey[:-1], True])
         stats = dict(n_groups=len(bounds) - 1, max_group_rows=0, n_rows=len(order), n_core=0,
                      n_triggered=0, uncoded=0, expected=0.0)
-        lambdas = np.zeros(max_multiplicity)
+        lambdas = None
+        if background is not None and home_all.any():  # once per task: its fixed costs are large
+            est = estimate_background(*(cols[c][home_all] for c in ("t_ms", "lat", "lon", "device_code")),
+                                      params.window_ms, params.radius_m, params.min_devices,
+                                      devices=background, max_multiplicity=max_multiplicity)
+            stats["expected"] = est.expected_triggers
+            lambdas = est.expected_windows(np.arange(1, max_multiplicity + 1)).tolist()
         for g0, g1 in zip(bounds[:-1], bounds[1:]):  # a loop over partitions, not hits
             rows = order[g0:g1]
             code, dev, t, lat, lon = (cols[c][rows] for c in
@@ -236,12 +244,6 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, background, max_mu
             tw = triggered_windows(t, lat, lon, dev, params.window_ms, params.radius_m,
                                    params.min_devices, anchor_mask=home)
             stats["n_triggered"] += len(tw.anchors)
-            if background is not None and home.any():
-                est = estimate_background(t[home], lat[home], lon[home], dev[home],
-                                          params.window_ms, params.radius_m, params.min_devices,
-                                          devices=background, max_multiplicity=max_multiplicity)
-                stats["expected"] += est.expected_triggers
-                lambdas += est.expected_windows(np.arange(1, max_multiplicity + 1))
             if len(tw.anchors):
                 per = np.diff(tw.member_offsets)
                 a, m = np.repeat(tw.anchors, per), tw.members
@@ -252,8 +254,7 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, background, max_mu
                 yield pa.RecordBatch.from_arrays(
                     [pa.array(out[f.name], f.type) if f.name in out else pa.nulls(n, f.type)
                      for f in WINDOW_ROWS], schema=WINDOW_ROWS)
-        last = {"kind": [1], **{k: [v] for k, v in stats.items()},
-                "lambdas": [lambdas.tolist() if background is not None else None]}
+        last = {"kind": [1], **{k: [v] for k, v in stats.items()}, "lambdas": [lambdas]}
         yield pa.RecordBatch.from_arrays(
             [pa.array(last[f.name], f.type) if f.name in last else pa.nulls(1, f.type)
              for f in WINDOW_ROWS], schema=WINDOW_ROWS)

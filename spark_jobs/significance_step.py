@@ -21,7 +21,7 @@ import pyarrow as pa
 from crayfis.coincidence.significance import (MS_PER_YEAR, DeviceBackground,
                                               candidate_significance)
 
-MULTIPLICITY_MARGIN = 20  # Lambda(m) is summed for m = 1 .. k + this
+MULTIPLICITY_MARGIN = 10  # Lambda(m) is summed for m = 1 .. k + this (the core's default)
 
 
 @dataclass

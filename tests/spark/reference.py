@@ -13,7 +13,7 @@ from crayfis.coincidence.geo import centroid_lat_lon, unit_vectors
 from crayfis.coincidence.significance import (candidate_significance, device_background,
                                               estimate_background, time_slides)
 
-MULTIPLICITY_MARGIN = 20
+MULTIPLICITY_MARGIN = 10
 
 COMPARED = ("candidate_id", "hit_ids", "n_hits", "n_devices", "multiplicity", "t_start_ms",
             "t_end_ms", "n_triggered_anchors")

@@ -71,7 +71,7 @@ def test_count_balanced_slabs_and_time_slides_equal_the_kernel(spark, tmp_path, 
     table, truth, showers, path = boundary_data
     cfg = JobConfig(input=str(path), output=str(tmp_path / "out"), time_slides=2, slide_seed=3,
                     params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K, tile_deg=1.0,
-                                        rows_per_task=1500))
+                                        rows_per_slab=1500, rows_per_task=3000))
     summary = run_job(spark, cfg)
     assert summary["parameters"]["time_slabs"] >= 4
     assert_same_candidates(pq.read_table(tmp_path / "out" / "candidates.parquet"),
@@ -91,7 +91,8 @@ def test_a_dense_city_is_spread_over_several_partitions(spark, tmp_path):
     pq.write_table(table.drop(["shower"]), path)
     in_city = np.abs(table.column("lat").to_numpy() - 46.2) < 0.1
     assert in_city.mean() > 0.7
-    summary, got = run(spark, path, tmp_path / "out", rows_per_task=table.num_rows // 8)
+    summary, got = run(spark, path, tmp_path / "out", rows_per_slab=table.num_rows // 8,
+                       rows_per_task=table.num_rows // 8)
     # one count-balanced slab per task
     assert summary["partitions"] >= 8 and summary["tasks"] == summary["parameters"]["time_slabs"] >= 8
     assert summary["max_partition_rows"] < 0.2 * table.num_rows
