@@ -90,36 +90,42 @@ def normal_path(uri: str) -> str:
     return "file:/" + uri[len("file:///"):] if uri.startswith("file:///") else uri
 
 
-def read_parquet_hit_ids(files: list[str], codes) -> dict[int, str]:
-    """hit_id of each hit code, read straight from the Parquet files (only the row groups
-    that hold them, only the hit_id column): the driver reads a few row groups, not the data."""
+def read_parquet_hit_ids(files: list[str], codes):
+    """(hit_code, hit_id) table for the given codes, read straight from the Parquet files: only
+    the row groups that hold them, only the hit_id column (the driver reads a few row groups,
+    not the data set)."""
     import urllib.parse
 
     import numpy as np
+    import pyarrow as pa
     import pyarrow.parquet as pq
     from pyarrow import fs
 
     codes = np.unique(np.asarray(codes, dtype=np.int64))
-    out: dict[int, str] = {}
+    code_parts, id_parts = [], []
     file_no = codes >> ROW_BITS
-    for f in np.unique(file_no).tolist():
+    for f in np.unique(file_no).tolist():  # a loop over files and row groups, not hits
         uri = files[f]
-        if uri.startswith("file:/"):
-            filesystem, path = fs.LocalFileSystem(), urllib.parse.unquote(uri[len("file:"):])
-            path = "/" + path.lstrip("/")
+        if uri.startswith("file:"):
+            filesystem = fs.LocalFileSystem()
+            path = "/" + urllib.parse.unquote(uri[len("file:"):]).lstrip("/")
         else:
             filesystem, path = fs.FileSystem.from_uri(uri)
         pf = pq.ParquetFile(path, filesystem=filesystem)
         sizes = [pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)]
-        starts = np.concatenate(([0], np.cumsum(sizes)))
-        rows = codes[file_no == f] & ((1 << ROW_BITS) - 1)
+        starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        mine = codes[file_no == f]
+        rows = mine & ((1 << ROW_BITS) - 1)
         group = np.searchsorted(starts, rows, side="right") - 1
         for g in np.unique(group).tolist():
             ids = pf.read_row_group(g, columns=["hit_id"]).column(0)
-            want = rows[group == g]
-            for r, h in zip(want.tolist(), ids.take(want - starts[g]).to_pylist()):
-                out[(f << ROW_BITS) | r] = str(h)
-    return out
+            sel = group == g
+            code_parts.append(mine[sel])
+            id_parts.append(ids.take(pa.array(rows[sel] - starts[g])).cast(pa.string()))
+    if not code_parts:
+        return pa.table({"hit_code": pa.array([], pa.int64()), "hit_id": pa.array([], pa.string())})
+    return pa.table({"hit_code": np.concatenate(code_parts),
+                     "hit_id": pa.chunked_array(id_parts, pa.string())})
 
 
 def parquet_input(spark, path: str, start_ms: int | None, end_ms: int | None) -> InputHits:

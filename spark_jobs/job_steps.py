@@ -65,16 +65,18 @@ def partition_stats(rows: pa.Table) -> dict[str, Any]:
 
 def candidates_table(c, devices: pa.Table, significance: dict[str, np.ndarray]) -> pa.Table:
     """The output rows: one per candidate, in canonical order."""
-    device_ids = np.asarray(devices.column("device_id").to_pylist(), dtype=object)
     hit_ids = pa.ListArray.from_arrays(pa.array(c.offsets, pa.int32()),
                                        pa.array(c.member_hit_id.tolist(), pa.string()))
-    lists = []
-    for i in range(c.n):
-        lists.append(sorted(set(device_ids[c.member_device[c.offsets[i]:c.offsets[i + 1]]])))
+    # distinct devices per candidate, in device_id order (device codes follow device_id order)
     n = c.n
+    label = np.repeat(np.arange(n), np.diff(c.offsets))
+    pairs = np.unique(np.stack([label, c.member_device]), axis=1)
+    dev_offsets = np.searchsorted(pairs[0], np.arange(n + 1))
+    lists = pa.ListArray.from_arrays(pa.array(dev_offsets, pa.int32()),
+                                     devices.column("device_id").combine_chunks().take(pa.array(pairs[1])))
     return pa.table({
         "candidate_id": pa.array(c.ids(), pa.string()), "hit_ids": hit_ids,
-        "devices": pa.array(lists, pa.list_(pa.string())),
+        "devices": lists,
         "n_hits": pa.array(np.diff(c.offsets), pa.int64()),
         "n_devices": pa.array(c.n_devices, pa.int64()),
         "multiplicity": pa.array(c.multiplicity, pa.int64()),

@@ -62,6 +62,8 @@ def test_showers_on_partition_edges_are_found_once_and_match_the_kernel(spark, t
     assert summary["searched_live_ms"] == background.searched_live_ms
     assert summary["live_time_source"] == "observed_span"
     found = got.column("hit_ids").to_pylist()
+    device_of = dict(zip(hit_ids, table.column("device_id").to_pylist()))
+    assert got.column("devices").to_pylist() == [sorted({device_of[h] for h in c}) for c in found]
     for s in showers:
         holding = [c for c in found if set(truth[s.name]) & set(c)]
         assert len(holding) == 1 and set(truth[s.name]) <= set(holding[0]), s.name
