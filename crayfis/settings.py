@@ -108,6 +108,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise expects it even before collectstatic
 # WhiteNoise serves static files straight from the apps and packages (plotly.min.js, Swagger UI)
 # with DEBUG off too; production may still run collectstatic for compressed, hashed copies.
 WHITENOISE_USE_FINDERS = True

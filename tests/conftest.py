@@ -45,9 +45,10 @@ def _delete_prefixed(es, prefix: str) -> None:
     names = list(es.indices.get(index=pattern, expand_wildcards="all", ignore_unavailable=True).keys())
     for start in range(0, len(names), 50):
         es.indices.delete(index=",".join(names[start:start + 50]), ignore_unavailable=True)
-    templates = es.indices.get_index_template(name=pattern, ignore=404).get("index_templates", [])
+    quiet = es.options(ignore_status=404)
+    templates = quiet.indices.get_index_template(name=pattern).get("index_templates", [])
     for tmpl in templates:
-        es.indices.delete_index_template(name=tmpl["name"], ignore=404)
+        quiet.indices.delete_index_template(name=tmpl["name"])
 
 
 @pytest.fixture
