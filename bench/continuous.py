@@ -321,7 +321,9 @@ def analyse(es, prefix, net, monitor, tmp, params, find_coincidences) -> dict:
     idx_sh = [r["index_lag_ms"] for r in best.values()]
     idx_all = [r["index_lag_ms"] for r in rows_out]
     passes = _passes(tmp / "search.log")
+    equal = _equals_batch(es, prefix, cands, params)
     return {
+        "final_equals_batch": equal,
         "candidates_final": len(cands), "candidates_measured": len(rows_out),
         "showers_injected": len(showers),
         "showers_found": len(best),
@@ -333,6 +335,18 @@ def analyse(es, prefix, net, monitor, tmp, params, find_coincidences) -> dict:
         "index_lag_s_all_uploads": _summary(list(index_lag.values())),
         "passes": passes,
     }
+
+
+def _equals_batch(es, prefix, cands, params) -> bool:
+    """The final active candidates against one batch search over every hit in the index."""
+    from crayfis.coincidence.incremental import SearchParams
+    from search.es_hits import EsHitSource
+    from tests.search.conftest import batch_member_sets
+
+    now = int(time.time() * 1000)
+    hits = EsHitSource(es, prefix).fetch([(now - 86_400_000, now + 86_400_000)])
+    batch = batch_member_sets(hits, SearchParams(*params))
+    return batch == {frozenset(c["hit_ids"]) for c in cands}
 
 
 def _summary(ms) -> dict:

@@ -31,6 +31,8 @@ def ranges_query(ranges: Sequence[Interval]) -> dict[str, Any]:
 def month_indices(prefix: str, ranges: Sequence[Interval]) -> list[str]:
     """The monthly hit indices that can hold these times (hit indices are named by event month)."""
     names: set[str] = set()
+    if sum(hi - lo for lo, hi in ranges) > 120 * _MONTH_MS:  # years: let the pattern match
+        return [index_pattern(prefix, "hits")]
     for lo, hi in ranges:
         t = int(lo)
         while t <= hi:

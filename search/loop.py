@@ -148,7 +148,7 @@ class SearchLoop:
         rows = TouchedBucket.objects.all() if since is None else TouchedBucket.objects.filter(touched_ms__gte=since)
         touched = {b: (h, t) for b, h, t in rows.values_list("bucket_ms", "hits", "touched_ms")}
         seen = dict(SearchedBucket.objects.filter(bucket_ms__in=list(touched)).values_list("bucket_ms", "hits_seen")) \
-            if len(touched) < 50_000 else dict(SearchedBucket.objects.values_list("bucket_ms", "hits_seen"))
+            if len(touched) < 5_000 else dict(SearchedBucket.objects.values_list("bucket_ms", "hits_seen"))
         return {b: ht for b, ht in touched.items() if ht[0] > seen.get(b, 0)}
 
     def _mark_searched(self, snapshot: dict[int, tuple[int, int]], t: int) -> None:
