@@ -42,6 +42,9 @@ class Command(BaseCommand):
         # (30 ms, 150 m, k=7): checked offline, 10 of 12 showers found, no noise candidate.
         parser.add_argument("--rate-per-min", type=float, default=2.0, help="noise triggers per phone per minute")
         parser.add_argument("--response", default="optimistic", help="phone response to shower particles")
+        # The app's 180 s exposure blocks (tunable by the server's set_xb_period) would keep the
+        # first hits off the dashboard for minutes; the demo's phones close blocks every 30 s.
+        parser.add_argument("--xb-period", type=float, default=30.0, help="exposure block length, s")
         parser.add_argument("--seed", type=int, default=None)
 
     def handle(self, *args, **opts):
@@ -61,7 +64,8 @@ class Command(BaseCommand):
         base = f"http://{opts['addr']}"
         sim = ["simulate", "--realtime", "--post", f"{base}/submit", "--phones", str(opts["phones"]),
                "--area-km", str(opts["area_km"]), "--shower-every", str(opts["shower_every"]),
-               "--rate-per-min", str(opts["rate_per_min"]), "--response", opts["response"]]
+               "--rate-per-min", str(opts["rate_per_min"]), "--response", opts["response"],
+               "--xb-period", str(opts["xb_period"]), "--max-chunk-age", "20"]
         if opts["seed"] is not None:
             sim += ["--seed", str(opts["seed"])]
         children = {
