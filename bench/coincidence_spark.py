@@ -94,10 +94,11 @@ def section_spark(args) -> list[str]:
         "(1/5/15 min) before each size. Pass-through = mapInArrow yielding its input, with all five "
         "columns and with the three numeric ones. Kernel = find_coincidences on the same hits in "
         "one process, one thread (CPU time).", "",
-        "| hits | job wall | job hits/s | prepare / search / candidates s | rows with halo "
+        "| hits | job wall | job hits/s | prepare / search / candidates s "
+        "| in search: kernel / background CPU s | rows with halo "
         "| pass-through 5 cols | pass-through numeric | kernel, 1 thread | triggered | candidates "
         "| expected accidental | load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     print(lines[0], flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench-spark-", dir=args.spark_tmp))
     try:
@@ -124,6 +125,7 @@ def section_spark(args) -> list[str]:
             lines.append(
                 f"| {m:,} | {s['wall_s']:.1f} s | {m / s['wall_s'] / 1e6:.2f} M/s "
                 f"| {tm['prepare_s']:.1f} / {tm['search_s']:.1f} / {tm['candidates_s']:.1f} "
+                f"| {s['kernel_cpu_s']:.1f} / {s['background_cpu_s']:.1f} "
                 f"| {s['rows_with_halo'] / m:.3f}x | {m / p5 / 1e6:.2f} M/s | {m / p3 / 1e6:.2f} M/s "
                 f"| {m / k_s / 1e6:.2f} M/s | {s['triggered_anchors']:,} | {s['candidates']:,} "
                 f"| {s['expected_accidental_triggers']:.1f} | {before} |")

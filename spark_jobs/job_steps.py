@@ -60,6 +60,8 @@ def partition_stats(rows: pa.Table) -> dict[str, Any]:
         "max_task_rows": int(stats.column("n_rows").to_numpy().max()),
         "core_anchors": total("n_core"),
         "triggered_anchors": total("n_triggered"),
+        "kernel_cpu_s": round(float(stats.column("kernel_cpu_s").to_numpy().sum()), 3),
+        "background_cpu_s": round(float(stats.column("background_cpu_s").to_numpy().sum()), 3),
     }
 
 

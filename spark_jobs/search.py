@@ -16,6 +16,7 @@ The driver then merges windows into candidates (candidates.py).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -39,6 +40,7 @@ WINDOW_ROWS = pa.schema([
     ("window_devices", pa.int64()), ("n_groups", pa.int64()), ("max_group_rows", pa.int64()),
     ("n_rows", pa.int64()), ("n_core", pa.int64()), ("n_triggered", pa.int64()),
     ("uncoded", pa.int64()), ("expected", pa.float64()), ("lambdas", pa.list_(pa.float64())),
+    ("kernel_cpu_s", pa.float64()), ("background_cpu_s", pa.float64()),
 ])
 
 
@@ -225,14 +227,16 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, background, max_mu
         pkey = cols["pkey"][order]
         bounds = np.flatnonzero(np.r_[True, pkey[1:] != pkey[:-1], True])
         stats = dict(n_groups=len(bounds) - 1, max_group_rows=0, n_rows=len(order), n_core=0,
-                     n_triggered=0, uncoded=0, expected=0.0)
+                     n_triggered=0, uncoded=0, expected=0.0, kernel_cpu_s=0.0, background_cpu_s=0.0)
         lambdas = None
         if background is not None and home_all.any():  # once per task: its fixed costs are large
+            c0 = time.process_time()
             est = estimate_background(*(cols[c][home_all] for c in ("t_ms", "lat", "lon", "device_code")),
                                       params.window_ms, params.radius_m, params.min_devices,
                                       devices=background, max_multiplicity=max_multiplicity)
             stats["expected"] = est.expected_triggers
             lambdas = est.expected_windows(np.arange(1, max_multiplicity + 1)).tolist()
+            stats["background_cpu_s"] = time.process_time() - c0
         for g0, g1 in zip(bounds[:-1], bounds[1:]):  # a loop over partitions, not hits
             rows = order[g0:g1]
             code, dev, t, lat, lon = (cols[c][rows] for c in
@@ -241,8 +245,10 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, background, max_mu
             stats["max_group_rows"] = max(stats["max_group_rows"], len(rows))
             stats["n_core"] += int(home.sum())
             stats["uncoded"] += int((code[home] < 0).sum())
+            c0 = time.process_time()
             tw = triggered_windows(t, lat, lon, dev, params.window_ms, params.radius_m,
                                    params.min_devices, anchor_mask=home)
+            stats["kernel_cpu_s"] += time.process_time() - c0
             stats["n_triggered"] += len(tw.anchors)
             if len(tw.anchors):
                 per = np.diff(tw.member_offsets)

@@ -172,4 +172,5 @@ def combine(partition_rows: pa.Table, background: DeviceBackground, multiplicity
                  "searched_live_ms": summed.searched_live_ms,
                  "expected_accidental_triggers_per_year": expected / years if years > 0 else None,
                  "live_time_source": live_source,
-                 "lambda_by_multiplicity": {str(m + 1): float(v) for m, v in enumerate(lambdas)}})
+                 # Lambda(m) for m = 1, 2, ...: expected accidental windows with >= m devices
+                 "expected_windows_by_multiplicity": [float(v) for v in lambdas]})

@@ -30,11 +30,13 @@ def sorted_arrays(hits: pa.Table):
             hits.column("lon").to_numpy()[order], dev.reshape(-1))
 
 
-def kernel_background(hits: pa.Table, window_ms: int, radius_m: float, k: int):
+def kernel_background(hits: pa.Table, window_ms: int, radius_m: float, k: int, live=None):
     """``estimate_background`` on every hit, with devices placed where the job places them:
-    the normalised mean of their unit vectors (the core's default is the median)."""
+    the normalised mean of their unit vectors (the core's default is the median).
+
+    ``live``: optional (device code, start_ms, end_ms) arrays, codes in device_id order."""
     t, _, lat, lon, dev = sorted_arrays(hits)
-    devices = device_background(t, lat, lon, dev)
+    devices = device_background(t, lat, lon, dev, live=live)
     x, y, z = unit_vectors(lat, lon)
     sums = [np.bincount(dev, weights=c) for c in (x, y, z)]
     m_lat, m_lon = centroid_lat_lon(*sums)

@@ -113,3 +113,14 @@ def test_time_range_limits_the_hits_searched(spark, tmp_path, boundary_data):
     assert summary["hits_read"] == int(inside.sum())
     got = pq.read_table(tmp_path / "out" / "candidates.parquet")
     assert_same_candidates(got, kernel_candidates(table.filter(inside), TAU, R, K))
+
+
+def test_a_range_without_hits_gives_empty_outputs(spark, tmp_path, boundary_data):
+    table, truth, showers, path = boundary_data
+    cfg = JobConfig(input=str(path), output=str(tmp_path / "out"), start_ms=START_MS - 3_600_000,
+                    end_ms=START_MS - 60_000, time_slides=2,
+                    params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K))
+    summary = run_job(spark, cfg)
+    assert (summary["hits_read"], summary["candidates"], summary["triggered_anchors"]) == (0, 0, 0)
+    got = pq.read_table(tmp_path / "out" / "candidates.parquet")
+    assert got.num_rows == 0 and "hit_ids" in got.column_names

@@ -15,7 +15,7 @@ from spark_jobs.export_hits import export
 from spark_jobs.output import index_candidates
 from spark_jobs.search import SearchParams
 from spark_jobs.tiles import TileGrid
-from tests.spark.reference import assert_same_candidates, kernel_candidates
+from tests.spark.reference import assert_same_candidates, kernel_background, kernel_candidates
 from tests.spark.showerdata import START_MS, boundary_showers, make_hits
 
 pytestmark = pytest.mark.spark
@@ -87,6 +87,50 @@ def test_es_input_equals_parquet_and_kernel_and_indexes_candidates(spark, es, es
     es.indices.refresh(index=index)
     assert es.count(index=index)["count"] == len(ids)
     assert es.get(index=index, id=ids[0])["_source"]["job_id"] == "rerun"
+
+
+def index_exposures(es, prefix: str, hits: pa.Table, block_ms: int = 180_000):
+    """DATA exposure blocks tiling each device's hours, every third block left out (not live);
+    n_hits = the device's hits inside the block, as the phone counts them. Returns the live
+    intervals (device code in device_id order, start, end) for the reference."""
+    devices = np.unique(np.asarray(hits.column("device_id").to_pylist(), dtype=str))
+    dev = np.searchsorted(devices, np.asarray(hits.column("device_id").to_pylist(), dtype=str))
+    t = hits.column("t_ms").to_numpy()
+    block = (t - START_MS) // block_ms
+    actions, live = [], ([], [], [])
+    for d in range(len(devices)):  # a test fixture: a few hundred devices
+        for b in np.unique(block[dev == d]).tolist():
+            if (b + d) % 3 == 0:
+                continue
+            start = START_MS + b * block_ms
+            n = int(((dev == d) & (block == b)).sum())
+            src = {"xb_id": f"{devices[d]}-{b}", "device": str(devices[d]), "state": "DATA",
+                   "start_ms": start, "end_ms": start + block_ms, "n_hits": n}
+            actions.append({"_op_type": "create", "_index": index_for(prefix, "exposures", start),
+                            "_id": src["xb_id"], "_source": src})
+            for part, value in zip(live, (d, start, start + block_ms)):
+                part.append(value)
+    ok, errors = helpers.bulk(es, actions, refresh=True, raise_on_error=False)
+    assert not errors
+    return tuple(np.asarray(x, dtype=np.int64) for x in live)
+
+
+def test_exposures_give_live_time_and_rates(spark, es, es_url, es_prefix, data, tmp_path):
+    index_hits(es, es_prefix, data)
+    live = index_exposures(es, es_prefix, data)
+    params = SearchParams(window_ms=TAU, radius_m=R, min_devices=K, tile_deg=1.0)
+    summary = run_job(spark, JobConfig(input=f"es://{es_prefix}-hits-*", output=str(tmp_path / "x"),
+                                       params=params, es_url=es_url))
+    assert summary["live_time_source"] == "exposures"
+    reference = kernel_background(data, TAU, R, K, live=live)
+    assert summary["expected_accidental_triggers"] == pytest.approx(reference.expected_triggers,
+                                                                    rel=1e-9)
+    observed = kernel_background(data, TAU, R, K)
+    assert abs(reference.expected_triggers - observed.expected_triggers) > 0.05 * observed.expected_triggers
+    t = data.column("t_ms").to_numpy()
+    assert summary["searched_live_ms"] == pytest.approx(
+        reference.searched_live_ms, abs=2 * 180_000)  # blocks clipped to [first hit, last hit]
+    assert summary["searched_live_ms"] <= int(t.max()) + 1 - int(t.min())
 
 
 def test_export_hits_round_trip(spark, es, es_url, es_prefix, data, tmp_path):
