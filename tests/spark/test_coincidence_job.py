@@ -33,8 +33,11 @@ def run(spark, path, out, **params):
 def boundary_data(tmp_path_factory):
     showers = boundary_showers(TileGrid.build(TILE_DEG, R))
     table, truth = make_hits(7, showers)
-    path = tmp_path_factory.mktemp("hits") / "hits.parquet"
-    pq.write_table(table.drop(["shower"]), path, row_group_size=1000)
+    path = tmp_path_factory.mktemp("hits")  # three files: hit codes number files and rows
+    third = table.num_rows // 3
+    for i, (a, b) in enumerate([(0, third), (third, 2 * third), (2 * third, table.num_rows)]):
+        pq.write_table(table.slice(a, b - a).drop(["shower"]), path / f"part-{i}.parquet",
+                       row_group_size=1000)
     return table, truth, showers, path
 
 
