@@ -26,7 +26,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,11 +39,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _http import free_port, wait_ready  # noqa: E402
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pct(values, q) -> float | None:
@@ -147,7 +143,7 @@ def main() -> None:
     tau, radius, k = (settings.CRAYFIS_SEARCH_WINDOW_MS, settings.CRAYFIS_SEARCH_RADIUS_M,
                       settings.CRAYFIS_SEARCH_MIN_DEVICES)
     try:
-        _wait_http(port)
+        wait_ready(port, timeout=90)
         monitor.start()
         cfg = SimConfig(fleet=FleetConfig(n_phones=args.phones, area_km=args.area_km, duty_cycle="always",
                                           rate_per_min=args.rate_per_min),
@@ -206,20 +202,6 @@ def _seconds(text: str) -> float:
 
     return parse_duration(text)
 
-
-def _wait_http(port: int, timeout: float = 90) -> None:
-    import http.client
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError("gunicorn did not start")
 
 
 def _wait_settled(es, prefix: str, t_posted: float, timeout_s: float) -> None:

@@ -24,7 +24,6 @@ import multiprocessing as mp
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -36,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _http import free_port, timed_post, tree_cpu_s, wait_ready  # noqa: E402
 PLACEHOLDER = b"00000000-0000-4000-8000-000000000000"
 
 
@@ -109,20 +110,10 @@ def _load_worker(port, mode, bodies, keys, connections, seconds, tag, out_q):
                            "Run-id": "7f3c2a10-51d4-4e8b-9a6f-2b1c0d9e8f70", "Camera-id": "0",
                            "Crayfis-version": "b v1.0.4", "Crayfis-version-code": "256"}
             headers["Content-Length"] = str(len(body))
-            t0 = time.perf_counter()
-            try:
-                conn.request("POST", path, body=body, headers=headers)
-                resp = conn.getresponse()
-                resp.read()
-                status = resp.status
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                status = 0
-            t1 = time.perf_counter()
+            status, seconds, conn = timed_post(conn, port, path, body, headers)
             if status == 202:
                 ok += 1
-                my_lat.append(t1 - t0)
+                my_lat.append(seconds)
             else:
                 other += 1
             i += 1
@@ -139,20 +130,6 @@ def _load_worker(port, mode, bodies, keys, connections, seconds, tag, out_q):
         t.join()
     out_q.put((counts, lat))
 
-
-def tree_cpu_s(pid: int) -> float:
-    """User+system CPU seconds of a process and its children (gunicorn master + workers)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    pids = [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
-                                                    text=True).stdout.split()]
-    for p in pids:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
 
 
 def run_load(port, mode, bodies, keys, connections, seconds, processes, tag, server_pid=None) -> dict:
@@ -182,23 +159,6 @@ def run_load(port, mode, bodies, keys, connections, seconds, processes, tag, ser
 
 # --- server -------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("gunicorn did not start")
 
 
 _MAKE_KEYS = """
