@@ -44,6 +44,13 @@ from .kernel import find_coincidences
 
 MS_PER_YEAR = 365.25 * 86400 * 1000
 _EXPANSION_BLOCK = 1 << 20  # (group, neighbour) pairs handled at once: bounds memory
+_EMPTY_I64 = np.zeros(0, dtype=np.int64)
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique by one sort: numpy 2.4's hash-based unique is many times slower on int64."""
+    v = np.sort(values)
+    return v[np.r_[True, v[1:] != v[:-1]]] if len(v) else v
 
 
 @dataclass
@@ -81,7 +88,6 @@ class BackgroundEstimate:
     radius_m: float
     min_devices: int
     expected_triggers: float  # sum over anchors of P[>= k - 1 other devices fire]
-    anchor_probability: np.ndarray  # per input hit (0 where not an evaluated anchor)
     searched_live_ms: int
     devices: DeviceBackground
     _group_tails: np.ndarray  # [group, j] = P[>= j other devices fire]
@@ -272,7 +278,10 @@ def estimate_background(t_ms, lat, lon, device, window_ms, radius_m, min_devices
     tau, k = int(window_ms), int(min_devices)
     dev = devices if devices is not None else device_background(t, lat, lon, device, live)
     n_states = max(k, int(max_multiplicity or k + 10))
-    dev_idx = np.searchsorted(dev.codes, np.asarray(device, dtype=np.int64))
+    device = np.asarray(device, dtype=np.int64)
+    codes = dev.codes
+    dense = len(codes) and int(codes[0]) == 0 and int(codes[-1]) == len(codes) - 1  # 0..D-1
+    dev_idx = device if dense else np.searchsorted(codes, device)
     anchors = np.arange(len(t)) if anchor_mask is None else np.flatnonzero(anchor_mask)
     a_dev, a_t = dev_idx[anchors], t[anchors]
     src, dst = _neighbours(dev, radius_m)
@@ -291,15 +300,17 @@ def estimate_background(t_ms, lat, lon, device, window_ms, radius_m, min_devices
     span = max(int(a_t.max()) if len(a_t) else 0, int(e_t.max()) if len(e_t) else 0) - t_lo + 2
     if (n_dev + 1) * span >= 1 << 62:
         raise ValueError("time span too wide for the segment index")
-    edges = np.unique(e_dev * span + (e_t - t_lo))
-    seg = np.searchsorted(edges, a_dev * span + (a_t - t_lo), "right")
-    group_key, a_group = np.unique(a_dev * (len(edges) + 1) + seg, return_inverse=True)
-    a_group = a_group.reshape(-1)
-    n_groups = len(group_key)
-    g_dev = group_key // (len(edges) + 1)
-    g_time = np.zeros(n_groups, dtype=np.int64)
-    g_time[a_group] = a_t  # any anchor of the group stands for it
-    g_count = np.bincount(a_group, minlength=n_groups).astype(np.float64)
+    edges = _sorted_unique(e_dev * span + (e_t - t_lo))
+    # Anchors sorted by (device, time): the segment search gets sorted queries and the groups
+    # (device, segment) come out as runs, so no hash-based np.unique over all anchors.
+    a_key = np.sort(a_dev * span + (a_t - t_lo))
+    seg = np.searchsorted(edges, a_key, "right")
+    g_key = (a_key // span) * (len(edges) + 1) + seg  # non-decreasing
+    first = np.flatnonzero(np.r_[True, g_key[1:] != g_key[:-1]]) if len(g_key) else _EMPTY_I64
+    n_groups = len(first)
+    g_dev = g_key[first] // (len(edges) + 1)
+    g_time = a_key[first] % span + t_lo  # any anchor of the group stands for it
+    g_count = np.diff(np.r_[first, len(g_key)]).astype(np.float64)
 
     # (group, neighbour) expansion, in blocks of groups: live neighbours' p at the group time.
     w = tau + 1
@@ -322,11 +333,10 @@ def estimate_background(t_ms, lat, lon, device, window_ms, radius_m, min_devices
         np.cumsum(np.bincount(rows, minlength=len(gs)), out=offsets[1:])
         tails[g0:g1] = _tails(offsets, p_dev[e], n_states)
 
-    prob = np.zeros(len(t))
-    prob[anchors] = tails[a_group, k - 1] if k - 1 < n_states else 0.0
+    expected = float(g_count @ tails[:, k - 1]) if k - 1 < n_states and n_groups else 0.0
     return BackgroundEstimate(
         window_ms=tau, radius_m=float(radius_m), min_devices=k,
-        expected_triggers=float(prob.sum()), anchor_probability=prob,
+        expected_triggers=expected,
         searched_live_ms=dev.searched_live_ms, devices=dev,
         _group_tails=tails, _group_anchors=g_count,
     )
