@@ -3,8 +3,8 @@
 Triggered windows are few next to hits (each is an anchor that met k devices), so they are
 collected and merged with the kernel's own ``merge_windows`` (connected components over hit
 codes). Memory bound: one row per (triggered anchor, member), about 60 bytes each; 10^7 such
-pairs fit in ~1 GB of driver memory. Only the members' hit_id strings are then read back from
-the input (a broadcast semi-join on hit_code).
+pairs fit in ~1 GB of driver memory. Only the members' hit_id and device_id strings are then
+read back from the input (their Parquet row groups, or a broadcast semi-join on hit_code).
 
 Order and identity do not depend on input row order or partitioning: members are listed by
 (t_ms, hit_id), a candidate's first anchor is its earliest triggered anchor by (t_ms, hit_id),
@@ -75,6 +75,7 @@ class Candidates:
     member_code: np.ndarray
     member_hit_id: np.ndarray  # str
     member_device: np.ndarray  # device codes
+    member_device_id: np.ndarray  # str
     member_t: np.ndarray
     first_anchor_hit_id: np.ndarray
     n_triggered_anchors: np.ndarray
@@ -93,24 +94,20 @@ class Candidates:
         return [candidate_id(h) for h in self.first_anchor_hit_id.tolist()]
 
 
-def merge_candidates(w: Windows, hit_ids: dict[int, str] | pa.Table) -> Candidates:
-    """Connected components of the windows, ordered canonically; ``hit_ids`` maps codes."""
+def merge_candidates(w: Windows, hit_ids: pa.Table) -> Candidates:
+    """Connected components of the windows, ordered canonically; ``hit_ids`` (hit_code, hit_id,
+    device_id) names every member."""
     if w.n_windows == 0:
         z = np.zeros(0, dtype=np.int64)
-        return Candidates(np.zeros(1, np.int64), z, np.zeros(0, dtype=str), z, z,
-                          np.zeros(0, dtype=str), z, z, z, z, z, np.zeros(0), np.zeros(0))
-    if isinstance(hit_ids, pa.Table):
-        order = np.argsort(hit_ids.column("hit_code").to_numpy())
-        codes = hit_ids.column("hit_code").to_numpy()[order]
-        names = np.asarray(hit_ids.column("hit_id").to_pylist(), dtype=object)[order]
-        if not np.array_equal(codes, w.hit_code):
-            raise RuntimeError("hit_id lookup did not return exactly the window members")
-        name_of = names
-    else:
-        missing = [int(c) for c in w.hit_code if int(c) not in hit_ids]
-        if missing:
-            raise RuntimeError(f"no hit_id found for {len(missing)} window members")
-        name_of = np.asarray([hit_ids[int(c)] for c in w.hit_code], dtype=object)
+        return Candidates(np.zeros(1, np.int64), z, np.zeros(0, dtype=str), z,
+                          np.zeros(0, dtype=str), z, np.zeros(0, dtype=str), z, z, z, z, z,
+                          np.zeros(0), np.zeros(0))
+    order = np.argsort(hit_ids.column("hit_code").to_numpy())
+    codes = hit_ids.column("hit_code").to_numpy()[order]
+    if not np.array_equal(codes, w.hit_code):
+        raise RuntimeError("hit_id lookup did not return exactly the window members")
+    name_of = np.asarray(hit_ids.column("hit_id").to_pylist(), dtype=object)[order]
+    device_id_of = np.asarray(hit_ids.column("device_id").to_pylist(), dtype=object)[order]
 
     t_of = w.t_ms
     mc = merge_windows(w.anchors, w.offsets, w.members,
@@ -146,8 +143,14 @@ def merge_candidates(w: Windows, hit_ids: dict[int, str] | pa.Table) -> Candidat
     lab = np.repeat(np.arange(nc), counts)
     dev_pairs = np.unique(np.stack([lab, dev]), axis=1)
     n_devices = np.bincount(dev_pairs[0], minlength=nc)
+    dev_ids = device_id_of[mi].astype(str)
+    _, id_code = np.unique(dev_ids, return_inverse=True)
+    if not np.array_equal(np.bincount(np.unique(np.stack([lab, id_code.reshape(-1)]), axis=1)[0],
+                                      minlength=nc), n_devices):
+        raise RuntimeError("two device ids of one candidate share a 64-bit hash")
     return Candidates(
         offsets=offsets, member_code=w.hit_code[mi], member_hit_id=m_name, member_device=dev,
+        member_device_id=dev_ids,
         member_t=t_of[mi], first_anchor_hit_id=first_name[c_order],
         n_triggered_anchors=np.diff(mc.anchor_offsets)[c_order],
         multiplicity=multiplicity[c_order].astype(np.int64), n_devices=n_devices,
@@ -156,11 +159,12 @@ def merge_candidates(w: Windows, hit_ids: dict[int, str] | pa.Table) -> Candidat
 
 
 def lookup_hit_ids(spark, hits, codes: np.ndarray) -> pa.Table:
-    """(hit_code, hit_id) for the given codes: one pass over the input's hit_code/hit_id."""
+    """(hit_code, hit_id, device_id) for the given codes: one pass over the input."""
     from pyspark.sql import functions as F
 
     if len(codes) == 0:
-        return pa.table({"hit_code": pa.array([], pa.int64()), "hit_id": pa.array([], pa.string())})
+        return pa.table({"hit_code": pa.array([], pa.int64()), "hit_id": pa.array([], pa.string()),
+                         "device_id": pa.array([], pa.string())})
     wanted = spark.createDataFrame(pa.table({"hit_code": pa.array(np.asarray(codes, np.int64))}))
-    return (hits.select("hit_code", "hit_id").join(F.broadcast(wanted), "hit_code")
+    return (hits.select("hit_code", "hit_id", "device_id").join(F.broadcast(wanted), "hit_code")
             .toArrow())

@@ -91,9 +91,9 @@ def normal_path(uri: str) -> str:
 
 
 def read_parquet_hit_ids(files: list[str], codes):
-    """(hit_code, hit_id) table for the given codes, read straight from the Parquet files: only
-    the row groups that hold them, only the hit_id column (the driver reads a few row groups,
-    not the data set)."""
+    """(hit_code, hit_id, device_id) table for the given codes, read straight from the Parquet
+    files: only the row groups that hold them, only those two columns (the driver reads a few
+    row groups, not the data set)."""
     import urllib.parse
 
     import numpy as np
@@ -102,7 +102,7 @@ def read_parquet_hit_ids(files: list[str], codes):
     from pyarrow import fs
 
     codes = np.unique(np.asarray(codes, dtype=np.int64))
-    code_parts, id_parts = [], []
+    code_parts, id_parts, dev_parts = [], [], []
     file_no = codes >> ROW_BITS
     for f in np.unique(file_no).tolist():  # a loop over files and row groups, not hits
         uri = files[f]
@@ -118,14 +118,18 @@ def read_parquet_hit_ids(files: list[str], codes):
         rows = mine & ((1 << ROW_BITS) - 1)
         group = np.searchsorted(starts, rows, side="right") - 1
         for g in np.unique(group).tolist():
-            ids = pf.read_row_group(g, columns=["hit_id"]).column(0)
+            part = pf.read_row_group(g, columns=["hit_id", "device_id"])
             sel = group == g
+            take = pa.array(rows[sel] - starts[g])
             code_parts.append(mine[sel])
-            id_parts.append(ids.take(pa.array(rows[sel] - starts[g])).cast(pa.string()))
+            id_parts.append(part.column("hit_id").take(take).cast(pa.string()))
+            dev_parts.append(part.column("device_id").take(take).cast(pa.string()))
     if not code_parts:
-        return pa.table({"hit_code": pa.array([], pa.int64()), "hit_id": pa.array([], pa.string())})
+        return pa.table({"hit_code": pa.array([], pa.int64()), "hit_id": pa.array([], pa.string()),
+                         "device_id": pa.array([], pa.string())})
     return pa.table({"hit_code": np.concatenate(code_parts),
-                     "hit_id": pa.chunked_array(id_parts, pa.string())})
+                     "hit_id": pa.chunked_array(id_parts, pa.string()),
+                     "device_id": pa.chunked_array(dev_parts, pa.string())})
 
 
 def parquet_input(spark, path: str, start_ms: int | None, end_ms: int | None) -> InputHits:

@@ -19,7 +19,7 @@ from spark_jobs.cli import UserError
 from spark_jobs.candidates import lookup_hit_ids, merge_candidates, windows_from_rows
 from spark_jobs.hits_input import es_input, parquet_input, read_parquet_hit_ids
 from spark_jobs.output import CANDIDATE_SCHEMA, index_candidates, write_outputs
-from spark_jobs.search import Prepared, TimeSlide, encode, prepare, search_partitions
+from spark_jobs.search import Prepared, TimeSlide, device_ids, encode, prepare, search_partitions
 
 ARROW_BATCH_ROWS = 100_000  # rows per Arrow batch between the JVM and Python workers
 
@@ -65,17 +65,18 @@ def partition_stats(rows: pa.Table) -> dict[str, Any]:
     }
 
 
-def candidates_table(c, devices: pa.Table, significance: dict[str, np.ndarray]) -> pa.Table:
+def candidates_table(c, significance: dict[str, np.ndarray]) -> pa.Table:
     """The output rows: one per candidate, in canonical order."""
     hit_ids = pa.ListArray.from_arrays(pa.array(c.offsets, pa.int32()),
                                        pa.array(c.member_hit_id.tolist(), pa.string()))
-    # distinct devices per candidate, in device_id order (device codes follow device_id order)
+    # distinct device ids per candidate, sorted
     n = c.n
     label = np.repeat(np.arange(n), np.diff(c.offsets))
-    pairs = np.unique(np.stack([label, c.member_device]), axis=1)
+    names, code = np.unique(c.member_device_id.astype(str), return_inverse=True)
+    pairs = np.unique(np.stack([label, code.reshape(-1)]), axis=1)
     dev_offsets = np.searchsorted(pairs[0], np.arange(n + 1))
     lists = pa.ListArray.from_arrays(pa.array(dev_offsets, pa.int32()),
-                                     devices.column("device_id").combine_chunks().take(pa.array(pairs[1])))
+                                     pa.array(names[pairs[1]].tolist(), pa.string()))
     return pa.table({
         "candidate_id": pa.array(c.ids(), pa.string()), "hit_ids": hit_ids,
         "devices": lists,
@@ -112,6 +113,9 @@ def run_time_slides(spark, prep: Prepared, encoded, cfg) -> dict[str, Any]:
     span = prep.t_max_ms - prep.t_min_ms + 1
     offsets = slide_offsets(cfg.time_slides, prep.devices.num_rows, span, cfg.params.window_ms,
                             cfg.slide_seed)
+    # the offsets are drawn per device in device_id order; device codes follow hash order
+    rank = np.argsort(np.argsort(device_ids(prep).astype(str), kind="stable"), kind="stable")
+    offsets = offsets[:, rank]
     anchors, cands = [], []
     for s in range(cfg.time_slides):
         slide = TimeSlide(prep.t_min_ms, span, offsets[s])
@@ -138,7 +142,7 @@ def background_for(prep: Prepared, cfg):
     if cfg.input.startswith("es://") and cfg.use_exposures and prep.n_hits:
         blocks = significance_step.read_live_blocks(
             cfg.es_url, f"{es_prefix_for(cfg)}-exposures-*",
-            prep.devices.column("device_id").to_pylist(), cfg.start_ms, cfg.end_ms)
+            device_ids(prep).tolist(), cfg.start_ms, cfg.end_ms)
         if len(blocks.device_code):
             source = "exposures"
         else:
@@ -187,7 +191,7 @@ def search_and_write(spark, cfg) -> dict[str, Any]:
         if cfg.time_slides:
             encoded.unpersist()
             lap("time_slides_s")
-    table = candidates_table(cands, prep.devices, sig.per_candidate)
+    table = candidates_table(cands, sig.per_candidate)
     wall = time.perf_counter() - t0
     summary = {
         "input": cfg.input,

@@ -38,6 +38,19 @@ def balanced_cuts(edges: np.ndarray, counts: np.ndarray, n_slabs: int) -> np.nda
 MAX_ALIGNED_SLABS = 100_000
 
 
+def uniform_cuts(t_min: int, t_max: int, n_slabs: int, window_ms: int) -> np.ndarray:
+    """Cut points that split [t_min, t_max] into ``n_slabs`` equal slabs (each wider than tau).
+
+    Equal widths let Spark compute a hit's slab with one division (assign_sql.py). A dense
+    city still spreads over many tasks, since its hits spread over all slabs in time.
+    """
+    span = int(t_max) - int(t_min) + 1
+    if n_slabs <= 1 or span <= 1:
+        return np.zeros(0, dtype=np.int64)
+    width = max(int(window_ms) + 1, -(-span // int(n_slabs)))
+    return np.arange(int(t_min) + width, int(t_max) + 1, width, dtype=np.int64)
+
+
 def aligned_cuts(t_min: int, t_max: int, slab_ms: int) -> np.ndarray:
     """Cut points at the multiples of ``slab_ms`` inside (t_min, t_max]: fixed, reproducible slabs."""
     first = -(-t_min // slab_ms) * slab_ms
@@ -69,6 +82,16 @@ class PartitionPlan:
                 kept.append(int(c))
         return cls(slab_bounds=tuple(kept), grid=TileGrid.build(tile_deg, radius_m),
                    window_ms=int(window_ms))
+
+    def uniform_slabs(self) -> tuple[int, int, int]:
+        """(first cut, width, number of cuts) of evenly spaced cuts; ValueError otherwise."""
+        b = np.asarray(self.slab_bounds, dtype=np.int64)
+        if len(b) == 0:
+            return 0, 1, 0
+        width = int(b[1] - b[0]) if len(b) > 1 else 1
+        if len(b) > 1 and not np.all(np.diff(b) == width):
+            raise ValueError("slab cut points are not evenly spaced")
+        return int(b[0]), width, len(b)
 
     @property
     def n_slabs(self) -> int:

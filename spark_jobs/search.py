@@ -1,17 +1,21 @@
 """The distributed coincidence search: plan partitions, run the kernel per partition, collect.
 
 Stages (each a Spark job over numbers only):
-1. ``prepare``: one pass for per-device counts, spans and positions (device codes, rates), one
-   over t alone for a histogram (count-balanced slab boundaries).
-2. ``encode``: hits -> (hit_code, device_code, t_ms, lat, lon) by a broadcast join on the small
-   device table, so no string crosses into Python.
-3. ``search_partitions``: mapInArrow copies every hit into its home partition and the halo
-   partitions that need it (partitioning.py) and names the task that will hold it (one time
-   slab per task); a shuffle moves the copies; mapInArrow then runs
-   ``kernel.triggered_windows`` on each (slab, tile) partition with only core anchors
-   evaluated, and the background model on the same core anchors. Output: one row per
-   (triggered anchor, window member), plus one statistics row per task.
+1. ``prepare``: one pass of per-device counts, spans and positions, grouped by a 64-bit hash of
+   device_id (numeric, so Spark aggregates it without strings); it also gives the hit count and
+   time range, from which the time slabs are cut evenly.
+2. ``encode``: hits -> (hit_code, device_hash, t_ms, lat, lon); hit_id and device_id stay behind.
+3. ``search_partitions``: Spark SQL copies every hit into its home partition and the halo
+   partitions that need it (assign_sql.py, the numpy rule of partitioning.py done in the JVM),
+   a shuffle moves the copies to one task per time slab, and mapInArrow runs
+   ``kernel.triggered_windows`` on each (slab, tile) partition with only home copies as
+   anchors, plus the background model on the same anchors. Output: one row per (triggered
+   anchor, window member), plus one statistics row per task. Hits cross into Python once.
 The driver then merges windows into candidates (candidates.py).
+
+Device hashes: xxhash64 of device_id. Two different device ids with one hash would count as one
+device; for D devices the chance is about D^2 / 2^65 (3e-8 for a million devices). Candidate
+members' device ids are read back and a collision among them stops the job (job_steps.py).
 """
 from __future__ import annotations
 
@@ -24,15 +28,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from spark_jobs.assign_sql import assigned_copies
 from spark_jobs.hits_input import InputHits
-from spark_jobs.partitioning import PartitionPlan, aligned_cuts, balanced_cuts
+from spark_jobs.partitioning import PartitionPlan, aligned_cuts, uniform_cuts
 
-HISTOGRAM_BINS = 16384
-
-# One copy of a hit in one partition; whether it is the home copy is recomputed after the
-# shuffle (plan.home), which is cheaper than shuffling a flag.
-ASSIGNED = pa.schema([("pkey", pa.int64()), ("hit_code", pa.int64()), ("device_code", pa.int64()),
-                      ("t_ms", pa.int64()), ("lat", pa.float64()), ("lon", pa.float64())])
+# One copy of a hit in one partition, as the kernel stage receives it.
+ASSIGNED = pa.schema([("pkey", pa.int64()), ("home", pa.bool_()), ("hit_code", pa.int64()),
+                      ("device_hash", pa.int64()), ("t_ms", pa.int64()), ("lat", pa.float64()),
+                      ("lon", pa.float64())])
 # kind 0: one (triggered anchor, member) pair; kind 1: statistics of one task.
 WINDOW_ROWS = pa.schema([
     ("kind", pa.int8()), ("anchor", pa.int64()), ("member", pa.int64()),
@@ -53,7 +56,7 @@ class SearchParams:
     min_devices: int
     tile_deg: float = 2.0
     n_slabs: int | None = None  # None: from rows_per_slab and the parallelism
-    slab_ms: int | None = None  # fixed slabs at multiples of this (instead of count-balanced)
+    slab_ms: int | None = None  # fixed slabs at multiples of this (instead of even slabs)
     rows_per_slab: int = 1_000_000  # bounds one kernel call (a slab x tile partition)
     rows_per_task: int = 8_000_000  # slabs per Spark task: the background model's fixed cost
     # (neighbours and segment edges of every device) is paid once per task
@@ -62,7 +65,8 @@ class SearchParams:
 @dataclass
 class Prepared:
     hits: object  # DataFrame (hit_code, hit_id, device_id, t_ms, lat, lon), valid rows
-    devices: pa.Table  # device_id, device_code, n_hits, t_min_ms, t_max_ms, lat, lon
+    devices: pa.Table  # device_code (0..D-1 in hash order), device_hash, n_hits, t_min_ms,
+    # t_max_ms, lat, lon
     files: list[str]  # Parquet files by file number (hit_code >> ROW_BITS)
     rows_in_range: int
     n_hits: int
@@ -71,9 +75,19 @@ class Prepared:
     plan: PartitionPlan
     task_keys: np.ndarray  # per slab: the repartition key value that lands in its own task
 
+    @property
+    def device_hashes(self) -> np.ndarray:
+        return self.devices.column("device_hash").to_numpy()
+
+
+def device_hash_col():
+    from pyspark.sql import functions as F
+
+    return F.xxhash64(F.col("device_id"))
+
 
 def device_table(coded) -> tuple[pa.Table, int]:
-    """Per device: hits, first and last time, position; codes 0..D-1 in device_id order.
+    """Per device: hits, first and last time, position; codes 0..D-1 in device-hash order.
 
     The position is the normalised mean of the device's unit vectors (a hash aggregate; an
     exact median per device costs a sort of all hits). One pass over all rows in range
@@ -86,18 +100,18 @@ def device_table(coded) -> tuple[pa.Table, int]:
     ok = F.col("valid")
     lat, lon = F.radians("lat"), F.radians("lon")
     unit = {"x": F.cos(lat) * F.cos(lon), "y": F.cos(lat) * F.sin(lon), "z": F.sin(lat)}
-    agg = (coded.groupBy("device_id")
+    agg = (coded.groupBy(device_hash_col().alias("device_hash"))
            .agg(F.count_if(ok).alias("n_hits"), F.count(F.lit(1)).alias("n_rows"),
                 F.min(F.when(ok, F.col("t_ms"))).alias("t_min_ms"),
                 F.max(F.when(ok, F.col("t_ms"))).alias("t_max_ms"),
                 *[F.sum(F.when(ok, v)).alias(k) for k, v in unit.items()])
            .toArrow())
     rows_in_range = int(np.sum(agg.column("n_rows").to_numpy()))
-    agg = agg.filter(pc.greater(agg.column("n_hits"), 0)).sort_by("device_id")
+    agg = agg.filter(pc.greater(agg.column("n_hits"), 0)).sort_by("device_hash")
     d_lat, d_lon = centroid_lat_lon(*(agg.column(k).to_numpy() for k in unit))
     table = pa.table({
-        "device_id": agg.column("device_id"),
         "device_code": np.arange(agg.num_rows, dtype=np.int64),
+        "device_hash": agg.column("device_hash"),
         "n_hits": agg.column("n_hits"),
         "t_min_ms": agg.column("t_min_ms"),
         "t_max_ms": agg.column("t_max_ms"),
@@ -107,23 +121,25 @@ def device_table(coded) -> tuple[pa.Table, int]:
     return table, rows_in_range
 
 
-def time_histogram(raw, t_min: int, t_max: int, n_bins: int = HISTOGRAM_BINS):
-    """(edges, counts) of t over [t_min, t_max] in equal bins: one pass over t alone."""
-    from pyspark.sql import functions as F
+def device_ids(prep: Prepared) -> np.ndarray:
+    """device_id of every device code (one pass over the hits' distinct device ids).
 
-    width = max(1, -(-(t_max - t_min + 1) // n_bins))
-    rows = (raw.where(F.col("t_ms").between(t_min, t_max))
-            .groupBy(F.floor((F.col("t_ms") - F.lit(t_min)) / F.lit(width)).alias("b"))
-            .count().toArrow())
-    counts = np.zeros(n_bins, dtype=np.int64)
-    counts[rows.column("b").to_numpy().astype(np.int64)] = rows.column("count").to_numpy()
-    return t_min + width * np.arange(n_bins + 1, dtype=np.int64), counts
+    Needed only for exposure lookups and time slides; stops the job on a hash collision."""
+    rows = (prep.hits.select("device_id").distinct()
+            .select("device_id", device_hash_col().alias("device_hash")).toArrow())
+    ids = np.asarray(rows.column("device_id").to_pylist(), dtype=object)
+    hashes = rows.column("device_hash").to_numpy()
+    order = np.argsort(hashes, kind="stable")
+    ids, hashes = ids[order], hashes[order]
+    if len(hashes) != prep.devices.num_rows or not np.array_equal(hashes, prep.device_hashes):
+        raise RuntimeError("two device ids share one 64-bit hash; the search cannot tell them apart")
+    return ids
 
 
 def task_keys(spark, n_tasks: int) -> np.ndarray:
     """Key values k_0..k_{n-1} whose Spark hash partition is 0..n-1, so repartition(n, key)
-    puts slab j (key k_{j mod n}) alone in task j mod n: count-balanced slabs make balanced
-    tasks, which hashing slab numbers would not."""
+    puts slab j (key k_{j mod n}) alone in task j mod n: equal slabs make balanced tasks,
+    which hashing slab numbers would not."""
     from pyspark.sql import functions as F
 
     if n_tasks <= 1:
@@ -141,7 +157,7 @@ def task_keys(spark, n_tasks: int) -> np.ndarray:
 
 
 def prepare(spark, inp: InputHits, params: SearchParams) -> Prepared:
-    """Device codes, statistics and the partition plan for one search (two passes)."""
+    """Device table, counts and the partition plan for one search (one pass over the hits)."""
     from pyspark.sql import functions as F
 
     files = inp.files()
@@ -158,7 +174,7 @@ def prepare(spark, inp: InputHits, params: SearchParams) -> Prepared:
     if n_hits and params.slab_ms:
         cuts = aligned_cuts(t_min, t_max, params.slab_ms)
     elif n_hits and n_slabs > 1:
-        cuts = balanced_cuts(*time_histogram(inp.raw, t_min, t_max), n_slabs)
+        cuts = uniform_cuts(t_min, t_max, n_slabs, params.window_ms)
     plan = PartitionPlan.build(cuts, params.window_ms, params.tile_deg, params.radius_m)
     n_tasks = max(1, min(plan.n_slabs, max(parallelism, -(-n_hits // max(1, params.rows_per_task)))))
     keys = task_keys(spark, n_tasks)
@@ -168,12 +184,8 @@ def prepare(spark, inp: InputHits, params: SearchParams) -> Prepared:
 
 
 def encode(spark, prep: Prepared):
-    """Numeric hits: device_id -> device_code by a broadcast join; hit_id left behind."""
-    from pyspark.sql import functions as F
-
-    codes = spark.createDataFrame(prep.devices.select(["device_id", "device_code"]))
-    return (prep.hits.join(F.broadcast(codes), "device_id")
-            .select("hit_code", "device_code", "t_ms", "lat", "lon"))
+    """Numeric hits: (hit_code, device_hash, t_ms, lat, lon); no string goes further."""
+    return prep.hits.select("hit_code", device_hash_col().alias("device_hash"), "t_ms", "lat", "lon")
 
 
 @dataclass(frozen=True)
@@ -187,27 +199,21 @@ class TimeSlide:
     def apply(self, t_ms: np.ndarray, device_code: np.ndarray) -> np.ndarray:
         return self.t0 + np.mod(t_ms - self.t0 + self.offsets_ms[device_code], self.span)
 
+    def apply_sql(self, encoded, device_hashes: np.ndarray):
+        """The same shift in Spark: offsets joined by device hash (a small broadcast table)."""
+        from pyspark.sql import functions as F
 
-def _assign_batches(plan: PartitionPlan, slide: TimeSlide | None):
-    def assign(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for b in batches:
-            if b.num_rows == 0:
-                continue
-            code = b.column("hit_code").to_numpy()
-            dev = b.column("device_code").to_numpy()
-            t = b.column("t_ms").to_numpy()
-            lat = b.column("lat").to_numpy()
-            lon = b.column("lon").to_numpy()
-            if slide is not None:
-                t = slide.apply(t, dev)
-            idx, key, _ = plan.assign(t, lat, lon)
-            yield pa.RecordBatch.from_arrays(
-                [pa.array(key), pa.array(code[idx]), pa.array(dev[idx]), pa.array(t[idx]),
-                 pa.array(lat[idx]), pa.array(lon[idx])], schema=ASSIGNED)
-    return assign
+        table = encoded.sparkSession.createDataFrame(pa.table({
+            "device_hash": np.asarray(device_hashes, np.int64),
+            "slide_ms": np.asarray(self.offsets_ms, np.int64)}))
+        t = F.lit(self.t0) + F.pmod(F.col("t_ms") - F.lit(self.t0) + F.col("slide_ms"),
+                                     F.lit(self.span))
+        return (encoded.join(F.broadcast(table), "device_hash")
+                .select("hit_code", "device_hash", t.alias("t_ms"), "lat", "lon"))
 
 
-def _search_groups(plan: PartitionPlan, params: SearchParams, background, max_multiplicity: int):
+def _search_groups(plan: PartitionPlan, params: SearchParams, device_hashes: np.ndarray,
+                   background, max_multiplicity: int):
     """mapInArrow body for one task: every (slab, tile) partition it holds, one at a time.
 
     ``background`` (significance.DeviceBackground over device codes, or None) gives the core
@@ -219,10 +225,17 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, background, max_mu
         from crayfis.coincidence.significance import estimate_background
 
         batches = [b for b in batches if b.num_rows]
-        table = pa.Table.from_batches(batches, schema=ASSIGNED) if batches else ASSIGNED.empty_table()
-        cols = {name: table.column(name).to_numpy() for name in
-                ("pkey", "hit_code", "device_code", "t_ms", "lat", "lon")}
-        home_all = plan.home(cols["t_ms"], cols["lat"], cols["lon"]) == cols["pkey"]
+        cols = {name: (np.concatenate([b.column(name).to_numpy(zero_copy_only=False) for b in batches])
+                       if batches else np.zeros(0, ASSIGNED.field(name).type.to_pandas_dtype()))
+                for name in ASSIGNED.names}
+        del batches
+        # dense device codes 0..D-1 (the device table is sorted by hash)
+        code_of = np.minimum(np.searchsorted(device_hashes, cols["device_hash"]),
+                             max(len(device_hashes) - 1, 0))
+        if len(code_of) and not np.array_equal(device_hashes[code_of], cols["device_hash"]):
+            raise RuntimeError("a hit's device is missing from the device table")
+        cols["device_code"] = code_of
+        home_all = cols["home"]
         order = np.argsort(cols["pkey"], kind="stable")
         pkey = cols["pkey"][order]
         bounds = np.flatnonzero(np.r_[True, pkey[1:] != pkey[:-1], True])
@@ -276,10 +289,12 @@ def search_partitions(encoded, prep: Prepared, params: SearchParams, slide: Time
 
     plan = prep.plan
     n_tasks = len(np.unique(prep.task_keys))
-    assigned = encoded.mapInArrow(_assign_batches(plan, slide), from_arrow_schema(ASSIGNED))
+    if slide is not None:
+        encoded = slide.apply_sql(encoded, prep.device_hashes)
+    copies = assigned_copies(encoded, plan).select(*ASSIGNED.names)
     keys = F.array(*[F.lit(int(k)).cast("long") for k in prep.task_keys])  # hashed as task_keys
     task = F.element_at(keys, F.expr(f"cast(pkey div {plan.grid.n_tiles} as int) + 1"))
-    out = (assigned.repartition(n_tasks, task)
-           .mapInArrow(_search_groups(plan, params, background, max_multiplicity),
+    out = (copies.repartition(n_tasks, task)
+           .mapInArrow(_search_groups(plan, params, prep.device_hashes, background, max_multiplicity),
                        from_arrow_schema(WINDOW_ROWS)))
     return out.toArrow()
