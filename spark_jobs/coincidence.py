@@ -37,6 +37,7 @@ class JobConfig:
     es_prefix: str | None = None
     es_slices: int | None = None
     use_exposures: bool = True
+    ordered_fast_path: bool = True
 
 
 def build_parser() -> OneLineParser:
@@ -59,6 +60,9 @@ def build_parser() -> OneLineParser:
     p.add_argument("--es-slices", type=positive_int, help="PIT slices (default: parallelism)")
     p.add_argument("--no-exposures", action="store_true",
                    help="es:// input: rates from observed spans even where exposures exist")
+    p.add_argument("--shuffle", action="store_true",
+                   help="always partition by slabs x tiles with a shuffle, even for Parquet whose "
+                   "row groups are in time order (see docs/coincidence.md)")
     p.add_argument("--tile-deg", type=positive_float, default=2.0,
                    help="spatial tile size, degrees (tiles never narrower than 2R)")
     p.add_argument("--time-slabs", type=positive_int, help="number of time slabs (default: auto)")
@@ -82,7 +86,8 @@ def parse_args(argv: list[str] | None = None) -> JobConfig:
     return JobConfig(input=a.input, output=a.output, params=params, start_ms=a.start, end_ms=a.end,
                      master=a.master, to_es=a.to_es, time_slides=a.time_slides,
                      slide_seed=a.slide_seed, es_url=a.es_url, es_prefix=a.es_prefix,
-                     es_slices=a.es_slices, use_exposures=not a.no_exposures)
+                     es_slices=a.es_slices, use_exposures=not a.no_exposures,
+                     ordered_fast_path=not a.shuffle)
 
 
 def es_prefix_for(cfg: JobConfig) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spark_jobs import significance_step
+from spark_jobs import ordered_parquet, significance_step
 from spark_jobs.cli import UserError
 from spark_jobs.candidates import lookup_hit_ids, merge_candidates, windows_from_rows
 from spark_jobs.hits_input import es_input, parquet_input, read_parquet_hit_ids
@@ -154,6 +154,58 @@ def background_for(prep: Prepared, cfg):
     return significance_step.device_background(prep.devices, blocks, span), source
 
 
+def ordered_layout(spark, cfg, inp):
+    """(files, row groups, tasks) when the shuffle-free path applies (ordered_parquet.py)."""
+    if not inp.is_parquet or cfg.time_slides or not cfg.ordered_fast_path:
+        return None
+    files = inp.files()
+    groups = ordered_parquet.row_groups(files)
+    if groups is None:
+        return None
+    parallelism = spark.sparkContext.defaultParallelism
+    n_rows = sum(g.n_rows for g in groups)
+    n_tasks = max(2 * parallelism, -(-n_rows // max(1, cfg.params.rows_per_slab)))
+    tasks = ordered_parquet.plan_tasks(groups, cfg.params.window_ms, cfg.start_ms, cfg.end_ms, n_tasks)
+    if tasks is None:
+        return None
+    return files, groups, tasks
+
+
+def search_ordered(spark, cfg, files, groups, tasks, max_m: int, lap):
+    """Device table and kernel stage straight from time-ordered row groups (no shuffle)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    from spark_jobs.partitioning import PartitionPlan
+    from spark_jobs.search import WINDOW_ROWS, stats_batch
+
+    params = cfg.params
+    desc = ordered_parquet.descriptors(spark, tasks) if tasks else None
+    partials = (desc.mapInArrow(ordered_parquet.device_partials(files, groups, cfg.start_ms, cfg.end_ms),
+                                from_arrow_schema(ordered_parquet.DEVICE_PARTIALS)).toArrow()
+                if tasks else ordered_parquet.DEVICE_PARTIALS.empty_table())
+    devices, rows_in_range = ordered_parquet.device_table(partials)
+    n_hits = int(np.sum(devices.column("n_hits").to_numpy())) if devices.num_rows else 0
+    prep = Prepared(hits=None, devices=devices, files=files, rows_in_range=rows_in_range,
+                    n_hits=n_hits,
+                    t_min_ms=int(np.min(devices.column("t_min_ms").to_numpy())) if n_hits else None,
+                    t_max_ms=int(np.max(devices.column("t_max_ms").to_numpy())) if n_hits else None,
+                    plan=PartitionPlan.build([], params.window_ms, params.tile_deg, params.radius_m),
+                    task_keys=np.zeros(1, np.int64))
+    lap("prepare_s")
+    background, live_source = background_for(prep, cfg)
+    if not n_hits:
+        rows = pa.Table.from_batches([stats_batch(dict(n_groups=0, max_group_rows=0, n_rows=0, n_core=0,
+                                                        n_triggered=0, uncoded=0, expected=0.0,
+                                                        kernel_cpu_s=0.0, background_cpu_s=0.0), None)])
+    else:
+        body = ordered_parquet.search_tasks(files, groups, cfg.start_ms, cfg.end_ms,
+                                            devices.column("device_id").combine_chunks(), params,
+                                            background, max_m)
+        rows = desc.mapInArrow(body, from_arrow_schema(WINDOW_ROWS)).toArrow()
+    lap("search_s")
+    return prep, rows, background, live_source
+
+
 def search_and_write(spark, cfg) -> dict[str, Any]:
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -166,16 +218,27 @@ def search_and_write(spark, cfg) -> dict[str, Any]:
 
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
     params = cfg.params
+    max_m = params.min_devices + significance_step.MULTIPLICITY_MARGIN
+    slides = None
     with open_input(spark, cfg) as inp:
-        prep = prepare(spark, inp, params)
-        lap("prepare_s")
-        background, live_source = background_for(prep, cfg)
-        encoded = encode(spark, prep)
-        if cfg.time_slides:
-            encoded = encoded.persist()
-        rows = search_partitions(encoded, prep, params, background=background,
-                                 max_multiplicity=params.min_devices + significance_step.MULTIPLICITY_MARGIN)
-        lap("search_s")
+        ordered = ordered_layout(spark, cfg, inp)
+        if ordered is not None:
+            files, groups, tasks = ordered
+            prep, rows, background, live_source = search_ordered(spark, cfg, files, groups, tasks,
+                                                                 max_m, lap)
+            layout = {"layout": "time-ordered row groups", "time_slabs": len(tasks), "tiles": 1}
+        else:
+            prep = prepare(spark, inp, params)
+            lap("prepare_s")
+            background, live_source = background_for(prep, cfg)
+            encoded = encode(spark, prep)
+            if cfg.time_slides:
+                encoded = encoded.persist()
+            rows = search_partitions(encoded, prep, params, background=background,
+                                     max_multiplicity=max_m)
+            lap("search_s")
+            layout = {"layout": "slabs x tiles (shuffle)", "time_slabs": prep.plan.n_slabs,
+                      "tiles": prep.plan.grid.n_tiles}
         pstats = partition_stats(rows)
         if pstats["core_anchors"] != prep.n_hits:
             raise RuntimeError(f"{pstats['core_anchors']} core anchors for {prep.n_hits} hits")
@@ -187,10 +250,11 @@ def search_and_write(spark, cfg) -> dict[str, Any]:
         cands = merge_candidates(windows, ids)
         lap("candidates_s")
         sig = significance_step.combine(rows, background, cands.multiplicity, live_source)
-        slides = run_time_slides(spark, prep, encoded, cfg)
-        if cfg.time_slides:
-            encoded.unpersist()
-            lap("time_slides_s")
+        if ordered is None:
+            slides = run_time_slides(spark, prep, encoded, cfg)
+            if cfg.time_slides:
+                encoded.unpersist()
+                lap("time_slides_s")
     table = candidates_table(cands, sig.per_candidate)
     wall = time.perf_counter() - t0
     summary = {
@@ -198,8 +262,7 @@ def search_and_write(spark, cfg) -> dict[str, Any]:
         "parameters": {"window_ms": params.window_ms, "radius_m": params.radius_m,
                        "min_devices": params.min_devices, "start_ms": cfg.start_ms,
                        "end_ms": cfg.end_ms, "tile_deg": params.tile_deg,
-                       "time_slabs": prep.plan.n_slabs, "tiles": prep.plan.grid.n_tiles,
-                       "time_slides": cfg.time_slides},
+                       "time_slides": cfg.time_slides, **layout},
         "rows_in_range": prep.rows_in_range,
         "hits_read": prep.n_hits,
         "hits_skipped_invalid": prep.rows_in_range - prep.n_hits,

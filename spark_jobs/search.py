@@ -264,20 +264,30 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, device_hashes: np.
             stats["kernel_cpu_s"] += time.process_time() - c0
             stats["n_triggered"] += len(tw.anchors)
             if len(tw.anchors):
-                per = np.diff(tw.member_offsets)
-                a, m = np.repeat(tw.anchors, per), tw.members
-                n = len(m)
-                out = {"kind": np.zeros(n, np.int8), "anchor": code[a], "member": code[m],
-                       "device_code": dev[m], "t_ms": t[m], "lat": lat[m], "lon": lon[m],
-                       "window_devices": np.repeat(tw.window_devices, per)}
-                yield pa.RecordBatch.from_arrays(
-                    [pa.array(out[f.name], f.type) if f.name in out else pa.nulls(n, f.type)
-                     for f in WINDOW_ROWS], schema=WINDOW_ROWS)
-        last = {"kind": [1], **{k: [v] for k, v in stats.items()}, "lambdas": [lambdas]}
-        yield pa.RecordBatch.from_arrays(
-            [pa.array(last[f.name], f.type) if f.name in last else pa.nulls(1, f.type)
-             for f in WINDOW_ROWS], schema=WINDOW_ROWS)
+                yield window_batch(tw, code, dev, t, lat, lon)
+        yield stats_batch(stats, lambdas)
     return run
+
+
+def window_batch(tw, code, dev, t, lat, lon) -> pa.RecordBatch:
+    """WINDOW_ROWS kind 0: one row per (triggered anchor, member) of a kernel result."""
+    per = np.diff(tw.member_offsets)
+    a, m = np.repeat(tw.anchors, per), tw.members
+    n = len(m)
+    out = {"kind": np.zeros(n, np.int8), "anchor": code[a], "member": code[m],
+           "device_code": dev[m], "t_ms": t[m], "lat": lat[m], "lon": lon[m],
+           "window_devices": np.repeat(tw.window_devices, per)}
+    return pa.RecordBatch.from_arrays(
+        [pa.array(out[f.name], f.type) if f.name in out else pa.nulls(n, f.type)
+         for f in WINDOW_ROWS], schema=WINDOW_ROWS)
+
+
+def stats_batch(stats: dict, lambdas) -> pa.RecordBatch:
+    """WINDOW_ROWS kind 1: one task's statistics and its Lambda(m) terms."""
+    last = {"kind": [1], **{k: [v] for k, v in stats.items()}, "lambdas": [lambdas]}
+    return pa.RecordBatch.from_arrays(
+        [pa.array(last[f.name], f.type) if f.name in last else pa.nulls(1, f.type)
+         for f in WINDOW_ROWS], schema=WINDOW_ROWS)
 
 
 def search_partitions(encoded, prep: Prepared, params: SearchParams, slide: TimeSlide | None = None,

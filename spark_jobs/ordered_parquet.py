@@ -1,0 +1,278 @@
+"""Fast path for Parquet input laid out in time order: no shuffle, hits never enter the JVM.
+
+Why: exports, ES reads and the simulator write hits in time order, so each Parquet row group
+covers a short time range (its footer statistics say which). A task can then take a run of row
+groups as its core and read, as its halo, only the row groups whose time range meets
+[core start, core end + tau]: every window of a core anchor lies in core + halo, and each hit is
+a core anchor in exactly one task. That is the same exactness argument as the slab x tile
+partitions (partitioning.py) with time slabs given by the file layout, and it needs no shuffle.
+
+Each Spark task (a mapInArrow over task descriptors) reads its row groups itself with pyarrow,
+so the hits cross no JVM -> Python conversion at all: on local[2] that conversion alone runs at
+about the target rate of the whole job (docs/benchmarks.md). Input without such a layout (row
+groups spanning most of the time range) gets ``None`` from ``plan_tasks`` and takes the general
+path (search.py).
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from spark_jobs.hits_input import ROW_BITS
+
+MAX_HALO_SHARE = 0.5  # fall back to the shuffle path if halos would re-read more than this
+DEVICE_PARTIALS = pa.schema([("device_id", pa.string()), ("n_hits", pa.int64()),
+                             ("n_rows", pa.int64()), ("t_min_ms", pa.int64()),
+                             ("t_max_ms", pa.int64()), ("x", pa.float64()), ("y", pa.float64()),
+                             ("z", pa.float64())])
+
+
+def open_parquet(uri: str) -> pq.ParquetFile:
+    from pyarrow import fs
+
+    if uri.startswith("file:"):
+        return pq.ParquetFile("/" + urllib.parse.unquote(uri[len("file:"):]).lstrip("/"),
+                              filesystem=fs.LocalFileSystem())
+    filesystem, path = fs.FileSystem.from_uri(uri)
+    return pq.ParquetFile(path, filesystem=filesystem)
+
+
+@dataclass(frozen=True)
+class RowGroup:
+    file_no: int
+    index: int
+    first_row: int  # row index of its first row within the file
+    n_rows: int
+    t_min: int
+    t_max: int
+
+
+@dataclass(frozen=True)
+class OrderedTask:
+    core: tuple[int, ...]  # indices into the row group list
+    halo: tuple[int, ...]
+    t_lo: int  # halo rows are kept only with t in [t_lo, t_hi]
+    t_hi: int
+
+
+def row_groups(files: list[str]) -> list[RowGroup] | None:
+    """Every row group with its t_ms range from the footers; None where statistics are missing."""
+    out = []
+    for f, uri in enumerate(files):
+        meta = open_parquet(uri).metadata
+        names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+        if "t_ms" not in names:
+            return None
+        col = names.index("t_ms")
+        first = 0
+        for g in range(meta.num_row_groups):
+            rg = meta.row_group(g)
+            st = rg.column(col).statistics
+            if rg.num_rows and (st is None or not st.has_min_max or st.null_count):
+                return None
+            if rg.num_rows:
+                out.append(RowGroup(f, g, first, rg.num_rows, int(st.min), int(st.max)))
+            first += rg.num_rows
+    return out
+
+
+def plan_tasks(groups: list[RowGroup], window_ms: int, start_ms: int | None, end_ms: int | None,
+               n_tasks: int, max_halo_share: float = MAX_HALO_SHARE) -> list[OrderedTask] | None:
+    """About ``n_tasks`` tasks of consecutive row groups (by time), with their halos; None when
+    the layout is not time-ordered enough for halos to stay small."""
+    lo = -(1 << 62) if start_ms is None else start_ms
+    hi = (1 << 62) if end_ms is None else end_ms - 1
+    keep = [i for i, g in enumerate(groups) if g.t_max >= lo and g.t_min <= hi]
+    if not keep:
+        return []
+    keep.sort(key=lambda i: (groups[i].t_min, groups[i].t_max, groups[i].file_no, groups[i].index))
+    rows = np.array([groups[i].n_rows for i in keep], dtype=np.int64)
+    t_min = np.array([groups[i].t_min for i in keep], dtype=np.int64)
+    t_max = np.array([groups[i].t_max for i in keep], dtype=np.int64)
+    cum = np.cumsum(rows)
+    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, n_tasks) / n_tasks, side="left") + 1
+    bounds = np.unique(np.r_[0, cuts[(cuts > 0) & (cuts < len(keep))], len(keep)])
+    tasks, halo_rows = [], 0
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        c_lo, c_hi = int(t_min[a:b].min()), int(t_max[a:b].max())
+        h_hi = c_hi + window_ms
+        inside = np.zeros(len(keep), dtype=bool)
+        inside[a:b] = True
+        halo = np.flatnonzero(~inside & (t_max >= c_lo) & (t_min <= h_hi))
+        halo_rows += int(rows[halo].sum())
+        tasks.append(OrderedTask(tuple(keep[i] for i in range(a, b)), tuple(keep[i] for i in halo),
+                                 c_lo, h_hi))
+    if halo_rows > max_halo_share * cum[-1]:
+        return None
+    return tasks
+
+
+def _read(files, groups, indices, columns):
+    """Columns of the given row groups plus each row's hit_code, as one table."""
+    parts = []
+    for i in indices:
+        g = groups[i]
+        t = open_parquet(files[g.file_no]).read_row_group(g.index, columns=columns)
+        code = (g.file_no << ROW_BITS) + g.first_row + np.arange(t.num_rows, dtype=np.int64)
+        parts.append(t.append_column("hit_code", pa.array(code)))
+    if not parts:
+        return None
+    return pa.concat_tables(parts, promote_options="permissive")
+
+
+def _in_range(t: pa.ChunkedArray, start_ms, end_ms):
+    mask = pc.is_valid(t) if (start_ms is not None or end_ms is not None) else None
+    if start_ms is not None:
+        mask = pc.and_(mask, pc.greater_equal(t, start_ms))
+    if end_ms is not None:
+        mask = pc.and_(mask, pc.less(t, end_ms))
+    return mask
+
+
+def _valid(tab: pa.Table):
+    """hits_input.valid_hit in Arrow: time, device and a position inside the globe."""
+    lat, lon = tab.column("lat"), tab.column("lon")
+    ok = pc.and_(pc.is_valid(tab.column("t_ms")), pc.is_valid(tab.column("device_id")))
+    for c, lim in ((lat, 90.0), (lon, 180.0)):
+        ok = pc.and_(ok, pc.and_(pc.greater_equal(c, -lim), pc.less_equal(c, lim)))
+    return pc.fill_null(ok, False)
+
+
+def _hits(files, groups, indices, start_ms, end_ms):
+    """(table of rows in range, valid mask) for row groups; types cast as the Spark path does."""
+    tab = _read(files, groups, indices, ["device_id", "t_ms", "lat", "lon"])
+    if tab is None:
+        return None, None
+    tab = pa.table({"hit_code": tab.column("hit_code"),
+                    "device_id": pc.cast(tab.column("device_id"), pa.string()),
+                    "t_ms": pc.cast(tab.column("t_ms"), pa.int64()),
+                    "lat": pc.cast(tab.column("lat"), pa.float64()),
+                    "lon": pc.cast(tab.column("lon"), pa.float64())})
+    rng = _in_range(tab.column("t_ms"), start_ms, end_ms)
+    if rng is not None:
+        tab = tab.filter(rng)
+    return tab, _valid(tab)
+
+
+def descriptors(spark, tasks: list[OrderedTask]):
+    """One row per task, one task per Spark partition."""
+    rows = [(i, json.dumps([list(t.core), list(t.halo), t.t_lo, t.t_hi])) for i, t in enumerate(tasks)]
+    return spark.createDataFrame(rows, "task int, spec string").repartition(len(tasks), "task")
+
+
+def device_partials(files, groups, start_ms, end_ms):
+    """mapInArrow body: per-device counts, time range and summed unit vectors of the core rows."""
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from crayfis.coincidence.geo import unit_vectors
+
+        for b in batches:
+            for spec in b.column("spec").to_pylist():
+                core = json.loads(spec)[0]
+                tab, ok = _hits(files, groups, core, start_ms, end_ms)
+                if tab is None:
+                    continue
+                n_rows = tab.group_by("device_id").aggregate([([], "count_all")])
+                n_rows = n_rows.rename_columns({"count_all": "n_rows"})
+                tab = tab.filter(ok)
+                x, y, z = unit_vectors(tab.column("lat").to_numpy(), tab.column("lon").to_numpy())
+                tab = tab.append_column("x", pa.array(x)).append_column("y", pa.array(y)) \
+                    .append_column("z", pa.array(z))
+                agg = tab.group_by("device_id").aggregate(
+                    [([], "count_all"), ("t_ms", "min"), ("t_ms", "max"),
+                     ("x", "sum"), ("y", "sum"), ("z", "sum")])
+                agg = n_rows.join(agg, "device_id", join_type="left outer")
+                yield pa.RecordBatch.from_arrays([
+                    agg.column("device_id").combine_chunks(),
+                    pc.fill_null(agg.column("count_all"), 0).cast(pa.int64()).combine_chunks(),
+                    agg.column("n_rows").cast(pa.int64()).combine_chunks(),
+                    agg.column("t_ms_min").combine_chunks(), agg.column("t_ms_max").combine_chunks(),
+                    agg.column("x_sum").combine_chunks(), agg.column("y_sum").combine_chunks(),
+                    agg.column("z_sum").combine_chunks()], schema=DEVICE_PARTIALS)
+    return run
+
+
+def device_table(partials: pa.Table) -> tuple[pa.Table, int]:
+    """Partials of all tasks -> (device table in device_id order, rows in range)."""
+    from crayfis.coincidence.geo import centroid_lat_lon
+
+    rows_in_range = int(pc.sum(partials.column("n_rows")).as_py() or 0)
+    agg = partials.group_by("device_id").aggregate(
+        [("n_hits", "sum"), ("t_min_ms", "min"), ("t_max_ms", "max"),
+         ("x", "sum"), ("y", "sum"), ("z", "sum")])
+    agg = agg.filter(pc.and_(pc.is_valid(agg.column("device_id")),
+                             pc.greater(agg.column("n_hits_sum"), 0))).sort_by("device_id")
+    d_lat, d_lon = centroid_lat_lon(*(agg.column(f"{k}_sum").to_numpy() for k in "xyz"))
+    return pa.table({
+        "device_id": agg.column("device_id"),
+        "device_code": np.arange(agg.num_rows, dtype=np.int64),
+        "n_hits": agg.column("n_hits_sum"),
+        "t_min_ms": agg.column("t_min_ms_min"),
+        "t_max_ms": agg.column("t_max_ms_max"),
+        "lat": d_lat, "lon": d_lon,
+    }), rows_in_range
+
+
+def search_tasks(files, groups, start_ms, end_ms, device_ids: pa.Array, params, background,
+                 max_multiplicity: int):
+    """mapInArrow body: the kernel and background model on each task's core + halo."""
+    from spark_jobs.search import stats_batch, window_batch
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from crayfis.coincidence.kernel import triggered_windows
+        from crayfis.coincidence.significance import estimate_background
+
+        for b in batches:
+            for spec in b.column("spec").to_pylist():
+                core, halo, t_lo, t_hi = json.loads(spec)
+                stats = dict(n_groups=1, max_group_rows=0, n_rows=0, n_core=0, n_triggered=0,
+                             uncoded=0, expected=0.0, kernel_cpu_s=0.0, background_cpu_s=0.0)
+                parts = []
+                for indices, is_core in ((core, True), (halo, False)):
+                    tab, ok = _hits(files, groups, indices, start_ms, end_ms)
+                    if tab is None:
+                        continue
+                    tab = tab.filter(ok)
+                    if not is_core:
+                        t = tab.column("t_ms")
+                        tab = tab.filter(pc.and_(pc.greater_equal(t, t_lo), pc.less_equal(t, t_hi)))
+                    parts.append((tab, is_core))
+                if not parts:
+                    yield stats_batch(stats, None)
+                    continue
+                code = np.concatenate([p.column("hit_code").to_numpy() for p, _ in parts])
+                t = np.concatenate([p.column("t_ms").to_numpy() for p, _ in parts])
+                lat = np.concatenate([p.column("lat").to_numpy() for p, _ in parts])
+                lon = np.concatenate([p.column("lon").to_numpy() for p, _ in parts])
+                dev = np.concatenate([pc.index_in(p.column("device_id"), value_set=device_ids)
+                                      .to_numpy(zero_copy_only=False) for p, _ in parts])
+                home = np.concatenate([np.full(p.num_rows, c) for p, c in parts])
+                if np.isnan(dev.astype(np.float64)).any():
+                    raise RuntimeError("a hit's device is missing from the device table")
+                dev = dev.astype(np.int64)
+                stats.update(n_rows=len(t), max_group_rows=len(t), n_core=int(home.sum()))
+                lambdas = None
+                if background is not None and home.any():
+                    c0 = time.process_time()
+                    est = estimate_background(t[home], lat[home], lon[home], dev[home],
+                                              params.window_ms, params.radius_m, params.min_devices,
+                                              devices=background, max_multiplicity=max_multiplicity)
+                    stats["expected"] = est.expected_triggers
+                    lambdas = est.expected_windows(np.arange(1, max_multiplicity + 1)).tolist()
+                    stats["background_cpu_s"] = time.process_time() - c0
+                c0 = time.process_time()
+                tw = triggered_windows(t, lat, lon, dev, params.window_ms, params.radius_m,
+                                       params.min_devices, anchor_mask=home)
+                stats["kernel_cpu_s"] = time.process_time() - c0
+                stats["n_triggered"] = len(tw.anchors)
+                if len(tw.anchors):
+                    yield window_batch(tw, code, dev, t, lat, lon)
+                yield stats_batch(stats, lambdas)
+    return run
