@@ -1,4 +1,4 @@
-"""Coincidence search benchmark: the numpy kernel, its floor, and baselines on the same hits.
+"""Coincidence search benchmark: the kernel (both engines), its floor, and baselines on the same hits.
 
     python bench/coincidence.py [--quick] [--sizes 1e5 1e6 ...] [--sections kernel,baselines,...]
                                 [--append-docs]
@@ -8,7 +8,8 @@ Sections (``SECTIONS`` below; each returns markdown lines and is independent):
   baselines  a HiSPARC-style sort-then-scan loop, sapphire's own scan, scipy cKDTree and
              sklearn DBSCAN, each on the same hits as the kernel
   scaling    kernel hits/s from 1e5 hits up to --max-size
-  memory     peak bytes per hit allocated by the kernel (tracemalloc traces numpy)
+  memory     peak bytes per hit allocated by the kernel (tracemalloc traces numpy; the numba
+             engine allocates every buffer with numpy, so it is traced too)
 A Spark-job section can be added by registering another function in SECTIONS.
 
 One core: thread counts are pinned to 1 before numpy loads. Times are process CPU time
@@ -38,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from crayfis.coincidence.geo import EARTH_RADIUS_M, unit_vectors, within_radius, chord2  # noqa: E402
-from crayfis.coincidence.kernel import distinct_counts, find_coincidences  # noqa: E402
+from crayfis.coincidence.kernel import DEFAULT_ENGINE, distinct_counts, find_coincidences  # noqa: E402
 from crayfis.coincidence.malloc_tuning import keep_freed_memory  # noqa: E402
 
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -169,8 +170,12 @@ def median(xs) -> float:
     return float(np.median(xs))
 
 
-def run_kernel(h: Hits, w: Workload):
-    return find_coincidences(h.t, h.lat, h.lon, h.dev, w.window_ms, w.radius_m, w.min_devices)
+ENGINE = DEFAULT_ENGINE  # --engine
+
+
+def run_kernel(h: Hits, w: Workload, engine: str | None = None):
+    return find_coincidences(h.t, h.lat, h.lon, h.dev, w.window_ms, w.radius_m, w.min_devices,
+                             engine=engine or ENGINE)
 
 
 def showers_found(h: Hits, res, k: int) -> tuple[int, int]:
@@ -279,17 +284,22 @@ def dbscan_search(h: Hits, w: Workload) -> int:
 
 def section_kernel(args) -> list[str]:
     n = int(args.kernel_size)
-    lines = [f"Kernel, {n:,} hits per workload, median of {args.repeats} runs (process CPU time, 1 thread).",
+    other = "numpy" if ENGINE == "numba" else "numba"
+    lines = [f"Kernel ({ENGINE} engine), {n:,} hits per workload, median of {args.repeats} runs "
+             "(process CPU time, 1 thread).",
              "Input in time order (as exports and index reads deliver it) and shuffled; the floor is",
-             "numpy sorting the same int64 time keys from shuffled order.", "",
+             f"numpy sorting the same int64 time keys from shuffled order; the {other} engine on the",
+             "time-ordered input for comparison (same triggered anchors, asserted).", "",
              "| workload | kernel, time-ordered input | kernel, shuffled input | np.argsort(t) | np.sort(t) "
-             "| kernel / argsort time | triggered | candidates | showers found |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"| kernel / argsort time | {other} engine, time-ordered | triggered | candidates | showers found |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name in args.workloads:
         w = WORKLOADS[name]
         h = generate(w, n)
         res = run_kernel(h, w)
+        assert np.array_equal(res.triggered, run_kernel(h, w, other).triggered), "engines disagree"
         k_t = median(cpu_times(lambda: run_kernel(h, w), args.repeats))
+        o_t = median(cpu_times(lambda: run_kernel(h, w, other), args.repeats))
         perm = np.random.default_rng(1).permutation(len(h))
         hs = h.take(perm)
         k_s = median(cpu_times(lambda: run_kernel(hs, w), args.repeats))
@@ -299,7 +309,8 @@ def section_kernel(args) -> list[str]:
         findable, found = showers_found(h, res, w.min_devices)
         m = len(h) / 1e6
         lines.append(f"| {name} | {m / k_t:.2f} M/s | {m / k_s:.2f} M/s | {m / a_s:.1f} M/s | {m / s_s:.1f} M/s "
-                     f"| {k_t / a_s:.1f}x | {len(res.triggered):,} | {res.n_candidates:,} | {found}/{findable} |")
+                     f"| {k_t / a_s:.1f}x | {m / o_t:.2f} M/s | {len(res.triggered):,} | {res.n_candidates:,} "
+                     f"| {found}/{findable} |")
         print(lines[-1], flush=True)
     lines += [""] + [f"- {name}: {WORKLOADS[name].describe()}" for name in args.workloads]
     return lines
@@ -372,6 +383,7 @@ def section_memory(args) -> list[str]:
         w = WORKLOADS[name]
         h = generate(w, int(args.memory_size))
         for label, hh in (("time order", h), ("shuffled", h.take(np.random.default_rng(1).permutation(len(h))))):
+            run_kernel(hh.take(np.arange(1000)), w)  # compiles or loads the engine outside the trace
             tracemalloc.start()
             run_kernel(hh, w)
             _, peak = tracemalloc.get_traced_memory()
@@ -427,6 +439,8 @@ def main(argv=None) -> None:
     p.add_argument("--sapphire-size", type=float, default=1e3, help="hits for sapphire's scan (quadratic)")
     p.add_argument("--memory-size", type=float, default=1e6)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--engine", default=DEFAULT_ENGINE, choices=("numba", "numpy"),
+                   help="kernel engine measured (the kernel section also runs the other one)")
     p.add_argument("--no-malloc-tuning", action="store_true",
                    help="leave glibc's defaults (page faults on every large temporary)")
     p.add_argument("--append-docs", action="store_true", help=f"append the tables to {DOCS}")
@@ -435,6 +449,8 @@ def main(argv=None) -> None:
     add_spark_arguments(p)
     args = p.parse_args(argv)
     args.workloads = args.workloads.split(",")
+    global ENGINE
+    ENGINE = args.engine
     if args.quick:
         args.sizes = [s for s in args.sizes if s <= 3e5]
         args.kernel_size, args.baseline_size, args.loop_size, args.memory_size = 2e5, 2e4, 1e3, 2e5

@@ -94,17 +94,26 @@ def chord2_of_radius(radius_m: float) -> float:
     return float(4.0 * s * s)
 
 
+def chord2_band(radius_m: float) -> tuple[float, float]:
+    """(lo, hi): a squared chord c2 <= lo is within ``radius_m``, one > hi is not, and one in
+    between needs the full distance. Near-antipodal radii have no shortcut: (-1, inf)."""
+    if radius_m > 0.99 * np.pi * EARTH_RADIUS_M:
+        return -1.0, float("inf")
+    c2_r = chord2_of_radius(radius_m)
+    return c2_r * (1.0 - _BAND), c2_r * (1.0 + _BAND)
+
+
 def within_radius(c2, radius_m: float) -> np.ndarray:
     """Exactly ``distance_from_chord2(c2) <= radius_m``, evaluating the arcsine only in a
-    thin band around the boundary."""
+    thin band around the boundary (``chord2_band``)."""
     c2 = np.asarray(c2, dtype=np.float64)
     if radius_m < 0:
         return np.zeros(c2.shape, dtype=bool)
     if radius_m > 0.99 * np.pi * EARTH_RADIUS_M:  # near-antipodal radii: no shortcut
         return distance_from_chord2(c2) <= radius_m
-    c2_r = chord2_of_radius(radius_m)
-    inside = c2 <= c2_r * (1.0 - _BAND)
-    band = ~inside & (c2 <= c2_r * (1.0 + _BAND))
+    lo, hi = chord2_band(radius_m)
+    inside = c2 <= lo
+    band = ~inside & (c2 <= hi)
     if band.any():
         inside[band] = distance_from_chord2(c2[band]) <= radius_m
     return inside

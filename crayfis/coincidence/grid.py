@@ -38,6 +38,7 @@ class _BandSet:
     lon_cells: np.ndarray  # float64, cells per band
     lon_cells_int: np.ndarray  # the same as int64
     offsets: np.ndarray  # int64, first cell id of each band
+    dlon_deg: np.ndarray  # float64, most longitude between two points of a disc in the band
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,9 @@ class ShiftedGrids:
             # spare entry: a point at exactly the last edge (lat = 90) joins the last band
             n_lon = np.append(n_lon, n_lon[-1])
             offsets = np.append(offsets, offsets[-1])
-            sets.append(_BandSet(shift, count, n_lon, n_lon.astype(np.int64), offsets))
+            dlon_deg = np.where(poleward >= 90.0, 360.0, dlon_deg)
+            dlon_deg = np.append(dlon_deg, dlon_deg[-1])
+            sets.append(_BandSet(shift, count, n_lon, n_lon.astype(np.int64), offsets, dlon_deg))
         return cls(float(radius_m), h, (sets[0], sets[1]))
 
     def cells(self, lat: np.ndarray, lon: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:

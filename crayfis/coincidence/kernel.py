@@ -110,7 +110,8 @@ def _hits(t_ms, lat, lon, device):
     if not (len(la) == len(lo) == len(dev) == n) or t.ndim != 1:
         raise ValueError("t_ms, lat, lon and device must be 1-d arrays of one length")
     if n:
-        if not (np.all(np.abs(la) <= 90.0) and np.all(np.abs(lo) <= 180.0)):
+        # min/max: no temporaries, and NaN makes every comparison False
+        if not (la.min() >= -90.0 and la.max() <= 90.0 and lo.min() >= -180.0 and lo.max() <= 180.0):
             raise ValueError("lat must lie in [-90, 90] and lon in [-180, 180] (and not NaN)")
         if int(t.max()) - int(t.min()) >= 1 << 61:
             raise ValueError("t_ms spans more than 2**61 ms")
@@ -147,6 +148,12 @@ def _time_order(t: np.ndarray):
         return perm, key
     perm = np.argsort(t, kind="stable")
     return perm, t[perm] - t0
+
+
+def _is_time_ordered(t: np.ndarray) -> bool:
+    from .compiled_scan import is_time_ordered  # no temporaries, stops at the first step back
+
+    return bool(is_time_ordered(t))
 
 
 def _dense_codes(values: np.ndarray, spare_bits: int) -> tuple[np.ndarray, int]:
@@ -372,24 +379,59 @@ class _Chunk:
 # ----------------------------------------------------------------------------- public API
 
 
+ENGINES = ("numba", "numpy")
+DEFAULT_ENGINE = "numba"
+NUMBA_CHUNK_SIZE = 1 << 16  # anchors per chunk of the compiled engine
+
+
 def triggered_windows(t_ms, lat, lon, device, window_ms, radius_m, min_devices, anchor_mask=None,
-                      *, chunk_size: int = DEFAULT_CHUNK_SIZE,
+                      *, engine: str = DEFAULT_ENGINE, chunk_size: int | None = None,
                       pair_budget: int = DEFAULT_PAIR_BUDGET) -> TriggeredWindows:
     """Windows W(a) of every anchor a that triggers (>= min_devices distinct devices).
 
     With ``anchor_mask`` only anchors where it is True are evaluated, while windows still draw
     on all hits: a partition passes its core as the mask and its halo as extra hits.
+    ``engine``: "numba" (compiled scan, ``numba_engine.py``; the default) or "numpy" (the
+    vectorised reference engine of this module). Both return the same windows; ``chunk_size``
+    (anchors per chunk) tunes either, ``pair_budget`` only the numpy engine.
     """
     t, lat, lon, dev = _hits(t_ms, lat, lon, device)
     tau, radius, k = _params(window_ms, radius_m, min_devices)
+    return _windows(t, lat, lon, dev, tau, radius, k, anchor_mask, engine, chunk_size, pair_budget)
+
+
+def _windows(t, lat, lon, dev, tau, radius, k, anchor_mask, engine, chunk_size, pair_budget):
+    """``triggered_windows`` on validated inputs."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
     n = len(t)
     if anchor_mask is not None:
         anchor_mask = np.ascontiguousarray(anchor_mask, dtype=bool)
         if anchor_mask.shape != (n,):
             raise ValueError("anchor_mask must have one entry per hit")
-    empty = TriggeredWindows(_EMPTY, np.zeros(1, np.int64), _EMPTY, _EMPTY, _EMPTY)
     if n == 0 or (anchor_mask is not None and not anchor_mask.any()):
-        return empty
+        return TriggeredWindows(_EMPTY, np.zeros(1, np.int64), _EMPTY, _EMPTY, _EMPTY)
+    if engine == "numba":
+        from .numba_engine import triggered_windows_numba
+
+        size = NUMBA_CHUNK_SIZE if chunk_size is None else max(1, int(chunk_size))
+        anchors, sizes, ndev, members, perm = triggered_windows_numba(
+            t, lat, lon, dev, tau, radius, k, anchor_mask, size)
+        offsets = np.zeros(len(anchors) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        if len(perm):  # time positions -> input indices
+            anchors, members = perm[anchors], perm[members]
+        order = np.argsort(anchors, kind="stable")
+        offsets, members = _csr_take(offsets, members, order)
+        return TriggeredWindows(anchors[order], offsets, members, sizes[order], ndev[order])
+    size = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
+    return _numpy_windows(t, lat, lon, dev, tau, radius, k, anchor_mask, size, pair_budget)
+
+
+def _numpy_windows(t, lat, lon, dev, tau, radius, k, anchor_mask, chunk_size, pair_budget):
+    """The vectorised engine (module doc, steps 1-5)."""
+    n = len(t)
+    empty = TriggeredWindows(_EMPTY, np.zeros(1, np.int64), _EMPTY, _EMPTY, _EMPTY)
     perm, ts = _time_order(t)
     sel = None if anchor_mask is None else (anchor_mask if perm is None else anchor_mask[perm])
     grids = ShiftedGrids.for_radius(radius)
@@ -434,14 +476,21 @@ def triggered_windows(t_ms, lat, lon, device, window_ms, radius_m, min_devices, 
     return TriggeredWindows(anchors[order], offsets, members, sizes[order], ndev[order])
 
 
-def find_coincidences(t_ms, lat, lon, device, window_ms, radius_m, min_devices,
-                      **tuning) -> CoincidenceResult:
-    """All triggered anchors and the candidates they merge into (DESIGN.md section 5)."""
+def find_coincidences(t_ms, lat, lon, device, window_ms, radius_m, min_devices, *,
+                      engine: str = DEFAULT_ENGINE, chunk_size: int | None = None,
+                      pair_budget: int = DEFAULT_PAIR_BUDGET) -> CoincidenceResult:
+    """All triggered anchors and the candidates they merge into (DESIGN.md section 5).
+    ``engine``, ``chunk_size``, ``pair_budget``: as in ``triggered_windows``."""
     t, lat, lon, dev = _hits(t_ms, lat, lon, device)
     tau, radius, k = _params(window_ms, radius_m, min_devices)
-    tw = triggered_windows(t, lat, lon, dev, tau, radius, k, **tuning)
-    mc = merge_windows(tw.anchors, tw.member_offsets, tw.members,
-                       anchor_t=t[tw.anchors], member_t=t[tw.members])
+    tw = _windows(t, lat, lon, dev, tau, radius, k, None, engine, chunk_size, pair_budget)
+    if engine == "numba" and len(tw.anchors) and _is_time_ordered(t):
+        from .numba_engine import merge_time_ordered  # indices sort as (t, index) here
+
+        mc = merge_time_ordered(tw.anchors, tw.member_offsets, tw.members, len(t))
+    else:
+        mc = merge_windows(tw.anchors, tw.member_offsets, tw.members,
+                           anchor_t=t[tw.anchors], member_t=t[tw.members])
     nc = mc.n_candidates
     n_hits = np.diff(mc.offsets)
     label = np.repeat(np.arange(nc, dtype=np.int64), n_hits)

@@ -1,16 +1,20 @@
-"""The vectorised kernel returns exactly what the O(N^2) definition returns."""
+"""Both kernel engines (compiled and vectorised) return exactly what the O(N^2) definition
+returns."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crayfis.coincidence.brute import brute_force
-from crayfis.coincidence.kernel import find_coincidences, triggered_windows
+from crayfis.coincidence.kernel import ENGINES, find_coincidences, triggered_windows
 
 from .compare import assert_result_equal, assert_windows_equal
 from .scenes import scenes
+
+engines = pytest.mark.parametrize("engine", ENGINES)
 
 TUNING = st.fixed_dictionaries({
     "chunk_size": st.sampled_from([1, 3, 16, 1 << 17]),
@@ -18,57 +22,64 @@ TUNING = st.fixed_dictionaries({
 })
 
 
+@engines
 @settings(max_examples=100, deadline=None, derandomize=True)
 @given(scene=scenes(), tuning=TUNING)
-def test_kernel_equals_brute_force(scene, tuning):
+def test_kernel_equals_brute_force(engine, scene, tuning):
     ref = brute_force(*scene.args())
-    res = find_coincidences(*scene.args(), **tuning)
+    res = find_coincidences(*scene.args(), engine=engine, **tuning)
     assert_result_equal(res, ref, scene.t, scene.dev)
 
 
+@engines
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(scene=scenes(), data=st.data())
-def test_input_order_does_not_matter(scene, data):
+def test_input_order_does_not_matter(engine, scene, data):
     """Shuffled input gives the same windows, mapped through the permutation."""
     n = len(scene.t)
     perm = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).permutation(n)
     ref = brute_force(*scene.args())
     shuffled = (scene.t[perm], scene.lat[perm], scene.lon[perm], scene.dev[perm])
-    tw = triggered_windows(*shuffled, scene.tau, scene.radius, scene.k)
+    tw = triggered_windows(*shuffled, scene.tau, scene.radius, scene.k, engine=engine)
     got = {int(perm[a]): sorted(perm[tw.members[tw.member_offsets[i]:tw.member_offsets[i + 1]]].tolist())
            for i, a in enumerate(tw.anchors)}
     assert got == {a: sorted(m) for a, m in ref.windows.items()}
 
 
+@engines
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(scene=scenes(), data=st.data())
-def test_anchor_mask_evaluates_only_masked_anchors(scene, data):
+def test_anchor_mask_evaluates_only_masked_anchors(engine, scene, data):
     n = len(scene.t)
     mask = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
     ref = brute_force(*scene.args())
-    tw = triggered_windows(*scene.args(), anchor_mask=mask, chunk_size=data.draw(st.sampled_from([2, 1 << 17])))
+    tw = triggered_windows(*scene.args(), anchor_mask=mask, engine=engine,
+                           chunk_size=data.draw(st.sampled_from([2, 1 << 17])))
     assert_windows_equal(tw, ref, only=mask)
 
 
-def test_empty_input():
+@engines
+def test_empty_input(engine):
     e = np.zeros(0)
-    res = find_coincidences(e.astype(np.int64), e, e, e.astype(np.int64), 100, 1000.0, 3)
+    res = find_coincidences(e.astype(np.int64), e, e, e.astype(np.int64), 100, 1000.0, 3, engine=engine)
     assert res.n_candidates == 0 and len(res.triggered) == 0
     assert res.cand_offsets.tolist() == [0]
 
 
-def test_k1_every_hit_triggers_and_k_above_devices_none():
+@engines
+def test_k1_every_hit_triggers_and_k_above_devices_none(engine):
     rng = np.random.default_rng(5)
     t = rng.integers(0, 1000, 50)
     lat, lon = 10 + rng.normal(0, 0.001, 50), 20 + rng.normal(0, 0.001, 50)
     dev = rng.integers(0, 3, 50)
-    every = find_coincidences(t, lat, lon, dev, 100, 500.0, 1)
+    every = find_coincidences(t, lat, lon, dev, 100, 500.0, 1, engine=engine)
     assert every.triggered.tolist() == list(range(50))
-    none = find_coincidences(t, lat, lon, dev, 10**6, 10**6, 4)
+    none = find_coincidences(t, lat, lon, dev, 10**6, 10**6, 4, engine=engine)
     assert len(none.triggered) == 0 and none.n_candidates == 0
 
 
-def test_huge_time_span_and_extreme_device_codes_take_the_fallback_paths():
+@engines
+def test_huge_time_span_and_extreme_device_codes_take_the_fallback_paths(engine):
     """Spans too wide to pack with indices and device codes spanning all of int64."""
     t = np.array([0, 5, 2**60, 2**60 + 3, 2**60 + 3, 7, 2**60 + 1, 1], dtype=np.int64)
     lat = np.full(8, 45.0)
@@ -76,11 +87,10 @@ def test_huge_time_span_and_extreme_device_codes_take_the_fallback_paths():
     dev = np.array([-(2**63), 2**63 - 1, 0, -(2**63), 2**63 - 1, 1, 5, 2], dtype=np.int64)
     for k in (1, 2, 3):
         ref = brute_force(t, lat, lon, dev, 5, 400.0, k)
-        assert_result_equal(find_coincidences(t, lat, lon, dev, 5, 400.0, k), ref, t, dev)
+        assert_result_equal(find_coincidences(t, lat, lon, dev, 5, 400.0, k, engine=engine), ref, t, dev)
 
 
 def test_rejects_invalid_input():
-    import pytest
     one = np.zeros(1)
     with pytest.raises(ValueError):
         find_coincidences(one.astype(np.int64), one + 91, one, one.astype(np.int64), 10, 10.0, 2)
@@ -88,3 +98,5 @@ def test_rejects_invalid_input():
         find_coincidences(one.astype(np.int64), one, one + np.nan, one.astype(np.int64), 10, 10.0, 2)
     with pytest.raises(ValueError):
         find_coincidences(one.astype(np.int64), one, one, one.astype(np.int64), 10, 10.0, 0)
+    with pytest.raises(ValueError):
+        find_coincidences(one.astype(np.int64), one, one, one.astype(np.int64), 10, 10.0, 2, engine="gpu")
