@@ -94,6 +94,30 @@ class Candidates:
         return [candidate_id(h) for h in self.first_anchor_hit_id.tolist()]
 
 
+def string_ranks(values: pa.Array) -> np.ndarray:
+    """Rank of each string in sorted (code point) order, by Arrow's sort."""
+    rank = np.empty(len(values), dtype=np.int64)
+    rank[pc.sort_indices(values).to_numpy()] = np.arange(len(values))
+    return rank
+
+
+def string_codes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(code per value, distinct strings by code); codes follow sorted string order."""
+    enc = pc.dictionary_encode(values)
+    dictionary = enc.dictionary
+    rank = string_ranks(dictionary)
+    names = np.empty(len(dictionary), dtype=object)
+    names[rank] = dictionary.to_pylist()
+    return rank[enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)], names
+
+
+def distinct_pairs(group: np.ndarray, code: np.ndarray) -> np.ndarray:
+    """Distinct (group, code) pairs of non-negative int arrays, sorted, as a 2 x n array."""
+    key = np.sort(np.asarray(group, np.int64) << 32 | np.asarray(code, np.int64))
+    key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key  # sort, not hash unique
+    return np.stack([key >> 32, key & 0xFFFFFFFF])
+
+
 def merge_candidates(w: Windows, hit_ids: pa.Table) -> Candidates:
     """Connected components of the windows, ordered canonically; ``hit_ids`` (hit_code, hit_id,
     device_id) names every member."""
@@ -106,8 +130,11 @@ def merge_candidates(w: Windows, hit_ids: pa.Table) -> Candidates:
     codes = hit_ids.column("hit_code").to_numpy()[order]
     if not np.array_equal(codes, w.hit_code):
         raise RuntimeError("hit_id lookup did not return exactly the window members")
-    name_of = np.asarray(hit_ids.column("hit_id").to_pylist(), dtype=object)[order]
-    device_id_of = np.asarray(hit_ids.column("device_id").to_pylist(), dtype=object)[order]
+    names = hit_ids.column("hit_id").combine_chunks().take(pa.array(order))
+    name_of = np.asarray(names.to_pylist(), dtype=object)
+    name_rank = string_ranks(names)  # (t, hit_id) orders below sort integers, not strings
+    dev_code_of, dev_names = string_codes(hit_ids.column("device_id").combine_chunks()
+                                          .take(pa.array(order)))
 
     t_of = w.t_ms
     mc = merge_windows(w.anchors, w.offsets, w.members,
@@ -116,42 +143,37 @@ def merge_candidates(w: Windows, hit_ids: pa.Table) -> Candidates:
     # members: canonical order (candidate, t, hit_id)
     label = np.repeat(np.arange(nc), np.diff(mc.offsets))
     mi = w.attr_index(mc.members)
-    m_name = name_of[mi].astype(str)
-    m_order = np.lexsort((m_name, t_of[mi], label))
-    mi, m_name = mi[m_order], m_name[m_order]
+    mi = mi[np.lexsort((name_rank[mi], t_of[mi], label))]
     # first anchor per candidate: earliest (t, hit_id)
     a_label = np.repeat(np.arange(nc), np.diff(mc.anchor_offsets))
     ai = w.attr_index(mc.anchors)
-    a_name = name_of[ai].astype(str)
-    a_order = np.lexsort((a_name, t_of[ai], a_label))
-    first = a_order[np.searchsorted(a_label[a_order], np.arange(nc))]
-    first_t, first_name = t_of[ai[first]], a_name[first]
+    a_order = np.lexsort((name_rank[ai], t_of[ai], a_label))
+    first = ai[a_order[np.searchsorted(a_label[a_order], np.arange(nc))]]
     wd = w.window_devices[np.searchsorted(w.anchors, mc.anchors)]
     multiplicity = np.maximum.reduceat(wd, mc.anchor_offsets[:-1])
     # candidates: by first anchor (t, hit_id)
-    c_order = np.lexsort((first_name, first_t))
+    c_order = np.lexsort((name_rank[first], t_of[first]))
     counts = np.diff(mc.offsets)[c_order]
     offsets = np.zeros(nc + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     take = np.repeat(mc.offsets[:-1][c_order] - offsets[:-1], counts) + np.arange(offsets[-1])
-    mi, m_name = mi[take], m_name[take]
+    mi = mi[take]
+    m_name = name_of[mi]
     starts = offsets[:-1]
     x, y, z = unit_vectors(w.lat[mi], w.lon[mi])
     c_lat, c_lon = centroid_lat_lon(np.add.reduceat(x, starts), np.add.reduceat(y, starts),
                                     np.add.reduceat(z, starts))
     dev = w.device_code[mi]
     lab = np.repeat(np.arange(nc), counts)
-    dev_pairs = np.unique(np.stack([lab, dev]), axis=1)
-    n_devices = np.bincount(dev_pairs[0], minlength=nc)
-    dev_ids = device_id_of[mi].astype(str)
-    _, id_code = np.unique(dev_ids, return_inverse=True)
-    if not np.array_equal(np.bincount(np.unique(np.stack([lab, id_code.reshape(-1)]), axis=1)[0],
-                                      minlength=nc), n_devices):
+    n_devices = np.bincount(distinct_pairs(lab, dev)[0], minlength=nc)
+    dev_ids = dev_names[dev_code_of[mi]]
+    if not np.array_equal(np.bincount(distinct_pairs(lab, dev_code_of[mi])[0], minlength=nc),
+                          n_devices):
         raise RuntimeError("two device ids of one candidate share a 64-bit hash")
     return Candidates(
         offsets=offsets, member_code=w.hit_code[mi], member_hit_id=m_name, member_device=dev,
         member_device_id=dev_ids,
-        member_t=t_of[mi], first_anchor_hit_id=first_name[c_order],
+        member_t=t_of[mi], first_anchor_hit_id=name_of[first][c_order],
         n_triggered_anchors=np.diff(mc.anchor_offsets)[c_order],
         multiplicity=multiplicity[c_order].astype(np.int64), n_devices=n_devices,
         t_start_ms=t_of[mi][starts], t_end_ms=t_of[mi][offsets[1:] - 1],

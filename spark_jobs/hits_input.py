@@ -101,7 +101,8 @@ def read_parquet_hit_ids(files: list[str], codes):
     import pyarrow.parquet as pq
     from pyarrow import fs
 
-    codes = np.unique(np.asarray(codes, dtype=np.int64))
+    codes = np.sort(np.asarray(codes, dtype=np.int64))
+    codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if len(codes) else codes  # sort, not hash
     code_parts, id_parts, dev_parts = [], [], []
     file_no = codes >> ROW_BITS
     for f in np.unique(file_no).tolist():  # a loop over files and row groups, not hits

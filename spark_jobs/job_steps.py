@@ -16,7 +16,8 @@ import pyarrow.compute as pc
 
 from spark_jobs import ordered_parquet, significance_step
 from spark_jobs.cli import UserError
-from spark_jobs.candidates import lookup_hit_ids, merge_candidates, windows_from_rows
+from spark_jobs.candidates import (distinct_pairs, lookup_hit_ids, merge_candidates, string_codes,
+                                  windows_from_rows)
 from spark_jobs.hits_input import es_input, parquet_input, read_parquet_hit_ids
 from spark_jobs.output import CANDIDATE_SCHEMA, index_candidates, write_outputs
 from spark_jobs.search import Prepared, TimeSlide, device_ids, encode, prepare, search_partitions
@@ -72,8 +73,8 @@ def candidates_table(c, significance: dict[str, np.ndarray]) -> pa.Table:
     # distinct device ids per candidate, sorted
     n = c.n
     label = np.repeat(np.arange(n), np.diff(c.offsets))
-    names, code = np.unique(c.member_device_id.astype(str), return_inverse=True)
-    pairs = np.unique(np.stack([label, code.reshape(-1)]), axis=1)
+    code, names = string_codes(pa.array(c.member_device_id.tolist(), pa.string()))
+    pairs = distinct_pairs(label, code)
     dev_offsets = np.searchsorted(pairs[0], np.arange(n + 1))
     lists = pa.ListArray.from_arrays(pa.array(dev_offsets, pa.int32()),
                                      pa.array(names[pairs[1]].tolist(), pa.string()))
@@ -167,6 +168,11 @@ def ordered_layout(spark, cfg, inp):
     n_tasks = max(2 * parallelism, -(-n_rows // max(1, cfg.params.rows_per_slab)))
     tasks = ordered_parquet.plan_tasks(groups, cfg.params.window_ms, cfg.start_ms, cfg.end_ms, n_tasks)
     if tasks is None:
+        return None
+    # row groups are the unit of work here: too few of them would leave cores idle or make one
+    # task hold too many hits (a dense city in one row group), which slabs x tiles would split
+    largest = max((sum(groups[i].n_rows for i in t.core) for t in tasks), default=0)
+    if largest > max(2 * cfg.params.rows_per_slab, -(-n_rows // parallelism)):
         return None
     return files, groups, tasks
 

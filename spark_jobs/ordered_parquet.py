@@ -28,7 +28,8 @@ import pyarrow.parquet as pq
 
 from spark_jobs.hits_input import ROW_BITS
 
-MAX_HALO_SHARE = 0.5  # fall back to the shuffle path if halos would re-read more than this
+MAX_HALO_SHARE = 2.0  # fall back to the shuffle path if halos would re-read more rows than this
+# share of the input (row groups are read whole; the shuffle costs far more than a re-read)
 DEVICE_PARTIALS = pa.schema([("device_id", pa.string()), ("n_hits", pa.int64()),
                              ("n_rows", pa.int64()), ("t_min_ms", pa.int64()),
                              ("t_max_ms", pa.int64()), ("x", pa.float64()), ("y", pa.float64()),
