@@ -22,6 +22,7 @@ test: install
 
 bench-install: install
 	$(PY) -m pip install -q -e ".[dev,bench]"
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)  # bench/ingest.py load generator (Debian wrk 4.1)
 
 esnode-start: install
 	CRAYFIS_DEBUG=1 $(PY) manage.py esnode start

@@ -1,15 +1,20 @@
 """Benchmark: POST /submit under real HTTP load on 127.0.0.1, against the DRF baseline.
 
-Starts gunicorn (gthread workers, entry point ingest.wsgi by default) on a fresh SQLite database in a temporary directory, posts
-realistic ~48 kB DataChunks (150 events each, from ingest.synthetic) from keep-alive
-connections in separate load processes, and reports uploads/s, events/s and p50/p99 latency.
+Starts gunicorn (ASGI workers, entry point ingest.asgi by default) on a fresh SQLite database in a
+temporary directory, posts realistic ~48 kB DataChunks (150 events each, from ingest.synthetic) from keep-alive
+connections, and reports uploads/s, events/s and p50/p99 latency. The load comes from `wrk`
+(compiled, event loop: it leaves the 2 cores to the server; script bench/ingest_wrk.lua) when it
+is installed (`make bench-install`), else from Python load processes (`--generator python`,
+which on a 2-core machine takes CPU the server needs and so measures less).
 Every request carries a new Device-id, so every one is a new durable row (no dedup shortcut).
 In the same run the same events go as JSON to /bench/baseline-submit, which validates each
-event with a DRF serializer and commits one row per request. Each endpoint is run `--repeats`
+event with a DRF serializer and commits one row per request, served the conventional way
+(crayfis.wsgi on gthread workers, a second gunicorn on the same database). Each endpoint is run `--repeats`
 times, alternating, and medians are reported. Load is bounded by time; everything started here
 is stopped here.
 
-    .venv/bin/python bench/ingest.py [--seconds 8] [--repeats 3] [--connections 32]
+    .venv/bin/python bench/ingest.py [--seconds 8] [--repeats 3] [--connections 32] [--generator wrk|python]
+        [--app ingest.asgi:application --worker-class asgi --workers 2]
 """
 from __future__ import annotations
 
@@ -129,56 +134,104 @@ def run_load(port, path, bodies, content_type, connections, seconds, processes, 
             "p50_ms": 1000 * statistics.median(lat) if lat else float("nan"), "p99_ms": 1000 * q99}
 
 
+def run_wrk(port, path, bodies_dir, n_bodies, content_type, connections, seconds, threads, tag,
+            server_pid=None) -> dict:
+    """The same measurement with wrk: closed loop, `connections` keep-alive connections."""
+    cpu0 = tree_cpu_s(server_pid) if server_pid else 0.0
+    cmd = [shutil.which("wrk"), "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
+           "--timeout", "30s", "-s", str(ROOT / "bench" / "ingest_wrk.lua"), f"http://127.0.0.1:{port}",
+           "--", str(bodies_dir), str(n_bodies), path, content_type, tag]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+    server_cpu = tree_cpu_s(server_pid) - cpu0 if server_pid else float("nan")
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRK_RESULT ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk gave no result: {out.stdout}\n{out.stderr}")
+    w = json.loads(line.split(" ", 1)[1])
+    ok = w["requests"] - w["non_2xx"]
+    elapsed = w["duration_us"] / 1e6
+    return {"ok": ok, "errors": w["non_2xx"] + w["connect"] + w["read"] + w["write"] + w["timeout"],
+            "seconds": elapsed, "uploads_per_s": ok / elapsed,
+            "server_cpu_ms_per_upload": 1000 * server_cpu / max(ok, 1),
+            "p50_ms": w["p50_us"] / 1000, "p99_ms": w["p99_us"] / 1000}
+
+
 # --- server -------------------------------------------------------------------------------------
 
 
 
+def start_gunicorn(app: str, worker_class: str, workers: int, threads: int, env: dict) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "gunicorn", app, "-k", worker_class, "-w", str(workers),
+           "-b", f"127.0.0.1:{port}", "--keep-alive", "30", "--backlog", "2048", "--log-level", "warning"]
+    if worker_class == "gthread":
+        cmd += ["--threads", str(threads)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    wait_ready(port)
+    return proc, port
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seconds", type=float, default=8.0, help="load per measurement")
+    ap.add_argument("--seconds", type=float, default=8.0, help="load per measurement (whole seconds with wrk)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections")
-    ap.add_argument("--load-processes", type=int, default=2)
-    ap.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    ap.add_argument("--threads", type=int, default=16, help="threads per gunicorn worker")
+    ap.add_argument("--generator", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python",
+                    help="load generator (default: wrk when installed)")
+    ap.add_argument("--load-processes", type=int, default=None,
+                    help="wrk threads (default 1) or Python load processes (default 2)")
+    ap.add_argument("--app", default="ingest.asgi:application",
+                    help="entry point serving /submit (ingest.wsgi:application with --worker-class gthread: "
+                         "the threaded fast path)")
+    ap.add_argument("--worker-class", default="asgi", help="gunicorn worker class for --app")
+    ap.add_argument("--workers", type=int, default=2, help="gunicorn worker processes for --app")
+    ap.add_argument("--threads", type=int, default=16, help="threads per worker (gthread only)")
     ap.add_argument("--bodies", type=int, default=64, help="distinct DataChunks to cycle through")
-    ap.add_argument("--app", default="ingest.wsgi:application",
-                    help="WSGI entry point (crayfis.wsgi:application = Django's handler for every path)")
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
+    if args.load_processes is None:
+        args.load_processes = 1 if args.generator == "wrk" else 2
 
     protos, jsons, n_events = build_payloads(args.bodies)
     print(f"payloads: {len(protos)} DataChunks, {n_events} events each, "
           f"protobuf {statistics.mean(map(len, protos)) / 1000:.1f} kB, JSON {statistics.mean(map(len, jsons)) / 1000:.1f} kB")
 
     tmp = Path(tempfile.mkdtemp(prefix="crayfis-bench-ingest-"))
+    body_dirs = {}
+    for name, bodies in (("submit", protos), ("baseline", jsons)):
+        body_dirs[name] = tmp / f"bodies-{name}"
+        body_dirs[name].mkdir()
+        for i, b in enumerate(bodies):
+            (body_dirs[name] / str(i)).write_bytes(b)
+
+    def load(name, port, path, bodies, ctype, seconds, tag, server_pid=None):
+        if args.generator == "wrk":
+            return run_wrk(port, path, body_dirs[name], len(bodies), ctype, args.connections, seconds,
+                           args.load_processes, tag, server_pid)
+        return run_load(port, path, bodies, ctype, args.connections, seconds, args.load_processes, tag,
+                        server_pid)
+
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="crayfis.settings", SECRET_KEY="bench-only-secret",
                CRAYFIS_VAR_DIR=str(tmp), CRAYFIS_INGEST_BENCH_BASELINE="1", CRAYFIS_LOG_LEVEL="WARNING",
                ALLOWED_HOSTS="127.0.0.1,localhost")
     env.pop("DATABASE_URL", None)
-    py = sys.executable
-    subprocess.run([py, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    port = free_port()
-    gunicorn = subprocess.Popen(
-        [py, "-m", "gunicorn", args.app, "-k", "gthread", "-w", str(args.workers), "--threads",
-         str(args.threads), "-b", f"127.0.0.1:{port}", "--keep-alive", "30", "--backlog", "2048",
-         "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    # /submit on the entry point under test; the DRF baseline as a conventional Django deployment
+    # (crayfis.wsgi on gthread workers), same database. Only one of them is under load at a time.
+    servers = {"submit": start_gunicorn(args.app, args.worker_class, args.workers, args.threads, env)}
     results: dict[str, list[dict]] = {"submit": [], "baseline": []}
+    targets = [("submit", "/submit", protos, "application/octet-stream")]
+    if not args.skip_baseline:
+        targets.append(("baseline", "/bench/baseline-submit", jsons, "application/json"))
     try:
-        wait_ready(port)
-        run_load(port, "/submit", protos, "application/octet-stream", args.connections, 1.5,
-                 args.load_processes, "warm")  # warm-up: connections, caches, first WAL pages
         if not args.skip_baseline:
-            run_load(port, "/bench/baseline-submit", jsons, "application/json", args.connections, 1.5,
-                     args.load_processes, "warmb")
+            servers["baseline"] = start_gunicorn("crayfis.wsgi:application", "gthread", 2, 16, env)
+        for name, path, bodies, ctype in targets:  # warm-up: connections, caches, first WAL pages
+            load(name, servers[name][1], path, bodies, ctype, 2, f"warm{name}")
         for r in range(args.repeats):
-            for name, path, bodies, ctype in (("submit", "/submit", protos, "application/octet-stream"),
-                                              ("baseline", "/bench/baseline-submit", jsons, "application/json")):
-                if name == "baseline" and args.skip_baseline:
-                    continue
-                res = run_load(port, path, bodies, ctype, args.connections, args.seconds,
-                               args.load_processes, f"{name}{r}", server_pid=gunicorn.pid)
+            for name, path, bodies, ctype in targets:
+                proc, port = servers[name]
+                res = load(name, port, path, bodies, ctype, args.seconds, f"{name}{r}", server_pid=proc.pid)
                 res["events_per_s"] = res["uploads_per_s"] * n_events
                 results[name].append(res)
                 print(f"  {name:8s} run {r}: {res['uploads_per_s']:7.0f} uploads/s {res['events_per_s']:9.0f} "
@@ -186,8 +239,10 @@ def main() -> None:
                       f"server CPU {res['server_cpu_ms_per_upload']:.2f} ms/upload  "
                       f"({res['ok']} ok, {res['errors']} not 202)", flush=True)
     finally:
-        os.killpg(gunicorn.pid, signal.SIGTERM)
-        gunicorn.wait(30)
+        for proc, _ in servers.values():
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc, _ in servers.values():
+            proc.wait(30)
 
     db = sqlite3.connect(tmp / "db.sqlite3")
     stored = db.execute("select count(*) from ingest_upload").fetchone()[0]
@@ -196,8 +251,11 @@ def main() -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
     summary = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0],
-               "app": args.app,
-               "workers": args.workers, "threads": args.threads, "connections": args.connections,
+               "app": args.app, "worker_class": args.worker_class, "workers": args.workers,
+               "threads": args.threads if args.worker_class == "gthread" else None,
+               "baseline_server": "crayfis.wsgi:application -k gthread -w 2 --threads 16",
+               "generator": args.generator, "load_threads_or_processes": args.load_processes,
+               "connections": args.connections,
                "seconds": args.seconds, "repeats": args.repeats, "events_per_upload": n_events,
                "body_kb": statistics.mean(map(len, protos)) / 1000,
                "rows_stored_incl_warmup": stored, "acked_202_measured": acked}
@@ -207,6 +265,8 @@ def main() -> None:
                              for k in ("uploads_per_s", "events_per_s", "p50_ms", "p99_ms",
                                        "server_cpu_ms_per_upload")}
             summary[name]["errors"] = sum(r["errors"] for r in rs)
+            summary[name]["runs_uploads_per_s"] = [round(r["uploads_per_s"]) for r in rs]
+            summary[name]["runs_p99_ms"] = [round(r["p99_ms"], 1) for r in rs]
     if results["baseline"]:
         summary["speedup"] = summary["submit"]["uploads_per_s"] / summary["baseline"]["uploads_per_s"]
     print(json.dumps(summary, indent=1))

@@ -62,6 +62,16 @@ def app_code_known(code: str) -> bool:
     return known
 
 
+def answers_from_cache(app_code: str) -> bool:
+    """True when device_policy and app_code_known(app_code) would not touch the database now.
+
+    The ASGI entry point answers on its event loop only then (Django's ORM may not run there);
+    otherwise it does the checks in a thread.
+    """
+    now = time.monotonic()
+    return now < _special_until and (not app_code or _fresh(_codes.get(app_code), now))
+
+
 def _remember(cache: dict, key: str, value, now: float) -> None:
     ttl = settings.CRAYFIS_INGEST_POLICY_CACHE_S
     if ttl <= 0:

@@ -22,6 +22,7 @@ is written in that transaction instead: a writer thread could not see or wait fo
 """
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import logging
 import os
@@ -125,7 +126,8 @@ class GroupCommitWriter:
     def __init__(self, max_rows: int, max_bytes: int):
         self.max_rows = max_rows
         self.max_bytes = max_bytes
-        self._queue: queue.SimpleQueue[tuple[UploadRow, Future]] = queue.SimpleQueue()
+        # (row, waiter): a concurrent Future (thread callers) or a _LoopWaiter (asyncio callers)
+        self._queue: queue.SimpleQueue[tuple[UploadRow, object]] = queue.SimpleQueue()
         self._pid = os.getpid()
         self.groups = 0           # commits done (for the benchmark's group-size figure)
         self.rows = 0
@@ -193,20 +195,59 @@ class GroupCommitWriter:
             return
         self.groups += 1
         self.rows += len(group)
-        for _, fut in group:
-            fut.set_result(True)
+        _settle([(waiter, None) for _, waiter in group])
 
     def _commit_singly(self, group: list[tuple[UploadRow, Future]]) -> None:
         """A failed group is retried row by row, so one bad row cannot fail its neighbours."""
-        for row, fut in group:
+        outcomes = []
+        for row, waiter in group:
             try:
                 close_old_connections()
                 with _writers_turn(), transaction.atomic():
                     insert_rows([row])
             except Exception as exc:
-                fut.set_exception(StoreUnavailable(f"{type(exc).__name__}: {exc}"))
+                outcomes.append((waiter, StoreUnavailable(f"{type(exc).__name__}: {exc}")))
             else:
-                fut.set_result(True)
+                outcomes.append((waiter, None))
+        _settle(outcomes)
+
+
+class _LoopWaiter:
+    """An asyncio future waiting on the writer, with the event loop it belongs to."""
+
+    __slots__ = ("loop", "future")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.future = loop.create_future()
+
+
+def _settle(outcomes: list) -> None:
+    """Resolve waiters after their commit: thread futures directly, asyncio futures with ONE
+    call_soon_threadsafe per event loop per group (one wake-up of the loop, not one per row)."""
+    by_loop: dict = {}
+    for waiter, exc in outcomes:
+        if isinstance(waiter, _LoopWaiter):
+            by_loop.setdefault(waiter.loop, []).append((waiter.future, exc))
+        elif exc is None:
+            waiter.set_result(True)
+        else:
+            waiter.set_exception(exc)
+    for loop, pairs in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_on_loop, pairs)
+        except RuntimeError:  # the loop closed (worker shutting down): nobody is waiting any more
+            pass
+
+
+def _settle_on_loop(pairs: list) -> None:
+    for future, exc in pairs:
+        if future.done():  # timed out and cancelled: the phone got a 503 and will resend
+            continue
+        if exc is None:
+            future.set_result(True)
+        else:
+            future.set_exception(exc)
 
 
 _writer: GroupCommitWriter | None = None
@@ -242,6 +283,27 @@ def commit_upload(row: UploadRow) -> None:
         fut.result(timeout=settings.CRAYFIS_INGEST_COMMIT_TIMEOUT_S)
     except TimeoutError as exc:
         raise StoreUnavailable("commit timed out") from exc
+
+
+async def commit_upload_async(row: UploadRow) -> None:
+    """commit_upload for code on an event loop (ingest/asgi.py): the loop is never blocked."""
+    loop = asyncio.get_running_loop()
+    if not settings.CRAYFIS_INGEST_GROUP_COMMIT:
+        await loop.run_in_executor(None, _commit_in_thread, row)
+        return
+    waiter = _LoopWaiter(loop)
+    _get_writer()._queue.put((row, waiter))
+    try:
+        await asyncio.wait_for(waiter.future, settings.CRAYFIS_INGEST_COMMIT_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise StoreUnavailable("commit timed out") from exc
+
+
+def _commit_in_thread(row: UploadRow) -> None:
+    try:
+        commit_upload(row)
+    finally:
+        close_old_connections()
 
 
 def writer_stats() -> dict:

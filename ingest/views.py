@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -20,7 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from ingest import policy
 from ingest.models import PreCalibration
-from ingest.replies import server_commands
+from ingest.replies import DevicePolicy, server_commands
 from ingest.store import StoreUnavailable, UploadRow, commit_upload
 
 logger = logging.getLogger(__name__)
@@ -40,12 +41,20 @@ def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
 
 
+def error_body(message: str) -> bytes:
+    """The bytes _error sends (for the ASGI entry point)."""
+    return json.dumps({"error": message}).encode()
+
+
 _EMPTY = b"{}"
 
 
+def _json_bytes(obj: dict) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode() if obj else _EMPTY
+
+
 def _json(obj: dict, status: int) -> HttpResponse:
-    body = json.dumps(obj, separators=(",", ":")).encode() if obj else _EMPTY
-    return HttpResponse(body, status=status, content_type="application/json")
+    return HttpResponse(_json_bytes(obj), status=status, content_type="application/json")
 
 
 def _read_body(request, cap: int) -> bytes | None:
@@ -60,46 +69,79 @@ def _read_body(request, cap: int) -> bytes | None:
     return None if len(body) > cap else body
 
 
+def check_device_id(header) -> str | tuple[int, str]:
+    """The Device-id (header: WSGI META name -> value), or (status, error) when it is unusable."""
+    device_id = header("HTTP_DEVICE_ID").strip()
+    if not device_id:
+        return 400, "missing Device-id header"
+    if len(device_id) > _MAX_DEVICE_ID:
+        return 400, f"Device-id longer than {_MAX_DEVICE_ID} characters"
+    return device_id
+
+
+@dataclass(slots=True)
+class Accepted:
+    """An upload that passed the checks: the row to commit and what the 202 will say."""
+
+    row: UploadRow
+    device: DevicePolicy
+    crayfis_version: str
+
+    def reply(self) -> bytes:
+        return _json_bytes(server_commands(self.device, self.crayfis_version))
+
+
+def check_upload(device_id: str, header, body: bytes, remote_addr: str) -> Accepted | tuple[int, str]:
+    """Device policy and App-code checks, then the row; (status, error) for 401/403/503.
+
+    Shared by the WSGI view below and the ASGI entry point (ingest/asgi.py), so both answer alike.
+    May query the database (policy caches expired): ASGI callers check policy.answers_from_cache first.
+    """
+    fields = {name: header(key).strip()[:limit] for name, (key, limit) in _HEADERS.items()}
+    try:
+        device = policy.device_policy(device_id)
+        code_known = not fields["app_code"] or policy.app_code_known(fields["app_code"])
+    except DatabaseError as exc:
+        logger.error("device policy unavailable: %s", exc)
+        return 503, "storage unavailable, retry later"
+    if device.blocked:
+        return 403, "device blocked"
+    unlinked = False
+    if not code_known:
+        if settings.CRAYFIS_INGEST_ENFORCE_APP_CODES:
+            return 401, "unknown App-code"
+        unlinked = True
+    row = UploadRow(device_id=device_id, sha256=hashlib.sha256(body).hexdigest(), body=body,
+                    received_at=timezone.now(), remote_addr=remote_addr[:64], unlinked=unlinked, **fields)
+    return Accepted(row, device, fields["crayfis_version"])
+
+
 @csrf_exempt
 def submit(request):
     """Accept one DataChunk: 202 + commands once committed; 400/401/403/413 per the spec."""
     if request.method != "POST":
         return _error(405, "POST only")
     meta = request.META  # read directly: request.headers would parse every header each time
-    device_id = meta.get("HTTP_DEVICE_ID", "").strip()
-    if not device_id:
-        return _error(400, "missing Device-id header")
-    if len(device_id) > _MAX_DEVICE_ID:
-        return _error(400, f"Device-id longer than {_MAX_DEVICE_ID} characters")
+
+    def header(key: str) -> str:
+        return meta.get(key, "")
+
+    device_id = check_device_id(header)
+    if isinstance(device_id, tuple):
+        return _error(*device_id)
     cap = settings.CRAYFIS_INGEST_MAX_BODY_BYTES
     body = _read_body(request, cap)
     if body is None:
         return _error(413, f"body larger than {cap} bytes")
-
-    fields = {name: meta.get(header, "").strip()[:limit] for name, (header, limit) in _HEADERS.items()}
+    accepted = check_upload(device_id, header, body, meta.get("REMOTE_ADDR", ""))
+    if isinstance(accepted, tuple):
+        return _error(*accepted)
     try:
-        device = policy.device_policy(device_id)
-        code_known = not fields["app_code"] or policy.app_code_known(fields["app_code"])
-    except DatabaseError as exc:
-        logger.error("device policy unavailable: %s", exc)
-        return _error(503, "storage unavailable, retry later")
-    if device.blocked:
-        return _error(403, "device blocked")
-    unlinked = False
-    if not code_known:
-        if settings.CRAYFIS_INGEST_ENFORCE_APP_CODES:
-            return _error(401, "unknown App-code")
-        unlinked = True
-
-    row = UploadRow(device_id=device_id, sha256=hashlib.sha256(body).hexdigest(), body=body,
-                    received_at=timezone.now(), remote_addr=meta.get("REMOTE_ADDR", "")[:64],
-                    unlinked=unlinked, **fields)
-    try:
-        commit_upload(row)
+        commit_upload(accepted.row)
     except StoreUnavailable as exc:
         logger.error("upload from %s not stored: %s", device_id, exc)
         return _error(503, "storage unavailable, retry later")
-    return _json(server_commands(device, fields["crayfis_version"]), 202)
+    return HttpResponse(accepted.reply(), status=202, content_type="application/json")
 
 
 def _parse_precal_query(body: bytes) -> tuple[str, int, int, int] | None:
