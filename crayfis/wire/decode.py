@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Mapping
 
 from crayfis.wire import crayfis_pb2 as pb
-from crayfis.wire.byteblock import ByteBlockError, decode_hits_block, hits_block_size
+from crayfis.wire.byteblock import ByteBlockError, block_size, decode_hits_block
 from crayfis.wire.records import (
     CalibrationRecord,
     DecodedChunk,
@@ -202,7 +202,7 @@ def _event(ev, run_uuid, xbn, res_x, res_y, keep_ntp: bool, with_pixels: bool) -
                 if with_pixels:
                     pixels = decode_hits_block(hits, vals, side, res_x, res_y)
                 else:
-                    n_vals = hits_block_size(hits, side, res_x, res_y)
+                    n_vals = block_size(xs, ys, side, res_x, res_y)
                     if n_vals != len(vals):
                         raise ByteBlockError(f"byte_block holds {len(vals)} values, its squares cover {n_vals}")
             except ByteBlockError as e:
