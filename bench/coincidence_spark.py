@@ -9,7 +9,9 @@ In one Spark session, per size:
   - pass-through: mapInArrow that yields its input, over all five columns and over the three
     numeric ones (what any Python stage costs: the floor for a job that runs numpy in Spark);
   - the job: ``spark_jobs.coincidence.run_job`` (statistics, partitioning, kernel per
-    partition, background model, candidates, outputs), wall time after the session is up;
+    partition, background model, candidates, outputs), wall time after the session is up, twice:
+    on its default path (the Parquet here is written in time order, so the shuffle-free path of
+    ordered_parquet.py) and forced through the general slabs x tiles shuffle (``--shuffle``);
   - the kernel alone on the same hits in this process (one thread), and a check that the job's
     triggered anchors and candidates equal the kernel's.
 Wall times (Spark runs several processes); the VM is shared, so its load average is recorded.
@@ -94,11 +96,12 @@ def section_spark(args) -> list[str]:
         "(1/5/15 min) before each size. Pass-through = mapInArrow yielding its input, with all five "
         "columns and with the three numeric ones. Kernel = find_coincidences on the same hits in "
         "one process, one thread (CPU time).", "",
-        "| hits | job wall | job hits/s | prepare / search / candidates s "
-        "| in search: kernel / background CPU s | rows with halo "
+        "| hits | default path | job wall | job hits/s | shuffle path wall | shuffle path hits/s "
+        "| default: prepare / search / candidates s "
+        "| default, in search: kernel / background CPU s | rows with halo "
         "| pass-through 5 cols | pass-through numeric | kernel, 1 thread | triggered | candidates "
         "| expected accidental | load avg |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     print(lines[0], flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench-spark-", dir=args.spark_tmp))
     try:
@@ -117,13 +120,18 @@ def section_spark(args) -> list[str]:
             p3 = passthrough(spark, path, ["t_ms", "lat", "lon"])
             s = run_job(spark, JobConfig(input=str(path), output=str(tmp / f"out-{n}"),
                                          params=SearchParams(w.window_ms, w.radius_m, w.min_devices)))
-            if (s["triggered_anchors"], s["candidates"]) != (k_trig, k_cand):
-                raise AssertionError(f"job {s['triggered_anchors']}/{s['candidates']} != kernel "
-                                     f"{k_trig}/{k_cand} at {n} hits")
+            g = run_job(spark, JobConfig(input=str(path), output=str(tmp / f"out-g-{n}"),
+                                         params=SearchParams(w.window_ms, w.radius_m, w.min_devices),
+                                         ordered_fast_path=False))
+            for r in (s, g):
+                if (r["triggered_anchors"], r["candidates"]) != (k_trig, k_cand):
+                    raise AssertionError(f"job {r['triggered_anchors']}/{r['candidates']} != kernel "
+                                         f"{k_trig}/{k_cand} at {n} hits ({r['parameters']['layout']})")
             m = s["hits_read"]
             tm = s["timings"]
             lines.append(
-                f"| {m:,} | {s['wall_s']:.1f} s | {m / s['wall_s'] / 1e6:.2f} M/s "
+                f"| {m:,} | {s['parameters']['layout']} | {s['wall_s']:.1f} s | {m / s['wall_s'] / 1e6:.2f} M/s "
+                f"| {g['wall_s']:.1f} s | {m / g['wall_s'] / 1e6:.2f} M/s "
                 f"| {tm['prepare_s']:.1f} / {tm['search_s']:.1f} / {tm['candidates_s']:.1f} "
                 f"| {s['kernel_cpu_s']:.1f} / {s['background_cpu_s']:.1f} "
                 f"| {s['rows_with_halo'] / m:.3f}x | {m / p5 / 1e6:.2f} M/s | {m / p3 / 1e6:.2f} M/s "
@@ -131,12 +139,13 @@ def section_spark(args) -> list[str]:
                 f"| {s['expected_accidental_triggers']:.1f} | {before} |")
             print(lines[-1], flush=True)
             shutil.rmtree(tmp / f"out-{n}", ignore_errors=True)
+            shutil.rmtree(tmp / f"out-g-{n}", ignore_errors=True)
             path.unlink()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         spark.stop()
-    lines += ["", "Triggered anchors and candidates of the job equal the kernel's on the same hits "
-              "(checked in the run)."]
+    lines += ["", "Triggered anchors and candidates of the job, on both paths, equal the kernel's on "
+              "the same hits (checked in the run)."]
     return lines
 
 

@@ -165,14 +165,15 @@ def ordered_layout(spark, cfg, inp):
         return None
     parallelism = spark.sparkContext.defaultParallelism
     n_rows = sum(g.n_rows for g in groups)
-    n_tasks = max(2 * parallelism, -(-n_rows // max(1, cfg.params.rows_per_slab)))
+    # one kernel call per task here; few tasks: the background model's fixed cost is per task
+    n_tasks = max(2 * parallelism, -(-n_rows // max(1, cfg.params.rows_per_task)))
     tasks = ordered_parquet.plan_tasks(groups, cfg.params.window_ms, cfg.start_ms, cfg.end_ms, n_tasks)
     if tasks is None:
         return None
     # row groups are the unit of work here: too few of them would leave cores idle or make one
     # task hold too many hits (a dense city in one row group), which slabs x tiles would split
     largest = max((sum(groups[i].n_rows for i in t.core) for t in tasks), default=0)
-    if largest > max(2 * cfg.params.rows_per_slab, -(-n_rows // parallelism)):
+    if largest > max(2 * cfg.params.rows_per_task, -(-n_rows // parallelism)):
         return None
     return files, groups, tasks
 
