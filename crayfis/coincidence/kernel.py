@@ -1,6 +1,9 @@
-"""Vectorised exact coincidence search (DESIGN.md section 5), identical to ``brute.py``.
+"""Exact coincidence search (DESIGN.md section 5), identical to ``brute.py``: the public API
+and the vectorised numpy engine (``engine="numpy"``). The default engine, ``"numba"``, is a
+compiled scan over the same grids and the same float arithmetic (``numba_engine.py``,
+``compiled_scan.py``); both return the same windows.
 
-How it works, and why it is exact:
+How the numpy engine works, and why it is exact:
 
 1. Hits are put in time order once (one ``np.sort`` of keys packing time and index; nothing
    to do when the input is already in time order, as exports and index reads are).
