@@ -34,7 +34,7 @@ def ordered_data(tmp_path_factory):
 
 def run(spark, path, out, **kw):
     cfg = JobConfig(input=str(path), output=str(out),
-                    params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K, rows_per_slab=700), **kw)
+                    params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K, rows_per_task=700), **kw)
     return run_job(spark, cfg), pq.read_table(out / "candidates.parquet")
 
 
