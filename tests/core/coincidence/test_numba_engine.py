@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from crayfis.coincidence import compiled_scan as cs
 from crayfis.coincidence.brute import brute_force
 from crayfis.coincidence.geo import _COS_TABLE, _SIN_TABLE, chord2, pair_distance_m, unit_vectors
-from crayfis.coincidence.kernel import ENGINES, find_coincidences
+from crayfis.coincidence.kernel import ENGINES, find_coincidences, triggered_windows
 from crayfis.coincidence.merge import merge_windows
 from crayfis.coincidence.numba_engine import merge_time_ordered
 
-from .compare import assert_result_equal
+from .compare import assert_result_equal, assert_windows_equal
 from .scenes import offset_points, scenes
 
 
@@ -131,14 +131,20 @@ def test_many_anchors_with_band_pairs():
 
 @pytest.mark.parametrize("engine", ENGINES)
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(scene=scenes())
-def test_time_ordered_input_equals_brute_force(engine, scene):
-    """Time-ordered input takes the compiled merge (indices sort as (t, index) there)."""
+@given(scene=scenes(), data=st.data())
+def test_time_ordered_input_equals_brute_force(engine, scene, data):
+    """Time-ordered input takes the paths without a permutation, and the compiled merge
+    (indices sort as (t, index) there); with and without an anchor mask."""
     order = np.argsort(scene.t, kind="stable")
     t, lat, lon, dev = scene.t[order], scene.lat[order], scene.lon[order], scene.dev[order]
     ref = brute_force(t, lat, lon, dev, scene.tau, scene.radius, scene.k)
     res = find_coincidences(t, lat, lon, dev, scene.tau, scene.radius, scene.k, engine=engine)
     assert_result_equal(res, ref, t, dev)
+    n = len(t)
+    mask = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    tw = triggered_windows(t, lat, lon, dev, scene.tau, scene.radius, scene.k, anchor_mask=mask,
+                           engine=engine, chunk_size=data.draw(st.sampled_from([2, 1 << 16])))
+    assert_windows_equal(tw, ref, only=mask)
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
