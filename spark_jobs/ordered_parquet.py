@@ -170,31 +170,36 @@ def descriptors(spark, tasks: list[OrderedTask]):
 
 
 def device_partials(files, groups, start_ms, end_ms):
-    """mapInArrow body: per-device counts, time range and summed unit vectors of the core rows."""
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from crayfis.coincidence.geo import unit_vectors
+    """mapInArrow body: per-device counts, time range and summed unit vectors of the core rows.
 
+    One Arrow group-by per task; invalid rows count in n_rows only (their other inputs are null).
+    The unit vectors use plain radians trig, as Spark SQL does on the general path: device
+    positions only place the background model's neighbours, not the search itself.
+    """
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for b in batches:
             for spec in b.column("spec").to_pylist():
                 core = json.loads(spec)[0]
                 tab, ok = _hits(files, groups, core, start_ms, end_ms)
                 if tab is None:
                     continue
-                n_rows = tab.group_by("device_id").aggregate([([], "count_all")])
-                n_rows = n_rows.rename_columns({"count_all": "n_rows"})
-                tab = tab.filter(ok)
-                x, y, z = unit_vectors(tab.column("lat").to_numpy(), tab.column("lon").to_numpy())
-                tab = tab.append_column("x", pa.array(x)).append_column("y", pa.array(y)) \
-                    .append_column("z", pa.array(z))
-                agg = tab.group_by("device_id").aggregate(
-                    [([], "count_all"), ("t_ms", "min"), ("t_ms", "max"),
+                okn = ok.to_numpy(zero_copy_only=False)
+                lat = np.radians(tab.column("lat").to_numpy(zero_copy_only=False))
+                lon = np.radians(tab.column("lon").to_numpy(zero_copy_only=False))
+                cos_lat = np.cos(lat)
+                vec = {"x": cos_lat * np.cos(lon), "y": cos_lat * np.sin(lon), "z": np.sin(lat)}
+                cols = {"device_id": tab.column("device_id"),
+                        "valid": pa.array(okn.astype(np.int64)),
+                        "t": pc.if_else(ok, tab.column("t_ms"), pa.scalar(None, pa.int64())),
+                        **{k: pa.array(v, mask=~okn) for k, v in vec.items()}}
+                agg = pa.table(cols).group_by("device_id").aggregate(
+                    [([], "count_all"), ("valid", "sum"), ("t", "min"), ("t", "max"),
                      ("x", "sum"), ("y", "sum"), ("z", "sum")])
-                agg = n_rows.join(agg, "device_id", join_type="left outer")
                 yield pa.RecordBatch.from_arrays([
                     agg.column("device_id").combine_chunks(),
-                    pc.fill_null(agg.column("count_all"), 0).cast(pa.int64()).combine_chunks(),
-                    agg.column("n_rows").cast(pa.int64()).combine_chunks(),
-                    agg.column("t_ms_min").combine_chunks(), agg.column("t_ms_max").combine_chunks(),
+                    agg.column("valid_sum").cast(pa.int64()).combine_chunks(),
+                    agg.column("count_all").cast(pa.int64()).combine_chunks(),
+                    agg.column("t_min").combine_chunks(), agg.column("t_max").combine_chunks(),
                     agg.column("x_sum").combine_chunks(), agg.column("y_sum").combine_chunks(),
                     agg.column("z_sum").combine_chunks()], schema=DEVICE_PARTIALS)
     return run
