@@ -159,6 +159,21 @@ def run_wrk(port, path, bodies_dir, n_bodies, content_type, connections, seconds
 
 
 
+def wait_idle(pids: list[int], quiet_cpu_s: float = 0.05, every_s: float = 0.5, limit_s: float = 60) -> float:
+    """Wait until the servers stop burning CPU (requests the load generator gave up on are still
+    being served after it exits: the baseline's take seconds each), so one measurement does not
+    run into the next. Returns the seconds waited."""
+    t0 = time.monotonic()
+    last = sum(tree_cpu_s(p) for p in pids)
+    while time.monotonic() - t0 < limit_s:
+        time.sleep(every_s)
+        now = sum(tree_cpu_s(p) for p in pids)
+        if now - last < quiet_cpu_s:
+            break
+        last = now
+    return time.monotonic() - t0
+
+
 def start_gunicorn(app: str, worker_class: str, workers: int, threads: int, env: dict) -> tuple[subprocess.Popen, int]:
     port = free_port()
     cmd = [sys.executable, "-m", "gunicorn", app, "-k", worker_class, "-w", str(workers),
@@ -226,11 +241,13 @@ def main() -> None:
     try:
         if not args.skip_baseline:
             servers["baseline"] = start_gunicorn("crayfis.wsgi:application", "gthread", 2, 16, env)
+        pids = [proc.pid for proc, _ in servers.values()]
         for name, path, bodies, ctype in targets:  # warm-up: connections, caches, first WAL pages
             load(name, servers[name][1], path, bodies, ctype, 2, f"warm{name}")
         for r in range(args.repeats):
             for name, path, bodies, ctype in targets:
                 proc, port = servers[name]
+                wait_idle(pids)
                 res = load(name, port, path, bodies, ctype, args.seconds, f"{name}{r}", server_pid=proc.pid)
                 res["events_per_s"] = res["uploads_per_s"] * n_events
                 results[name].append(res)
