@@ -185,6 +185,19 @@ def distinct_counts(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np
     return np.bincount(key[new] >> vb, minlength=n_groups).astype(np.int64)
 
 
+def chunk_spans(ts: np.ndarray, tau: int, chunk_size: int, sel: np.ndarray | None = None):
+    """(i0, i1, j0, i2) per chunk of time-sorted hits: anchors i0:i1, and the hits j0:i2 their
+    windows can reach (every hit sharing the first anchor's time, up to tau after the last one).
+    Chunks without a selected anchor are skipped."""
+    n = len(ts)
+    for i0 in range(0, n, chunk_size):
+        i1 = min(i0 + chunk_size, n)
+        if sel is not None and not sel[i0:i1].any():
+            continue
+        yield (i0, i1, int(np.searchsorted(ts, ts[i0], "left")),
+               int(np.searchsorted(ts, ts[i1 - 1] + tau, "right")))
+
+
 def _csr_take(offsets: np.ndarray, values: np.ndarray, order: np.ndarray):
     """Rows ``order`` of a CSR array, as a new CSR array."""
     counts = np.diff(offsets)[order]
@@ -444,12 +457,7 @@ def _numpy_windows(t, lat, lon, dev, tau, radius, k, anchor_mask, chunk_size, pa
         return x[a:b] if perm is None else x[perm[a:b]]
 
     parts = []
-    for i0 in range(0, n, chunk_size):
-        i1 = min(i0 + chunk_size, n)
-        if sel is not None and not sel[i0:i1].any():
-            continue
-        j0 = int(np.searchsorted(ts, ts[i0], "left"))
-        i2 = int(np.searchsorted(ts, ts[i1 - 1] + tau, "right"))
+    for i0, i1, j0, i2 in chunk_spans(ts, tau, chunk_size, sel):
         chunk = _Chunk(ts[j0:i2], take(lat, j0, i2), take(lon, j0, i2), take(dev, j0, i2),
                        grids, tau, radius, k)
         core = np.zeros(i2 - j0, dtype=bool)

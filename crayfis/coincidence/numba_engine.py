@@ -15,6 +15,7 @@ import numpy as np
 from . import compiled_scan as cs
 from .geo import _COS_TABLE, _SIN_TABLE, EARTH_RADIUS_M, chord2_band, within_radius
 from .grid import ShiftedGrids
+from .kernel import chunk_spans
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 _NO_MASK = np.zeros(0, dtype=np.bool_)
@@ -139,12 +140,7 @@ def triggered_windows_numba(t, lat, lon, dev, tau: int, radius: float, k: int, a
     sel = None
     if anchor_mask is not None:
         sel = anchor_mask if len(perm) == 0 else anchor_mask[perm]
-    for i0 in range(0, n, chunk_size):
-        i1 = min(i0 + chunk_size, n)
-        if sel is not None and not sel[i0:i1].any():
-            continue
-        j0 = int(np.searchsorted(ts, ts[i0], "left"))
-        i2 = int(np.searchsorted(ts, ts[i1 - 1] + tau, "right"))
+    for i0, i1, j0, i2 in chunk_spans(ts, tau, chunk_size, sel):
         buf.scratch_for(i2 - j0)
         while True:
             status = cs.scan_chunk(
