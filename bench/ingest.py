@@ -19,9 +19,7 @@ is stopped here.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
-import multiprocessing as mp
 import os
 import shutil
 import signal
@@ -36,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _http import free_port, timed_post, tree_cpu_s, wait_ready  # noqa: E402
+from _http import free_port, run_closed_loop, tree_cpu_s, wait_ready  # noqa: E402
 
 
 # --- payloads ---------------------------------------------------------------------------------
@@ -71,67 +69,17 @@ def build_payloads(n: int) -> tuple[list[bytes], list[bytes], int]:
 
 # --- load generator (separate processes; no Django here) --------------------------------------
 
-def _load_worker(port, path, bodies, content_type, connections, seconds, tag, out_q):
-    import threading
-
-    deadline = time.perf_counter() + seconds
-    lat: list[float] = []
-    counts = {"ok": 0, "other": 0}
-    lock = threading.Lock()
-
-    def conn_loop(c):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        i = 0
-        my_lat, ok, other = [], 0, 0
-        while time.perf_counter() < deadline:
-            body = bodies[(c * 7919 + i) % len(bodies)]
-            headers = {"Content-Type": content_type, "Content-Length": str(len(body)),
-                       "Device-id": f"{tag}-{c}-{i}", "Run-id": "7f3c2a10-51d4-4e8b-9a6f-2b1c0d9e8f70",
-                       "Camera-id": "0", "Crayfis-version": "b v1.0.4", "Crayfis-version-code": "256"}
-            status, seconds, conn = timed_post(conn, port, path, body, headers)
-            if status == 202:
-                ok += 1
-                my_lat.append(seconds)
-            else:
-                other += 1
-            i += 1
-        conn.close()
-        with lock:
-            lat.extend(my_lat)
-            counts["ok"] += ok
-            counts["other"] += other
-
-    threads = [threading.Thread(target=conn_loop, args=(c,)) for c in range(connections)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    out_q.put((counts, lat))
-
-
-
 def run_load(port, path, bodies, content_type, connections, seconds, processes, tag, server_pid=None) -> dict:
-    ctx = mp.get_context("fork")
-    cpu0 = tree_cpu_s(server_pid) if server_pid else 0.0
-    q = ctx.Queue()
-    per = [connections // processes + (1 if i < connections % processes else 0) for i in range(processes)]
-    procs = [ctx.Process(target=_load_worker, args=(port, path, bodies, content_type, n, seconds,
-                                                    f"{tag}-p{i}", q)) for i, n in enumerate(per)]
-    t0 = time.perf_counter()
-    for p in procs:
-        p.start()
-    results = [q.get(timeout=seconds + 120) for _ in procs]
-    for p in procs:
-        p.join(30)
-    elapsed = time.perf_counter() - t0
-    server_cpu = tree_cpu_s(server_pid) - cpu0 if server_pid else float("nan")
-    lat = sorted(x for _, ls in results for x in ls)
-    ok = sum(c["ok"] for c, _ in results)
-    other = sum(c["other"] for c, _ in results)
-    q99 = lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else float("nan")
-    return {"ok": ok, "errors": other, "seconds": elapsed, "uploads_per_s": ok / elapsed,
-            "server_cpu_ms_per_upload": 1000 * server_cpu / max(ok, 1),
-            "p50_ms": 1000 * statistics.median(lat) if lat else float("nan"), "p99_ms": 1000 * q99}
+    """Python load (``--generator python``): a new Device-id on every request."""
+    def requests_for(p, first):
+        def request_for(c, i):
+            body = bodies[(c * 7919 + i) % len(bodies)]
+            return path, body, {"Content-Type": content_type, "Content-Length": str(len(body)),
+                                "Device-id": f"{tag}-p{p}-{c}-{i}",
+                                "Run-id": "7f3c2a10-51d4-4e8b-9a6f-2b1c0d9e8f70", "Camera-id": "0",
+                                "Crayfis-version": "b v1.0.4", "Crayfis-version-code": "256"}
+        return request_for
+    return run_closed_loop(port, requests_for, connections, processes, seconds, server_pid)
 
 
 def run_wrk(port, path, bodies_dir, n_bodies, content_type, connections, seconds, threads, tag,

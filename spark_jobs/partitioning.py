@@ -71,7 +71,7 @@ class PartitionPlan:
 
     @classmethod
     def build(cls, cuts, window_ms: int, tile_deg: float, radius_m: float) -> "PartitionPlan":
-        """A plan from sorted slab cut points (see ``balanced_cuts``) and the tile size.
+        """A plan from sorted slab cut points (``uniform_cuts``, ``aligned_cuts``) and the tile size.
 
         Cuts closer together than the window are dropped: a slab narrower than tau would only
         copy hits into more partitions.

@@ -190,14 +190,12 @@ def encode(spark, prep: Prepared):
 
 @dataclass(frozen=True)
 class TimeSlide:
-    """Shift device d's times by offsets[d] modulo the span, as significance.time_slides does."""
+    """Shift device d's times by offsets[d] modulo the span, as significance.time_slides does
+    (offsets per device code, i.e. in device-hash order)."""
 
     t0: int
     span: int
     offsets_ms: np.ndarray  # per device code
-
-    def apply(self, t_ms: np.ndarray, device_code: np.ndarray) -> np.ndarray:
-        return self.t0 + np.mod(t_ms - self.t0 + self.offsets_ms[device_code], self.span)
 
     def apply_sql(self, encoded, device_hashes: np.ndarray):
         """The same shift in Spark: offsets joined by device hash (a small broadcast table)."""

@@ -446,7 +446,6 @@ def _windows(t, lat, lon, dev, tau, radius, k, anchor_mask, engine, chunk_size, 
 
 def _numpy_windows(t, lat, lon, dev, tau, radius, k, anchor_mask, chunk_size, pair_budget):
     """The vectorised engine (module doc, steps 1-5)."""
-    n = len(t)
     empty = TriggeredWindows(_EMPTY, np.zeros(1, np.int64), _EMPTY, _EMPTY, _EMPTY)
     perm, ts = _time_order(t)
     sel = None if anchor_mask is None else (anchor_mask if perm is None else anchor_mask[perm])
