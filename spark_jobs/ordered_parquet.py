@@ -166,7 +166,8 @@ def _hits(files, groups, indices, start_ms, end_ms):
 def descriptors(spark, tasks: list[OrderedTask]):
     """One row per task, one task per Spark partition."""
     rows = [(i, json.dumps([list(t.core), list(t.halo), t.t_lo, t.t_hi])) for i, t in enumerate(tasks)]
-    return spark.createDataFrame(rows, "task int, spec string").repartition(len(tasks), "task")
+    # parallelize puts one row in each slice; hashing task numbers could pair two tasks in one
+    return spark.createDataFrame(spark.sparkContext.parallelize(rows, len(rows)), "task int, spec string")
 
 
 def device_partials(files, groups, start_ms, end_ms):
