@@ -8,10 +8,12 @@ each, ingest.synthetic) are stored as pending uploads in a fresh SQLite database
             chunking through elasticsearch.helpers.streaming_bulk;
   ndjson    the same documents pre-serialized to NDJSON bodies (not timed) and POSTed with
             es.bulk: the node's ingest ceiling from this client.
-Each target gets fresh indices (own prefix, same templates); runs alternate and repeat, medians
-are reported as hits (events) per second. Everything created is deleted at the end.
+Each target gets fresh indices (own prefix, same templates). After `--warmup` untimed rounds of
+all three (a cold JVM runs its first seconds at about half speed), runs repeat with the order of
+the targets rotating per repeat; medians are reported as hits (events) per second, with the
+indexer / raw bulk ratio of each repeat. Everything created is deleted at the end.
 
-    .venv/bin/python bench/indexer.py [--uploads 200] [--repeats 3]
+    .venv/bin/python bench/indexer.py [--uploads 200] [--repeats 3] [--warmup 1]
 """
 from __future__ import annotations
 
@@ -139,6 +141,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--uploads", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1, help="untimed rounds of every target first (0: none)")
     ap.add_argument("--batch", type=int, default=None, help="indexer claim size (CRAYFIS_INDEXER_BATCH)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
@@ -162,9 +165,15 @@ def main() -> None:
                                 for a in actions], bulk_bytes)
         print(f"{len(actions)} documents per target", flush=True)
         rates: dict[str, list[float]] = {"indexer": [], "raw_bulk": [], "ndjson": []}
-        for r in range(args.repeats):
-            for name in ("indexer", "raw_bulk", "ndjson"):
-                prefix = {"indexer": f"bench{tag}ix{r}", "raw_bulk": f"bench{tag}raw",
+        warmup: dict[str, list[float]] = {"indexer": [], "raw_bulk": [], "ndjson": []}
+        names = ("indexer", "raw_bulk", "ndjson")
+        # Warm-up rounds (untimed in the medians): a cold JVM indexes at half speed for its first
+        # seconds, and whichever target ran first paid for it. Then the order rotates per repeat,
+        # so no target always runs first or right after the same one.
+        for r in range(-args.warmup, args.repeats):
+            order = names[r % 3:] + names[:r % 3] if r >= 0 else names
+            for name in order:
+                prefix = {"indexer": f"bench{tag}ix{r % 100}", "raw_bulk": f"bench{tag}raw",
                           "ndjson": f"bench{tag}nd"}[name]
                 drop(es, prefix)
                 ensure_templates(es, prefix, replicas=0)
@@ -176,15 +185,18 @@ def main() -> None:
                 else:
                     dt = run_ndjson(es, bodies)
                 assert count_hits(es, prefix) == n_events
-                rates[name].append(n_events / dt)
-                print(f"  {name:9s} run {r}: {n_events / dt:9.0f} events/s ({dt:.2f} s)", flush=True)
+                (rates if r >= 0 else warmup)[name].append(n_events / dt)
+                label = f"run {r}" if r >= 0 else "warm-up"
+                print(f"  {name:9s} {label}: {n_events / dt:9.0f} events/s ({dt:.2f} s)", flush=True)
                 drop(es, prefix)
         med = {k: statistics.median(v) for k, v in rates.items()}
         summary = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0],
                    "uploads": args.uploads, "events": n_events, "documents": len(actions), "batch": batch,
                    "repeats": args.repeats, "events_per_s_median": med,
                    "ratio_vs_raw_bulk": med["indexer"] / med["raw_bulk"],
-                   "ratio_vs_ndjson": med["indexer"] / med["ndjson"]}
+                   "ratio_vs_ndjson": med["indexer"] / med["ndjson"],
+                   "ratio_vs_raw_bulk_per_run": [i / r for i, r in zip(rates["indexer"], rates["raw_bulk"])],
+                   "warmup_events_per_s": warmup}
         print(json.dumps(summary, indent=1))
         if args.json:
             args.json.write_text(json.dumps(summary, indent=1))

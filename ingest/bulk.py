@@ -40,12 +40,17 @@ def _chunks(positions: list[int], lines: list[bytes], max_bytes: int):
 
 def bulk_create(es: Elasticsearch, actions: list[dict], *, max_bytes: int, retries_429: int = 3,
                 backoff_s: float = 0.5) -> list[tuple[int, int, str]]:
-    """Send every action; return (position, status, error) for each one that did not land.
+    """Send every action; return (position, status, error) for each one that did not land."""
+    return bulk_send(es, create_lines(actions), max_bytes=max_bytes, retries_429=retries_429, backoff_s=backoff_s)
+
+
+def bulk_send(es: Elasticsearch, lines: list[bytes], *, max_bytes: int, retries_429: int = 3,
+              backoff_s: float = 0.5) -> list[tuple[int, int, str]]:
+    """Send `create_lines` output; return (position, status, error) for each line that did not land.
 
     Documents refused with 429 (the node is saturated) are resent, with doubling pauses, up to
     `retries_429` times. Transport errors (node down, timeout) propagate: nothing is known then.
     """
-    lines = create_lines(actions)
     failures: list[tuple[int, int, str]] = []
     pending = list(range(len(lines)))
     attempt = 0

@@ -191,7 +191,7 @@ def _event(ev, run_uuid, xbn, res_x, res_y, keep_ntp: bool, with_pixels: bool) -
     l2_format = None
     if has("byte_block"):
         bb = ev.byte_block
-        xs, ys, vals = bb.x, bb.y, bb.val
+        xs, ys, vals = bb.x[:], bb.y[:], bb.val[:]   # one C copy each: upb repeated fields iterate slowly
         if xs or vals:
             l2_format = "byte_block"
             side = bb.side_length or DEFAULT_SIDE_LENGTH
