@@ -35,6 +35,7 @@ class Windows:
     t_ms: np.ndarray
     lat: np.ndarray
     lon: np.ndarray
+    hit_id: pa.Array | None = None  # of each hit_code, where the search tasks read it
 
     @property
     def n_windows(self) -> int:
@@ -62,9 +63,12 @@ def windows_from_rows(rows: pa.Table) -> Windows:
     def attr(name):
         return rows.column(name).to_numpy()[pick]
 
+    hit_id = rows.column("hit_id")
+    known = hit_id.null_count == 0 and len(pick) > 0
     return Windows(anchors=anchor[starts], offsets=offsets, members=member, window_devices=wdev,
                    hit_code=codes, device_code=attr("device_code"), t_ms=attr("t_ms"),
-                   lat=attr("lat"), lon=attr("lon"))
+                   lat=attr("lat"), lon=attr("lon"),
+                   hit_id=hit_id.take(pa.array(pick)).combine_chunks() if known else None)
 
 
 @dataclass
@@ -73,11 +77,11 @@ class Candidates:
 
     offsets: np.ndarray
     member_code: np.ndarray
-    member_hit_id: np.ndarray  # str
+    member_hit_id: pa.Array  # string
     member_device: np.ndarray  # device codes
-    member_device_id: np.ndarray  # str
+    member_device_id: pa.Array  # string
     member_t: np.ndarray
-    first_anchor_hit_id: np.ndarray
+    first_anchor_hit_id: pa.Array  # string
     n_triggered_anchors: np.ndarray
     multiplicity: np.ndarray  # most distinct devices in one of its windows
     n_devices: np.ndarray
@@ -91,7 +95,7 @@ class Candidates:
         return len(self.offsets) - 1
 
     def ids(self) -> list[str]:
-        return [candidate_id(h) for h in self.first_anchor_hit_id.tolist()]
+        return [candidate_id(h) for h in self.first_anchor_hit_id.to_pylist()]
 
 
 def string_ranks(values: pa.Array) -> np.ndarray:
@@ -122,16 +126,14 @@ def merge_candidates(w: Windows, hit_ids: pa.Table) -> Candidates:
     """Connected components of the windows, ordered canonically; ``hit_ids`` (hit_code, hit_id,
     device_id) names every member."""
     if w.n_windows == 0:
-        z = np.zeros(0, dtype=np.int64)
-        return Candidates(np.zeros(1, np.int64), z, np.zeros(0, dtype=str), z,
-                          np.zeros(0, dtype=str), z, np.zeros(0, dtype=str), z, z, z, z, z,
+        z, no = np.zeros(0, dtype=np.int64), pa.array([], pa.string())
+        return Candidates(np.zeros(1, np.int64), z, no, z, no, z, no, z, z, z, z, z,
                           np.zeros(0), np.zeros(0))
     order = np.argsort(hit_ids.column("hit_code").to_numpy())
     codes = hit_ids.column("hit_code").to_numpy()[order]
     if not np.array_equal(codes, w.hit_code):
         raise RuntimeError("hit_id lookup did not return exactly the window members")
-    names = hit_ids.column("hit_id").combine_chunks().take(pa.array(order))
-    name_of = np.asarray(names.to_pylist(), dtype=object)
+    names = hit_ids.column("hit_id").combine_chunks().take(pa.array(order))  # strings stay in Arrow
     name_rank = string_ranks(names)  # (t, hit_id) orders below sort integers, not strings
     dev_code_of, dev_names = string_codes(hit_ids.column("device_id").combine_chunks()
                                           .take(pa.array(order)))
@@ -158,7 +160,6 @@ def merge_candidates(w: Windows, hit_ids: pa.Table) -> Candidates:
     np.cumsum(counts, out=offsets[1:])
     take = np.repeat(mc.offsets[:-1][c_order] - offsets[:-1], counts) + np.arange(offsets[-1])
     mi = mi[take]
-    m_name = name_of[mi]
     starts = offsets[:-1]
     x, y, z = unit_vectors(w.lat[mi], w.lon[mi])
     c_lat, c_lon = centroid_lat_lon(np.add.reduceat(x, starts), np.add.reduceat(y, starts),
@@ -166,14 +167,14 @@ def merge_candidates(w: Windows, hit_ids: pa.Table) -> Candidates:
     dev = w.device_code[mi]
     lab = np.repeat(np.arange(nc), counts)
     n_devices = np.bincount(distinct_pairs(lab, dev)[0], minlength=nc)
-    dev_ids = dev_names[dev_code_of[mi]]
+    dev_ids = pa.array(dev_names, pa.string()).take(pa.array(dev_code_of[mi]))
     if not np.array_equal(np.bincount(distinct_pairs(lab, dev_code_of[mi])[0], minlength=nc),
                           n_devices):
         raise RuntimeError("two device ids of one candidate share a 64-bit hash")
     return Candidates(
-        offsets=offsets, member_code=w.hit_code[mi], member_hit_id=m_name, member_device=dev,
-        member_device_id=dev_ids,
-        member_t=t_of[mi], first_anchor_hit_id=name_of[first][c_order],
+        offsets=offsets, member_code=w.hit_code[mi], member_hit_id=names.take(pa.array(mi)),
+        member_device=dev, member_device_id=dev_ids,
+        member_t=t_of[mi], first_anchor_hit_id=names.take(pa.array(first[c_order])),
         n_triggered_anchors=np.diff(mc.anchor_offsets)[c_order],
         multiplicity=multiplicity[c_order].astype(np.int64), n_devices=n_devices,
         t_start_ms=t_of[mi][starts], t_end_ms=t_of[mi][offsets[1:] - 1],

@@ -68,16 +68,15 @@ def partition_stats(rows: pa.Table) -> dict[str, Any]:
 
 def candidates_table(c, significance: dict[str, np.ndarray]) -> pa.Table:
     """The output rows: one per candidate, in canonical order."""
-    hit_ids = pa.ListArray.from_arrays(pa.array(c.offsets, pa.int32()),
-                                       pa.array(c.member_hit_id.tolist(), pa.string()))
+    hit_ids = pa.ListArray.from_arrays(pa.array(c.offsets, pa.int32()), c.member_hit_id)
     # distinct device ids per candidate, sorted
     n = c.n
     label = np.repeat(np.arange(n), np.diff(c.offsets))
-    code, names = string_codes(pa.array(c.member_device_id.tolist(), pa.string()))
+    code, names = string_codes(c.member_device_id)
     pairs = distinct_pairs(label, code)
     dev_offsets = np.searchsorted(pairs[0], np.arange(n + 1))
     lists = pa.ListArray.from_arrays(pa.array(dev_offsets, pa.int32()),
-                                     pa.array(names[pairs[1]].tolist(), pa.string()))
+                                     pa.array(names, pa.string()).take(pa.array(pairs[1])))
     return pa.table({
         "candidate_id": pa.array(c.ids(), pa.string()), "hit_ids": hit_ids,
         "devices": lists,
@@ -155,6 +154,13 @@ def background_for(prep: Prepared, cfg):
     return significance_step.device_background(prep.devices, blocks, span), source
 
 
+def segment_model(background, params):
+    """The background model's device-level half, built once here rather than once per task."""
+    from crayfis.coincidence.significance import SegmentModel
+
+    return SegmentModel.build(background, params.radius_m) if background is not None else None
+
+
 def ordered_layout(spark, cfg, inp):
     """(files, row groups, tasks) when the shuffle-free path applies (ordered_parquet.py)."""
     if not inp.is_parquet or cfg.time_slides or not cfg.ordered_fast_path:
@@ -200,6 +206,7 @@ def search_ordered(spark, cfg, files, groups, tasks, max_m: int, lap):
                     task_keys=np.zeros(1, np.int64))
     lap("prepare_s")
     background, live_source = background_for(prep, cfg)
+    model = segment_model(background, params)
     if not n_hits:
         rows = pa.Table.from_batches([stats_batch(dict(n_groups=0, max_group_rows=0, n_rows=0, n_core=0,
                                                         n_triggered=0, uncoded=0, expected=0.0,
@@ -207,7 +214,7 @@ def search_ordered(spark, cfg, files, groups, tasks, max_m: int, lap):
     else:
         body = ordered_parquet.search_tasks(files, groups, cfg.start_ms, cfg.end_ms,
                                             devices.column("device_id").combine_chunks(), params,
-                                            background, max_m)
+                                            model, max_m)
         rows = desc.mapInArrow(body, from_arrow_schema(WINDOW_ROWS)).toArrow()
     lap("search_s")
     return prep, rows, background, live_source
@@ -241,7 +248,8 @@ def search_and_write(spark, cfg) -> dict[str, Any]:
             encoded = encode(spark, prep)
             if cfg.time_slides:
                 encoded = encoded.persist()
-            rows = search_partitions(encoded, prep, params, background=background,
+            rows = search_partitions(encoded, prep, params,
+                                     background=segment_model(background, params),
                                      max_multiplicity=max_m)
             lap("search_s")
             layout = {"layout": "slabs x tiles (shuffle)", "time_slabs": prep.plan.n_slabs,
@@ -250,7 +258,11 @@ def search_and_write(spark, cfg) -> dict[str, Any]:
         if pstats["core_anchors"] != prep.n_hits:
             raise RuntimeError(f"{pstats['core_anchors']} core anchors for {prep.n_hits} hits")
         windows = windows_from_rows(rows)
-        if inp.is_parquet:
+        if windows.hit_id is not None:  # read by the search tasks (time-ordered path)
+            ids = pa.table({"hit_code": windows.hit_code, "hit_id": windows.hit_id,
+                            "device_id": prep.devices.column("device_id").combine_chunks()
+                            .take(pa.array(windows.device_code))})
+        elif inp.is_parquet:
             ids = read_parquet_hit_ids(prep.files, windows.hit_code)
         else:
             ids = lookup_hit_ids(spark, prep.hits, windows.hit_code)

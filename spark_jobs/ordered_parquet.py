@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from crayfis.coincidence.geo import unit_vectors
 from spark_jobs.hits_input import ROW_BITS
 
 MAX_HALO_SHARE = 2.0  # fall back to the shuffle path if halos would re-read more rows than this
@@ -36,14 +37,17 @@ DEVICE_PARTIALS = pa.schema([("device_id", pa.string()), ("n_hits", pa.int64()),
                              ("z", pa.float64())])
 
 
-def open_parquet(uri: str) -> pq.ParquetFile:
+def open_parquet(uri: str, dictionary_ids: bool = False) -> pq.ParquetFile:
+    """``dictionary_ids``: device_id comes back dictionary-encoded, straight from the file's
+    dictionary pages, so per-device work runs over small integers instead of strings."""
     from pyarrow import fs
 
+    kw = {"read_dictionary": ["device_id"]} if dictionary_ids else {}
     if uri.startswith("file:"):
         return pq.ParquetFile("/" + urllib.parse.unquote(uri[len("file:"):]).lstrip("/"),
-                              filesystem=fs.LocalFileSystem())
+                              filesystem=fs.LocalFileSystem(), **kw)
     filesystem, path = fs.FileSystem.from_uri(uri)
-    return pq.ParquetFile(path, filesystem=filesystem)
+    return pq.ParquetFile(path, filesystem=filesystem, **kw)
 
 
 @dataclass(frozen=True)
@@ -116,17 +120,34 @@ def plan_tasks(groups: list[RowGroup], window_ms: int, start_ms: int | None, end
     return tasks
 
 
-def _read(files, groups, indices, columns):
-    """Columns of the given row groups plus each row's hit_code, as one table."""
-    parts = []
+DEVICE_DICT = pa.dictionary(pa.int32(), pa.string())
+
+
+def _read(files, groups, indices, columns, with_codes=True):
+    """Columns of the given row groups plus (``with_codes``) each row's hit_code, as one table."""
+    parts, opened = [], {}
     for i in indices:
         g = groups[i]
-        t = open_parquet(files[g.file_no]).read_row_group(g.index, columns=columns)
-        code = (g.file_no << ROW_BITS) + g.first_row + np.arange(t.num_rows, dtype=np.int64)
-        parts.append(t.append_column("hit_code", pa.array(code)))
+        if g.file_no not in opened:
+            opened[g.file_no] = open_parquet(files[g.file_no], dictionary_ids=True)
+        t = opened[g.file_no].read_row_group(g.index, columns=columns)
+        if with_codes:
+            code = np.arange(t.num_rows, dtype=np.int64)
+            code += (g.file_no << ROW_BITS) + g.first_row
+            t = t.append_column("hit_code", pa.array(code))
+        parts.append(t)
     if not parts:
         return None
     return pa.concat_tables(parts, promote_options="permissive")
+
+
+def _device_dict(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """device_id as dictionary<int32, string>, whatever type the file stores it as."""
+    if col.type == DEVICE_DICT:
+        return col
+    if pa.types.is_dictionary(col.type):
+        col = pc.cast(col, col.type.value_type)
+    return pc.dictionary_encode(pc.cast(col, pa.string()))
 
 
 def _in_range(t: pa.ChunkedArray, start_ms, end_ms):
@@ -147,13 +168,14 @@ def _valid(tab: pa.Table):
     return pc.fill_null(ok, False)
 
 
-def _hits(files, groups, indices, start_ms, end_ms):
-    """(table of rows in range, valid mask) for row groups; types cast as the Spark path does."""
-    tab = _read(files, groups, indices, ["device_id", "t_ms", "lat", "lon"])
+def _hits(files, groups, indices, start_ms, end_ms, with_codes=True):
+    """(table of rows in range, valid mask) for row groups; types cast as the Spark path does,
+    except device_id, which stays dictionary-encoded (see ``device_indices``)."""
+    tab = _read(files, groups, indices, ["device_id", "t_ms", "lat", "lon"], with_codes)
     if tab is None:
         return None, None
-    tab = pa.table({"hit_code": tab.column("hit_code"),
-                    "device_id": pc.cast(tab.column("device_id"), pa.string()),
+    codes = {"hit_code": tab.column("hit_code")} if with_codes else {}
+    tab = pa.table({**codes, "device_id": _device_dict(tab.column("device_id")),
                     "t_ms": pc.cast(tab.column("t_ms"), pa.int64()),
                     "lat": pc.cast(tab.column("lat"), pa.float64()),
                     "lon": pc.cast(tab.column("lon"), pa.float64())})
@@ -161,6 +183,20 @@ def _hits(files, groups, indices, start_ms, end_ms):
     if rng is not None:
         tab = tab.filter(rng)
     return tab, _valid(tab)
+
+
+def device_indices(column: pa.ChunkedArray, value_set: pa.Array) -> np.ndarray:
+    """Place of each row's device_id in ``value_set`` (-1: absent or null), by looking up each
+    chunk's dictionary once: strings are compared per distinct device, not per hit."""
+    out = []
+    for chunk in column.chunks:
+        where = pc.index_in(chunk.dictionary, value_set=value_set)
+        where = pc.fill_null(where, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        idx = pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        code = where[np.maximum(idx, 0)] if len(where) else np.full(len(idx), -1, np.int64)
+        code[idx < 0] = -1
+        out.append(code)
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
 def descriptors(spark, tasks: list[OrderedTask]):
@@ -173,37 +209,51 @@ def descriptors(spark, tasks: list[OrderedTask]):
 def device_partials(files, groups, start_ms, end_ms):
     """mapInArrow body: per-device counts, time range and summed unit vectors of the core rows.
 
-    One Arrow group-by per task; invalid rows count in n_rows only (their other inputs are null).
-    The unit vectors use plain radians trig, as Spark SQL does on the general path: device
-    positions only place the background model's neighbours, not the search itself.
+    Per task, over the row groups' unified device dictionary (integer indices, no string
+    hashing); invalid rows count in n_rows only, rows without a device in one null row. Unit
+    vectors come from geo.unit_vectors (the general path's Spark SQL trig can differ in the
+    last bit: device positions only place the background model's neighbours, not the search).
     """
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for b in batches:
             for spec in b.column("spec").to_pylist():
                 core = json.loads(spec)[0]
-                tab, ok = _hits(files, groups, core, start_ms, end_ms)
-                if tab is None:
-                    continue
-                okn = ok.to_numpy(zero_copy_only=False)
-                lat = np.radians(tab.column("lat").to_numpy(zero_copy_only=False))
-                lon = np.radians(tab.column("lon").to_numpy(zero_copy_only=False))
-                cos_lat = np.cos(lat)
-                vec = {"x": cos_lat * np.cos(lon), "y": cos_lat * np.sin(lon), "z": np.sin(lat)}
-                cols = {"device_id": tab.column("device_id"),
-                        "valid": pa.array(okn.astype(np.int64)),
-                        "t": pc.if_else(ok, tab.column("t_ms"), pa.scalar(None, pa.int64())),
-                        **{k: pa.array(v, mask=~okn) for k, v in vec.items()}}
-                agg = pa.table(cols).group_by("device_id").aggregate(
-                    [([], "count_all"), ("valid", "sum"), ("t", "min"), ("t", "max"),
-                     ("x", "sum"), ("y", "sum"), ("z", "sum")])
-                yield pa.RecordBatch.from_arrays([
-                    agg.column("device_id").combine_chunks(),
-                    agg.column("valid_sum").cast(pa.int64()).combine_chunks(),
-                    agg.column("count_all").cast(pa.int64()).combine_chunks(),
-                    agg.column("t_min").combine_chunks(), agg.column("t_max").combine_chunks(),
-                    agg.column("x_sum").combine_chunks(), agg.column("y_sum").combine_chunks(),
-                    agg.column("z_sum").combine_chunks()], schema=DEVICE_PARTIALS)
+                tab, ok = _hits(files, groups, core, start_ms, end_ms, with_codes=False)
+                if tab is not None and tab.num_rows:
+                    yield _device_partial(tab, ok.to_numpy(zero_copy_only=False))
     return run
+
+
+def _device_partial(tab: pa.Table, ok: np.ndarray) -> pa.RecordBatch:
+    """One row per device id seen in ``tab`` (plus one null-id row counting rows without one)."""
+    dev = tab.column("device_id").unify_dictionaries()
+    names = dev.chunk(0).dictionary.cast(pa.string())
+    idx = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False)
+                          for c in dev.chunks]).astype(np.int64)
+    n_dev = len(names)
+    n_rows = np.bincount(idx[idx >= 0], minlength=n_dev)
+    vi = idx[ok]  # valid rows always have a device
+    t = tab.column("t_ms").to_numpy(zero_copy_only=False)[ok]
+    x, y, z = unit_vectors(tab.column("lat").to_numpy(zero_copy_only=False)[ok],
+                           tab.column("lon").to_numpy(zero_copy_only=False)[ok])
+    t_min = np.full(n_dev, np.iinfo(np.int64).max)
+    t_max = np.full(n_dev, np.iinfo(np.int64).min)
+    np.minimum.at(t_min, vi, t)
+    np.maximum.at(t_max, vi, t)
+    n_hits = np.bincount(vi, minlength=n_dev)
+    xyz = [np.bincount(vi, weights=v, minlength=n_dev) for v in (x, y, z)]
+    keep = np.flatnonzero(n_rows > 0)
+    none = n_hits[keep] == 0  # only invalid rows: no time or position
+    cols = [names.take(pa.array(keep)), pa.array(n_hits[keep]), pa.array(n_rows[keep]),
+            pa.array(t_min[keep], mask=none), pa.array(t_max[keep], mask=none),
+            *[pa.array(v[keep], mask=none) for v in xyz]]
+    batch = pa.RecordBatch.from_arrays(cols, schema=DEVICE_PARTIALS)
+    n_null = int((idx < 0).sum())
+    if not n_null:
+        return batch
+    null_row = pa.RecordBatch.from_pylist([{"device_id": None, "n_hits": 0, "n_rows": n_null}],
+                                          schema=DEVICE_PARTIALS)
+    return pa.Table.from_batches([batch, null_row]).combine_chunks().to_batches()[0]
 
 
 def device_table(partials: pa.Table) -> tuple[pa.Table, int]:
@@ -227,9 +277,10 @@ def device_table(partials: pa.Table) -> tuple[pa.Table, int]:
     }), rows_in_range
 
 
-def search_tasks(files, groups, start_ms, end_ms, device_ids: pa.Array, params, background,
+def search_tasks(files, groups, start_ms, end_ms, device_ids: pa.Array, params, model,
                  max_multiplicity: int):
-    """mapInArrow body: the kernel and background model on each task's core + halo."""
+    """mapInArrow body: the kernel and background model on each task's core + halo, and the
+    hit_id of every window member (read here, from row groups the task holds, in parallel)."""
     from spark_jobs.search import stats_batch, window_batch
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -246,7 +297,8 @@ def search_tasks(files, groups, start_ms, end_ms, device_ids: pa.Array, params, 
                     tab, ok = _hits(files, groups, indices, start_ms, end_ms)
                     if tab is None:
                         continue
-                    tab = tab.filter(ok)
+                    if not pc.all(ok).as_py():
+                        tab = tab.filter(ok)
                     if not is_core:
                         t = tab.column("t_ms")
                         tab = tab.filter(pc.and_(pc.greater_equal(t, t_lo), pc.less_equal(t, t_hi)))
@@ -254,23 +306,24 @@ def search_tasks(files, groups, start_ms, end_ms, device_ids: pa.Array, params, 
                 if not parts:
                     yield stats_batch(stats, None)
                     continue
-                code = np.concatenate([p.column("hit_code").to_numpy() for p, _ in parts])
-                t = np.concatenate([p.column("t_ms").to_numpy() for p, _ in parts])
-                lat = np.concatenate([p.column("lat").to_numpy() for p, _ in parts])
-                lon = np.concatenate([p.column("lon").to_numpy() for p, _ in parts])
-                dev = np.concatenate([pc.index_in(p.column("device_id"), value_set=device_ids)
-                                      .to_numpy(zero_copy_only=False) for p, _ in parts])
-                home = np.concatenate([np.full(p.num_rows, c) for p, c in parts])
-                if np.isnan(dev.astype(np.float64)).any():
+                # core rows first, then halo rows: the core is a prefix, so it is sliced, not masked
+                code, t, lat, lon = (np.concatenate([p.column(c).to_numpy() for p, _ in parts])
+                                     for c in ("hit_code", "t_ms", "lat", "lon"))
+                dev = np.concatenate([device_indices(p.column("device_id"), device_ids)
+                                      for p, _ in parts])
+                n_core = sum(p.num_rows for p, c in parts if c)
+                if len(dev) and dev.min() < 0:
                     raise RuntimeError("a hit's device is missing from the device table")
-                dev = dev.astype(np.int64)
-                stats.update(n_rows=len(t), max_group_rows=len(t), n_core=int(home.sum()))
+                home = np.zeros(len(t), dtype=bool)
+                home[:n_core] = True
+                stats.update(n_rows=len(t), max_group_rows=len(t), n_core=n_core)
                 lambdas = None
-                if background is not None and home.any():
+                if model is not None and n_core:
                     c0 = time.process_time()
-                    est = estimate_background(t[home], lat[home], lon[home], dev[home],
+                    core = slice(0, n_core)
+                    est = estimate_background(t[core], lat[core], lon[core], dev[core],
                                               params.window_ms, params.radius_m, params.min_devices,
-                                              devices=background, max_multiplicity=max_multiplicity)
+                                              model=model, max_multiplicity=max_multiplicity)
                     stats["expected"] = est.expected_triggers
                     lambdas = est.expected_windows(np.arange(1, max_multiplicity + 1)).tolist()
                     stats["background_cpu_s"] = time.process_time() - c0
@@ -280,6 +333,35 @@ def search_tasks(files, groups, start_ms, end_ms, device_ids: pa.Array, params, 
                 stats["kernel_cpu_s"] = time.process_time() - c0
                 stats["n_triggered"] = len(tw.anchors)
                 if len(tw.anchors):
-                    yield window_batch(tw, code, dev, t, lat, lon)
+                    hit_id = member_hit_ids(files, groups, code, tw.members)
+                    yield window_batch(tw, code, dev, t, lat, lon, hit_id)
                 yield stats_batch(stats, lambdas)
     return run
+
+
+def member_hit_ids(files, groups, code: np.ndarray, members: np.ndarray) -> pa.Array:
+    """hit_id of each window member (``members`` index ``code``), from its row group."""
+    wanted = code[members]
+    distinct = np.sort(wanted)
+    distinct = distinct[np.r_[True, distinct[1:] != distinct[:-1]]]
+    names = read_hit_ids(files, groups, distinct)
+    return names.take(pa.array(np.searchsorted(distinct, wanted)))
+
+
+def read_hit_ids(files, groups, codes: np.ndarray) -> pa.Array:
+    """hit_id (as string) of each of the given hit codes, which must be sorted and distinct."""
+    by_start = sorted(groups, key=lambda g: (g.file_no, g.first_row))
+    starts = np.array([(g.file_no << ROW_BITS) + g.first_row for g in by_start], dtype=np.int64)
+    where = np.searchsorted(starts, codes, "right") - 1
+    parts, opened = [], {}
+    cut = np.flatnonzero(np.r_[True, where[1:] != where[:-1], True]) if len(codes) else [0]
+    for c0, c1 in zip(cut[:-1], cut[1:]):  # a loop over row groups, not hits
+        g = by_start[int(where[c0])]
+        if g.file_no not in opened:
+            opened[g.file_no] = open_parquet(files[g.file_no])
+        col = opened[g.file_no].read_row_group(g.index, columns=["hit_id"]).column(0)
+        rows = codes[c0:c1] - starts[where[c0]]
+        if rows.max() >= g.n_rows:
+            raise RuntimeError("a window member outside its row group")
+        parts.append(pc.cast(col.take(pa.array(rows)), pa.string()))
+    return pa.chunked_array(parts, pa.string()).combine_chunks() if parts else pa.array([], pa.string())

@@ -36,9 +36,10 @@ from spark_jobs.partitioning import PartitionPlan, aligned_cuts, uniform_cuts
 ASSIGNED = pa.schema([("pkey", pa.int64()), ("home", pa.bool_()), ("hit_code", pa.int64()),
                       ("device_hash", pa.int64()), ("t_ms", pa.int64()), ("lat", pa.float64()),
                       ("lon", pa.float64())])
-# kind 0: one (triggered anchor, member) pair; kind 1: statistics of one task.
+# kind 0: one (triggered anchor, member) pair (with the member's hit_id where the task could
+# read it: the time-ordered Parquet path); kind 1: statistics of one task.
 WINDOW_ROWS = pa.schema([
-    ("kind", pa.int8()), ("anchor", pa.int64()), ("member", pa.int64()),
+    ("kind", pa.int8()), ("anchor", pa.int64()), ("member", pa.int64()), ("hit_id", pa.string()),
     ("device_code", pa.int64()), ("t_ms", pa.int64()), ("lat", pa.float64()), ("lon", pa.float64()),
     ("window_devices", pa.int64()), ("n_groups", pa.int64()), ("max_group_rows", pa.int64()),
     ("n_rows", pa.int64()), ("n_core", pa.int64()), ("n_triggered", pa.int64()),
@@ -214,7 +215,7 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, device_hashes: np.
                    background, max_multiplicity: int):
     """mapInArrow body for one task: every (slab, tile) partition it holds, one at a time.
 
-    ``background`` (significance.DeviceBackground over device codes, or None) gives the core
+    ``background`` (significance.SegmentModel over device codes, or None) gives the core
     anchors' expected accidental triggers and Lambda(m) for m = 1..max_multiplicity, which
     add up over tasks because every hit is a core anchor of exactly one partition.
     """
@@ -244,7 +245,7 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, device_hashes: np.
             c0 = time.process_time()
             est = estimate_background(*(cols[c][home_all] for c in ("t_ms", "lat", "lon", "device_code")),
                                       params.window_ms, params.radius_m, params.min_devices,
-                                      devices=background, max_multiplicity=max_multiplicity)
+                                      model=background, max_multiplicity=max_multiplicity)
             stats["expected"] = est.expected_triggers
             lambdas = est.expected_windows(np.arange(1, max_multiplicity + 1)).tolist()
             stats["background_cpu_s"] = time.process_time() - c0
@@ -267,16 +268,19 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, device_hashes: np.
     return run
 
 
-def window_batch(tw, code, dev, t, lat, lon) -> pa.RecordBatch:
-    """WINDOW_ROWS kind 0: one row per (triggered anchor, member) of a kernel result."""
+def window_batch(tw, code, dev, t, lat, lon, hit_id: pa.Array | None = None) -> pa.RecordBatch:
+    """WINDOW_ROWS kind 0: one row per (triggered anchor, member) of a kernel result;
+    ``hit_id``: the members' hit ids, in ``tw.members`` order, if known."""
     per = np.diff(tw.member_offsets)
     a, m = np.repeat(tw.anchors, per), tw.members
     n = len(m)
     out = {"kind": np.zeros(n, np.int8), "anchor": code[a], "member": code[m],
+           **({"hit_id": hit_id} if hit_id is not None else {}),
            "device_code": dev[m], "t_ms": t[m], "lat": lat[m], "lon": lon[m],
            "window_devices": np.repeat(tw.window_devices, per)}
     return pa.RecordBatch.from_arrays(
-        [pa.array(out[f.name], f.type) if f.name in out else pa.nulls(n, f.type)
+        [out[f.name] if isinstance(out.get(f.name), pa.Array)
+         else pa.array(out[f.name], f.type) if f.name in out else pa.nulls(n, f.type)
          for f in WINDOW_ROWS], schema=WINDOW_ROWS)
 
 

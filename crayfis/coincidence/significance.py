@@ -269,77 +269,152 @@ def _tails(p_offsets, p, n_states):
     return out
 
 
+@dataclass
+class SegmentModel:
+    """The device-level half of the background model, built once per search.
+
+    An anchor's trigger probability depends only on its device and on which of that device's
+    neighbours are live, which changes only at the neighbours' interval edges. Per device this
+    holds its neighbours (CSR) and those edge times (CSR, sorted, distinct); segment j of
+    device d is [edge j-1, edge j) and gets the global number ``segment_offsets[d] + j``. The
+    model depends on devices only, so a distributed search builds it once on the driver and
+    each task just counts its anchors per segment (``segment_ids``).
+    """
+
+    devices: DeviceBackground
+    radius_m: float
+    nb_offsets: np.ndarray  # CSR over devices into nb_dst
+    nb_dst: np.ndarray  # neighbour device indices
+    edge_offsets: np.ndarray  # CSR over devices into edge_times
+    edge_times: np.ndarray
+    sweep_dev: np.ndarray  # every edge's device, in time order (for anchors in time order)
+    sweep_time: np.ndarray
+
+    @classmethod
+    def build(cls, devices: DeviceBackground, radius_m: float) -> "SegmentModel":
+        n_dev = len(devices.codes)
+        src, dst = _neighbours(devices, radius_m)
+        nb_off = np.zeros(n_dev + 1, dtype=np.int64)
+        np.cumsum(np.bincount(src, minlength=n_dev), out=nb_off[1:])
+        # every neighbour's interval starts and ends, as edges of the device
+        iv_per_dev = np.diff(devices.live_offsets)
+        per_pair = iv_per_dev[dst]
+        e_dev = np.repeat(src, 2 * per_pair)
+        iv = np.repeat(devices.live_offsets[dst], per_pair) + (
+            np.arange(per_pair.sum()) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair))
+        e_t = np.concatenate((devices.live_start[iv], devices.live_end[iv])).reshape(2, -1).T.reshape(-1)
+        t0 = int(e_t.min()) if len(e_t) else 0
+        span = (int(e_t.max()) + 1 - t0) if len(e_t) else 1
+        if (n_dev + 1) * span >= 1 << 62:
+            raise ValueError("time span too wide for the segment index")
+        key = _sorted_unique(e_dev * span + (e_t - t0))
+        edge_dev = key // span
+        edge_off = np.zeros(n_dev + 1, dtype=np.int64)
+        np.cumsum(np.bincount(edge_dev, minlength=n_dev), out=edge_off[1:])
+        edge_times = key % span + t0
+        by_time = np.argsort(edge_times, kind="stable")
+        return cls(devices, float(radius_m), nb_off, dst, edge_off, edge_times,
+                   edge_dev[by_time], edge_times[by_time])
+
+    @property
+    def segment_offsets(self) -> np.ndarray:
+        """Global number of each device's first segment (a device has edges + 1 segments)."""
+        return self.edge_offsets + np.arange(len(self.edge_offsets))
+
+    @property
+    def n_segments(self) -> int:
+        return len(self.edge_times) + len(self.edge_offsets) - 1
+
+    def segment_ids(self, dev_idx: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Global segment of each (device index, time): a search among the device's own edges."""
+        from .compiled_segments import segment_ids
+
+        return segment_ids(dev_idx, t, self.edge_offsets, self.edge_times, self.sweep_dev,
+                           self.sweep_time)
+
+    def segment_time(self, segments: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(device, a time inside) of each global segment: its lower edge, or just before the
+        device's first edge (a device without edges has no neighbours: any time will do)."""
+        seg_off = self.segment_offsets
+        dev = np.searchsorted(seg_off, segments, "right") - 1
+        j = segments - seg_off[dev]
+        if len(self.edge_times) == 0:
+            return dev, np.zeros(len(dev), np.int64)
+        idx = np.minimum(self.edge_offsets[dev] + np.maximum(j - 1, 0), len(self.edge_times) - 1)
+        edge = self.edge_times[idx]
+        return dev, np.where(j > 0, edge, edge - 1)
+
+    def tails(self, segments: np.ndarray, window_ms: int, n_states: int) -> np.ndarray:
+        """[segment, j] = P[>= j other devices fire] for an anchor in each listed segment."""
+        dev = self.devices
+        g_dev, g_time = self.segment_time(np.asarray(segments, dtype=np.int64))
+        n_groups = len(g_dev)
+        p_dev = -np.expm1(-dev.rate_per_ms * (int(window_ms) + 1))
+        out = np.zeros((n_groups, n_states))
+        per_group = np.diff(self.nb_offsets)[g_dev]
+        cum = np.cumsum(per_group)
+        cuts = np.searchsorted(cum, np.arange(_EXPANSION_BLOCK, int(cum[-1]) if len(cum) else 0,
+                                              _EXPANSION_BLOCK))
+        starts = np.unique(np.r_[0, cuts, n_groups])
+        for g0, g1 in zip(starts[:-1], starts[1:]):  # blocks of groups bound the memory
+            gs = np.arange(g0, g1)
+            cnt = per_group[gs]
+            rows = np.repeat(np.arange(len(gs)), cnt)
+            e = self.nb_dst[np.repeat(self.nb_offsets[g_dev[gs]], cnt) + np.arange(cnt.sum())
+                            - np.repeat(np.cumsum(cnt) - cnt, cnt)]
+            live_now = _live_index(dev.live_offsets, dev.live_start, dev.live_end, e,
+                                   g_time[gs][rows])
+            rows, e = rows[live_now], e[live_now]
+            offsets = np.zeros(len(gs) + 1, dtype=np.int64)
+            np.cumsum(np.bincount(rows, minlength=len(gs)), out=offsets[1:])
+            out[g0:g1] = _tails(offsets, p_dev[e], n_states)
+        return out
+
+    def estimate(self, dev_idx, t_ms, window_ms: int, min_devices: int,
+                 n_states: int) -> "BackgroundEstimate":
+        """The background of the given anchors (device indices into ``devices``, times)."""
+        seg = self.segment_ids(dev_idx, t_ms)
+        if self.n_segments <= 4 * len(seg) + (1 << 20):
+            counts = np.bincount(seg, minlength=self.n_segments)
+            used = np.flatnonzero(counts)
+            counts = counts[used]
+        else:  # few anchors over many devices: a sort instead of a huge count array
+            s = np.sort(seg)
+            first = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if len(s) else _EMPTY_I64
+            used, counts = s[first], np.diff(np.r_[first, len(s)])
+        tails = self.tails(used, window_ms, n_states)
+        g_count = counts.astype(np.float64)
+        k = int(min_devices)
+        expected = float(g_count @ tails[:, k - 1]) if k - 1 < n_states and len(used) else 0.0
+        return BackgroundEstimate(
+            window_ms=int(window_ms), radius_m=self.radius_m, min_devices=k,
+            expected_triggers=expected, searched_live_ms=self.devices.searched_live_ms,
+            devices=self.devices, _group_tails=tails, _group_anchors=g_count)
+
+
 def estimate_background(t_ms, lat, lon, device, window_ms, radius_m, min_devices, *,
                         live=None, anchor_mask=None, max_multiplicity: int | None = None,
-                        devices: DeviceBackground | None = None) -> BackgroundEstimate:
+                        devices: DeviceBackground | None = None,
+                        model: SegmentModel | None = None) -> BackgroundEstimate:
     """Expected accidental triggers of a search (the sum over anchors), and the per-group
-    tails that give Lambda(m) for m up to ``max_multiplicity`` (default: k + 10)."""
+    tails that give Lambda(m) for m up to ``max_multiplicity`` (default: k + 10).
+
+    ``model`` (built from ``devices`` and the same radius) skips the device-level work, which
+    a distributed search does once instead of once per task.
+    """
     t = np.asarray(t_ms, dtype=np.int64)
-    tau, k = int(window_ms), int(min_devices)
-    dev = devices if devices is not None else device_background(t, lat, lon, device, live)
+    k = int(min_devices)
+    if model is None:
+        dev = devices if devices is not None else device_background(t, lat, lon, device, live)
+        model = SegmentModel.build(dev, radius_m)
+    codes = model.devices.codes
     n_states = max(k, int(max_multiplicity or k + 10))
     device = np.asarray(device, dtype=np.int64)
-    codes = dev.codes
     dense = len(codes) and int(codes[0]) == 0 and int(codes[-1]) == len(codes) - 1  # 0..D-1
     dev_idx = device if dense else np.searchsorted(codes, device)
-    anchors = np.arange(len(t)) if anchor_mask is None else np.flatnonzero(anchor_mask)
-    a_dev, a_t = dev_idx[anchors], t[anchors]
-    src, dst = _neighbours(dev, radius_m)
-    n_dev = len(dev.codes)
-    nb_off = np.zeros(n_dev + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src, minlength=n_dev), out=nb_off[1:])
-
-    # Segment edges of each device: its neighbours' interval starts and ends.
-    iv_per_dev = np.diff(dev.live_offsets)
-    per_pair = iv_per_dev[dst]
-    e_dev = np.repeat(src, 2 * per_pair)
-    iv = np.repeat(dev.live_offsets[dst], per_pair) + (
-        np.arange(per_pair.sum()) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair))
-    e_t = np.concatenate((dev.live_start[iv], dev.live_end[iv])).reshape(2, -1).T.reshape(-1)
-    t_lo = min(int(a_t.min()) if len(a_t) else 0, int(e_t.min()) if len(e_t) else 0)
-    span = max(int(a_t.max()) if len(a_t) else 0, int(e_t.max()) if len(e_t) else 0) - t_lo + 2
-    if (n_dev + 1) * span >= 1 << 62:
-        raise ValueError("time span too wide for the segment index")
-    edges = _sorted_unique(e_dev * span + (e_t - t_lo))
-    # Anchors sorted by (device, time): the segment search gets sorted queries and the groups
-    # (device, segment) come out as runs, so no hash-based np.unique over all anchors.
-    a_key = np.sort(a_dev * span + (a_t - t_lo))
-    seg = np.searchsorted(edges, a_key, "right")
-    g_key = (a_key // span) * (len(edges) + 1) + seg  # non-decreasing
-    first = np.flatnonzero(np.r_[True, g_key[1:] != g_key[:-1]]) if len(g_key) else _EMPTY_I64
-    n_groups = len(first)
-    g_dev = g_key[first] // (len(edges) + 1)
-    g_time = a_key[first] % span + t_lo  # any anchor of the group stands for it
-    g_count = np.diff(np.r_[first, len(g_key)]).astype(np.float64)
-
-    # (group, neighbour) expansion, in blocks of groups: live neighbours' p at the group time.
-    w = tau + 1
-    p_dev = -np.expm1(-dev.rate_per_ms * w)
-    tails = np.zeros((n_groups, n_states))
-    per_group = np.diff(nb_off)[g_dev]
-    cum = np.cumsum(per_group)
-    cuts = np.searchsorted(cum, np.arange(_EXPANSION_BLOCK, int(cum[-1]) if len(cum) else 0,
-                                          _EXPANSION_BLOCK))
-    starts = np.unique(np.r_[0, cuts, n_groups])
-    for g0, g1 in zip(starts[:-1], starts[1:]):
-        gs = np.arange(g0, g1)
-        cnt = per_group[gs]
-        rows = np.repeat(np.arange(len(gs)), cnt)
-        e = dst[np.repeat(nb_off[g_dev[gs]], cnt) + np.arange(cnt.sum())
-                - np.repeat(np.cumsum(cnt) - cnt, cnt)]
-        live_now = _live_index(dev.live_offsets, dev.live_start, dev.live_end, e, g_time[gs][rows])
-        rows, e = rows[live_now], e[live_now]
-        offsets = np.zeros(len(gs) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=len(gs)), out=offsets[1:])
-        tails[g0:g1] = _tails(offsets, p_dev[e], n_states)
-
-    expected = float(g_count @ tails[:, k - 1]) if k - 1 < n_states and n_groups else 0.0
-    return BackgroundEstimate(
-        window_ms=tau, radius_m=float(radius_m), min_devices=k,
-        expected_triggers=expected,
-        searched_live_ms=dev.searched_live_ms, devices=dev,
-        _group_tails=tails, _group_anchors=g_count,
-    )
+    if anchor_mask is not None:
+        dev_idx, t = dev_idx[anchor_mask], t[anchor_mask]
+    return model.estimate(dev_idx, t, window_ms, k, n_states)
 
 
 def candidate_significance(multiplicity, background: BackgroundEstimate) -> CandidateSignificance:

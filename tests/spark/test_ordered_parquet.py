@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -86,3 +87,29 @@ def test_halo_takes_every_row_group_that_meets_the_window():
     tasks = plan_tasks(groups, 10, None, None, 4, max_halo_share=1.0)
     first = next(t for t in tasks if 0 in t.core)
     assert set(first.halo) >= {1, 3} and 2 not in first.halo
+
+
+def test_integer_device_ids_and_invalid_rows_on_the_ordered_path(spark, tmp_path, ordered_data):
+    """device_id stored as int64 (no dictionary pages) and rows without a device or with a
+    latitude off the globe: counted as read, left out of the search, same candidates."""
+    table, _ = ordered_data
+    names = table.column("device_id").to_pylist()
+    number = {d: i for i, d in enumerate(sorted(set(names)))}
+    ints = table.set_column(table.schema.get_field_index("device_id"), "device_id",
+                            pa.array([number[d] for d in names], pa.int64()))
+    t = table.column("t_ms").to_numpy()
+    bad = pa.table({"hit_id": ["bad-0", "bad-1"], "device_id": pa.array([None, 7], pa.int64()),
+                    "t_ms": pa.array([t[len(t) // 3]] * 2, pa.int64()), "lat": [10.0, 95.0],
+                    "lon": [10.0, 10.0]}).select(ints.column_names).cast(ints.schema)
+    both = pa.concat_tables([ints, bad])
+    both = both.take(pa.array(np.argsort(both.column("t_ms").to_numpy(), kind="stable")))
+    pq.write_table(both, tmp_path / "ints.parquet", row_group_size=97)
+    summary, got = run(spark, tmp_path / "ints.parquet", tmp_path / "out")
+    assert summary["parameters"]["layout"] == "time-ordered row groups"
+    assert summary["rows_in_range"] == table.num_rows + 2
+    assert summary["hits_read"] == summary["core_anchors"] == table.num_rows
+    as_text = ints.set_column(ints.schema.get_field_index("device_id"), "device_id",
+                              pc.cast(ints.column("device_id"), pa.string()))
+    assert_same_candidates(got, kernel_candidates(as_text, TAU, R, K))
+    assert summary["expected_accidental_triggers"] == pytest.approx(
+        kernel_background(as_text, TAU, R, K).expected_triggers, rel=1e-9)

@@ -98,3 +98,54 @@ def test_candidate_significance_and_partition_sums():
     parts = [estimate_background(t, lat, lon, dev, TAU, R, k, live=live, anchor_mask=m,
                                  devices=bg.devices).expected_triggers for m in (mask, ~mask)]
     assert sum(parts) == pytest.approx(bg.expected_triggers)
+
+
+def _brute_segments(model, dev_idx, t):
+    """Segment of each anchor by its definition: the device's edges at or before t."""
+    seg_off = model.segment_offsets
+    out = []
+    for d, ti in zip(dev_idx.tolist(), t.tolist()):
+        edges = model.edge_times[model.edge_offsets[d]:model.edge_offsets[d + 1]]
+        out.append(seg_off[d] + int(np.sum(edges <= ti)))
+    return np.array(out, dtype=np.int64)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_segment_model_puts_anchors_in_their_segments(seed):
+    """Time-ordered anchors (the sweep) and shuffled ones (per-device search) both land in the
+    segment the definition gives, including anchors exactly on an edge and outside all edges."""
+    from crayfis.coincidence.significance import SegmentModel
+
+    t, lat, lon, dev, live = poisson_background(seed)
+    codes, dev_idx = np.unique(dev, return_inverse=True)
+    bg = device_background(t, lat, lon, dev, live)
+    model = SegmentModel.build(bg, R)
+    assert len(model.edge_times) > 0 and model.n_segments == len(model.edge_times) + len(codes)
+    rng = np.random.default_rng(seed)
+    # anchors on edges, one ms either side, and far outside every edge
+    pick = rng.integers(0, len(model.edge_times), 300)
+    owner = np.searchsorted(model.edge_offsets, pick, "right") - 1
+    probe_t = np.concatenate([model.edge_times[pick] + s for s in (-1, 0, 1)]
+                             + [t, [model.edge_times.min() - 10**6, model.edge_times.max() + 10**6]])
+    probe_d = np.concatenate([owner] * 3 + [dev_idx.reshape(-1), [0, len(codes) - 1]])
+    order = np.argsort(probe_t, kind="stable")
+    want = _brute_segments(model, probe_d[order], probe_t[order])
+    assert np.array_equal(model.segment_ids(probe_d[order], probe_t[order]), want)  # sweep
+    shuffled = rng.permutation(len(order))
+    got = model.segment_ids(probe_d[order][shuffled], probe_t[order][shuffled])  # search
+    assert np.array_equal(got, want[shuffled])
+
+
+def test_shared_segment_model_gives_the_same_estimate():
+    """A model built once and passed to each part equals building it per call."""
+    from crayfis.coincidence.significance import SegmentModel
+
+    t, lat, lon, dev, live = poisson_background(4)
+    bg = device_background(t, lat, lon, dev, live)
+    model = SegmentModel.build(bg, R)
+    mask = np.random.default_rng(4).random(len(t)) < 0.5
+    for k in (2, 3):
+        a = estimate_background(t, lat, lon, dev, TAU, R, k, devices=bg, anchor_mask=mask)
+        b = estimate_background(t, lat, lon, dev, TAU, R, k, model=model, anchor_mask=mask)
+        assert a.expected_triggers == b.expected_triggers > 0
+        assert np.array_equal(a.expected_windows([1, 2, 3, 4]), b.expected_windows([1, 2, 3, 4]))
