@@ -15,6 +15,7 @@ than 409/429), or an upload whose documents keep failing, or a body that does no
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -22,6 +23,7 @@ import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -130,6 +132,23 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
 
 
+@contextmanager
+def fewer_collections(gen0: int = 10_000):
+    """Raise the collector's young-generation threshold while indexing.
+
+    A batch allocates ~10 containers per event, all alive until the batch is recorded; with
+    Python's default threshold (700) the collector runs every ~70 events and keeps re-scanning
+    these survivors (~15 % of the indexer's Python CPU, measured). Cycles are still collected,
+    only less often.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], gen0), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def make_indexer_client(url: str | None = None) -> Elasticsearch:
     """A client for bulk writes: no transport retries (the indexer retries whole batches)."""
     # One node URL, and the indexer keeps its own backoff: the transport must not park the node
@@ -155,15 +174,16 @@ class Indexer:
     def _claimable(self, t_ms: int) -> Q:
         return Q(status=UploadStatus.PENDING) & (Q(claim_until_ms__isnull=True) | Q(claim_until_ms__lt=t_ms))
 
-    def claim(self) -> list[dict]:
-        """Take up to `batch` claimable uploads for this owner; returns their rows (with body)."""
+    def claim(self, limit: int | None = None) -> list[dict]:
+        """Take up to `limit` (default `batch`) claimable uploads for this owner; returns their rows
+        (with body)."""
         t = now_ms()
         until = t + int(self.config.lease_s * 1000)
         with transaction.atomic():
             qs = Upload.objects.filter(self._claimable(t)).order_by("id")
             if connection.features.has_select_for_update_skip_locked:
                 qs = qs.select_for_update(skip_locked=True)
-            ids = list(qs.values_list("id", flat=True)[: self.config.batch])
+            ids = list(qs.values_list("id", flat=True)[: limit or self.config.batch])
             if not ids:
                 return []
             Upload.objects.filter(Q(id__in=ids) & self._claimable(t)).update(
@@ -201,17 +221,19 @@ class Indexer:
 
     def _encode(self, prepared: list[Prepared]) -> Batch:
         """Each distinct document of the batch once, as NDJSON lines (CPU work: the main thread's)."""
-        owners: dict[tuple[str, str], list[int]] = {}
+        seen: dict[tuple[str, str], list[int]] = {}
         unique: list[dict] = []
+        owners: list[list[int]] = []
         for p in prepared:
             for a in p.actions:
                 key = (a["_index"], a["_id"])
-                ids = owners.get(key)
+                ids = seen.get(key)
                 if ids is None:
-                    owners[key] = ids = []
+                    seen[key] = ids = []
                     unique.append(a)
+                    owners.append(ids)
                 ids.append(p.upload_id)
-        return Batch(prepared, create_lines(unique), [owners[(a["_index"], a["_id"])] for a in unique])
+        return Batch(prepared, create_lines(unique), owners)
 
     def _bulk(self, batch: Batch) -> tuple[set[int], dict[int, str], dict[int, str]]:
         """Send every line once; returns (uploads done, uploads to retry, uploads to quarantine)."""
@@ -421,14 +443,19 @@ class Indexer:
         logged = Totals()
         inflight = None   # (batch, future of its bulk outcome)
         unmarked = None   # (batch, outcome): acknowledged by Elasticsearch, not yet recorded
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="indexer-bulk") as pool:
+        claim_size = self.config.batch
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="indexer-bulk") as pool, fewer_collections():
             while not stop.is_set():
                 _refresh_connection()
                 try:
                     if unmarked is not None:  # recording failed on a database error: again
                         self._record(unmarked)
                         unmarked = None
-                    rows = self.claim()
+                    # Ramp up from an empty pipeline: a small first batch reaches Elasticsearch
+                    # soon, and each next one (decoded while the last is indexed) doubles.
+                    claim_size = (min(self.config.batch, 2 * claim_size) if inflight is not None
+                                  else max(1, self.config.batch // 8))
+                    rows = self.claim(claim_size)
                     prepared, totals = self._prepare_rows(rows)
                     self.totals.add(totals)
                     batch = self._encode(prepared) if prepared else None
