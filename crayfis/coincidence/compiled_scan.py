@@ -1,25 +1,29 @@
 """Compiled (numba) scan of one chunk of time-ordered hits: the fast engine's inner loop.
 
 Why compiled: the vectorised engine must materialise every candidate (anchor, hit) pair and
-sort four times per chunk; here each hit costs four hash-table updates and its anchor a walk
-of a few list links, so the whole search touches each hit a handful of times.
+sort four times per chunk; here each hit enters and leaves one cell list, and each anchor
+looks at the few hits near it in space and time.
 
-The scan (same geometry as ``grid.py``, same arithmetic as ``geo.py``):
+The scan (geometry of ``block_grid.py``, arithmetic of ``geo.py``):
 
-- Hits of the chunk are visited from the last to the first. Each hit is pushed onto the front
-  of a linked list per (grid, cell) of its four shifted-grid cells (an open-addressing hash
-  table maps the cell to the list head). A list therefore holds the cell's hits from the
-  current time onward, in time order.
-- Hits of one time are all pushed before any of them is evaluated, so an anchor's list starts
-  at the first hit sharing its time: its *run* (central cell, t in [t_a, t_a + tau]) is the
-  list prefix up to t_a + tau, and W(a) is a subset of it (see ``grid.py``).
-- The anchor is dropped unless the run holds k hits (at most k - 1 link steps); otherwise the
-  run is walked once: squared chord per member by the same float operations as
-  ``geo.chord2`` on unit vectors computed by the same operations as ``geo.unit_vectors``
-  (no fastmath, so no reassociation or fused multiply-add: the same bits), and distinct
-  devices counted. Pairs whose chord falls in ``within_radius``'s thin band around R are not
-  decided here: the anchor is handed back ("deferred") with its members and chords, and the
-  caller decides them with ``geo.within_radius`` itself.
+- Anchors are visited in time order with a sliding window: before anchor a is evaluated,
+  every hit with t <= t_a + tau has entered the list of its cell and every hit with t < t_a
+  has left it. Cells are numbered densely when the hits lie in a region that does not wrap
+  across the antimeridian (the common case), else found in an open-addressing hash table.
+  A cell's list is linked newest first and its length counts only hits in the window; hits
+  leave in the order they entered, the oldest of their lists, so the first ``length`` hits
+  of a list are exactly its hits with t in [t_a, t_a + tau].
+- The disc of a lies in the 3 x 3 quadrants (half-cells) around a's own (``block_grid``),
+  within at most four cells, whose lists also count their hits per quadrant: if those
+  quadrants hold fewer than k hits together, a is dropped without touching a hit.
+  Otherwise the cells' lists are walked: a hit outside a's latitude/longitude box is not
+  within R; if fewer than k hits pass the box, a is dropped; else each gets its squared chord
+  by the same float operations as ``geo.chord2`` on unit vectors computed by the same
+  operations as ``geo.unit_vectors`` (no fastmath, so no reassociation or fused
+  multiply-add: the same bits), and distinct devices are counted. Pairs whose chord falls in
+  ``within_radius``'s thin band around R are not decided here: the anchor is handed back
+  ("deferred") with its members and chords, and the caller decides them with
+  ``geo.within_radius`` itself.
 
 All arrays are allocated by the caller (so tracemalloc sees them); a full output buffer or
 hash table returns a status and the caller grows it and scans the chunk again.
@@ -35,6 +39,7 @@ from .geo import _DEG, _STEP
 OK, TABLE_FULL, ANCHORS_FULL, MEMBERS_FULL, DEFERRED_FULL, DEFERRED_MEMBERS_FULL = range(6)
 _HASH_MUL = -7046029254386353131  # 0x9E3779B97F4A7C15 as int64 (Fibonacci hashing)
 _SMALL_RUN = 24  # distinct devices by pairwise comparison up to this many members
+SLOT_INTS = _SLOT = 6  # int32 per hash slot: last hit, list length, hits per quadrant (4)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -87,62 +92,6 @@ def unit_vectors_array(lat, lon, sin_table, cos_table):
     return x, y, z
 
 
-@njit(cache=True, nogil=True, inline="always")
-def cells(lat, lon, inv_h, n_lon0, off0, n_lon1, off1):
-    """``ShiftedGrids.cells`` for one point: (cell in grids 0..3, central grid)."""
-    yb = (lat + 90.0) * inv_h
-    xf = (lon + 180.0) * (1.0 / 360.0)
-    if xf >= 1.0:
-        xf -= 1.0
-    band = np.int64(yb)
-    use_set1 = abs((yb - band) - 0.5) > 0.25
-    n = n_lon0[band]
-    x = xf * n
-    j = np.int64(x)
-    shifted0 = abs((x - j) - 0.5) > 0.25
-    c0 = j + off0[band]
-    j = np.int64(x + 0.5)
-    if j >= n:
-        j -= n
-    c1 = j + off0[band]
-    band = np.int64(yb + 0.5)
-    n = n_lon1[band]
-    x = xf * n
-    j = np.int64(x)
-    shifted1 = abs((x - j) - 0.5) > 0.25
-    c2 = j + off1[band]
-    j = np.int64(x + 0.5)
-    if j >= n:
-        j -= n
-    c3 = j + off1[band]
-    s1 = np.int64(use_set1)
-    central = 2 * s1 + (np.int64(shifted1) if use_set1 else np.int64(shifted0))
-    return c0, c1, c2, c3, central
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _push(hkey, hhead, shift, hmask, key, q, nxt, slots, g):
-    """Push local hit q onto the list of ``key`` and count it in the run; returns
-    (slot, 1 if the key is new). ``hhead[2 s]`` is the head, ``hhead[2 s + 1]`` the count."""
-    s = ((key * _HASH_MUL) >> shift) & hmask
-    while True:
-        kk = hkey[s]
-        if kk == key:
-            nxt[4 * q + g] = hhead[2 * s]
-            hhead[2 * s] = q
-            hhead[2 * s + 1] += 1
-            slots[4 * q + g] = s
-            return s, 0
-        if kk == -1:
-            hkey[s] = key
-            nxt[4 * q + g] = -1
-            hhead[2 * s] = q
-            hhead[2 * s + 1] = 1
-            slots[4 * q + g] = s
-            return s, 1
-        s = (s + 1) & hmask
-
-
 @njit(cache=True, nogil=True)
 def is_time_ordered(t):
     for i in range(1, len(t)):
@@ -175,126 +124,310 @@ def _distinct(values, m, scratch):
     return d
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _find(hkey, shift, hmask, key):
+    """Slot of ``key``, or -1."""
+    s = ((key * _HASH_MUL) >> shift) & hmask
+    while True:
+        kk = hkey[s]
+        if kk == key:
+            return s
+        if kk == -1:
+            return -1
+        s = (s + 1) & hmask
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _slot(dense, cell_base, dense_b0, offsets, hkey, shift, hmask, band, j, n):
+    """Slot of cell j of a band (j may be one off either end: it wraps), or -1 (hashed, and
+    not in the table). Dense numbering never wraps (``dense_layout``)."""
+    if dense:
+        return cell_base[band - dense_b0] + j
+    if j < 0:
+        j += n
+    elif j >= n:
+        j -= n
+    return _find(hkey, shift, hmask, offsets[band] + j)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sort_run(run_m, run_c2, m):
+    """Members (time positions, distinct) ascending, their chords alongside: insertion sort,
+    as the lists of a few cells interleave only a little."""
+    for i in range(1, m):
+        v = run_m[i]
+        c = run_c2[i]
+        j = i - 1
+        while j >= 0 and run_m[j] > v:
+            run_m[j + 1] = run_m[j]
+            run_c2[j + 1] = run_c2[j]
+            j -= 1
+        run_m[j + 1] = v
+        run_c2[j + 1] = c
+
+
 @njit(cache=True, nogil=True)
-def _exact_run(q, head, g, j0, tp, tau, ala, alo, dlat, dlon, c2_in, c2_out,
-               ts, perm, lat, lon, sin_table, cos_table, ux, uy, uz, have_u, nxt, run_m, run_c2):
-    """Members of anchor q's run with a squared chord <= c2_out, into run_m / run_c2 (time
-    order); returns (their number, whether one lies in the band (c2_in, c2_out])."""
-    has_perm = len(perm) > 0
-    if not have_u[q]:
-        ux[q], uy[q], uz[q] = unit_vector(ala, alo, sin_table, cos_table)
-        have_u[q] = 1
-    ax, ay, az = ux[q], uy[q], uz[q]
-    m = 0
-    in_band = False
-    r = head
-    while r >= 0 and ts[j0 + r] - tp <= tau:
-        r_idx = perm[j0 + r] if has_perm else j0 + r
-        d = abs(lon[r_idx] - alo)
-        if d > 180.0:
-            d = 360.0 - d
-        if abs(lat[r_idx] - ala) <= dlat and d <= dlon:  # outside the box: not within R
-            if not have_u[r]:
-                ux[r], uy[r], uz[r] = unit_vector(lat[r_idx], lon[r_idx], sin_table, cos_table)
-                have_u[r] = 1
-            c2 = chord2(ax, ay, az, ux[r], uy[r], uz[r])
-            if c2 <= c2_out:
-                run_m[m] = r
-                run_c2[m] = c2
-                m += 1
-                if c2 > c2_in:
-                    in_band = True
-        r = nxt[4 * r + g]
-    return m, in_band
+def extent(lat, lon, bands_per_deg, n_bands):
+    """(first band, last band, least and most x fraction) of the hits' cells and the bands
+    next to them, by the expressions of the scan."""
+    y_min, y_max, xf_min, xf_max = np.inf, -np.inf, np.inf, -np.inf
+    for i in range(len(lat)):
+        y = (lat[i] + 90.0) * bands_per_deg
+        xf = (lon[i] + 180.0) * (1.0 / 360.0)
+        if xf >= 1.0:
+            xf -= 1.0
+        y_min = min(y_min, y)
+        y_max = max(y_max, y)
+        xf_min = min(xf_min, xf)
+        xf_max = max(xf_max, xf)
+    b_lo = max(np.int64(0), np.int64(y_min) - 1)
+    b_hi = min(n_bands - 1, np.int64(y_max) + 1)
+    return b_lo, b_hi, xf_min, xf_max
+
+
+@njit(cache=True, nogil=True)
+def dense_layout(b_lo, xf_min, xf_max, lon_cells, limit, cell_base):
+    """Dense cell numbering for hits within one longitude range: cell (b, j) is
+    ``cell_base[b - b_lo] + j`` for the hits' cells and one more cell either side. Returns
+    the number of cells, or -1 where that range wraps across the antimeridian in some band
+    or the cells would exceed ``limit``."""
+    size = 0
+    for i in range(len(cell_base)):
+        n = lon_cells[b_lo + i]
+        c_lo = np.int64(np.floor(2.0 * (xf_min * n))) // 2 - 1
+        c_hi = np.int64(np.floor(2.0 * (xf_max * n))) // 2 + 1
+        if c_lo < 0 or c_hi > n - 1:
+            return -1
+        cell_base[i] = size - c_lo
+        size += c_hi - c_lo + 1
+        if size > limit:
+            return -1
+    return size
 
 
 @njit(cache=True, nogil=True)
 def scan_chunk(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
-               inv_h, n_lon0, off0, n_lon1, off1, dlat, dlon0, dlon1, sin_table, cos_table,
-               nxt, slots, cslot, cgrid, ux, uy, uz, have_u, hkey, hhead, hshift,
-               out_anchor, out_size, out_ndev, out_members,
-               def_anchor, def_count, def_members, def_c2,
-               run_m, run_c2, run_dev, dev_scratch, fill):
+               bands_per_deg, n_bands, lon_cells, offsets, dlat, dlon_band,
+               dense_b0, cell_base, sin_table, cos_table, prev, hslot, ux, uy, uz, have_u,
+               hkey, hdat, hshift, block, out_anchor, out_size, out_ndev, out_members,
+               def_anchor, def_count, def_members, def_c2, run_m, run_c2, run_dev, dev_scratch,
+               fill):
     """Scan time positions [j0, i2) and evaluate anchors in [i0, i1) (see the module doc).
 
     ``ts``: times in time order (only differences are used); ``perm``: time position -> input
     index (empty: identity); ``mask``: per input index, anchors to evaluate (empty: all).
-    ``fill`` (int64[4]): entries used in out_anchor, out_members, def_anchor, def_members;
-    updated only when the scan returns OK. Outputs hold time positions.
+    Cells are numbered densely (``cell_base`` from ``dense_layout``; ``hdat`` must then be
+    all zero, and is left so) or, with an empty ``cell_base``, through the hash table
+    ``hkey``. ``hdat[6 s: 6 s + 6]``: last hit and length of slot s's list (linked newest
+    first through ``prev``), then its hits per quadrant of the cell; ``hslot``: 4 * slot +
+    quadrant per hit; ``block``: room for the slots of one disc's cells. ``fill`` (int64[4]):
+    entries used in out_anchor, out_members, def_anchor, def_members; updated only when the
+    scan returns OK. Outputs hold time positions.
     """
+    dense = len(cell_base) > 0
+    if not dense:
+        hkey[:] = -1
+    status, entered = _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
+                            bands_per_deg, n_bands, lon_cells, offsets, dlat, dlon_band, dense, dense_b0, cell_base, sin_table, cos_table, prev,
+                            hslot, ux, uy, uz, have_u, hkey, hdat, hshift, block, out_anchor,
+                            out_size, out_ndev, out_members, def_anchor, def_count, def_members,
+                            def_c2, run_m, run_c2, run_dev, dev_scratch, fill)
+    if dense:  # zero the cells this chunk used, for the next chunk
+        for e in range(entered):
+            s = hslot[e] >> 2
+            for i in range(_SLOT):
+                hdat[_SLOT * s + i] = 0
+    return status
+
+
+@njit(cache=True, nogil=True)
+def _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
+          bands_per_deg, n_bands, lon_cells, offsets, dlat, dlon_band,
+          dense, dense_b0, cell_base, sin_table, cos_table, prev, hslot, ux, uy, uz, have_u,
+          hkey, hdat, hshift, block, out_anchor, out_size, out_ndev, out_members,
+          def_anchor, def_count, def_members, def_c2, run_m, run_c2, run_dev, dev_scratch, fill):
+    """``scan_chunk``'s loop; returns (status, hits entered)."""
     has_perm = len(perm) > 0
     has_mask = len(mask) > 0
     n_loc = i2 - j0
     cap = len(hkey)
     hmask = cap - 1
     shift = hshift  # 64 - log2(cap)
-    hkey[:] = -1
     have_u[:n_loc] = 0
     used = 0
     na, nm, nda, ndm = fill[0], fill[1], fill[2], fill[3]
-    p = n_loc - 1
-    tail = p
-    while p >= 0:
-        tp = ts[j0 + p]
-        g0 = p
-        while g0 > 0 and ts[j0 + g0 - 1] == tp:
-            g0 -= 1
-        # hits past t + tau leave their runs' counts
-        while ts[j0 + tail] - tp > tau:
-            for g in range(4):
-                hhead[2 * slots[4 * tail + g] + 1] -= 1
-            tail -= 1
-        # push every hit of this time, then evaluate them
-        for q in range(p, g0 - 1, -1):
-            idx = perm[j0 + q] if has_perm else j0 + q
-            c0, c1, c2, c3, central = cells(lat[idx], lon[idx], inv_h, n_lon0, off0, n_lon1, off1)
-            s0, new0 = _push(hkey, hhead, shift, hmask, c0 * 4, q, nxt, slots, 0)
-            s1, new1 = _push(hkey, hhead, shift, hmask, c1 * 4 + 1, q, nxt, slots, 1)
-            s2, new2 = _push(hkey, hhead, shift, hmask, c2 * 4 + 2, q, nxt, slots, 2)
-            s3, new3 = _push(hkey, hhead, shift, hmask, c3 * 4 + 3, q, nxt, slots, 3)
-            used += new0 + new1 + new2 + new3
-            if 4 * used > cap:  # keep the load under 1/4: probes stay ~1
-                return TABLE_FULL
-            lo_slot = s1 if central & 1 else s0
-            hi_slot = s3 if central & 1 else s2
-            cslot[q] = hi_slot if central & 2 else lo_slot
-            cgrid[q] = central
-        for q in range(g0, p + 1):
-            a_pos = j0 + q
-            if a_pos < i0 or a_pos >= i1:
-                continue
+    enter = 0  # next hit to enter its list
+    leave = 0  # next hit to leave its list
+    q = i0 - j0
+    q_end = i1 - j0
+    while q < q_end:  # one group of anchors sharing a time: one window
+        tq = ts[j0 + q]
+        g_end = q + 1
+        while g_end < q_end and ts[j0 + g_end] == tq:
+            g_end += 1
+        e_end = enter
+        while e_end < n_loc and ts[j0 + e_end] - tq <= tau:
+            e_end += 1
+        for e in range(enter, e_end):
+            e_idx = perm[j0 + e] if has_perm else j0 + e
+            # the hit's cell and quadrant (cell_quadrant, inlined)
+            y = (lat[e_idx] + 90.0) * bands_per_deg
+            band = np.int64(y)
+            row = np.int64(2.0 * y) - 2 * band
+            if band >= n_bands:  # lat = 90
+                band = n_bands - 1
+                row = 1
+            xf = (lon[e_idx] + 180.0) * (1.0 / 360.0)
+            if xf >= 1.0:  # lon = 180 is lon = -180
+                xf -= 1.0
+            n = lon_cells[band]
+            x = xf * n
+            j = np.int64(x)
+            col = np.int64(2.0 * x) - 2 * j
+            if j >= n:
+                j -= n
+            if dense:
+                s = cell_base[band - dense_b0] + j
+            else:
+                key = offsets[band] + j
+                s = ((key * _HASH_MUL) >> shift) & hmask
+                while hkey[s] != key:
+                    if hkey[s] == -1:
+                        used += 1
+                        if 4 * used > cap:  # keep the load under 1/4: probes stay ~1
+                            return TABLE_FULL, enter
+                        hkey[s] = key
+                        for i in range(1, _SLOT):
+                            hdat[_SLOT * s + i] = 0
+                        break
+                    s = (s + 1) & hmask
+            h = _SLOT * s
+            prev[e] = hdat[h]
+            hdat[h] = e
+            hdat[h + 1] += 1
+            hdat[h + 2 + 2 * row + col] += 1
+            hslot[e] = 4 * s + 2 * row + col
+            enter = e + 1
+        l_end = leave
+        while ts[j0 + l_end] < tq:  # the oldest hits of a list leave: its length shrinks
+            l_end += 1
+        for e in range(leave, l_end):
+            sq = hslot[e]
+            h = _SLOT * (sq >> 2)
+            hdat[h + 1] -= 1
+            hdat[h + 2 + (sq & 3)] -= 1
+        leave = l_end
+        for qa in range(q, g_end):
+            a_pos = j0 + qa
             a_idx = perm[a_pos] if has_perm else a_pos
             if has_mask and not mask[a_idx]:
                 continue
-            slot = cslot[q]
-            if hhead[2 * slot + 1] < k:  # the run holds fewer than k hits
-                continue
-            g = cgrid[q]
-            head = hhead[2 * slot]
             ala = lat[a_idx]
             alo = lon[a_idx]
-            # box around the disc: |dlat| <= R and |dlon| <= the band's bound (grid.py)
-            band = np.int64((ala + 90.0) * inv_h + (0.5 if g >= 2 else 0.0))
-            dlon = dlon1[band] if g >= 2 else dlon0[band]
-            cnt = 0
-            r = head
-            while r >= 0 and ts[j0 + r] - tp <= tau:
-                r_idx = perm[j0 + r] if has_perm else j0 + r
-                d = abs(lon[r_idx] - alo)
-                if d > 180.0:
-                    d = 360.0 - d
-                cnt += (abs(lat[r_idx] - ala) <= dlat) & (d <= dlon)
-                r = nxt[4 * r + g]
-            if cnt < k:
+            # The disc reaches quadrant rows R - 1 .. R + 1 and, in each band, quadrant columns
+            # C - 1 .. C + 1 around the point's own quadrant (R, C) = (floor(2 y), floor(2 x)):
+            # its reach is less than half a cell either way (block_grid). That is the point's
+            # own band (both rows) and the adjacent row of the next band towards its quadrant.
+            sq = hslot[qa]
+            s_own = sq >> 2
+            row = (sq >> 1) & 1
+            col = sq & 1
+            band = np.int64((ala + 90.0) * bands_per_deg)
+            if band >= n_bands:
+                band = n_bands - 1
+            xf = (alo + 180.0) * (1.0 / 360.0)
+            if xf >= 1.0:
+                xf -= 1.0
+            total = hdat[_SLOT * s_own + 1]
+            block[0] = s_own
+            nl = 1
+            n = lon_cells[band]
+            if n > 1:  # the neighbour cell on the side of the point's quadrant: its half
+                j = s_own - cell_base[band - dense_b0] if dense else hkey[s_own] - offsets[band]
+                s = _slot(dense, cell_base, dense_b0, offsets, hkey, shift, hmask, band,
+                          j + 2 * col - 1, n)
+                if s >= 0:
+                    h = _SLOT * s + 2 + (1 - col)
+                    near = hdat[h] + hdat[h + 2]
+                    total += near
+                    block[nl] = s
+                    nl += np.int64(near > 0)
+            nb = band + 2 * row - 1
+            if nb >= 0 and nb < n_bands:  # the next band's adjacent row, columns C - 1 .. C + 1
+                rr = 1 - row
+                n = lon_cells[nb]
+                c = np.int64(2.0 * (xf * n))
+                if c >= 2 * n:
+                    c -= 2 * n
+                if n == 1:
+                    s = _slot(dense, cell_base, dense_b0, offsets, hkey, shift, hmask, nb, 0, n)
+                    if s >= 0:
+                        h = _SLOT * s + 2 + 2 * rr
+                        near = hdat[h] + hdat[h + 1]
+                        total += near
+                        block[nl] = s
+                        nl += np.int64(near > 0)
+                else:
+                    odd = c & 1
+                    j = (c - 1) >> 1  # cell of column C - 1; column C + 1 is in cell j + 1
+                    s = _slot(dense, cell_base, dense_b0, offsets, hkey, shift, hmask, nb, j, n)
+                    if s >= 0:
+                        h = _SLOT * s + 2 + 2 * rr
+                        near = hdat[h + 1] + hdat[h] * odd
+                        total += near
+                        block[nl] = s
+                        nl += np.int64(near > 0)
+                    s = _slot(dense, cell_base, dense_b0, offsets, hkey, shift, hmask, nb, j + 1, n)
+                    if s >= 0:
+                        h = _SLOT * s + 2 + 2 * rr
+                        near = hdat[h] + hdat[h + 1] * (1 - odd)
+                        total += near
+                        block[nl] = s
+                        nl += np.int64(near > 0)
+            if total < k:
                 continue
-            m, in_band = _exact_run(q, head, g, j0, tp, tau, ala, alo, dlat, dlon, c2_in, c2_out,
-                                    ts, perm, lat, lon, sin_table, cos_table, ux, uy, uz, have_u,
-                                    nxt, run_m, run_c2)
+            # box around the disc: |dlat| and |dlon| bounded as in block_grid.py
+            dlon = dlon_band[band]
+            mb = 0
+            for c in range(nl):
+                s = block[c]
+                r = hdat[_SLOT * s]
+                for _ in range(hdat[_SLOT * s + 1]):
+                    r_idx = perm[j0 + r] if has_perm else j0 + r
+                    d = abs(lon[r_idx] - alo)
+                    d = min(d, 360.0 - d)  # the same as 360 - d where d > 180
+                    run_m[mb] = r
+                    mb += np.int64((abs(lat[r_idx] - ala) <= dlat) & (d <= dlon))
+                    r = prev[r]
+            if mb < k:
+                continue
+            if not have_u[qa]:
+                ux[qa], uy[qa], uz[qa] = unit_vector(ala, alo, sin_table, cos_table)
+                have_u[qa] = 1
+            ax, ay, az = ux[qa], uy[qa], uz[qa]
+            m = 0
+            in_band = False
+            for i in range(mb):
+                r = run_m[i]
+                if not have_u[r]:
+                    r_idx = perm[j0 + r] if has_perm else j0 + r
+                    ux[r], uy[r], uz[r] = unit_vector(lat[r_idx], lon[r_idx], sin_table, cos_table)
+                    have_u[r] = 1
+                c2 = chord2(ax, ay, az, ux[r], uy[r], uz[r])
+                if c2 <= c2_out:
+                    run_m[m] = r
+                    run_c2[m] = c2
+                    m += 1
+                    if c2 > c2_in:
+                        in_band = True
+            if m < k and not in_band:
+                continue
+            _sort_run(run_m, run_c2, m)
             if in_band:  # the caller decides the band pairs with geo.within_radius
                 if nda >= len(def_anchor):
-                    return DEFERRED_FULL
+                    return DEFERRED_FULL, enter
                 if ndm + m > len(def_members):
-                    return DEFERRED_MEMBERS_FULL
+                    return DEFERRED_MEMBERS_FULL, enter
                 def_anchor[nda] = a_pos
                 def_count[nda] = m
                 nda += 1
@@ -303,8 +436,6 @@ def scan_chunk(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_
                     def_c2[ndm + i] = run_c2[i]
                 ndm += m
                 continue
-            if m < k:
-                continue
             for i in range(m):
                 r_idx = perm[j0 + run_m[i]] if has_perm else j0 + run_m[i]
                 run_dev[i] = dev[r_idx]
@@ -312,9 +443,9 @@ def scan_chunk(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_
             if nd < k:
                 continue
             if na >= len(out_anchor):
-                return ANCHORS_FULL
+                return ANCHORS_FULL, enter
             if nm + m > len(out_members):
-                return MEMBERS_FULL
+                return MEMBERS_FULL, enter
             out_anchor[na] = a_pos
             out_size[na] = m
             out_ndev[na] = nd
@@ -322,6 +453,6 @@ def scan_chunk(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_
             for i in range(m):
                 out_members[nm + i] = j0 + run_m[i]
             nm += m
-        p = g0 - 1
+        q = g_end
     fill[0], fill[1], fill[2], fill[3] = na, nm, nda, ndm
-    return OK
+    return OK, enter

@@ -2,8 +2,9 @@
 
 Hits are put in time order (nothing to do when they already are), cut into chunks of
 ``chunk_size`` anchors plus the hits a window of the chunk can reach (as in the numpy engine),
-and each chunk is scanned by ``compiled_scan.scan_chunk``. Every buffer is a numpy array made
-here, so its size is visible and bounded: per chunk about 70 bytes per hit, plus the outputs.
+and each chunk is scanned by ``compiled_scan.scan_chunk`` over the cells of ``block_grid``.
+Every buffer is a numpy array made here, so its size is visible and bounded: per chunk about
+60 bytes per hit, plus the outputs.
 Anchors with a pair in ``within_radius``'s band come back with their members' squared chords
 and are decided by ``geo.within_radius`` itself, so every distance decision is the numpy one.
 """
@@ -13,15 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 from . import compiled_scan as cs
-from .geo import _COS_TABLE, _SIN_TABLE, EARTH_RADIUS_M, chord2_band, within_radius
-from .grid import ShiftedGrids
+from .block_grid import BlockGrid
+from .geo import _COS_TABLE, _SIN_TABLE, chord2_band, within_radius
 from .kernel import chunk_spans
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 _NO_MASK = np.zeros(0, dtype=np.bool_)
-_FIRST_TABLE = 1 << 13
+_FIRST_TABLE = 1 << 14
 _MAX_T = np.iinfo(np.int64).max
-_BOX_SLACK = 1.0 + 1e-6
 
 
 def _grow(a: np.ndarray, used: int, at_least: int) -> np.ndarray:
@@ -33,11 +33,17 @@ def _grow(a: np.ndarray, used: int, at_least: int) -> np.ndarray:
 class _Buffers:
     """Scratch of one chunk (grown to the largest chunk) and the outputs (grown on demand)."""
 
-    def __init__(self, n_hits: int):
+    def __init__(self, n_hits: int, dense_cells: int):
         self.n_loc = 0
-        self.table = _FIRST_TABLE
-        self.hkey = np.empty(self.table, dtype=np.int64)
-        self.hhead = np.empty(2 * self.table, dtype=np.int32)
+        if dense_cells >= 0:  # cells numbered densely: no hash table
+            self.table = 0
+            self.hkey = _EMPTY
+            self.hdat = np.zeros(cs.SLOT_INTS * dense_cells, dtype=np.int32)
+        else:
+            self.table = _FIRST_TABLE
+            self.hkey = np.empty(self.table, dtype=np.int64)
+            self.hdat = np.empty(cs.SLOT_INTS * self.table, dtype=np.int32)
+        self.block = np.empty(4, dtype=np.int64)  # slots of one disc's cells
         first = max(64, n_hits // 32)
         self.out_anchor = np.empty(first, dtype=np.int64)
         self.out_size = np.empty(first, dtype=np.int64)
@@ -54,10 +60,8 @@ class _Buffers:
             return
         n = max(n_loc, self.n_loc + self.n_loc // 4)
         self.n_loc = n
-        self.nxt = np.empty(4 * n, dtype=np.int32)
-        self.slots = np.empty(4 * n, dtype=np.int32)
-        self.cslot = np.empty(n, dtype=np.int32)
-        self.cgrid = np.empty(n, dtype=np.int8)
+        self.prev = np.empty(n, dtype=np.int32)
+        self.hslot = np.empty(n, dtype=np.int32)
         self.ux, self.uy, self.uz = np.empty(n), np.empty(n), np.empty(n)
         self.have_u = np.empty(n, dtype=np.uint8)
         self.run_m = np.empty(n, dtype=np.int32)
@@ -70,7 +74,7 @@ class _Buffers:
         if status == cs.TABLE_FULL:
             self.table *= 2
             self.hkey = np.empty(self.table, dtype=np.int64)
-            self.hhead = np.empty(2 * self.table, dtype=np.int32)
+            self.hdat = np.empty(cs.SLOT_INTS * self.table, dtype=np.int32)
         elif status == cs.ANCHORS_FULL:
             self.out_anchor = _grow(self.out_anchor, f[0], 0)
             self.out_size = _grow(self.out_size, f[0], 0)
@@ -97,6 +101,21 @@ def _time_order(t: np.ndarray, tau: int):
     if perm is None:  # ordered, but too close to the int64 limit for t + tau
         perm = np.arange(len(t), dtype=np.int64)
     return perm, ts
+
+
+def _dense_cells(lat, lon, grid: BlockGrid, n: int, limit: int | None = None):
+    """(cell_base, first band, cell count) of a dense cell numbering when the hits lie in a
+    region that does not wrap across the antimeridian and needs at most ``limit`` cells
+    (default: 2 per hit, at least 4096); (empty, 0, -1) otherwise: the scan then hashes."""
+    limit = max(1 << 12, 2 * n) if limit is None else limit
+    b_lo, b_hi, xf_min, xf_max = cs.extent(lat, lon, grid.bands_per_deg, grid.n_bands)
+    if b_hi - b_lo + 1 > limit:
+        return _EMPTY, 0, -1
+    cell_base = np.empty(b_hi - b_lo + 1, dtype=np.int64)
+    size = cs.dense_layout(b_lo, xf_min, xf_max, grid.lon_cells, limit, cell_base)
+    if size < 0:
+        return _EMPTY, 0, -1
+    return cell_base, int(b_lo), int(size)
 
 
 def _deferred_windows(buf: _Buffers, dev, perm, radius: float, k: int):
@@ -127,16 +146,10 @@ def triggered_windows_numba(t, lat, lon, dev, tau: int, radius: float, k: int, a
     n = len(t)
     perm, ts = _time_order(t, tau)
     mask = _NO_MASK if anchor_mask is None else anchor_mask
-    grids = ShiftedGrids.for_radius(radius)
-    set0, set1 = grids.band_sets
-    inv_h = 1.0 / grids.band_height_deg
+    grid = BlockGrid.for_radius(radius)
     c2_in, c2_out = chord2_band(radius)
-    # a box that holds every disc: |dlat| <= R as an angle, |dlon| <= the band's bound; a
-    # relative 1e-6 and 1e-9 degrees (0.1 mm) of slack, far above rounding
-    dlat = min(180.0, float(np.degrees(radius / EARTH_RADIUS_M)) * _BOX_SLACK + 1e-9)
-    dlon0 = np.minimum(set0.dlon_deg * _BOX_SLACK + 1e-9, 360.0)
-    dlon1 = np.minimum(set1.dlon_deg * _BOX_SLACK + 1e-9, 360.0)
-    buf = _Buffers(n)
+    cell_base, b0, dense_cells = _dense_cells(lat, lon, grid, n)
+    buf = _Buffers(n, dense_cells)
     sel = None
     if anchor_mask is not None:
         sel = anchor_mask if len(perm) == 0 else anchor_mask[perm]
@@ -145,10 +158,10 @@ def triggered_windows_numba(t, lat, lon, dev, tau: int, radius: float, k: int, a
         while True:
             status = cs.scan_chunk(
                 ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
-                inv_h, set0.lon_cells_int, set0.offsets, set1.lon_cells_int, set1.offsets,
-                dlat, dlon0, dlon1, _SIN_TABLE, _COS_TABLE,
-                buf.nxt, buf.slots, buf.cslot, buf.cgrid, buf.ux, buf.uy, buf.uz, buf.have_u, buf.hkey, buf.hhead,
-                64 - (buf.table.bit_length() - 1),
+                grid.bands_per_deg, grid.n_bands, grid.lon_cells, grid.offsets,
+                grid.lat_reach_deg, grid.dlon_deg, b0, cell_base,
+                _SIN_TABLE, _COS_TABLE, buf.prev, buf.hslot, buf.ux, buf.uy, buf.uz, buf.have_u,
+                buf.hkey, buf.hdat, 64 - (buf.table.bit_length() - 1), buf.block,
                 buf.out_anchor, buf.out_size, buf.out_ndev, buf.out_members,
                 buf.def_anchor, buf.def_count, buf.def_members, buf.def_c2,
                 buf.run_m, buf.run_c2, buf.run_dev, buf.dev_scratch, buf.fill)

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crayfis.coincidence.geo import pair_distance_m
+from crayfis.coincidence.block_grid import BlockGrid
 from crayfis.coincidence.grid import ShiftedGrids
 
 from .scenes import REGIONS, offset_points
@@ -39,3 +40,16 @@ def test_cells_wrap_at_the_antimeridian_and_close_at_the_poles():
         assert c[0] == c[1]  # +180 and -180 are one meridian
     shifted_cap = cells[2]  # band set 1 has a cap around each pole
     assert shifted_cap[2] == shifted_cap[3]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(radius=st.sampled_from([0.0, 1.0, 30.0, 100.0, 1000.0, 50_000.0, 3_000_000.0, 3e7]))
+def test_block_grid_reach_is_under_half_a_cell(radius):
+    """The compiled scan looks at the 3 x 3 quadrants around an anchor's own: that needs the
+    reach of R to be under half a band and half a cell, in every band with more than one cell."""
+    g = BlockGrid.for_radius(radius)
+    assert g.n_bands == 1 or g.reach_bands < 0.5
+    multi = g.lon_cells > 1
+    assert np.all(g.reach_cells[multi] < 0.5)
+    assert g.lon_cells[0] == 1 and g.lon_cells[-1] == 1  # the polar caps are one cell
+    assert np.array_equal(g.offsets[1:], np.cumsum(g.lon_cells)[:-1])
