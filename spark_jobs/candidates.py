@@ -46,8 +46,7 @@ class Windows:
 
 
 def windows_from_rows(rows: pa.Table) -> Windows:
-    """Build CSR windows from the kernel stage's (anchor, member) rows (kind 0)."""
-    rows = rows.filter(pc.equal(rows.column("kind"), 0))
+    """Build CSR windows from the kernel stage's (anchor, member) rows (search.WINDOW_PAIRS)."""
     anchor = rows.column("anchor").to_numpy()
     member = rows.column("member").to_numpy()
     order = np.lexsort((member, anchor))
@@ -57,7 +56,10 @@ def windows_from_rows(rows: pa.Table) -> Windows:
     starts = np.flatnonzero(new)
     offsets = np.append(starts, len(anchor)).astype(np.int64)
     wdev = rows.column("window_devices").to_numpy()[order][starts]
-    codes, first = np.unique(member, return_index=True)
+    by_member = np.argsort(member, kind="stable")  # a sort, not numpy's hash unique
+    sm = member[by_member]
+    first = by_member[np.r_[True, sm[1:] != sm[:-1]]] if len(sm) else by_member
+    codes = member[first]
     pick = order[first]
 
     def attr(name):
@@ -105,6 +107,23 @@ def string_ranks(values: pa.Array) -> np.ndarray:
     return rank
 
 
+def tie_ranks(names: pa.Array, t: np.ndarray) -> np.ndarray:
+    """Ranks that order hits of equal ``t`` by name (code point order): only hits that share
+    their time with another need a string sort, so only those are ranked (others get 0)."""
+    order = np.argsort(t, kind="stable")
+    st = t[order]
+    tied = np.zeros(len(t), dtype=bool)
+    if len(t) > 1:
+        same = st[1:] == st[:-1]
+        tied[order[1:][same]] = True
+        tied[order[:-1][same]] = True
+    rank = np.zeros(len(t), dtype=np.int64)
+    which = np.flatnonzero(tied)
+    if len(which):
+        rank[which] = string_ranks(names.take(pa.array(which)))
+    return rank
+
+
 def string_codes(values: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(code per value, distinct strings by code); codes follow sorted string order."""
     enc = pc.dictionary_encode(values)
@@ -134,7 +153,7 @@ def merge_candidates(w: Windows, hit_ids: pa.Table) -> Candidates:
     if not np.array_equal(codes, w.hit_code):
         raise RuntimeError("hit_id lookup did not return exactly the window members")
     names = hit_ids.column("hit_id").combine_chunks().take(pa.array(order))  # strings stay in Arrow
-    name_rank = string_ranks(names)  # (t, hit_id) orders below sort integers, not strings
+    name_rank = tie_ranks(names, w.t_ms)  # (t, hit_id) orders below sort integers, not strings
     dev_code_of, dev_names = string_codes(hit_ids.column("device_id").combine_chunks()
                                           .take(pa.array(order)))
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from spark_jobs import ordered_parquet, significance_step
 from spark_jobs.cli import UserError
@@ -43,8 +42,8 @@ def open_input(spark, cfg):
             inp.raw.unpersist()
 
 
-def partition_stats(rows: pa.Table) -> dict[str, Any]:
-    stats = rows.filter(pc.equal(rows.column("kind"), 1))
+def partition_stats(stats: pa.Table) -> dict[str, Any]:
+    """Totals over the search tasks' statistics rows (search.TASK_STATS)."""
 
     def total(name):
         return int(stats.column(name).to_numpy().sum())
@@ -120,8 +119,8 @@ def run_time_slides(spark, prep: Prepared, encoded, cfg) -> dict[str, Any]:
     for s in range(cfg.time_slides):
         slide = TimeSlide(prep.t_min_ms, span, offsets[s])
         rows = search_partitions(encoded, prep, cfg.params, slide=slide)
-        anchors.append(partition_stats(rows)["triggered_anchors"])
-        w = windows_from_rows(rows)
+        anchors.append(partition_stats(rows.stats)["triggered_anchors"])
+        w = windows_from_rows(rows.pairs)
         cands.append(merge_windows(w.anchors, w.offsets, w.members).n_candidates)
     return {
         "n": cfg.time_slides, "seed": cfg.slide_seed,
@@ -189,7 +188,7 @@ def search_ordered(spark, cfg, files, groups, tasks, max_m: int, lap):
     from pyspark.sql.pandas.types import from_arrow_schema
 
     from spark_jobs.partitioning import PartitionPlan
-    from spark_jobs.search import WINDOW_ROWS, stats_batch
+    from spark_jobs.search import PACKED, WINDOW_PAIRS, SearchRows, collect_windows, stats_batch
 
     params = cfg.params
     desc = ordered_parquet.descriptors(spark, tasks) if tasks else None
@@ -208,14 +207,14 @@ def search_ordered(spark, cfg, files, groups, tasks, max_m: int, lap):
     background, live_source = background_for(prep, cfg)
     model = segment_model(background, params)
     if not n_hits:
-        rows = pa.Table.from_batches([stats_batch(dict(n_groups=0, max_group_rows=0, n_rows=0, n_core=0,
-                                                        n_triggered=0, uncoded=0, expected=0.0,
-                                                        kernel_cpu_s=0.0, background_cpu_s=0.0), None)])
+        rows = SearchRows(WINDOW_PAIRS.empty_table(), pa.Table.from_batches([stats_batch(
+            dict(n_groups=0, max_group_rows=0, n_rows=0, n_core=0, n_triggered=0, uncoded=0,
+                 expected=0.0, kernel_cpu_s=0.0, background_cpu_s=0.0), None)]))
     else:
         body = ordered_parquet.search_tasks(files, groups, cfg.start_ms, cfg.end_ms,
                                             devices.column("device_id").combine_chunks(), params,
                                             model, max_m)
-        rows = desc.mapInArrow(body, from_arrow_schema(WINDOW_ROWS)).toArrow()
+        rows = collect_windows(desc.mapInArrow(body, from_arrow_schema(PACKED)))
     lap("search_s")
     return prep, rows, background, live_source
 
@@ -254,10 +253,10 @@ def search_and_write(spark, cfg) -> dict[str, Any]:
             lap("search_s")
             layout = {"layout": "slabs x tiles (shuffle)", "time_slabs": prep.plan.n_slabs,
                       "tiles": prep.plan.grid.n_tiles}
-        pstats = partition_stats(rows)
+        pstats = partition_stats(rows.stats)
         if pstats["core_anchors"] != prep.n_hits:
             raise RuntimeError(f"{pstats['core_anchors']} core anchors for {prep.n_hits} hits")
-        windows = windows_from_rows(rows)
+        windows = windows_from_rows(rows.pairs)
         if windows.hit_id is not None:  # read by the search tasks (time-ordered path)
             ids = pa.table({"hit_code": windows.hit_code, "hit_id": windows.hit_id,
                             "device_id": prep.devices.column("device_id").combine_chunks()
@@ -268,7 +267,7 @@ def search_and_write(spark, cfg) -> dict[str, Any]:
             ids = lookup_hit_ids(spark, prep.hits, windows.hit_code)
         cands = merge_candidates(windows, ids)
         lap("candidates_s")
-        sig = significance_step.combine(rows, background, cands.multiplicity, live_source)
+        sig = significance_step.combine(rows.stats, background, cands.multiplicity, live_source)
         if ordered is None:
             slides = run_time_slides(spark, prep, encoded, cfg)
             if cfg.time_slides:

@@ -26,7 +26,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from crayfis.coincidence.geo import unit_vectors
 from spark_jobs.hits_input import ROW_BITS
 
 MAX_HALO_SHARE = 2.0  # fall back to the shuffle path if halos would re-read more rows than this
@@ -210,9 +209,10 @@ def device_partials(files, groups, start_ms, end_ms):
     """mapInArrow body: per-device counts, time range and summed unit vectors of the core rows.
 
     Per task, over the row groups' unified device dictionary (integer indices, no string
-    hashing); invalid rows count in n_rows only, rows without a device in one null row. Unit
-    vectors come from geo.unit_vectors (the general path's Spark SQL trig can differ in the
-    last bit: device positions only place the background model's neighbours, not the search).
+    hashing), in one compiled pass (device_stats.py); invalid rows count in n_rows only, rows
+    without a device in one null row. Unit vectors are geo.unit_vectors (the general path's
+    Spark SQL trig can differ in the last bit: device positions only place the background
+    model's neighbours, not the search).
     """
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for b in batches:
@@ -226,27 +226,19 @@ def device_partials(files, groups, start_ms, end_ms):
 
 def _device_partial(tab: pa.Table, ok: np.ndarray) -> pa.RecordBatch:
     """One row per device id seen in ``tab`` (plus one null-id row counting rows without one)."""
+    from crayfis.coincidence.device_stats import device_sums
+
     dev = tab.column("device_id").unify_dictionaries()
     names = dev.chunk(0).dictionary.cast(pa.string())
     idx = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False)
                           for c in dev.chunks]).astype(np.int64)
-    n_dev = len(names)
-    n_rows = np.bincount(idx[idx >= 0], minlength=n_dev)
-    vi = idx[ok]  # valid rows always have a device
-    t = tab.column("t_ms").to_numpy(zero_copy_only=False)[ok]
-    x, y, z = unit_vectors(tab.column("lat").to_numpy(zero_copy_only=False)[ok],
-                           tab.column("lon").to_numpy(zero_copy_only=False)[ok])
-    t_min = np.full(n_dev, np.iinfo(np.int64).max)
-    t_max = np.full(n_dev, np.iinfo(np.int64).min)
-    np.minimum.at(t_min, vi, t)
-    np.maximum.at(t_max, vi, t)
-    n_hits = np.bincount(vi, minlength=n_dev)
-    xyz = [np.bincount(vi, weights=v, minlength=n_dev) for v in (x, y, z)]
-    keep = np.flatnonzero(n_rows > 0)
-    none = n_hits[keep] == 0  # only invalid rows: no time or position
-    cols = [names.take(pa.array(keep)), pa.array(n_hits[keep]), pa.array(n_rows[keep]),
-            pa.array(t_min[keep], mask=none), pa.array(t_max[keep], mask=none),
-            *[pa.array(v[keep], mask=none) for v in xyz]]
+    col = {c: tab.column(c).to_numpy(zero_copy_only=False) for c in ("t_ms", "lat", "lon")}
+    sums = device_sums(idx, ok, col["t_ms"], col["lat"], col["lon"], len(names))
+    keep = np.flatnonzero(sums.n_rows > 0)
+    none = sums.n_hits[keep] == 0  # only invalid rows: no time or position
+    cols = [names.take(pa.array(keep)), pa.array(sums.n_hits[keep]), pa.array(sums.n_rows[keep]),
+            pa.array(sums.t_min[keep], mask=none), pa.array(sums.t_max[keep], mask=none),
+            *[pa.array(v[keep], mask=none) for v in (sums.x, sums.y, sums.z)]]
     batch = pa.RecordBatch.from_arrays(cols, schema=DEVICE_PARTIALS)
     n_null = int((idx < 0).sum())
     if not n_null:
@@ -281,7 +273,7 @@ def search_tasks(files, groups, start_ms, end_ms, device_ids: pa.Array, params, 
                  max_multiplicity: int):
     """mapInArrow body: the kernel and background model on each task's core + halo, and the
     hit_id of every window member (read here, from row groups the task holds, in parallel)."""
-    from spark_jobs.search import stats_batch, window_batch
+    from spark_jobs.search import packed, stats_batch, window_batch
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from crayfis.coincidence.kernel import triggered_windows
@@ -304,7 +296,7 @@ def search_tasks(files, groups, start_ms, end_ms, device_ids: pa.Array, params, 
                         tab = tab.filter(pc.and_(pc.greater_equal(t, t_lo), pc.less_equal(t, t_hi)))
                     parts.append((tab, is_core))
                 if not parts:
-                    yield stats_batch(stats, None)
+                    yield packed(stats_batch(stats, None))
                     continue
                 # core rows first, then halo rows: the core is a prefix, so it is sliced, not masked
                 code, t, lat, lon = (np.concatenate([p.column(c).to_numpy() for p, _ in parts])
@@ -334,8 +326,8 @@ def search_tasks(files, groups, start_ms, end_ms, device_ids: pa.Array, params, 
                 stats["n_triggered"] = len(tw.anchors)
                 if len(tw.anchors):
                     hit_id = member_hit_ids(files, groups, code, tw.members)
-                    yield window_batch(tw, code, dev, t, lat, lon, hit_id)
-                yield stats_batch(stats, lambdas)
+                    yield packed(window_batch(tw, code, dev, t, lat, lon, hit_id))
+                yield packed(stats_batch(stats, lambdas))
     return run
 
 

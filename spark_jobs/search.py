@@ -36,16 +36,26 @@ from spark_jobs.partitioning import PartitionPlan, aligned_cuts, uniform_cuts
 ASSIGNED = pa.schema([("pkey", pa.int64()), ("home", pa.bool_()), ("hit_code", pa.int64()),
                       ("device_hash", pa.int64()), ("t_ms", pa.int64()), ("lat", pa.float64()),
                       ("lon", pa.float64())])
-# kind 0: one (triggered anchor, member) pair (with the member's hit_id where the task could
-# read it: the time-ordered Parquet path); kind 1: statistics of one task.
-WINDOW_ROWS = pa.schema([
-    ("kind", pa.int8()), ("anchor", pa.int64()), ("member", pa.int64()), ("hit_id", pa.string()),
+# One (triggered anchor, member) pair, with the member's hit_id where the task could read it
+# (the time-ordered Parquet path).
+WINDOW_PAIRS = pa.schema([
+    ("anchor", pa.int64()), ("member", pa.int64()), ("hit_id", pa.string()),
     ("device_code", pa.int64()), ("t_ms", pa.int64()), ("lat", pa.float64()), ("lon", pa.float64()),
-    ("window_devices", pa.int64()), ("n_groups", pa.int64()), ("max_group_rows", pa.int64()),
-    ("n_rows", pa.int64()), ("n_core", pa.int64()), ("n_triggered", pa.int64()),
-    ("uncoded", pa.int64()), ("expected", pa.float64()), ("lambdas", pa.list_(pa.float64())),
-    ("kernel_cpu_s", pa.float64()), ("background_cpu_s", pa.float64()),
-])
+    ("window_devices", pa.int64())])
+# Statistics of one task, with its Lambda(m) terms.
+TASK_STATS = pa.schema([
+    ("n_groups", pa.int64()), ("max_group_rows", pa.int64()), ("n_rows", pa.int64()),
+    ("n_core", pa.int64()), ("n_triggered", pa.int64()), ("uncoded", pa.int64()),
+    ("expected", pa.float64()), ("lambdas", pa.list_(pa.float64())),
+    ("kernel_cpu_s", pa.float64()), ("background_cpu_s", pa.float64())])
+
+
+@dataclass
+class SearchRows:
+    """What a search stage returns: window pairs of all tasks and one statistics row per task."""
+
+    pairs: pa.Table  # WINDOW_PAIRS
+    stats: pa.Table  # TASK_STATS
 
 
 @dataclass(frozen=True)
@@ -263,38 +273,66 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, device_hashes: np.
             stats["kernel_cpu_s"] += time.process_time() - c0
             stats["n_triggered"] += len(tw.anchors)
             if len(tw.anchors):
-                yield window_batch(tw, code, dev, t, lat, lon)
-        yield stats_batch(stats, lambdas)
+                yield packed(window_batch(tw, code, dev, t, lat, lon))
+        yield packed(stats_batch(stats, lambdas))
     return run
 
 
+# What the search stages hand to Spark: each WINDOW_PAIRS or TASK_STATS batch as one Arrow IPC
+# stream in one binary cell. Spark only moves the bytes; one row per (anchor, member) would cost
+# the JVM a conversion per cell, twice (task -> rows -> driver), which on local[2] is a large
+# share of the whole job's time.
+PACKED = pa.schema([("payload", pa.binary())])
+
+
+def packed(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """One PACKED row holding ``batch``."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
+        writer.write_batch(batch)
+    data = sink.getvalue()
+    offsets = pa.py_buffer(np.array([0, data.size], dtype=np.int32).tobytes())
+    cell = pa.Array.from_buffers(pa.binary(), 1, [None, offsets, data])  # no copy of the bytes
+    return pa.RecordBatch.from_arrays([cell], schema=PACKED)
+
+
+def unpacked(table: pa.Table) -> SearchRows:
+    """The window pairs and task statistics inside collected PACKED rows."""
+    found: dict[str, list] = {"pairs": [], "stats": []}
+    for chunk in table.column("payload").chunks:
+        for i in range(len(chunk)):
+            t = pa.ipc.open_stream(chunk[i].as_buffer()).read_all()
+            found["pairs" if t.schema.equals(WINDOW_PAIRS) else "stats"].extend(t.to_batches())
+    return SearchRows(pa.Table.from_batches(found["pairs"], schema=WINDOW_PAIRS),
+                      pa.Table.from_batches(found["stats"], schema=TASK_STATS))
+
+
+def collect_windows(stage) -> SearchRows:
+    """Run a search stage (a DataFrame of PACKED rows) and return what its tasks found."""
+    return unpacked(stage.toArrow())
+
+
 def window_batch(tw, code, dev, t, lat, lon, hit_id: pa.Array | None = None) -> pa.RecordBatch:
-    """WINDOW_ROWS kind 0: one row per (triggered anchor, member) of a kernel result;
-    ``hit_id``: the members' hit ids, in ``tw.members`` order, if known."""
+    """WINDOW_PAIRS: one row per (triggered anchor, member) of a kernel result; ``hit_id``: the
+    members' hit ids, in ``tw.members`` order, if known."""
     per = np.diff(tw.member_offsets)
     a, m = np.repeat(tw.anchors, per), tw.members
     n = len(m)
-    out = {"kind": np.zeros(n, np.int8), "anchor": code[a], "member": code[m],
-           **({"hit_id": hit_id} if hit_id is not None else {}),
-           "device_code": dev[m], "t_ms": t[m], "lat": lat[m], "lon": lon[m],
-           "window_devices": np.repeat(tw.window_devices, per)}
+    out = {"anchor": code[a], "member": code[m], "device_code": dev[m], "t_ms": t[m],
+           "lat": lat[m], "lon": lon[m], "window_devices": np.repeat(tw.window_devices, per)}
     return pa.RecordBatch.from_arrays(
-        [out[f.name] if isinstance(out.get(f.name), pa.Array)
-         else pa.array(out[f.name], f.type) if f.name in out else pa.nulls(n, f.type)
-         for f in WINDOW_ROWS], schema=WINDOW_ROWS)
+        [(hit_id if hit_id is not None else pa.nulls(n, pa.string())) if f.name == "hit_id"
+         else pa.array(out[f.name], f.type) for f in WINDOW_PAIRS], schema=WINDOW_PAIRS)
 
 
 def stats_batch(stats: dict, lambdas) -> pa.RecordBatch:
-    """WINDOW_ROWS kind 1: one task's statistics and its Lambda(m) terms."""
-    last = {"kind": [1], **{k: [v] for k, v in stats.items()}, "lambdas": [lambdas]}
-    return pa.RecordBatch.from_arrays(
-        [pa.array(last[f.name], f.type) if f.name in last else pa.nulls(1, f.type)
-         for f in WINDOW_ROWS], schema=WINDOW_ROWS)
+    """TASK_STATS: one task's statistics and its Lambda(m) terms."""
+    return pa.RecordBatch.from_pylist([{**stats, "lambdas": lambdas}], schema=TASK_STATS)
 
 
 def search_partitions(encoded, prep: Prepared, params: SearchParams, slide: TimeSlide | None = None,
-                      background=None, max_multiplicity: int = 0) -> pa.Table:
-    """Triggered windows of all core anchors and per-task statistics (WINDOW_ROWS)."""
+                      background=None, max_multiplicity: int = 0) -> SearchRows:
+    """Triggered windows of all core anchors and per-task statistics."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
     from pyspark.sql import functions as F
@@ -308,5 +346,5 @@ def search_partitions(encoded, prep: Prepared, params: SearchParams, slide: Time
     task = F.element_at(keys, F.expr(f"cast(pkey div {plan.grid.n_tiles} as int) + 1"))
     out = (copies.repartition(n_tasks, task)
            .mapInArrow(_search_groups(plan, params, prep.device_hashes, background, max_multiplicity),
-                       from_arrow_schema(WINDOW_ROWS)))
-    return out.toArrow()
+                       from_arrow_schema(PACKED)))
+    return collect_windows(out)

@@ -153,12 +153,10 @@ class SummedBackground:
         return out
 
 
-def combine(partition_rows: pa.Table, background: DeviceBackground, multiplicity: np.ndarray,
+def combine(stats: pa.Table, background: DeviceBackground, multiplicity: np.ndarray,
             live_source: str) -> Significance:
-    """Sum the partitions' expected triggers and Lambda(m); score each candidate."""
-    import pyarrow.compute as pc
-
-    stats = partition_rows.filter(pc.equal(partition_rows.column("kind"), 1))
+    """Sum the search tasks' expected triggers and Lambda(m) (search.TASK_STATS rows); score
+    each candidate."""
     expected = float(np.sum(stats.column("expected").to_numpy()))
     lam_lists = [x for x in stats.column("lambdas").to_pylist() if x is not None]
     lambdas = np.sum(np.asarray(lam_lists), axis=0) if lam_lists else np.zeros(0)
