@@ -9,11 +9,11 @@ each, ingest.synthetic) are stored as pending uploads in a fresh SQLite database
   ndjson    the same documents pre-serialized to NDJSON bodies (not timed) and POSTed with
             es.bulk: the node's ingest ceiling from this client.
 Each target gets fresh indices (own prefix, same templates). After `--warmup` untimed rounds of
-all three (a cold JVM runs its first seconds at about half speed), runs repeat with the order of
+all three (a freshly started node runs its first ~30 s at a third to a half of its speed), runs repeat with the order of
 the targets rotating per repeat; medians are reported as hits (events) per second, with the
 indexer / raw bulk ratio of each repeat. Everything created is deleted at the end.
 
-    .venv/bin/python bench/indexer.py [--uploads 200] [--repeats 3] [--warmup 1]
+    .venv/bin/python bench/indexer.py [--uploads 200] [--repeats 3] [--warmup 2]
 """
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--uploads", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--warmup", type=int, default=1, help="untimed rounds of every target first (0: none)")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed rounds of every target first (0: none)")
     ap.add_argument("--batch", type=int, default=None, help="indexer claim size (CRAYFIS_INDEXER_BATCH)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
@@ -172,8 +172,8 @@ def main() -> None:
         rates: dict[str, list[float]] = {"indexer": [], "raw_bulk": [], "ndjson": []}
         warmup: dict[str, list[float]] = {"indexer": [], "raw_bulk": [], "ndjson": []}
         names = ("indexer", "raw_bulk", "ndjson")
-        # Warm-up rounds (untimed in the medians): a cold JVM indexes at half speed for its first
-        # seconds, and whichever target ran first paid for it. Then the order rotates per repeat,
+        # Warm-up rounds (untimed in the medians): a freshly started node indexes at a third to a
+        # half of its speed for its first ~30 s (JIT), and whichever target ran first paid for it. Then the order rotates per repeat,
         # so no target always runs first or right after the same one.
         for r in range(-args.warmup, args.repeats):
             order = names[r % 3:] + names[:r % 3] if r >= 0 else names
