@@ -1,10 +1,12 @@
 """Triggered windows from all partitions -> candidates, on the driver.
 
 Triggered windows are few next to hits (each is an anchor that met k devices), so they are
-collected and merged with the kernel's own ``merge_windows`` (connected components over hit
-codes). Memory bound: one row per (triggered anchor, member), about 60 bytes each; 10^7 such
-pairs fit in ~1 GB of driver memory. Only the members' hit_id and device_id strings are then
-read back from the input (their Parquet row groups, or a broadcast semi-join on hit_code).
+collected and merged on the driver: every windowed hit is numbered in canonical (t_ms, hit_id)
+order and the kernel's compiled union-find (``numba_engine.merge_time_ordered``) finds the
+connected components, already in canonical order. Memory bound: one row per (triggered anchor,
+member), about 60 bytes each; 10^7 such pairs fit in ~1 GB of driver memory. The members'
+hit_id strings come from the search tasks (time-ordered Parquet) or are read back from the
+input (their Parquet row groups, or a broadcast semi-join on hit_code).
 
 Order and identity do not depend on input row order or partitioning: members are listed by
 (t_ms, hit_id), a candidate's first anchor is its earliest triggered anchor by (t_ms, hit_id),
@@ -19,7 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from crayfis.coincidence.geo import centroid_lat_lon, unit_vectors
-from crayfis.coincidence.merge import candidate_id, merge_windows
+from crayfis.coincidence.merge import candidate_id
+from crayfis.coincidence.numba_engine import merge_time_ordered
 
 
 @dataclass
@@ -141,9 +144,10 @@ def distinct_pairs(group: np.ndarray, code: np.ndarray) -> np.ndarray:
     return np.stack([key >> 32, key & 0xFFFFFFFF])
 
 
-def merge_candidates(w: Windows, hit_ids: pa.Table) -> Candidates:
+def merge_candidates(w: Windows, hit_ids: pa.Table, device_names: pa.Array | None = None) -> Candidates:
     """Connected components of the windows, ordered canonically; ``hit_ids`` (hit_code, hit_id,
-    device_id) names every member."""
+    device_id) names every member. ``device_names``: the device_id of each device code, where
+    codes are device table rows (then ``hit_ids`` needs no device_id and no hash can collide)."""
     if w.n_windows == 0:
         z, no = np.zeros(0, dtype=np.int64), pa.array([], pa.string())
         return Candidates(np.zeros(1, np.int64), z, no, z, no, z, no, z, z, z, z, z,
@@ -154,31 +158,32 @@ def merge_candidates(w: Windows, hit_ids: pa.Table) -> Candidates:
         raise RuntimeError("hit_id lookup did not return exactly the window members")
     names = hit_ids.column("hit_id").combine_chunks().take(pa.array(order))  # strings stay in Arrow
     name_rank = tie_ranks(names, w.t_ms)  # (t, hit_id) orders below sort integers, not strings
-    dev_code_of, dev_names = string_codes(hit_ids.column("device_id").combine_chunks()
-                                          .take(pa.array(order)))
+    if device_names is None:
+        dev_code_of, dev_names = string_codes(hit_ids.column("device_id").combine_chunks()
+                                              .take(pa.array(order)))
 
     t_of = w.t_ms
-    mc = merge_windows(w.anchors, w.offsets, w.members,
-                       anchor_t=t_of[w.attr_index(w.anchors)], member_t=t_of[w.attr_index(w.members)])
+    # every windowed hit's place in canonical (t, hit_id) order; windows renumbered by it, the
+    # compiled union-find gives candidates by earliest anchor with members and anchors in order
+    by_rank = np.lexsort((name_rank, t_of))
+    rank = np.empty(len(by_rank), dtype=np.int64)
+    rank[by_rank] = np.arange(len(by_rank))
+    a_rank = rank[w.attr_index(w.anchors)]
+    wo = np.argsort(a_rank, kind="stable")
+    per = np.diff(w.offsets)[wo]
+    w_off = np.zeros(len(wo) + 1, dtype=np.int64)
+    np.cumsum(per, out=w_off[1:])
+    take = np.repeat(w.offsets[:-1][wo] - w_off[:-1], per) + np.arange(w_off[-1])
+    m_rank = rank[w.attr_index(w.members)][take]
+    mc = merge_time_ordered(a_rank[wo], w_off, m_rank, len(rank))
     nc = mc.n_candidates
-    # members: canonical order (candidate, t, hit_id)
-    label = np.repeat(np.arange(nc), np.diff(mc.offsets))
-    mi = w.attr_index(mc.members)
-    mi = mi[np.lexsort((name_rank[mi], t_of[mi], label))]
-    # first anchor per candidate: earliest (t, hit_id)
-    a_label = np.repeat(np.arange(nc), np.diff(mc.anchor_offsets))
-    ai = w.attr_index(mc.anchors)
-    a_order = np.lexsort((name_rank[ai], t_of[ai], a_label))
-    first = ai[a_order[np.searchsorted(a_label[a_order], np.arange(nc))]]
-    wd = w.window_devices[np.searchsorted(w.anchors, mc.anchors)]
-    multiplicity = np.maximum.reduceat(wd, mc.anchor_offsets[:-1])
-    # candidates: by first anchor (t, hit_id)
-    c_order = np.lexsort((name_rank[first], t_of[first]))
-    counts = np.diff(mc.offsets)[c_order]
-    offsets = np.zeros(nc + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    take = np.repeat(mc.offsets[:-1][c_order] - offsets[:-1], counts) + np.arange(offsets[-1])
-    mi = mi[take]
+    offsets = mc.offsets
+    mi = by_rank[mc.members]
+    first = by_rank[mc.first_anchor]
+    wd_of_rank = np.zeros(len(rank), dtype=np.int64)
+    wd_of_rank[a_rank] = w.window_devices
+    multiplicity = np.maximum.reduceat(wd_of_rank[mc.anchors], mc.anchor_offsets[:-1])
+    counts = np.diff(offsets)
     starts = offsets[:-1]
     x, y, z = unit_vectors(w.lat[mi], w.lon[mi])
     c_lat, c_lon = centroid_lat_lon(np.add.reduceat(x, starts), np.add.reduceat(y, starts),
@@ -186,16 +191,19 @@ def merge_candidates(w: Windows, hit_ids: pa.Table) -> Candidates:
     dev = w.device_code[mi]
     lab = np.repeat(np.arange(nc), counts)
     n_devices = np.bincount(distinct_pairs(lab, dev)[0], minlength=nc)
-    dev_ids = pa.array(dev_names, pa.string()).take(pa.array(dev_code_of[mi]))
-    if not np.array_equal(np.bincount(distinct_pairs(lab, dev_code_of[mi])[0], minlength=nc),
-                          n_devices):
-        raise RuntimeError("two device ids of one candidate share a 64-bit hash")
+    if device_names is not None:
+        dev_ids = pc.cast(device_names, pa.string()).take(pa.array(dev))
+    else:
+        dev_ids = pa.array(dev_names, pa.string()).take(pa.array(dev_code_of[mi]))
+        if not np.array_equal(np.bincount(distinct_pairs(lab, dev_code_of[mi])[0], minlength=nc),
+                              n_devices):
+            raise RuntimeError("two device ids of one candidate share a 64-bit hash")
     return Candidates(
         offsets=offsets, member_code=w.hit_code[mi], member_hit_id=names.take(pa.array(mi)),
         member_device=dev, member_device_id=dev_ids,
-        member_t=t_of[mi], first_anchor_hit_id=names.take(pa.array(first[c_order])),
-        n_triggered_anchors=np.diff(mc.anchor_offsets)[c_order],
-        multiplicity=multiplicity[c_order].astype(np.int64), n_devices=n_devices,
+        member_t=t_of[mi], first_anchor_hit_id=names.take(pa.array(first)),
+        n_triggered_anchors=np.diff(mc.anchor_offsets),
+        multiplicity=multiplicity.astype(np.int64), n_devices=n_devices,
         t_start_ms=t_of[mi][starts], t_end_ms=t_of[mi][offsets[1:] - 1],
         lat=c_lat, lon=c_lon)
 

@@ -257,15 +257,16 @@ def search_and_write(spark, cfg) -> dict[str, Any]:
         if pstats["core_anchors"] != prep.n_hits:
             raise RuntimeError(f"{pstats['core_anchors']} core anchors for {prep.n_hits} hits")
         windows = windows_from_rows(rows.pairs)
-        if windows.hit_id is not None:  # read by the search tasks (time-ordered path)
-            ids = pa.table({"hit_code": windows.hit_code, "hit_id": windows.hit_id,
-                            "device_id": prep.devices.column("device_id").combine_chunks()
-                            .take(pa.array(windows.device_code))})
+        names = None
+        if windows.hit_id is not None:  # read by the search tasks (time-ordered path), whose
+            # device codes are rows of the device table
+            ids = pa.table({"hit_code": windows.hit_code, "hit_id": windows.hit_id})
+            names = prep.devices.column("device_id").combine_chunks()
         elif inp.is_parquet:
             ids = read_parquet_hit_ids(prep.files, windows.hit_code)
         else:
             ids = lookup_hit_ids(spark, prep.hits, windows.hit_code)
-        cands = merge_candidates(windows, ids)
+        cands = merge_candidates(windows, ids, device_names=names)
         lap("candidates_s")
         sig = significance_step.combine(rows.stats, background, cands.multiplicity, live_source)
         if ordered is None:
