@@ -437,9 +437,13 @@ def _windows(t, lat, lon, dev, tau, radius, k, anchor_mask, engine, chunk_size, 
         np.cumsum(sizes, out=offsets[1:])
         if len(perm):  # time positions -> input indices
             anchors, members = perm[anchors], perm[members]
-        order = np.argsort(anchors, kind="stable")
-        offsets, members = _csr_take(offsets, members, order)
-        return TriggeredWindows(anchors[order], offsets, members, sizes[order], ndev[order])
+        if len(anchors) > 1 and not bool(np.all(anchors[1:] > anchors[:-1])):
+            order = np.argsort(anchors, kind="stable")
+            offsets, members = _csr_take(offsets, members, order)
+            anchors, sizes, ndev = anchors[order], sizes[order], ndev[order]
+        tw = TriggeredWindows(anchors, offsets, members, sizes, ndev)
+        tw.time_ordered_input = len(perm) == 0  # find_coincidences: no second check
+        return tw
     size = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
     return _numpy_windows(t, lat, lon, dev, tau, radius, k, anchor_mask, size, pair_budget)
 
@@ -494,7 +498,8 @@ def find_coincidences(t_ms, lat, lon, device, window_ms, radius_m, min_devices, 
     t, lat, lon, dev = _hits(t_ms, lat, lon, device)
     tau, radius, k = _params(window_ms, radius_m, min_devices)
     tw = _windows(t, lat, lon, dev, tau, radius, k, None, engine, chunk_size, pair_budget)
-    if engine == "numba" and len(tw.anchors) and _is_time_ordered(t):
+    ordered = getattr(tw, "time_ordered_input", None)
+    if engine == "numba" and len(tw.anchors) and (_is_time_ordered(t) if ordered is None else ordered):
         from .numba_engine import merge_time_ordered  # indices sort as (t, index) here
 
         mc = merge_time_ordered(tw.anchors, tw.member_offsets, tw.members, len(t))
