@@ -38,7 +38,6 @@ class Windows:
     t_ms: np.ndarray
     lat: np.ndarray
     lon: np.ndarray
-    hit_id: pa.Array | None = None  # of each hit_code, where the search tasks read it
 
     @property
     def n_windows(self) -> int:
@@ -68,12 +67,18 @@ def windows_from_rows(rows: pa.Table) -> Windows:
     def attr(name):
         return rows.column(name).to_numpy()[pick]
 
-    hit_id = rows.column("hit_id")
-    known = hit_id.null_count == 0 and len(pick) > 0
     return Windows(anchors=anchor[starts], offsets=offsets, members=member, window_devices=wdev,
                    hit_code=codes, device_code=attr("device_code"), t_ms=attr("t_ms"),
-                   lat=attr("lat"), lon=attr("lon"),
-                   hit_id=hit_id.take(pa.array(pick)).combine_chunks() if known else None)
+                   lat=attr("lat"), lon=attr("lon"))
+
+
+def distinct_names(names: pa.Table) -> pa.Table:
+    """(hit_code, hit_id) once per hit code (tasks whose halos overlap name a hit twice)."""
+    code = names.column("hit_code").to_numpy()
+    order = np.argsort(code, kind="stable")
+    sc = code[order]
+    keep = order[np.r_[True, sc[1:] != sc[:-1]]] if len(sc) else order
+    return names.take(pa.array(keep))
 
 
 @dataclass

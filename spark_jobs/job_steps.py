@@ -15,8 +15,8 @@ import pyarrow as pa
 
 from spark_jobs import ordered_parquet, significance_step
 from spark_jobs.cli import UserError
-from spark_jobs.candidates import (distinct_pairs, lookup_hit_ids, merge_candidates, string_codes,
-                                  windows_from_rows)
+from spark_jobs.candidates import (distinct_names, distinct_pairs, lookup_hit_ids, merge_candidates,
+                                  string_codes, windows_from_rows)
 from spark_jobs.hits_input import es_input, parquet_input, read_parquet_hit_ids
 from spark_jobs.output import CANDIDATE_SCHEMA, index_candidates, write_outputs
 from spark_jobs.search import Prepared, TimeSlide, device_ids, encode, prepare, search_partitions
@@ -258,9 +258,9 @@ def search_and_write(spark, cfg) -> dict[str, Any]:
             raise RuntimeError(f"{pstats['core_anchors']} core anchors for {prep.n_hits} hits")
         windows = windows_from_rows(rows.pairs)
         names = None
-        if windows.hit_id is not None:  # read by the search tasks (time-ordered path), whose
-            # device codes are rows of the device table
-            ids = pa.table({"hit_code": windows.hit_code, "hit_id": windows.hit_id})
+        if ordered is not None:  # hit ids read by the search tasks; device codes are rows of
+            # the device table
+            ids = distinct_names(rows.names)
             names = prep.devices.column("device_id").combine_chunks()
         elif inp.is_parquet:
             ids = read_parquet_hit_ids(prep.files, windows.hit_code)

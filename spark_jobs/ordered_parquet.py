@@ -325,19 +325,20 @@ def search_tasks(files, groups, start_ms, end_ms, device_ids: pa.Array, params, 
                 stats["kernel_cpu_s"] = time.process_time() - c0
                 stats["n_triggered"] = len(tw.anchors)
                 if len(tw.anchors):
-                    hit_id = member_hit_ids(files, groups, code, tw.members)
-                    yield packed(window_batch(tw, code, dev, t, lat, lon, hit_id))
+                    yield packed(window_batch(tw, code, dev, t, lat, lon))
+                    yield packed(member_names(files, groups, code[tw.members]))
                 yield packed(stats_batch(stats, lambdas))
     return run
 
 
-def member_hit_ids(files, groups, code: np.ndarray, members: np.ndarray) -> pa.Array:
-    """hit_id of each window member (``members`` index ``code``), from its row group."""
-    wanted = code[members]
-    distinct = np.sort(wanted)
+def member_names(files, groups, member_codes: np.ndarray) -> pa.RecordBatch:
+    """search.MEMBER_NAMES: each distinct member's hit_id, from its row group."""
+    from spark_jobs.search import MEMBER_NAMES
+
+    distinct = np.sort(member_codes)
     distinct = distinct[np.r_[True, distinct[1:] != distinct[:-1]]]
-    names = read_hit_ids(files, groups, distinct)
-    return names.take(pa.array(np.searchsorted(distinct, wanted)))
+    return pa.RecordBatch.from_arrays([pa.array(distinct), read_hit_ids(files, groups, distinct)],
+                                      schema=MEMBER_NAMES)
 
 
 def read_hit_ids(files, groups, codes: np.ndarray) -> pa.Array:

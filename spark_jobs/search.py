@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
@@ -36,11 +36,9 @@ from spark_jobs.partitioning import PartitionPlan, aligned_cuts, uniform_cuts
 ASSIGNED = pa.schema([("pkey", pa.int64()), ("home", pa.bool_()), ("hit_code", pa.int64()),
                       ("device_hash", pa.int64()), ("t_ms", pa.int64()), ("lat", pa.float64()),
                       ("lon", pa.float64())])
-# One (triggered anchor, member) pair, with the member's hit_id where the task could read it
-# (the time-ordered Parquet path).
+# One (triggered anchor, member) pair.
 WINDOW_PAIRS = pa.schema([
-    ("anchor", pa.int64()), ("member", pa.int64()), ("hit_id", pa.string()),
-    ("device_code", pa.int64()), ("t_ms", pa.int64()), ("lat", pa.float64()), ("lon", pa.float64()),
+    ("anchor", pa.int64()), ("member", pa.int64()), ("device_code", pa.int64()), ("t_ms", pa.int64()), ("lat", pa.float64()), ("lon", pa.float64()),
     ("window_devices", pa.int64())])
 # Statistics of one task, with its Lambda(m) terms.
 TASK_STATS = pa.schema([
@@ -48,6 +46,8 @@ TASK_STATS = pa.schema([
     ("n_core", pa.int64()), ("n_triggered", pa.int64()), ("uncoded", pa.int64()),
     ("expected", pa.float64()), ("lambdas", pa.list_(pa.float64())),
     ("kernel_cpu_s", pa.float64()), ("background_cpu_s", pa.float64())])
+# The hit_id of each distinct window member, where a task could read it (time-ordered Parquet).
+MEMBER_NAMES = pa.schema([("hit_code", pa.int64()), ("hit_id", pa.string())])
 
 
 @dataclass
@@ -56,6 +56,8 @@ class SearchRows:
 
     pairs: pa.Table  # WINDOW_PAIRS
     stats: pa.Table  # TASK_STATS
+    names: pa.Table = field(default_factory=MEMBER_NAMES.empty_table)  # MEMBER_NAMES; a hit
+    # may be named twice (overlapping halos)
 
 
 @dataclass(frozen=True)
@@ -297,14 +299,15 @@ def packed(batch: pa.RecordBatch) -> pa.RecordBatch:
 
 
 def unpacked(table: pa.Table) -> SearchRows:
-    """The window pairs and task statistics inside collected PACKED rows."""
-    found: dict[str, list] = {"pairs": [], "stats": []}
+    """The window pairs, task statistics and member names inside collected PACKED rows."""
+    kinds = {"pairs": WINDOW_PAIRS, "stats": TASK_STATS, "names": MEMBER_NAMES}
+    found: dict[str, list] = {k: [] for k in kinds}
     for chunk in table.column("payload").chunks:
         for i in range(len(chunk)):
             t = pa.ipc.open_stream(chunk[i].as_buffer()).read_all()
-            found["pairs" if t.schema.equals(WINDOW_PAIRS) else "stats"].extend(t.to_batches())
-    return SearchRows(pa.Table.from_batches(found["pairs"], schema=WINDOW_PAIRS),
-                      pa.Table.from_batches(found["stats"], schema=TASK_STATS))
+            kind = next(k for k, schema in kinds.items() if t.schema.equals(schema))
+            found[kind].extend(t.to_batches())
+    return SearchRows(**{k: pa.Table.from_batches(found[k], schema=kinds[k]) for k in kinds})
 
 
 def collect_windows(stage) -> SearchRows:
@@ -312,17 +315,14 @@ def collect_windows(stage) -> SearchRows:
     return unpacked(stage.toArrow())
 
 
-def window_batch(tw, code, dev, t, lat, lon, hit_id: pa.Array | None = None) -> pa.RecordBatch:
-    """WINDOW_PAIRS: one row per (triggered anchor, member) of a kernel result; ``hit_id``: the
-    members' hit ids, in ``tw.members`` order, if known."""
+def window_batch(tw, code, dev, t, lat, lon) -> pa.RecordBatch:
+    """WINDOW_PAIRS: one row per (triggered anchor, member) of a kernel result."""
     per = np.diff(tw.member_offsets)
     a, m = np.repeat(tw.anchors, per), tw.members
-    n = len(m)
     out = {"anchor": code[a], "member": code[m], "device_code": dev[m], "t_ms": t[m],
            "lat": lat[m], "lon": lon[m], "window_devices": np.repeat(tw.window_devices, per)}
-    return pa.RecordBatch.from_arrays(
-        [(hit_id if hit_id is not None else pa.nulls(n, pa.string())) if f.name == "hit_id"
-         else pa.array(out[f.name], f.type) for f in WINDOW_PAIRS], schema=WINDOW_PAIRS)
+    return pa.RecordBatch.from_arrays([pa.array(out[f.name], f.type) for f in WINDOW_PAIRS],
+                                      schema=WINDOW_PAIRS)
 
 
 def stats_batch(stats: dict, lambdas) -> pa.RecordBatch:
