@@ -93,6 +93,25 @@ def unit_vectors_array(lat, lon, sin_table, cos_table):
 
 
 @njit(cache=True, nogil=True)
+def input_summary(t, lat, lon):
+    """(lat and lon all in range and not NaN, least t, most t, t ascending) in one pass: the
+    kernel's input checks without six numpy reductions and a second pass for the order."""
+    ok = True
+    ordered = True
+    t_min = t_max = t[0]
+    for i in range(len(t)):
+        la = lat[i]
+        lo = lon[i]
+        ok &= (la >= -90.0) & (la <= 90.0) & (lo >= -180.0) & (lo <= 180.0)
+        ti = t[i]
+        t_min = min(t_min, ti)
+        t_max = max(t_max, ti)
+        if i > 0:
+            ordered &= ti >= t[i - 1]
+    return ok, t_min, t_max, ordered
+
+
+@njit(cache=True, nogil=True)
 def is_time_ordered(t):
     for i in range(1, len(t)):
         if t[i] < t[i - 1]:
@@ -216,10 +235,11 @@ def scan_chunk(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_
 
     ``ts``: times in time order (only differences are used); ``perm``: time position -> input
     index (empty: identity); ``mask``: per input index, anchors to evaluate (empty: all).
-    Cells are numbered densely (``cell_base`` from ``dense_layout``; ``hdat`` must then be
-    all zero, and is left so) or, with an empty ``cell_base``, through the hash table
+    Cells are numbered densely (``cell_base`` from ``dense_layout``; the lengths and counts
+    of ``hdat`` must then be zero, and are left so) or, with an empty ``cell_base``, through the hash table
     ``hkey``. ``hdat[6 s: 6 s + 6]``: last hit and length of slot s's list (linked newest
-    first through ``prev``), then its hits per quadrant of the cell; ``hslot``: 4 * slot +
+    first through ``prev``; only its first ``length`` links are ever read), then its hits per
+    quadrant of the cell; ``hslot``: 4 * slot +
     quadrant per hit; ``block``: room for the slots of one disc's cells. ``fill`` (int64[4]):
     entries used in out_anchor, out_members, def_anchor, def_members; updated only when the
     scan returns OK. Outputs hold time positions.
@@ -227,16 +247,17 @@ def scan_chunk(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_
     dense = len(cell_base) > 0
     if not dense:
         hkey[:] = -1
-    status, entered = _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
+    status, entered, left = _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
                             bands_per_deg, n_bands, lon_cells, offsets, dlat, dlon_band, dense, dense_b0, cell_base, sin_table, cos_table, prev,
                             hslot, ux, uy, uz, have_u, hkey, hdat, hshift, block, out_anchor,
                             out_size, out_ndev, out_members, def_anchor, def_count, def_members,
                             def_c2, run_m, run_c2, run_dev, dev_scratch, fill)
-    if dense:  # zero the cells this chunk used, for the next chunk
-        for e in range(entered):
-            s = hslot[e] >> 2
-            for i in range(_SLOT):
-                hdat[_SLOT * s + i] = 0
+    if dense:  # the hits still in their lists leave, so every count is zero for the next chunk
+        for e in range(left, entered):
+            sq = hslot[e]
+            h = _SLOT * (sq >> 2)
+            hdat[h + 1] -= 1
+            hdat[h + 2 + (sq & 3)] -= 1
     return status
 
 
@@ -246,7 +267,7 @@ def _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
           dense, dense_b0, cell_base, sin_table, cos_table, prev, hslot, ux, uy, uz, have_u,
           hkey, hdat, hshift, block, out_anchor, out_size, out_ndev, out_members,
           def_anchor, def_count, def_members, def_c2, run_m, run_c2, run_dev, dev_scratch, fill):
-    """``scan_chunk``'s loop; returns (status, hits entered)."""
+    """``scan_chunk``'s loop; returns (status, hits entered, hits left)."""
     has_perm = len(perm) > 0
     has_mask = len(mask) > 0
     n_loc = i2 - j0
@@ -295,7 +316,7 @@ def _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
                     if hkey[s] == -1:
                         used += 1
                         if 4 * used > cap:  # keep the load under 1/4: probes stay ~1
-                            return TABLE_FULL, enter
+                            return TABLE_FULL, enter, leave
                         hkey[s] = key
                         for i in range(1, _SLOT):
                             hdat[_SLOT * s + i] = 0
@@ -343,9 +364,11 @@ def _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
             nl = 1
             n = lon_cells[band]
             if n > 1:  # the neighbour cell on the side of the point's quadrant: its half
-                j = s_own - cell_base[band - dense_b0] if dense else hkey[s_own] - offsets[band]
-                s = _slot(dense, cell_base, dense_b0, offsets, hkey, shift, hmask, band,
-                          j + 2 * col - 1, n)
+                if dense:  # a band's cells are numbered consecutively, with one spare each side
+                    s = s_own + 2 * col - 1
+                else:
+                    s = _slot(dense, cell_base, dense_b0, offsets, hkey, shift, hmask, band,
+                              hkey[s_own] - offsets[band] + 2 * col - 1, n)
                 if s >= 0:
                     h = _SLOT * s + 2 + (1 - col)
                     near = hdat[h] + hdat[h + 2]
@@ -425,9 +448,9 @@ def _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
             _sort_run(run_m, run_c2, m)
             if in_band:  # the caller decides the band pairs with geo.within_radius
                 if nda >= len(def_anchor):
-                    return DEFERRED_FULL, enter
+                    return DEFERRED_FULL, enter, leave
                 if ndm + m > len(def_members):
-                    return DEFERRED_MEMBERS_FULL, enter
+                    return DEFERRED_MEMBERS_FULL, enter, leave
                 def_anchor[nda] = a_pos
                 def_count[nda] = m
                 nda += 1
@@ -443,9 +466,9 @@ def _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
             if nd < k:
                 continue
             if na >= len(out_anchor):
-                return ANCHORS_FULL, enter
+                return ANCHORS_FULL, enter, leave
             if nm + m > len(out_members):
-                return MEMBERS_FULL, enter
+                return MEMBERS_FULL, enter, leave
             out_anchor[na] = a_pos
             out_size[na] = m
             out_ndev[na] = nd
@@ -455,4 +478,4 @@ def _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
             nm += m
         q = g_end
     fill[0], fill[1], fill[2], fill[3] = na, nm, nda, ndm
-    return OK, enter
+    return OK, enter, leave

@@ -105,6 +105,7 @@ class CoincidenceResult:
 
 
 def _hits(t_ms, lat, lon, device):
+    """Validated contiguous arrays, and whether t ascends (one compiled pass checks both)."""
     t = np.ascontiguousarray(t_ms, dtype=np.int64)
     la = np.ascontiguousarray(lat, dtype=np.float64)
     lo = np.ascontiguousarray(lon, dtype=np.float64)
@@ -112,13 +113,20 @@ def _hits(t_ms, lat, lon, device):
     n = len(t)
     if not (len(la) == len(lo) == len(dev) == n) or t.ndim != 1:
         raise ValueError("t_ms, lat, lon and device must be 1-d arrays of one length")
+    ordered = True
     if n:
-        # min/max: no temporaries, and NaN makes every comparison False
-        if not (la.min() >= -90.0 and la.max() <= 90.0 and lo.min() >= -180.0 and lo.max() <= 180.0):
+        if la.ndim == 1 and lo.ndim == 1:
+            from .compiled_scan import input_summary  # no temporaries; NaN fails every comparison
+
+            ok, t_min, t_max, ordered = input_summary(t, la, lo)
+        else:
+            ok = la.min() >= -90.0 and la.max() <= 90.0 and lo.min() >= -180.0 and lo.max() <= 180.0
+            t_min, t_max, ordered = t.min(), t.max(), None
+        if not ok:
             raise ValueError("lat must lie in [-90, 90] and lon in [-180, 180] (and not NaN)")
-        if int(t.max()) - int(t.min()) >= 1 << 61:
+        if int(t_max) - int(t_min) >= 1 << 61:
             raise ValueError("t_ms spans more than 2**61 ms")
-    return t, la, lo, dev
+    return t, la, lo, dev, (None if ordered is None else bool(ordered))
 
 
 def _params(window_ms, radius_m, min_devices):
@@ -411,13 +419,15 @@ def triggered_windows(t_ms, lat, lon, device, window_ms, radius_m, min_devices, 
     vectorised reference engine of this module). Both return the same windows; ``chunk_size``
     (anchors per chunk) tunes either, ``pair_budget`` only the numpy engine.
     """
-    t, lat, lon, dev = _hits(t_ms, lat, lon, device)
+    t, lat, lon, dev, ordered = _hits(t_ms, lat, lon, device)
     tau, radius, k = _params(window_ms, radius_m, min_devices)
-    return _windows(t, lat, lon, dev, tau, radius, k, anchor_mask, engine, chunk_size, pair_budget)
+    return _windows(t, lat, lon, dev, tau, radius, k, anchor_mask, engine, chunk_size, pair_budget,
+                    ordered)
 
 
-def _windows(t, lat, lon, dev, tau, radius, k, anchor_mask, engine, chunk_size, pair_budget):
-    """``triggered_windows`` on validated inputs."""
+def _windows(t, lat, lon, dev, tau, radius, k, anchor_mask, engine, chunk_size, pair_budget,
+             ordered=None):
+    """``triggered_windows`` on validated inputs (``ordered``: whether t ascends, if known)."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
     n = len(t)
@@ -432,7 +442,7 @@ def _windows(t, lat, lon, dev, tau, radius, k, anchor_mask, engine, chunk_size, 
 
         size = NUMBA_CHUNK_SIZE if chunk_size is None else max(1, int(chunk_size))
         anchors, sizes, ndev, members, perm = triggered_windows_numba(
-            t, lat, lon, dev, tau, radius, k, anchor_mask, size)
+            t, lat, lon, dev, tau, radius, k, anchor_mask, size, ordered)
         offsets = np.zeros(len(anchors) + 1, dtype=np.int64)
         np.cumsum(sizes, out=offsets[1:])
         if len(perm):  # time positions -> input indices
@@ -495,10 +505,11 @@ def find_coincidences(t_ms, lat, lon, device, window_ms, radius_m, min_devices, 
                       pair_budget: int = DEFAULT_PAIR_BUDGET) -> CoincidenceResult:
     """All triggered anchors and the candidates they merge into (DESIGN.md section 5).
     ``engine``, ``chunk_size``, ``pair_budget``: as in ``triggered_windows``."""
-    t, lat, lon, dev = _hits(t_ms, lat, lon, device)
+    t, lat, lon, dev, ordered = _hits(t_ms, lat, lon, device)
     tau, radius, k = _params(window_ms, radius_m, min_devices)
-    tw = _windows(t, lat, lon, dev, tau, radius, k, None, engine, chunk_size, pair_budget)
-    ordered = getattr(tw, "time_ordered_input", None)
+    tw = _windows(t, lat, lon, dev, tau, radius, k, None, engine, chunk_size, pair_budget, ordered)
+    if ordered is None:
+        ordered = getattr(tw, "time_ordered_input", None)
     if engine == "numba" and len(tw.anchors) and (_is_time_ordered(t) if ordered is None else ordered):
         from .numba_engine import merge_time_ordered  # indices sort as (t, index) here
 

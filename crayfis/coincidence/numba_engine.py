@@ -91,9 +91,12 @@ class _Buffers:
             raise RuntimeError(f"scan_chunk returned {status}")
 
 
-def _time_order(t: np.ndarray, tau: int):
-    """(perm or an empty array for 'already in order', times in time order)."""
-    if cs.is_time_ordered(t) and (len(t) == 0 or int(t[-1]) <= _MAX_T - tau):
+def _time_order(t: np.ndarray, tau: int, ordered: bool | None = None):
+    """(perm or an empty array for 'already in order', times in time order); ``ordered``:
+    whether t ascends, where the caller knows."""
+    if ordered is None:
+        ordered = cs.is_time_ordered(t)
+    if ordered and (len(t) == 0 or int(t[-1]) <= _MAX_T - tau):
         return _EMPTY, t
     from .kernel import _time_order as sort_by_time  # stable packed-key sort
 
@@ -140,11 +143,12 @@ def _deferred_windows(buf: _Buffers, dev, perm, radius: float, k: int):
 
 
 def triggered_windows_numba(t, lat, lon, dev, tau: int, radius: float, k: int, anchor_mask,
-                            chunk_size: int):
+                            chunk_size: int, ordered: bool | None = None):
     """(anchors, sizes, device counts, members) as time positions, and the permutation
-    (empty: identity). Inputs are validated by the caller (``kernel``)."""
+    (empty: identity). Inputs are validated by the caller (``kernel``), which may also say
+    whether t ascends (``ordered``)."""
     n = len(t)
-    perm, ts = _time_order(t, tau)
+    perm, ts = _time_order(t, tau, ordered)
     mask = _NO_MASK if anchor_mask is None else anchor_mask
     grid = BlockGrid.for_radius(radius)
     c2_in, c2_out = chord2_band(radius)
@@ -198,16 +202,20 @@ def merge_time_ordered(anchors, offsets, members, n_hits: int):
     from .merge import MergedCandidates
 
     na, nm = len(anchors), len(members)
-    parent = np.full(n_hits, -1, dtype=np.int32)
-    comp = np.full(n_hits, -1, dtype=np.int32)
+    local = np.full(n_hits, -1, dtype=np.int32)
+    parent = np.empty(na + nm, dtype=np.int64)
+    comp = np.empty(na + nm, dtype=np.int64)
+    touched = np.empty(na + nm, dtype=np.int64)
+    a_local = np.empty(na, dtype=np.int64)
     out_offsets = np.empty(na + 1, dtype=np.int64)
     out_members = np.empty(na + nm, dtype=np.int64)
     out_anchor_offsets = np.empty(na + 1, dtype=np.int64)
     out_anchors = np.empty(na, dtype=np.int64)
     out_first = np.empty(na, dtype=np.int64)
     scratch = np.empty(na + 1, dtype=np.int64)
-    nc, n_members = merge_ordered(anchors, offsets, members, parent, comp, out_offsets, out_members,
-                                  out_anchor_offsets, out_anchors, out_first, scratch)
+    nc, n_members = merge_ordered(anchors, offsets, members, local, parent, comp, touched, a_local,
+                                  out_offsets, out_members, out_anchor_offsets, out_anchors,
+                                  out_first, scratch)
     return MergedCandidates(offsets=out_offsets[:nc + 1], members=out_members[:n_members],
                             anchor_offsets=out_anchor_offsets[:nc + 1], anchors=out_anchors,
                             first_anchor=out_first[:nc])
