@@ -105,7 +105,8 @@ def read_parquet_hit_ids(files: list[str], codes):
     codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if len(codes) else codes  # sort, not hash
     code_parts, id_parts, dev_parts = [], [], []
     file_no = codes >> ROW_BITS
-    for f in np.unique(file_no).tolist():  # a loop over files and row groups, not hits
+    distinct_files = file_no[np.r_[True, file_no[1:] != file_no[:-1]]] if len(file_no) else file_no
+    for f in distinct_files.tolist():  # a loop over files and row groups, not hits
         uri = files[f]
         if uri.startswith("file:"):
             filesystem = fs.LocalFileSystem()
@@ -115,14 +116,16 @@ def read_parquet_hit_ids(files: list[str], codes):
         pf = pq.ParquetFile(path, filesystem=filesystem)
         sizes = [pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)]
         starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
-        mine = codes[file_no == f]
+        lo, hi = np.searchsorted(file_no, [f, f + 1])  # codes are sorted: one run per file
+        mine = codes[lo:hi]
         rows = mine & ((1 << ROW_BITS) - 1)
         group = np.searchsorted(starts, rows, side="right") - 1
-        for g in np.unique(group).tolist():
+        cut = np.flatnonzero(np.r_[True, group[1:] != group[:-1], True])
+        for c0, c1 in zip(cut[:-1].tolist(), cut[1:].tolist()):  # one run per row group
+            g = int(group[c0])
             part = pf.read_row_group(g, columns=["hit_id", "device_id"])
-            sel = group == g
-            take = pa.array(rows[sel] - starts[g])
-            code_parts.append(mine[sel])
+            take = pa.array(rows[c0:c1] - starts[g])
+            code_parts.append(mine[c0:c1])
             id_parts.append(part.column("hit_id").take(take).cast(pa.string()))
             dev_parts.append(part.column("device_id").take(take).cast(pa.string()))
     if not code_parts:

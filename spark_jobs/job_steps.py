@@ -211,10 +211,13 @@ def search_ordered(spark, cfg, files, groups, tasks, max_m: int, lap):
             dict(n_groups=0, max_group_rows=0, n_rows=0, n_core=0, n_triggered=0, uncoded=0,
                  expected=0.0, kernel_cpu_s=0.0, background_cpu_s=0.0), None)]))
     else:
-        body = ordered_parquet.search_tasks(files, groups, cfg.start_ms, cfg.end_ms,
-                                            devices.column("device_id").combine_chunks(), params,
-                                            model, max_m)
-        rows = collect_windows(desc.mapInArrow(body, from_arrow_schema(PACKED)))
+        shared = spark.sparkContext.broadcast((devices.column("device_id").combine_chunks(), model))
+        body = ordered_parquet.search_tasks(files, groups, cfg.start_ms, cfg.end_ms, shared, params,
+                                            max_m)
+        try:
+            rows = collect_windows(desc.mapInArrow(body, from_arrow_schema(PACKED)))
+        finally:
+            shared.destroy()
     lap("search_s")
     return prep, rows, background, live_source
 

@@ -269,16 +269,20 @@ def device_table(partials: pa.Table) -> tuple[pa.Table, int]:
     }), rows_in_range
 
 
-def search_tasks(files, groups, start_ms, end_ms, device_ids: pa.Array, params, model,
-                 max_multiplicity: int):
+def search_tasks(files, groups, start_ms, end_ms, shared, params, max_multiplicity: int):
     """mapInArrow body: the kernel and background model on each task's core + halo, and the
-    hit_id of every window member (read here, from row groups the task holds, in parallel)."""
+    hit_id of every window member (read here, from row groups the task holds, in parallel).
+
+    ``shared``: a Spark broadcast of (device ids in device-code order, the background's
+    SegmentModel or None). Tens of MB for a large network: as a broadcast each Python worker
+    loads it once, where a closure would be shipped and unpickled again for every task."""
     from spark_jobs.search import packed, stats_batch, window_batch
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from crayfis.coincidence.kernel import triggered_windows
         from crayfis.coincidence.significance import estimate_background
 
+        device_ids, model = shared.value
         for b in batches:
             for spec in b.column("spec").to_pylist():
                 core, halo, t_lo, t_hi = json.loads(spec)

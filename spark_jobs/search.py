@@ -227,7 +227,8 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, device_hashes: np.
                    background, max_multiplicity: int):
     """mapInArrow body for one task: every (slab, tile) partition it holds, one at a time.
 
-    ``background`` (significance.SegmentModel over device codes, or None) gives the core
+    ``background``: a Spark broadcast of a significance.SegmentModel over device codes (each
+    Python worker loads it once), or None; it gives the core
     anchors' expected accidental triggers and Lambda(m) for m = 1..max_multiplicity, which
     add up over tasks because every hit is a core anchor of exactly one partition.
     """
@@ -253,11 +254,11 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, device_hashes: np.
         stats = dict(n_groups=len(bounds) - 1, max_group_rows=0, n_rows=len(order), n_core=0,
                      n_triggered=0, uncoded=0, expected=0.0, kernel_cpu_s=0.0, background_cpu_s=0.0)
         lambdas = None
-        if background is not None and home_all.any():  # once per task: its fixed costs are large
+        if background is not None and home_all.any():  # once per task
             c0 = time.process_time()
             est = estimate_background(*(cols[c][home_all] for c in ("t_ms", "lat", "lon", "device_code")),
                                       params.window_ms, params.radius_m, params.min_devices,
-                                      model=background, max_multiplicity=max_multiplicity)
+                                      model=background.value, max_multiplicity=max_multiplicity)
             stats["expected"] = est.expected_triggers
             lambdas = est.expected_windows(np.arange(1, max_multiplicity + 1)).tolist()
             stats["background_cpu_s"] = time.process_time() - c0
@@ -344,7 +345,13 @@ def search_partitions(encoded, prep: Prepared, params: SearchParams, slide: Time
     copies = assigned_copies(encoded, plan).select(*ASSIGNED.names)
     keys = F.array(*[F.lit(int(k)).cast("long") for k in prep.task_keys])  # hashed as task_keys
     task = F.element_at(keys, F.expr(f"cast(pkey div {plan.grid.n_tiles} as int) + 1"))
+    shared = (encoded.sparkSession.sparkContext.broadcast(background)
+              if background is not None else None)
     out = (copies.repartition(n_tasks, task)
-           .mapInArrow(_search_groups(plan, params, prep.device_hashes, background, max_multiplicity),
+           .mapInArrow(_search_groups(plan, params, prep.device_hashes, shared, max_multiplicity),
                        from_arrow_schema(PACKED)))
-    return collect_windows(out)
+    try:
+        return collect_windows(out)
+    finally:
+        if shared is not None:
+            shared.destroy()
