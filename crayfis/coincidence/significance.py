@@ -287,7 +287,7 @@ class SegmentModel:
     nb_dst: np.ndarray  # neighbour device indices
     edge_offsets: np.ndarray  # CSR over devices into edge_times
     edge_times: np.ndarray
-    sweep_dev: np.ndarray  # every edge's device, in time order (for anchors in time order)
+    sweep_dev: np.ndarray  # every edge's device (int32), in time order (for anchors in time order)
     sweep_time: np.ndarray
 
     @classmethod
@@ -312,9 +312,9 @@ class SegmentModel:
         edge_off = np.zeros(n_dev + 1, dtype=np.int64)
         np.cumsum(np.bincount(edge_dev, minlength=n_dev), out=edge_off[1:])
         edge_times = key % span + t0
-        by_time = np.argsort(edge_times, kind="stable")
+        by_time = np.argsort(edge_times)  # order among equal times does not matter to the sweep
         return cls(devices, float(radius_m), nb_off, dst, edge_off, edge_times,
-                   edge_dev[by_time], edge_times[by_time])
+                   edge_dev[by_time].astype(np.int32), edge_times[by_time])
 
     @property
     def segment_offsets(self) -> np.ndarray:
