@@ -43,7 +43,7 @@ from crayfis.coincidence.kernel import DEFAULT_ENGINE, distinct_counts, find_coi
 from crayfis.coincidence.malloc_tuning import keep_freed_memory  # noqa: E402
 
 DOCS = ROOT / "docs" / "benchmarks.md"
-RUN_DATE = "2026-11-22"
+RUN_DATE = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")  # of the run
 MACHINE = "2-core shared VM (AMD EPYC, AVX2), 24 GiB"
 T0_MS = 1_795_305_600_000  # 2026-11-22T00:00:00Z
 

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DOCS = ROOT / "docs" / "benchmarks.md"
-RUN_DATE = "2026-11-22"
+RUN_DATE = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")  # of the run
 MACHINE = "2-core shared VM, 24 GiB"
 
 
