@@ -9,9 +9,10 @@ In one Spark session, per size:
   - pass-through: mapInArrow that yields its input, over all five columns and over the three
     numeric ones (what any Python stage costs: the floor for a job that runs numpy in Spark);
   - the job: ``spark_jobs.coincidence.run_job`` (statistics, partitioning, kernel per
-    partition, background model, candidates, outputs), wall time after the session is up, twice:
-    on its default path (the Parquet here is written in time order, so the shuffle-free path of
-    ordered_parquet.py) and forced through the general slabs x tiles shuffle (``--shuffle``);
+    partition, background model, candidates, outputs), wall time after the session is up:
+    ``--job-repeats`` times (median reported, every run listed) on its default path (the
+    Parquet here is written in time order, so the shuffle-free path of ordered_parquet.py), and
+    once forced through the general slabs x tiles shuffle (``--shuffle``);
   - the kernel alone on the same hits in this process (one thread), and a check that the job's
     triggered anchors and candidates equal the kernel's.
 Wall times (Spark runs several processes); the VM is shared, so its load average is recorded.
@@ -96,7 +97,7 @@ def section_spark(args) -> list[str]:
         "(1/5/15 min) before each size. Pass-through = mapInArrow yielding its input, with all five "
         "columns and with the three numeric ones. Kernel = find_coincidences on the same hits in "
         "one process, one thread (CPU time).", "",
-        "| hits | default path | job wall | job hits/s | shuffle path wall | shuffle path hits/s "
+        "| hits | default path | job wall, median (runs) | job hits/s, median | shuffle path wall | shuffle path hits/s "
         "| default: prepare / search / candidates s "
         "| default, in search: kernel / background CPU s | rows with halo "
         "| pass-through 5 cols | pass-through numeric | kernel, 1 thread | triggered | candidates "
@@ -118,19 +119,23 @@ def section_spark(args) -> list[str]:
             before = load()
             p5 = passthrough(spark, path, ["hit_id", "device_id", "t_ms", "lat", "lon"])
             p3 = passthrough(spark, path, ["t_ms", "lat", "lon"])
-            s = run_job(spark, JobConfig(input=str(path), output=str(tmp / f"out-{n}"),
-                                         params=SearchParams(w.window_ms, w.radius_m, w.min_devices)))
+            runs = [run_job(spark, JobConfig(input=str(path), output=str(tmp / f"out-{n}"),
+                                             params=SearchParams(w.window_ms, w.radius_m, w.min_devices)))
+                    for _ in range(args.job_repeats)]
+            walls = sorted(r["wall_s"] for r in runs)
+            s = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]  # the median run
             g = run_job(spark, JobConfig(input=str(path), output=str(tmp / f"out-g-{n}"),
                                          params=SearchParams(w.window_ms, w.radius_m, w.min_devices),
                                          ordered_fast_path=False))
-            for r in (s, g):
+            for r in (*runs, g):
                 if (r["triggered_anchors"], r["candidates"]) != (k_trig, k_cand):
                     raise AssertionError(f"job {r['triggered_anchors']}/{r['candidates']} != kernel "
                                          f"{k_trig}/{k_cand} at {n} hits ({r['parameters']['layout']})")
             m = s["hits_read"]
             tm = s["timings"]
             lines.append(
-                f"| {m:,} | {s['parameters']['layout']} | {s['wall_s']:.1f} s | {m / s['wall_s'] / 1e6:.2f} M/s "
+                f"| {m:,} | {s['parameters']['layout']} | {s['wall_s']:.1f} s "
+                f"({' / '.join(f'{x:.1f}' for x in walls)}) | {m / s['wall_s'] / 1e6:.2f} M/s "
                 f"| {g['wall_s']:.1f} s | {m / g['wall_s'] / 1e6:.2f} M/s "
                 f"| {tm['prepare_s']:.1f} / {tm['search_s']:.1f} / {tm['candidates_s']:.1f} "
                 f"| {s['kernel_cpu_s']:.1f} / {s['background_cpu_s']:.1f} "
@@ -152,6 +157,8 @@ def section_spark(args) -> list[str]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spark-sizes", nargs="*", type=float, default=[1e6, 3e6, 1e7, 3e7])
     p.add_argument("--spark-driver-memory", default="8g")
+    p.add_argument("--job-repeats", type=int, default=3,
+                   help="runs of the job on its default path per size (median reported)")
     p.add_argument("--spark-tmp", default=tempfile.gettempdir(),
                    help="where the Parquet input and Spark's shuffle files go")
 
