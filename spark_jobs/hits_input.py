@@ -90,50 +90,56 @@ def normal_path(uri: str) -> str:
     return "file:/" + uri[len("file:///"):] if uri.startswith("file:///") else uri
 
 
-def read_parquet_hit_ids(files: list[str], codes):
-    """(hit_code, hit_id, device_id) table for the given codes, read straight from the Parquet
-    files: only the row groups that hold them, only those two columns (the driver reads a few
-    row groups, not the data set)."""
+def open_parquet(uri: str, dictionary_ids: bool = False):
+    """A pyarrow ParquetFile for a file URI as Spark lists it (file:/..., s3://, hdfs://).
+
+    ``dictionary_ids``: device_id comes back dictionary-encoded, straight from the file's
+    dictionary pages, so per-device work runs over small integers instead of strings."""
     import urllib.parse
 
-    import numpy as np
-    import pyarrow as pa
     import pyarrow.parquet as pq
     from pyarrow import fs
 
+    kw = {"read_dictionary": ["device_id"]} if dictionary_ids else {}
+    if uri.startswith("file:"):
+        return pq.ParquetFile("/" + urllib.parse.unquote(uri[len("file:"):]).lstrip("/"),
+                              filesystem=fs.LocalFileSystem(), **kw)
+    filesystem, path = fs.FileSystem.from_uri(uri)
+    return pq.ParquetFile(path, filesystem=filesystem, **kw)
+
+
+def read_parquet_hit_ids(files: list[str], codes, columns=("hit_id", "device_id")):
+    """(hit_code, *columns) table, as strings, for the given codes (sorted, distinct), read
+    straight from the Parquet files: only the row groups that hold them, only those columns
+    (the driver or a task reads a few row groups, not the data set)."""
+    import numpy as np
+    import pyarrow as pa
+
     codes = np.sort(np.asarray(codes, dtype=np.int64))
     codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if len(codes) else codes  # sort, not hash
-    code_parts, id_parts, dev_parts = [], [], []
+    code_parts, parts = [], {c: [] for c in columns}
     file_no = codes >> ROW_BITS
     distinct_files = file_no[np.r_[True, file_no[1:] != file_no[:-1]]] if len(file_no) else file_no
     for f in distinct_files.tolist():  # a loop over files and row groups, not hits
-        uri = files[f]
-        if uri.startswith("file:"):
-            filesystem = fs.LocalFileSystem()
-            path = "/" + urllib.parse.unquote(uri[len("file:"):]).lstrip("/")
-        else:
-            filesystem, path = fs.FileSystem.from_uri(uri)
-        pf = pq.ParquetFile(path, filesystem=filesystem)
+        pf = open_parquet(files[f])
         sizes = [pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)]
         starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
         lo, hi = np.searchsorted(file_no, [f, f + 1])  # codes are sorted: one run per file
         mine = codes[lo:hi]
         rows = mine & ((1 << ROW_BITS) - 1)
+        if len(rows) and rows[-1] >= starts[-1]:
+            raise RuntimeError("a hit code beyond the end of its Parquet file")
         group = np.searchsorted(starts, rows, side="right") - 1
         cut = np.flatnonzero(np.r_[True, group[1:] != group[:-1], True])
         for c0, c1 in zip(cut[:-1].tolist(), cut[1:].tolist()):  # one run per row group
             g = int(group[c0])
-            part = pf.read_row_group(g, columns=["hit_id", "device_id"])
+            part = pf.read_row_group(g, columns=list(columns))
             take = pa.array(rows[c0:c1] - starts[g])
             code_parts.append(mine[c0:c1])
-            id_parts.append(part.column("hit_id").take(take).cast(pa.string()))
-            dev_parts.append(part.column("device_id").take(take).cast(pa.string()))
-    if not code_parts:
-        return pa.table({"hit_code": pa.array([], pa.int64()), "hit_id": pa.array([], pa.string()),
-                         "device_id": pa.array([], pa.string())})
-    return pa.table({"hit_code": np.concatenate(code_parts),
-                     "hit_id": pa.chunked_array(id_parts, pa.string()),
-                     "device_id": pa.chunked_array(dev_parts, pa.string())})
+            for c in columns:
+                parts[c].append(part.column(c).take(take).cast(pa.string()))
+    return pa.table({"hit_code": pa.array(np.concatenate(code_parts) if code_parts else [], pa.int64()),
+                     **{c: pa.chunked_array(parts[c], pa.string()) for c in columns}})
 
 
 def parquet_input(spark, path: str, start_ms: int | None, end_ms: int | None) -> InputHits:

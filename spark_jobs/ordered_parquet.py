@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.parse
 from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from spark_jobs.hits_input import ROW_BITS
+from spark_jobs.hits_input import ROW_BITS, open_parquet, read_parquet_hit_ids
 
 MAX_HALO_SHARE = 2.0  # fall back to the shuffle path if halos would re-read more rows than this
 # share of the input (row groups are read whole; the shuffle costs far more than a re-read)
@@ -34,19 +32,6 @@ DEVICE_PARTIALS = pa.schema([("device_id", pa.string()), ("n_hits", pa.int64()),
                              ("n_rows", pa.int64()), ("t_min_ms", pa.int64()),
                              ("t_max_ms", pa.int64()), ("x", pa.float64()), ("y", pa.float64()),
                              ("z", pa.float64())])
-
-
-def open_parquet(uri: str, dictionary_ids: bool = False) -> pq.ParquetFile:
-    """``dictionary_ids``: device_id comes back dictionary-encoded, straight from the file's
-    dictionary pages, so per-device work runs over small integers instead of strings."""
-    from pyarrow import fs
-
-    kw = {"read_dictionary": ["device_id"]} if dictionary_ids else {}
-    if uri.startswith("file:"):
-        return pq.ParquetFile("/" + urllib.parse.unquote(uri[len("file:"):]).lstrip("/"),
-                              filesystem=fs.LocalFileSystem(), **kw)
-    filesystem, path = fs.FileSystem.from_uri(uri)
-    return pq.ParquetFile(path, filesystem=filesystem, **kw)
 
 
 @dataclass(frozen=True)
@@ -330,35 +315,15 @@ def search_tasks(files, groups, start_ms, end_ms, shared, params, max_multiplici
                 stats["n_triggered"] = len(tw.anchors)
                 if len(tw.anchors):
                     yield packed(window_batch(tw, code, dev, t, lat, lon))
-                    yield packed(member_names(files, groups, code[tw.members]))
+                    yield packed(member_names(files, code[tw.members]))
                 yield packed(stats_batch(stats, lambdas))
     return run
 
 
-def member_names(files, groups, member_codes: np.ndarray) -> pa.RecordBatch:
+def member_names(files, member_codes: np.ndarray) -> pa.RecordBatch:
     """search.MEMBER_NAMES: each distinct member's hit_id, from its row group."""
     from spark_jobs.search import MEMBER_NAMES
 
-    distinct = np.sort(member_codes)
-    distinct = distinct[np.r_[True, distinct[1:] != distinct[:-1]]]
-    return pa.RecordBatch.from_arrays([pa.array(distinct), read_hit_ids(files, groups, distinct)],
-                                      schema=MEMBER_NAMES)
-
-
-def read_hit_ids(files, groups, codes: np.ndarray) -> pa.Array:
-    """hit_id (as string) of each of the given hit codes, which must be sorted and distinct."""
-    by_start = sorted(groups, key=lambda g: (g.file_no, g.first_row))
-    starts = np.array([(g.file_no << ROW_BITS) + g.first_row for g in by_start], dtype=np.int64)
-    where = np.searchsorted(starts, codes, "right") - 1
-    parts, opened = [], {}
-    cut = np.flatnonzero(np.r_[True, where[1:] != where[:-1], True]) if len(codes) else [0]
-    for c0, c1 in zip(cut[:-1], cut[1:]):  # a loop over row groups, not hits
-        g = by_start[int(where[c0])]
-        if g.file_no not in opened:
-            opened[g.file_no] = open_parquet(files[g.file_no])
-        col = opened[g.file_no].read_row_group(g.index, columns=["hit_id"]).column(0)
-        rows = codes[c0:c1] - starts[where[c0]]
-        if rows.max() >= g.n_rows:
-            raise RuntimeError("a window member outside its row group")
-        parts.append(pc.cast(col.take(pa.array(rows)), pa.string()))
-    return pa.chunked_array(parts, pa.string()).combine_chunks() if parts else pa.array([], pa.string())
+    names = read_parquet_hit_ids(files, member_codes, columns=("hit_id",))
+    return pa.RecordBatch.from_arrays([names.column("hit_code").combine_chunks(),
+                                       names.column("hit_id").combine_chunks()], schema=MEMBER_NAMES)
