@@ -58,9 +58,7 @@ def windows_from_rows(rows: pa.Table) -> Windows:
     starts = np.flatnonzero(new)
     offsets = np.append(starts, len(anchor)).astype(np.int64)
     wdev = rows.column("window_devices").to_numpy()[order][starts]
-    by_member = np.argsort(member, kind="stable")  # a sort, not numpy's hash unique
-    sm = member[by_member]
-    first = by_member[np.r_[True, sm[1:] != sm[:-1]]] if len(sm) else by_member
+    first = first_of_each(member)
     codes = member[first]
     pick = order[first]
 
@@ -72,13 +70,17 @@ def windows_from_rows(rows: pa.Table) -> Windows:
                    lat=attr("lat"), lon=attr("lon"))
 
 
+def first_of_each(values: np.ndarray) -> np.ndarray:
+    """Index of the first occurrence of each distinct value, in ascending value order (a sort,
+    not numpy's hash-based unique, which is many times slower on int64)."""
+    order = np.argsort(values, kind="stable")
+    v = values[order]
+    return order[np.r_[True, v[1:] != v[:-1]]] if len(v) else order
+
+
 def distinct_names(names: pa.Table) -> pa.Table:
     """(hit_code, hit_id) once per hit code (tasks whose halos overlap name a hit twice)."""
-    code = names.column("hit_code").to_numpy()
-    order = np.argsort(code, kind="stable")
-    sc = code[order]
-    keep = order[np.r_[True, sc[1:] != sc[:-1]]] if len(sc) else order
-    return names.take(pa.array(keep))
+    return names.take(pa.array(first_of_each(names.column("hit_code").to_numpy())))
 
 
 @dataclass

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .compiled_scan import is_time_ordered
+
 
 @njit(cache=True, nogil=True)
 def _segment_ids(dev_idx, t, edge_offsets, edge_times, out):
@@ -42,14 +44,6 @@ def _sweep(dev_idx, t, edge_offsets, sweep_dev, sweep_time, out):
         out[i] = current[dev_idx[i]]
 
 
-@njit(cache=True, nogil=True)
-def _is_sorted(t):
-    for i in range(1, len(t)):
-        if t[i] < t[i - 1]:
-            return False
-    return True
-
-
 def segment_ids(dev_idx: np.ndarray, t: np.ndarray, edge_offsets: np.ndarray,
                 edge_times: np.ndarray, sweep_dev: np.ndarray | None = None,
                 sweep_time: np.ndarray | None = None) -> np.ndarray:
@@ -62,7 +56,7 @@ def segment_ids(dev_idx: np.ndarray, t: np.ndarray, edge_offsets: np.ndarray,
     if len(dev_idx) and (dev_idx.min() < 0 or dev_idx.max() >= len(edge_offsets) - 1):
         raise IndexError("device index outside the segment model")
     out = np.empty(len(dev_idx), dtype=np.int64)
-    if sweep_dev is not None and _is_sorted(t):
+    if sweep_dev is not None and is_time_ordered(t):
         _sweep(dev_idx, t, np.ascontiguousarray(edge_offsets, dtype=np.int64), sweep_dev,
                sweep_time, out)
         return out
