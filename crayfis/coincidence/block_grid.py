@@ -40,6 +40,21 @@ _MAX_LON_CELLS = 1 << 20
 _LAT_SLACK_DEG = 1e-7
 
 
+def lon_reach_deg(poleward_deg, radius_m: float) -> np.ndarray:
+    """Most longitude (degrees, slackened) between two points within ``radius_m`` whose
+    latitudes are both at most ``poleward_deg`` from the equator (already including R and
+    slack): sin(dlon / 2) = sin(R / 2R_E) / cos(poleward); 360 where that reaches a pole."""
+    poleward = np.asarray(poleward_deg, dtype=np.float64)
+    ang = float(radius_m) / EARTH_RADIUS_M
+    cos_p = np.cos(np.radians(np.minimum(poleward, 90.0)))
+    sin_half = np.sin(min(ang * _SLACK / 2.0, np.pi / 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(cos_p > 0, sin_half / np.where(cos_p > 0, cos_p, 1.0), np.inf)
+        dlon = np.where(s < 1.0, np.degrees(2.0 * np.arcsin(np.minimum(s, 1.0))), 360.0)
+    dlon = np.where(poleward >= 90.0, 360.0, dlon)
+    return np.minimum(dlon * _SLACK + _ABS_SLACK_DEG, 360.0)
+
+
 @dataclass(frozen=True)
 class BlockGrid:
     """Cell tables for a search radius (the scan's arguments; see the module doc)."""
@@ -67,13 +82,7 @@ class BlockGrid:
         b = np.arange(n_bands, dtype=np.float64)
         lo, hi = -90.0 + b * h, np.minimum(-90.0 + (b + 1.0) * h, 90.0)
         poleward = np.maximum(np.abs(lo), np.abs(hi)) + lat_reach + _LAT_SLACK_DEG
-        cos_p = np.cos(np.radians(np.minimum(poleward, 90.0)))
-        sin_half = np.sin(min(ang * _SLACK / 2.0, np.pi / 2))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            s = np.where(cos_p > 0, sin_half / np.where(cos_p > 0, cos_p, 1.0), np.inf)
-            dlon = np.where(s < 1.0, np.degrees(2.0 * np.arcsin(np.minimum(s, 1.0))), 360.0)
-        dlon = np.where(poleward >= 90.0, 360.0, dlon)
-        dlon = np.minimum(dlon * _SLACK + _ABS_SLACK_DEG, 360.0)
+        dlon = lon_reach_deg(poleward, radius_m)
         n_lon = np.floor(360.0 / np.maximum(cell_factor * dlon * _MARGIN, 1e-300))
         n_lon = np.clip(n_lon, 1.0, _MAX_LON_CELLS)
         n_lon[dlon >= 360.0] = 1.0

@@ -186,6 +186,18 @@ def _sort_run(run_m, run_c2, m):
 
 
 @njit(cache=True, nogil=True)
+def lat_lon_bounds(lat, lon):
+    """(least lat, most lat, least lon, most lon) in one pass."""
+    la_min, la_max, lo_min, lo_max = np.inf, -np.inf, np.inf, -np.inf
+    for i in range(len(lat)):
+        la_min = min(la_min, lat[i])
+        la_max = max(la_max, lat[i])
+        lo_min = min(lo_min, lon[i])
+        lo_max = max(lo_max, lon[i])
+    return la_min, la_max, lo_min, lo_max
+
+
+@njit(cache=True, nogil=True)
 def extent(lat, lon, bands_per_deg, n_bands):
     """(first band, last band, least and most x fraction) of the hits' cells and the bands
     next to them, by the expressions of the scan."""
@@ -224,6 +236,75 @@ def dense_layout(b_lo, xf_min, xf_max, lon_cells, limit, cell_base):
     return size
 
 
+@njit(cache=True, nogil=True, inline="always")
+def finish_anchor(a_pos, qa, ala, alo, mb, k, j0, perm, lat, lon, dev, c2_in, c2_out, tables,
+                  units, have_u, run_m, run_c2, run_dev, dev_scratch, outs, defs, def_c2, fills):
+    """Decide anchor ``a_pos`` (local ``qa``) from the hits ``run_m[:mb]`` (local positions)
+    that passed the box: chords, then its window is written out, deferred with its band pairs,
+    or dropped. Shared by both scans, inlined in each (hence the tuples: a call of more than 30
+    arguments cannot be inlined). ``tables``: (sin, cos); ``units``: (ux, uy, uz); ``outs``:
+    (out_anchor, out_size, out_ndev, out_members); ``defs``: (def_anchor, def_count,
+    def_members); ``fills``: (na, nm, nda, ndm). Returns (status, fills)."""
+    sin_table, cos_table = tables
+    ux, uy, uz = units
+    out_anchor, out_size, out_ndev, out_members = outs
+    def_anchor, def_count, def_members = defs
+    na, nm, nda, ndm = fills
+    if not have_u[qa]:
+        ux[qa], uy[qa], uz[qa] = unit_vector(ala, alo, sin_table, cos_table)
+        have_u[qa] = 1
+    ax, ay, az = ux[qa], uy[qa], uz[qa]
+    m = 0
+    in_band = False
+    for i in range(mb):
+        r = run_m[i]
+        if not have_u[r]:
+            r_idx = j0 + r if perm is None else perm[j0 + r]
+            ux[r], uy[r], uz[r] = unit_vector(lat[r_idx], lon[r_idx], sin_table, cos_table)
+            have_u[r] = 1
+        c2 = chord2(ax, ay, az, ux[r], uy[r], uz[r])
+        if c2 <= c2_out:
+            run_m[m] = r
+            run_c2[m] = c2
+            m += 1
+            if c2 > c2_in:
+                in_band = True
+    if m < k and not in_band:
+        return OK, (na, nm, nda, ndm)
+    _sort_run(run_m, run_c2, m)
+    if in_band:  # the caller decides the band pairs with geo.within_radius
+        if nda >= len(def_anchor):
+            return DEFERRED_FULL, (na, nm, nda, ndm)
+        if ndm + m > len(def_members):
+            return DEFERRED_MEMBERS_FULL, (na, nm, nda, ndm)
+        def_anchor[nda] = a_pos
+        def_count[nda] = m
+        nda += 1
+        for i in range(m):
+            def_members[ndm + i] = j0 + run_m[i]
+            def_c2[ndm + i] = run_c2[i]
+        ndm += m
+        return OK, (na, nm, nda, ndm)
+    for i in range(m):
+        r_idx = j0 + run_m[i] if perm is None else perm[j0 + run_m[i]]
+        run_dev[i] = dev[r_idx]
+    nd = _distinct(run_dev, m, dev_scratch)
+    if nd < k:
+        return OK, (na, nm, nda, ndm)
+    if na >= len(out_anchor):
+        return ANCHORS_FULL, (na, nm, nda, ndm)
+    if nm + m > len(out_members):
+        return MEMBERS_FULL, (na, nm, nda, ndm)
+    out_anchor[na] = a_pos
+    out_size[na] = m
+    out_ndev[na] = nd
+    na += 1
+    for i in range(m):
+        out_members[nm + i] = j0 + run_m[i]
+    nm += m
+    return OK, (na, nm, nda, ndm)
+
+
 @njit(cache=True, nogil=True)
 def scan_chunk(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
                bands_per_deg, n_bands, lon_cells, offsets, dlat, dlon_band,
@@ -234,7 +315,8 @@ def scan_chunk(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_
     """Scan time positions [j0, i2) and evaluate anchors in [i0, i1) (see the module doc).
 
     ``ts``: times in time order (only differences are used); ``perm``: time position -> input
-    index (empty: identity); ``mask``: per input index, anchors to evaluate (empty: all).
+    index (None: identity); ``mask``: per input index, anchors to evaluate (None: all). With
+    None numba compiles a version without the indirection or the test.
     Cells are numbered densely (``cell_base`` from ``dense_layout``; the lengths and counts
     of ``hdat`` must then be zero, and are left so) or, with an empty ``cell_base``, through the hash table
     ``hkey``. ``hdat[6 s: 6 s + 6]``: last hit and length of slot s's list (linked newest
@@ -268,8 +350,6 @@ def _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
           hkey, hdat, hshift, block, out_anchor, out_size, out_ndev, out_members,
           def_anchor, def_count, def_members, def_c2, run_m, run_c2, run_dev, dev_scratch, fill):
     """``scan_chunk``'s loop; returns (status, hits entered, hits left)."""
-    has_perm = len(perm) > 0
-    has_mask = len(mask) > 0
     n_loc = i2 - j0
     cap = len(hkey)
     hmask = cap - 1
@@ -290,7 +370,7 @@ def _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
         while e_end < n_loc and ts[j0 + e_end] - tq <= tau:
             e_end += 1
         for e in range(enter, e_end):
-            e_idx = perm[j0 + e] if has_perm else j0 + e
+            e_idx = j0 + e if perm is None else perm[j0 + e]
             # the hit's cell and quadrant (cell_quadrant, inlined)
             y = (lat[e_idx] + 90.0) * bands_per_deg
             band = np.int64(y)
@@ -340,8 +420,8 @@ def _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
         leave = l_end
         for qa in range(q, g_end):
             a_pos = j0 + qa
-            a_idx = perm[a_pos] if has_perm else a_pos
-            if has_mask and not mask[a_idx]:
+            a_idx = a_pos if perm is None else perm[a_pos]
+            if mask is not None and not mask[a_idx]:
                 continue
             ala = lat[a_idx]
             alo = lon[a_idx]
@@ -416,7 +496,7 @@ def _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
                 s = block[c]
                 r = hdat[_SLOT * s]
                 for _ in range(hdat[_SLOT * s + 1]):
-                    r_idx = perm[j0 + r] if has_perm else j0 + r
+                    r_idx = j0 + r if perm is None else perm[j0 + r]
                     d = abs(lon[r_idx] - alo)
                     d = min(d, 360.0 - d)  # the same as 360 - d where d > 180
                     run_m[mb] = r
@@ -424,58 +504,13 @@ def _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
                     r = prev[r]
             if mb < k:
                 continue
-            if not have_u[qa]:
-                ux[qa], uy[qa], uz[qa] = unit_vector(ala, alo, sin_table, cos_table)
-                have_u[qa] = 1
-            ax, ay, az = ux[qa], uy[qa], uz[qa]
-            m = 0
-            in_band = False
-            for i in range(mb):
-                r = run_m[i]
-                if not have_u[r]:
-                    r_idx = perm[j0 + r] if has_perm else j0 + r
-                    ux[r], uy[r], uz[r] = unit_vector(lat[r_idx], lon[r_idx], sin_table, cos_table)
-                    have_u[r] = 1
-                c2 = chord2(ax, ay, az, ux[r], uy[r], uz[r])
-                if c2 <= c2_out:
-                    run_m[m] = r
-                    run_c2[m] = c2
-                    m += 1
-                    if c2 > c2_in:
-                        in_band = True
-            if m < k and not in_band:
-                continue
-            _sort_run(run_m, run_c2, m)
-            if in_band:  # the caller decides the band pairs with geo.within_radius
-                if nda >= len(def_anchor):
-                    return DEFERRED_FULL, enter, leave
-                if ndm + m > len(def_members):
-                    return DEFERRED_MEMBERS_FULL, enter, leave
-                def_anchor[nda] = a_pos
-                def_count[nda] = m
-                nda += 1
-                for i in range(m):
-                    def_members[ndm + i] = j0 + run_m[i]
-                    def_c2[ndm + i] = run_c2[i]
-                ndm += m
-                continue
-            for i in range(m):
-                r_idx = perm[j0 + run_m[i]] if has_perm else j0 + run_m[i]
-                run_dev[i] = dev[r_idx]
-            nd = _distinct(run_dev, m, dev_scratch)
-            if nd < k:
-                continue
-            if na >= len(out_anchor):
-                return ANCHORS_FULL, enter, leave
-            if nm + m > len(out_members):
-                return MEMBERS_FULL, enter, leave
-            out_anchor[na] = a_pos
-            out_size[na] = m
-            out_ndev[na] = nd
-            na += 1
-            for i in range(m):
-                out_members[nm + i] = j0 + run_m[i]
-            nm += m
+            status, (na, nm, nda, ndm) = finish_anchor(
+                a_pos, qa, ala, alo, mb, k, j0, perm, lat, lon, dev, c2_in, c2_out,
+                (sin_table, cos_table), (ux, uy, uz), have_u, run_m, run_c2, run_dev, dev_scratch,
+                (out_anchor, out_size, out_ndev, out_members), (def_anchor, def_count, def_members),
+                def_c2, (na, nm, nda, ndm))
+            if status != OK:
+                return status, enter, leave
         q = g_end
     fill[0], fill[1], fill[2], fill[3] = na, nm, nda, ndm
     return OK, enter, leave

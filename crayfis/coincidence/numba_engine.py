@@ -2,9 +2,11 @@
 
 Hits are put in time order (nothing to do when they already are), cut into chunks of
 ``chunk_size`` anchors plus the hits a window of the chunk can reach (as in the numpy engine),
-and each chunk is scanned by ``compiled_scan.scan_chunk`` over the cells of ``block_grid``.
-Every buffer is a numpy array made here, so its size is visible and bounded: per chunk about
-60 bytes per hit, plus the outputs.
+and each chunk is scanned either by ``compiled_uniform_scan`` over a ``uniform_grid`` (hits in
+one region that neither reaches a pole nor wraps: the fast path) or by
+``compiled_scan.scan_chunk`` over the cells of ``block_grid`` (anything). Every buffer is a
+numpy array made here, so its size is visible and bounded: per chunk about 60 bytes per hit,
+plus the outputs.
 Anchors with a pair in ``within_radius``'s band come back with their members' squared chords
 and are decided by ``geo.within_radius`` itself, so every distance decision is the numpy one.
 """
@@ -15,13 +17,15 @@ import numpy as np
 
 from . import compiled_scan as cs
 from .block_grid import BlockGrid
+from .compiled_uniform_scan import scan_chunk_uniform
 from .geo import _COS_TABLE, _SIN_TABLE, chord2_band, within_radius
 from .kernel import chunk_spans
+from .uniform_grid import UniformGrid, uniform_grid
 
 _EMPTY = np.zeros(0, dtype=np.int64)
-_NO_MASK = np.zeros(0, dtype=np.bool_)
 _FIRST_TABLE = 1 << 14
 _MAX_T = np.iinfo(np.int64).max
+UNIFORM_GRID = True  # use the uniform grid where it serves (tests turn it off to cover the other)
 
 
 def _grow(a: np.ndarray, used: int, at_least: int) -> np.ndarray:
@@ -33,9 +37,16 @@ def _grow(a: np.ndarray, used: int, at_least: int) -> np.ndarray:
 class _Buffers:
     """Scratch of one chunk (grown to the largest chunk) and the outputs (grown on demand)."""
 
-    def __init__(self, n_hits: int, dense_cells: int):
+    def __init__(self, n_hits: int, dense_cells: int, uniform: UniformGrid | None = None):
         self.n_loc = 0
-        if dense_cells >= 0:  # cells numbered densely: no hash table
+        if uniform is not None:  # the uniform grid's tables
+            self.table = 0
+            self.hkey = _EMPTY
+            self.head = np.zeros(uniform.cells, dtype=np.int32)
+            self.cell_len = np.zeros(uniform.cells, dtype=np.int32)
+            self.quad_count = np.zeros(uniform.quadrants, dtype=np.int32)
+            self.hdat = np.zeros(0, dtype=np.int32)
+        elif dense_cells >= 0:  # cells numbered densely: no hash table
             self.table = 0
             self.hkey = _EMPTY
             self.hdat = np.zeros(cs.SLOT_INTS * dense_cells, dtype=np.int32)
@@ -62,6 +73,7 @@ class _Buffers:
         self.n_loc = n
         self.prev = np.empty(n, dtype=np.int32)
         self.hslot = np.empty(n, dtype=np.int32)
+        self.hcell = np.empty(n, dtype=np.int32)
         self.ux, self.uy, self.uz = np.empty(n), np.empty(n), np.empty(n)
         self.have_u = np.empty(n, dtype=np.uint8)
         self.run_m = np.empty(n, dtype=np.int32)
@@ -149,26 +161,43 @@ def triggered_windows_numba(t, lat, lon, dev, tau: int, radius: float, k: int, a
     whether t ascends (``ordered``)."""
     n = len(t)
     perm, ts = _time_order(t, tau, ordered)
-    mask = _NO_MASK if anchor_mask is None else anchor_mask
+    mask = anchor_mask  # None: every anchor
+    scan_perm = perm if len(perm) else None  # None: the scans' version for time-ordered input
     grid = BlockGrid.for_radius(radius)
     c2_in, c2_out = chord2_band(radius)
-    cell_base, b0, dense_cells = _dense_cells(lat, lon, grid, n)
-    buf = _Buffers(n, dense_cells)
+    uni = None
+    if UNIFORM_GRID:
+        uni = uniform_grid(*cs.lat_lon_bounds(lat, lon), radius, n)
+    if uni is not None:
+        cell_base, b0, dense_cells = _EMPTY, 0, -1
+    else:
+        cell_base, b0, dense_cells = _dense_cells(lat, lon, grid, n)
+    buf = _Buffers(n, dense_cells, uni)
     sel = None
     if anchor_mask is not None:
         sel = anchor_mask if len(perm) == 0 else anchor_mask[perm]
     for i0, i1, j0, i2 in chunk_spans(ts, tau, chunk_size, sel):
         buf.scratch_for(i2 - j0)
         while True:
-            status = cs.scan_chunk(
-                ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
-                grid.bands_per_deg, grid.n_bands, grid.lon_cells, grid.offsets,
-                grid.lat_reach_deg, grid.dlon_deg, b0, cell_base,
-                _SIN_TABLE, _COS_TABLE, buf.prev, buf.hslot, buf.ux, buf.uy, buf.uz, buf.have_u,
-                buf.hkey, buf.hdat, 64 - (buf.table.bit_length() - 1), buf.block,
-                buf.out_anchor, buf.out_size, buf.out_ndev, buf.out_members,
-                buf.def_anchor, buf.def_count, buf.def_members, buf.def_c2,
-                buf.run_m, buf.run_c2, buf.run_dev, buf.dev_scratch, buf.fill)
+            if uni is not None:
+                status = scan_chunk_uniform(
+                    ts, scan_perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
+                    uni.lat0, uni.lon0, uni.inv_qh, uni.inv_qw, uni.cols, uni.lat_reach_deg,
+                    uni.lon_reach_deg, _SIN_TABLE, _COS_TABLE, buf.prev, buf.hslot, buf.hcell,
+                    buf.ux, buf.uy, buf.uz, buf.have_u, buf.head, buf.cell_len, buf.quad_count,
+                    buf.out_anchor, buf.out_size, buf.out_ndev, buf.out_members,
+                    buf.def_anchor, buf.def_count, buf.def_members, buf.def_c2,
+                    buf.run_m, buf.run_c2, buf.run_dev, buf.dev_scratch, buf.fill)
+            else:
+                status = cs.scan_chunk(
+                    ts, scan_perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
+                    grid.bands_per_deg, grid.n_bands, grid.lon_cells, grid.offsets,
+                    grid.lat_reach_deg, grid.dlon_deg, b0, cell_base,
+                    _SIN_TABLE, _COS_TABLE, buf.prev, buf.hslot, buf.ux, buf.uy, buf.uz, buf.have_u,
+                    buf.hkey, buf.hdat, 64 - (buf.table.bit_length() - 1), buf.block,
+                    buf.out_anchor, buf.out_size, buf.out_ndev, buf.out_members,
+                    buf.def_anchor, buf.def_count, buf.def_members, buf.def_c2,
+                    buf.run_m, buf.run_c2, buf.run_dev, buf.dev_scratch, buf.fill)
             if status == cs.OK:
                 break
             buf.grow(status, i2 - j0)

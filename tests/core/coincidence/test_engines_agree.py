@@ -1,6 +1,7 @@
 """The compiled engine against the vectorised one on thousands of hits, where the O(N^2)
-reference is too slow: both cell numberings of the compiled scan (dense, and hashed where the
-hits wrap across the antimeridian or cover a pole), over radii from metres to thousands of km."""
+reference is too slow: both of its scans (the uniform grid where the region allows it, and the
+general one with both cell numberings: dense, and hashed where the hits wrap across the
+antimeridian or cover a pole), over radii from metres to thousands of km."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from crayfis.coincidence.kernel import find_coincidences
 
 from .scenes import REGIONS, offset_points
+from .variants import engine_variant
 
 
 @pytest.mark.parametrize("region", sorted(REGIONS))
@@ -23,10 +25,12 @@ def test_numba_and_numpy_engines_agree(region, radius):
     t = np.sort(rng.integers(0, 20_000, n)).astype(np.int64)
     dev = rng.integers(0, 300, n).astype(np.int64)
     for k in (2, 3):
-        got = find_coincidences(t, lat, lon, dev, 100, radius, k, engine="numba")
         want = find_coincidences(t, lat, lon, dev, 100, radius, k, engine="numpy")
-        assert got.triggered.tolist() == want.triggered.tolist()
-        assert got.windows.members.tolist() == want.windows.members.tolist()
-        assert got.cand_members.tolist() == want.cand_members.tolist()
-        assert got.cand_anchors.tolist() == want.cand_anchors.tolist()
+        for variant in ("numba", "numba-banded"):
+            with engine_variant(variant) as engine:
+                got = find_coincidences(t, lat, lon, dev, 100, radius, k, engine=engine)
+            assert got.triggered.tolist() == want.triggered.tolist()
+            assert got.windows.members.tolist() == want.windows.members.tolist()
+            assert got.cand_members.tolist() == want.cand_members.tolist()
+            assert got.cand_anchors.tolist() == want.cand_anchors.tolist()
     assert len(got.triggered) > 0

@@ -1,5 +1,5 @@
-"""Both kernel engines (compiled and vectorised) return exactly what the O(N^2) definition
-returns."""
+"""Both kernel engines (compiled, with either of its scans, and vectorised) return exactly what
+the O(N^2) definition returns."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from crayfis.coincidence.kernel import ENGINES, find_coincidences, triggered_win
 
 from .compare import assert_result_equal, assert_windows_equal
 from .scenes import scenes
+from .variants import VARIANTS, engine_variant
 
 engines = pytest.mark.parametrize("engine", ENGINES)
+variants = pytest.mark.parametrize("variant", VARIANTS)
 
 TUNING = st.fixed_dictionaries({
     "chunk_size": st.sampled_from([1, 3, 16, 1 << 17]),
@@ -22,39 +24,42 @@ TUNING = st.fixed_dictionaries({
 })
 
 
-@engines
+@variants
 @settings(max_examples=100, deadline=None, derandomize=True)
 @given(scene=scenes(), tuning=TUNING)
-def test_kernel_equals_brute_force(engine, scene, tuning):
+def test_kernel_equals_brute_force(variant, scene, tuning):
     ref = brute_force(*scene.args())
-    res = find_coincidences(*scene.args(), engine=engine, **tuning)
+    with engine_variant(variant) as engine:
+        res = find_coincidences(*scene.args(), engine=engine, **tuning)
     assert_result_equal(res, ref, scene.t, scene.dev)
 
 
-@engines
+@variants
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(scene=scenes(), data=st.data())
-def test_input_order_does_not_matter(engine, scene, data):
+def test_input_order_does_not_matter(variant, scene, data):
     """Shuffled input gives the same windows, mapped through the permutation."""
     n = len(scene.t)
     perm = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).permutation(n)
     ref = brute_force(*scene.args())
     shuffled = (scene.t[perm], scene.lat[perm], scene.lon[perm], scene.dev[perm])
-    tw = triggered_windows(*shuffled, scene.tau, scene.radius, scene.k, engine=engine)
+    with engine_variant(variant) as engine:
+        tw = triggered_windows(*shuffled, scene.tau, scene.radius, scene.k, engine=engine)
     got = {int(perm[a]): sorted(perm[tw.members[tw.member_offsets[i]:tw.member_offsets[i + 1]]].tolist())
            for i, a in enumerate(tw.anchors)}
     assert got == {a: sorted(m) for a, m in ref.windows.items()}
 
 
-@engines
+@variants
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(scene=scenes(), data=st.data())
-def test_anchor_mask_evaluates_only_masked_anchors(engine, scene, data):
+def test_anchor_mask_evaluates_only_masked_anchors(variant, scene, data):
     n = len(scene.t)
     mask = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
     ref = brute_force(*scene.args())
-    tw = triggered_windows(*scene.args(), anchor_mask=mask, engine=engine,
-                           chunk_size=data.draw(st.sampled_from([2, 1 << 17])))
+    chunk_size = data.draw(st.sampled_from([2, 1 << 17]))
+    with engine_variant(variant) as engine:
+        tw = triggered_windows(*scene.args(), anchor_mask=mask, engine=engine, chunk_size=chunk_size)
     assert_windows_equal(tw, ref, only=mask)
 
 

@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 from crayfis.coincidence import compiled_scan as cs
 from crayfis.coincidence.brute import brute_force
 from crayfis.coincidence.geo import _COS_TABLE, _SIN_TABLE, chord2, pair_distance_m, unit_vectors
-from crayfis.coincidence.kernel import ENGINES, find_coincidences, triggered_windows
+from crayfis.coincidence.kernel import find_coincidences, triggered_windows
 from crayfis.coincidence.merge import merge_windows
 from crayfis.coincidence.numba_engine import merge_time_ordered
 
 from .compare import assert_result_equal, assert_windows_equal
 from .scenes import offset_points, scenes
+from .variants import VARIANTS, engine_variant
 
 
 def _angles(rng, n):
@@ -76,9 +77,9 @@ def test_compiled_arithmetic_has_no_fused_multiply_add():
         assert not any(op in asm for op in _FMA)
 
 
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("region", [(34.05, -118.25), (-16.5, 180.0), (89.995, 10.0)])
-def test_pairs_a_hair_inside_and_outside_radius(engine, region):
+def test_pairs_a_hair_inside_and_outside_radius(variant, region):
     """R set to a pair's distance, and to the doubles just below it: the pair is in the
     window, then not, as the definition's arithmetic says."""
     rng = np.random.default_rng(11)
@@ -90,8 +91,9 @@ def test_pairs_a_hair_inside_and_outside_radius(engine, region):
     for radius in (d, np.nextafter(d, 0), d * (1 - 1e-12), d * (1 - 5e-10), d * (1 + 5e-10)):
         for k in (2, 3):
             ref = brute_force(t, lat, lon, dev, 50, float(radius), k)
-            assert_result_equal(find_coincidences(t, lat, lon, dev, 50, float(radius), k, engine=engine),
-                                ref, t, dev)
+            with engine_variant(variant) as engine:
+                res = find_coincidences(t, lat, lon, dev, 50, float(radius), k, engine=engine)
+            assert_result_equal(res, ref, t, dev)
 
 
 def test_buffers_grow_and_chunks_rescan():
@@ -113,9 +115,25 @@ def test_buffers_grow_and_chunks_rescan():
         assert len(res.triggered) > 1000
 
 
-def test_many_anchors_with_band_pairs():
+def test_uniform_grid_buffers_grow_and_chunks_rescan():
+    """The fast path's own tables: hits in one region (uniform grid), a loose trigger so most
+    hits trigger and the outputs grow, and small chunks that each leave their tables empty."""
+    rng = np.random.default_rng(8)
+    n = 3000
+    lat, lon = offset_points(48.2, 16.4, rng.normal(0, 2000, n), rng.normal(0, 2000, n))
+    t = np.sort(rng.integers(0, 3000, n)).astype(np.int64)
+    dev = rng.integers(0, 60, n).astype(np.int64)
+    for k, chunk in ((1, 1 << 16), (2, 7), (3, 500)):
+        ref = brute_force(t, lat, lon, dev, 300, 1500.0, k)
+        res = find_coincidences(t, lat, lon, dev, 300, 1500.0, k, engine="numba", chunk_size=chunk)
+        assert_result_equal(res, ref, t, dev)
+        assert len(res.triggered) > 1000
+
+
+@pytest.mark.parametrize("variant", ["numba", "numba-banded"])
+def test_many_anchors_with_band_pairs(variant):
     """Hundreds of hits on two spots exactly R apart: every anchor has pairs in the band, so
-    the deferred buffers grow and within_radius decides them all."""
+    the deferred buffers grow and within_radius decides them all (in both compiled scans)."""
     rng = np.random.default_rng(5)
     n = 400
     spot = rng.random(n) < 0.5
@@ -126,24 +144,28 @@ def test_many_anchors_with_band_pairs():
     d = float(pair_distance_m(45.0, 7.0, 45.003, 7.002))
     for radius in (d, np.nextafter(d, 0)):
         ref = brute_force(t, lat, lon, dev, 20, float(radius), 4)
-        assert_result_equal(find_coincidences(t, lat, lon, dev, 20, float(radius), 4), ref, t, dev)
+        with engine_variant(variant) as engine:
+            res = find_coincidences(t, lat, lon, dev, 20, float(radius), 4, engine=engine)
+        assert_result_equal(res, ref, t, dev)
 
 
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("variant", VARIANTS)
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(scene=scenes(), data=st.data())
-def test_time_ordered_input_equals_brute_force(engine, scene, data):
+def test_time_ordered_input_equals_brute_force(variant, scene, data):
     """Time-ordered input takes the paths without a permutation, and the compiled merge
     (indices sort as (t, index) there); with and without an anchor mask."""
     order = np.argsort(scene.t, kind="stable")
     t, lat, lon, dev = scene.t[order], scene.lat[order], scene.lon[order], scene.dev[order]
     ref = brute_force(t, lat, lon, dev, scene.tau, scene.radius, scene.k)
-    res = find_coincidences(t, lat, lon, dev, scene.tau, scene.radius, scene.k, engine=engine)
-    assert_result_equal(res, ref, t, dev)
     n = len(t)
     mask = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
-    tw = triggered_windows(t, lat, lon, dev, scene.tau, scene.radius, scene.k, anchor_mask=mask,
-                           engine=engine, chunk_size=data.draw(st.sampled_from([2, 1 << 16])))
+    chunk_size = data.draw(st.sampled_from([2, 1 << 16]))
+    with engine_variant(variant) as engine:
+        res = find_coincidences(t, lat, lon, dev, scene.tau, scene.radius, scene.k, engine=engine)
+        tw = triggered_windows(t, lat, lon, dev, scene.tau, scene.radius, scene.k, anchor_mask=mask,
+                               engine=engine, chunk_size=chunk_size)
+    assert_result_equal(res, ref, t, dev)
     assert_windows_equal(tw, ref, only=mask)
 
 
