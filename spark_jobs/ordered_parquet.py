@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from crayfis.coincidence.malloc_tuning import keep_freed_memory
 from spark_jobs.hits_input import ROW_BITS, open_parquet, read_parquet_hit_ids
 
 MAX_HALO_SHARE = 2.0  # fall back to the shuffle path if halos would re-read more rows than this
@@ -47,9 +48,10 @@ class RowGroup:
 @dataclass(frozen=True)
 class OrderedTask:
     core: tuple[int, ...]  # indices into the row group list
-    halo: tuple[int, ...]
+    halo: tuple[int, ...]  # in time order: the first ``halo_before`` precede the core
     t_lo: int  # halo rows are kept only with t in [t_lo, t_hi]
     t_hi: int
+    halo_before: int = 0  # row groups before the core (sharing its first millisecond, say)
 
 
 def row_groups(files: list[str]) -> list[RowGroup] | None:
@@ -98,7 +100,7 @@ def plan_tasks(groups: list[RowGroup], window_ms: int, start_ms: int | None, end
         halo = np.flatnonzero(~inside & (t_max >= c_lo) & (t_min <= h_hi))
         halo_rows += int(rows[halo].sum())
         tasks.append(OrderedTask(tuple(keep[i] for i in range(a, b)), tuple(keep[i] for i in halo),
-                                 c_lo, h_hi))
+                                 c_lo, h_hi, int(np.sum(halo < a))))
     if halo_rows > max_halo_share * cum[-1]:
         return None
     return tasks
@@ -169,6 +171,26 @@ def _hits(files, groups, indices, start_ms, end_ms, with_codes=True):
     return tab, _valid(tab)
 
 
+def chunk_indices(chunk: pa.DictionaryArray) -> np.ndarray:
+    """A dictionary chunk's indices as numpy, -1 for nulls (no copy where there are none)."""
+    indices = chunk.indices
+    if indices.null_count:
+        indices = pc.fill_null(indices, -1)
+    return indices.to_numpy(zero_copy_only=False)
+
+
+def column_array(columns: list[pa.ChunkedArray]) -> np.ndarray:
+    """The chunks of several null-free numeric columns as one numpy array, copied once (where
+    ``to_numpy`` then ``np.concatenate`` would copy twice and allocate twice)."""
+    out = np.empty(sum(len(c) for c in columns), dtype=columns[0].type.to_pandas_dtype())
+    at = 0
+    for col in columns:
+        for chunk in col.chunks:
+            out[at:at + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+            at += len(chunk)
+    return out
+
+
 def device_indices(column: pa.ChunkedArray, value_set: pa.Array) -> np.ndarray:
     """Place of each row's device_id in ``value_set`` (-1: absent or null), by looking up each
     chunk's dictionary once: strings are compared per distinct device, not per hit."""
@@ -176,16 +198,21 @@ def device_indices(column: pa.ChunkedArray, value_set: pa.Array) -> np.ndarray:
     for chunk in column.chunks:
         where = pc.index_in(chunk.dictionary, value_set=value_set)
         where = pc.fill_null(where, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        idx = pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        code = where[np.maximum(idx, 0)] if len(where) else np.full(len(idx), -1, np.int64)
-        code[idx < 0] = -1
+        idx = chunk_indices(chunk)
+        if not len(where):
+            out.append(np.full(len(idx), -1, np.int64))
+            continue
+        code = where[idx]  # a null's -1 takes the last entry: put right below
+        if chunk.null_count:
+            code[idx < 0] = -1
         out.append(code)
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
 def descriptors(spark, tasks: list[OrderedTask]):
     """One row per task, one task per Spark partition."""
-    rows = [(i, json.dumps([list(t.core), list(t.halo), t.t_lo, t.t_hi])) for i, t in enumerate(tasks)]
+    rows = [(i, json.dumps([list(t.core), list(t.halo), t.t_lo, t.t_hi, t.halo_before]))
+            for i, t in enumerate(tasks)]
     # parallelize puts one row in each slice; hashing task numbers could pair two tasks in one
     return spark.createDataFrame(spark.sparkContext.parallelize(rows, len(rows)), "task int, spec string")
 
@@ -200,6 +227,7 @@ def device_partials(files, groups, start_ms, end_ms):
     model's neighbours, not the search).
     """
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        keep_freed_memory()
         for b in batches:
             for spec in b.column("spec").to_pylist():
                 core = json.loads(spec)[0]
@@ -215,8 +243,7 @@ def _device_partial(tab: pa.Table, ok: np.ndarray) -> pa.RecordBatch:
 
     dev = tab.column("device_id").unify_dictionaries()
     names = dev.chunk(0).dictionary.cast(pa.string())
-    idx = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False)
-                          for c in dev.chunks]).astype(np.int64)
+    idx = np.concatenate([chunk_indices(c) for c in dev.chunks])
     col = {c: tab.column(c).to_numpy(zero_copy_only=False) for c in ("t_ms", "lat", "lon")}
     sums = device_sums(idx, ok, col["t_ms"], col["lat"], col["lon"], len(names))
     keep = np.flatnonzero(sums.n_rows > 0)
@@ -267,14 +294,16 @@ def search_tasks(files, groups, start_ms, end_ms, shared, params, max_multiplici
         from crayfis.coincidence.kernel import triggered_windows
         from crayfis.coincidence.significance import estimate_background
 
+        keep_freed_memory()
         device_ids, model = shared.value
         for b in batches:
             for spec in b.column("spec").to_pylist():
-                core, halo, t_lo, t_hi = json.loads(spec)
+                core, halo, t_lo, t_hi, before = json.loads(spec)
                 stats = dict(n_groups=1, max_group_rows=0, n_rows=0, n_core=0, n_triggered=0,
                              uncoded=0, expected=0.0, kernel_cpu_s=0.0, background_cpu_s=0.0)
                 parts = []
-                for indices, is_core in ((core, True), (halo, False)):
+                # in time order (halo before, core, halo after), so the kernel needs no sort
+                for indices, is_core in ((halo[:before], False), (core, True), (halo[before:], False)):
                     tab, ok = _hits(files, groups, indices, start_ms, end_ms)
                     if tab is None:
                         continue
@@ -287,21 +316,23 @@ def search_tasks(files, groups, start_ms, end_ms, shared, params, max_multiplici
                 if not parts:
                     yield packed(stats_batch(stats, None))
                     continue
-                # core rows first, then halo rows: the core is a prefix, so it is sliced, not masked
-                code, t, lat, lon = (np.concatenate([p.column(c).to_numpy() for p, _ in parts])
+                # the core rows are one slice [start, start + n_core): sliced, not masked
+                code, t, lat, lon = (column_array([p.column(c) for p, _ in parts])
                                      for c in ("hit_code", "t_ms", "lat", "lon"))
                 dev = np.concatenate([device_indices(p.column("device_id"), device_ids)
                                       for p, _ in parts])
                 n_core = sum(p.num_rows for p, c in parts if c)
+                first = next(i for i, (_, c) in enumerate(parts) if c) if n_core else 0
+                start = sum(p.num_rows for p, _ in parts[:first])
+                core = slice(start, start + n_core)
                 if len(dev) and dev.min() < 0:
                     raise RuntimeError("a hit's device is missing from the device table")
                 home = np.zeros(len(t), dtype=bool)
-                home[:n_core] = True
+                home[core] = True
                 stats.update(n_rows=len(t), max_group_rows=len(t), n_core=n_core)
                 lambdas = None
                 if model is not None and n_core:
                     c0 = time.process_time()
-                    core = slice(0, n_core)
                     est = estimate_background(t[core], lat[core], lon[core], dev[core],
                                               params.window_ms, params.radius_m, params.min_devices,
                                               model=model, max_multiplicity=max_multiplicity)

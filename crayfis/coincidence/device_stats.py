@@ -66,7 +66,10 @@ def device_sums(device: np.ndarray, valid: np.ndarray, t_ms: np.ndarray, lat: np
     out = DeviceSums(np.zeros(n_devices, np.int64), np.zeros(n_devices, np.int64),
                      np.full(n_devices, _NO_TIME_MIN), np.full(n_devices, _NO_TIME_MAX),
                      np.zeros(n_devices), np.zeros(n_devices), np.zeros(n_devices))
-    device = np.ascontiguousarray(device, dtype=np.int64)
+    device = np.asarray(device)
+    if device.dtype not in (np.int32, np.int64):  # int32 dictionary indices are used as they are
+        device = device.astype(np.int64)
+    device = np.ascontiguousarray(device)
     if len(device) and device.max() >= n_devices:
         raise IndexError("device index outside 0 .. n_devices - 1")
     _accumulate(device, np.ascontiguousarray(valid, dtype=np.bool_),

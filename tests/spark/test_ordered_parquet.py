@@ -87,6 +87,8 @@ def test_halo_takes_every_row_group_that_meets_the_window():
     tasks = plan_tasks(groups, 10, None, None, 4, max_halo_share=1.0)
     first = next(t for t in tasks if 0 in t.core)
     assert set(first.halo) >= {1, 3} and 2 not in first.halo
+    # the tie at t = 0 comes before the core: a task reads its rows in time order
+    assert first.halo[:first.halo_before] == (3,) and 3 not in first.halo[first.halo_before:]
 
 
 def test_integer_device_ids_and_invalid_rows_on_the_ordered_path(spark, tmp_path, ordered_data):
