@@ -59,6 +59,9 @@ def _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out, 
     n_loc = i2 - j0
     cell_cols = (cols >> 1) + 1
     have_u[:n_loc] = 0
+    # finish_anchor's grouped arguments, packed once
+    tables, units = (sin_table, cos_table), (ux, uy, uz)
+    outs, defs = (out_anchor, out_size, out_ndev, out_members), (def_anchor, def_count, def_members)
     na, nm, nda, ndm = fill[0], fill[1], fill[2], fill[3]
     enter = 0  # next hit to enter
     leave = 0  # next hit to leave
@@ -113,10 +116,8 @@ def _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out, 
             if mb < k:
                 continue
             status, (na, nm, nda, ndm) = finish_anchor(
-                a_pos, qa, ala, alo, mb, k, j0, perm, lat, lon, dev, c2_in, c2_out,
-                (sin_table, cos_table), (ux, uy, uz), have_u, run_m, run_c2, run_dev, dev_scratch,
-                (out_anchor, out_size, out_ndev, out_members), (def_anchor, def_count, def_members),
-                def_c2, (na, nm, nda, ndm))
+                a_pos, qa, ala, alo, mb, k, j0, perm, lat, lon, dev, c2_in, c2_out, tables, units,
+                have_u, run_m, run_c2, run_dev, dev_scratch, outs, defs, def_c2, (na, nm, nda, ndm))
             if status != OK:
                 return status, enter, leave
         q = g_end

@@ -89,6 +89,4 @@ def uniform_grid(lat_min: float, lat_max: float, lon_min: float, lon_max: float,
     inv_qh, inv_qw = 1.0 / qh, 1.0 / qw
     rows = int((lat_max - lat_min) * inv_qh) + 3  # the scan's expression for the largest value
     cols = int((lon_max - lon_min) * inv_qw) + 3
-    if rows * cols > 2 * limit:  # pragma: no cover - only if the coarsening above undershot
-        return None
     return UniformGrid(float(lat_min), float(lon_min), inv_qh, inv_qw, rows, cols, lat_reach, lon_reach)
