@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from crayfis.coincidence.geo import centroid_lat_lon, unit_vectors
-from crayfis.coincidence.merge import candidate_id
+from crayfis.coincidence.merge import candidate_ids
 from crayfis.coincidence.numba_engine import merge_time_ordered
 
 
@@ -107,7 +107,7 @@ class Candidates:
         return len(self.offsets) - 1
 
     def ids(self) -> list[str]:
-        return [candidate_id(h) for h in self.first_anchor_hit_id.to_pylist()]
+        return candidate_ids(self.first_anchor_hit_id.cast(pa.binary()).to_pylist())
 
 
 def string_ranks(values: pa.Array) -> np.ndarray:

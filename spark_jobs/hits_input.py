@@ -137,7 +137,8 @@ def read_parquet_hit_ids(files: list[str], codes, columns=("hit_id", "device_id"
             take = pa.array(rows[c0:c1] - starts[g])
             code_parts.append(mine[c0:c1])
             for c in columns:
-                parts[c].append(part.column(c).take(take).cast(pa.string()))
+                parts[c].extend(part.column(c).take(take).cast(pa.string()).chunks)
+    # chunks, not ChunkedArrays: pa.chunked_array would convert those value by value in Python
     return pa.table({"hit_code": pa.array(np.concatenate(code_parts) if code_parts else [], pa.int64()),
                      **{c: pa.chunked_array(parts[c], pa.string()) for c in columns}})
 

@@ -22,6 +22,9 @@ CANDIDATE_SCHEMA = pa.schema([
     ("expected_background", pa.float64()), ("p_value", pa.float64()),
     ("far_per_year", pa.float64()),
 ])
+# columns with repeated values; ids and hit ids are unique, so a dictionary would only be built
+# and dropped (it doubled the write time of 365k candidates)
+DICTIONARY_COLUMNS = ["devices", "n_hits", "n_devices", "multiplicity", "n_triggered_anchors"]
 
 
 def _dir(path: str) -> tuple[fs.FileSystem, str]:
@@ -33,7 +36,7 @@ def _dir(path: str) -> tuple[fs.FileSystem, str]:
 def write_outputs(out_dir: str, candidates: pa.Table, summary: dict[str, Any]) -> None:
     filesystem, root = _dir(out_dir)
     pq.write_table(candidates.cast(CANDIDATE_SCHEMA), f"{root}/candidates.parquet",
-                   filesystem=filesystem)
+                   filesystem=filesystem, use_dictionary=DICTIONARY_COLUMNS)
     with filesystem.open_output_stream(f"{root}/summary.json") as f:
         f.write((json.dumps(summary, indent=2, sort_keys=True) + "\n").encode())
 

@@ -124,5 +124,9 @@ def candidate_id(first_anchor_hit_id: str) -> str:
 
 
 def candidate_ids(first_anchor_hit_ids) -> list[str]:
-    """``candidate_id`` for each hit id (one hash per candidate, not per hit)."""
-    return [candidate_id(h) for h in first_anchor_hit_ids]
+    """``candidate_id`` for each hit id (one hash per candidate, not per hit); ``bytes`` items
+    are taken as the UTF-8 of the id (a job's Arrow strings, without decoding and re-encoding:
+    half the time of ``candidate_id`` per item)."""
+    sha1 = hashlib.sha1
+    return ["c" + sha1(h if isinstance(h, bytes) else str(h).encode("utf-8")).hexdigest()[:16]
+            for h in first_anchor_hit_ids]

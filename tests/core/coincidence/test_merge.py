@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crayfis.coincidence.merge import candidate_id, merge_windows
+from crayfis.coincidence.merge import candidate_id, candidate_ids, merge_windows
 
 
 def test_windows_sharing_a_hit_merge_transitively_with_global_ids():
@@ -44,3 +44,10 @@ def test_candidate_id_is_stable_and_distinct():
     assert candidate_id("hit-1") != candidate_id("hit-2")
     assert candidate_id("hit-1").startswith("c") and len(candidate_id("hit-1")) == 17
     assert candidate_id("abc") == "ca9993e364706816a"  # sha1("abc") = a9993e36 4706816a ...
+
+
+def test_candidate_ids_take_str_or_utf8_bytes_alike():
+    names = ["abc", "h-é-1", "", 42]
+    expected = [candidate_id(h) for h in names]
+    assert candidate_ids(names) == expected
+    assert candidate_ids([str(h).encode("utf-8") for h in names]) == expected
