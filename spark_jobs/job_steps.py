@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from crayfis.coincidence.malloc_tuning import keep_freed_memory
 from spark_jobs import ordered_parquet, significance_step
 from spark_jobs.cli import UserError
 from spark_jobs.candidates import (distinct_names, distinct_pairs, lookup_hit_ids, merge_candidates,
@@ -233,6 +234,8 @@ def search_and_write(spark, cfg) -> dict[str, Any]:
         mark[0] = now
 
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
+    # the driver merges millions of window members in numpy: a batch process like the workers
+    keep_freed_memory()
     params = cfg.params
     max_m = params.min_devices + significance_step.MULTIPLICITY_MARGIN
     slides = None
