@@ -38,6 +38,7 @@ class Windows:
     t_ms: np.ndarray
     lat: np.ndarray
     lon: np.ndarray
+    member_index: np.ndarray | None = None  # each member's place in hit_code, where known
 
     @property
     def n_windows(self) -> int:
@@ -51,23 +52,46 @@ def windows_from_rows(rows: pa.Table) -> Windows:
     """Build CSR windows from the kernel stage's (anchor, member) rows (search.WINDOW_PAIRS)."""
     anchor = rows.column("anchor").to_numpy()
     member = rows.column("member").to_numpy()
-    order = np.lexsort((member, anchor))
-    anchor, member = anchor[order], member[order]
+    if pairs_in_order(anchor, member):  # tasks of time-ordered Parquet send them so
+        order = None
+    else:
+        order = np.lexsort((member, anchor))
+        anchor, member = anchor[order], member[order]
     new = np.ones(len(anchor), dtype=bool)
     new[1:] = anchor[1:] != anchor[:-1]
     starts = np.flatnonzero(new)
     offsets = np.append(starts, len(anchor)).astype(np.int64)
-    wdev = rows.column("window_devices").to_numpy()[order][starts]
-    first = first_of_each(member)
+    wdev = rows.column("window_devices").to_numpy()
+    wdev = (wdev if order is None else wdev[order])[starts]
+    first, member_index = first_and_index(member)
     codes = member[first]
-    pick = order[first]
+    pick = first if order is None else order[first]
 
     def attr(name):
         return rows.column(name).to_numpy()[pick]
 
     return Windows(anchors=anchor[starts], offsets=offsets, members=member, window_devices=wdev,
                    hit_code=codes, device_code=attr("device_code"), t_ms=attr("t_ms"),
-                   lat=attr("lat"), lon=attr("lon"))
+                   lat=attr("lat"), lon=attr("lon"), member_index=member_index)
+
+
+def pairs_in_order(anchor: np.ndarray, member: np.ndarray) -> bool:
+    """Whether (anchor, member) pairs are sorted and distinct: one pass instead of a lexsort."""
+    if len(anchor) < 2:
+        return True
+    step = anchor[1:] - anchor[:-1]  # hit codes are far below 2^62: no overflow
+    return bool(np.all((step > 0) | ((step == 0) & (member[1:] > member[:-1]))))
+
+
+def first_and_index(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(``first_of_each(values)``, each value's place among the distinct values), from one sort."""
+    order = np.argsort(values, kind="stable")
+    v = values[order]
+    new = np.ones(len(v), dtype=bool)
+    new[1:] = v[1:] != v[:-1]
+    index = np.empty(len(v), dtype=np.int64)
+    index[order] = np.cumsum(new) - 1
+    return order[new], index
 
 
 def first_of_each(values: np.ndarray) -> np.ndarray:
@@ -101,6 +125,8 @@ class Candidates:
     t_end_ms: np.ndarray
     lat: np.ndarray
     lon: np.ndarray
+    member_device_rank: np.ndarray  # of each member's device_id in sorted string order,
+    device_id_by_rank: pa.Array  # which names (strings listed by rank)
 
     @property
     def n(self) -> int:
@@ -158,21 +184,26 @@ def merge_candidates(w: Windows, hit_ids: pa.Table, device_names: pa.Array | Non
     if w.n_windows == 0:
         z, no = np.zeros(0, dtype=np.int64), pa.array([], pa.string())
         return Candidates(np.zeros(1, np.int64), z, no, z, no, z, no, z, z, z, z, z,
-                          np.zeros(0), np.zeros(0))
-    order = np.argsort(hit_ids.column("hit_code").to_numpy())
-    codes = hit_ids.column("hit_code").to_numpy()[order]
+                          np.zeros(0), np.zeros(0), z, no)
+    codes = hit_ids.column("hit_code").to_numpy()
+    order = None if np.all(codes[1:] > codes[:-1]) else np.argsort(codes)  # distinct_names sorts
+    if order is not None:
+        codes = codes[order]
     if not np.array_equal(codes, w.hit_code):
         raise RuntimeError("hit_id lookup did not return exactly the window members")
-    names = hit_ids.column("hit_id").combine_chunks().take(pa.array(order))  # strings stay in Arrow
+    names = hit_ids.column("hit_id").combine_chunks()  # strings stay in Arrow
+    if order is not None:
+        names = names.take(pa.array(order))
     name_rank = tie_ranks(names, w.t_ms)  # (t, hit_id) orders below sort integers, not strings
     if device_names is None:
-        dev_code_of, dev_names = string_codes(hit_ids.column("device_id").combine_chunks()
-                                              .take(pa.array(order)))
+        dev_names = hit_ids.column("device_id").combine_chunks()
+        dev_code_of, dev_names = string_codes(dev_names if order is None
+                                              else dev_names.take(pa.array(order)))
 
     t_of = w.t_ms
     # every windowed hit's place in canonical (t, hit_id) order; windows renumbered by it, the
     # compiled union-find gives candidates by earliest anchor with members and anchors in order
-    by_rank = np.lexsort((name_rank, t_of))
+    by_rank = canonical_order(t_of, name_rank)
     rank = np.empty(len(by_rank), dtype=np.int64)
     rank[by_rank] = np.arange(len(by_rank))
     a_rank = rank[w.attr_index(w.anchors)]
@@ -181,7 +212,8 @@ def merge_candidates(w: Windows, hit_ids: pa.Table, device_names: pa.Array | Non
     w_off = np.zeros(len(wo) + 1, dtype=np.int64)
     np.cumsum(per, out=w_off[1:])
     take = np.repeat(w.offsets[:-1][wo] - w_off[:-1], per) + np.arange(w_off[-1])
-    m_rank = rank[w.attr_index(w.members)][take]
+    m_index = w.member_index if w.member_index is not None else w.attr_index(w.members)
+    m_rank = rank[m_index][take]
     mc = merge_time_ordered(a_rank[wo], w_off, m_rank, len(rank))
     nc = mc.n_candidates
     offsets = mc.offsets
@@ -199,10 +231,17 @@ def merge_candidates(w: Windows, hit_ids: pa.Table, device_names: pa.Array | Non
     lab = np.repeat(np.arange(nc), counts)
     n_devices = np.bincount(distinct_pairs(lab, dev)[0], minlength=nc)
     if device_names is not None:
-        dev_ids = pc.cast(device_names, pa.string()).take(pa.array(dev))
+        by_code = pc.cast(device_names, pa.string())
+        dev_ids = by_code.take(pa.array(dev))
+        if is_sorted(by_code):  # the device table is in device_id order: codes are ranks
+            dev_rank, by_rank_names = dev, by_code
+        else:
+            dev_rank, names_of_rank = string_codes(dev_ids)
+            by_rank_names = pa.array(names_of_rank, pa.string())
     else:
-        dev_ids = pa.array(dev_names, pa.string()).take(pa.array(dev_code_of[mi]))
-        if not np.array_equal(np.bincount(distinct_pairs(lab, dev_code_of[mi])[0], minlength=nc),
+        dev_rank, by_rank_names = dev_code_of[mi], pa.array(dev_names, pa.string())
+        dev_ids = by_rank_names.take(pa.array(dev_rank))
+        if not np.array_equal(np.bincount(distinct_pairs(lab, dev_rank)[0], minlength=nc),
                               n_devices):
             raise RuntimeError("two device ids of one candidate share a 64-bit hash")
     return Candidates(
@@ -212,7 +251,25 @@ def merge_candidates(w: Windows, hit_ids: pa.Table, device_names: pa.Array | Non
         n_triggered_anchors=np.diff(mc.anchor_offsets),
         multiplicity=multiplicity.astype(np.int64), n_devices=n_devices,
         t_start_ms=t_of[mi][starts], t_end_ms=t_of[mi][offsets[1:] - 1],
-        lat=c_lat, lon=c_lon)
+        lat=c_lat, lon=c_lon, member_device_rank=dev_rank, device_id_by_rank=by_rank_names)
+
+
+def canonical_order(t: np.ndarray, tie_rank: np.ndarray) -> np.ndarray:
+    """Indices that sort by (t, tie_rank), as ``np.lexsort((tie_rank, t))``: one stable sort
+    of a combined key where it fits in int64 (nearly sorted times make that sort cheap)."""
+    if len(t) == 0:
+        return np.zeros(0, dtype=np.int64)
+    t0, span = int(t.min()), int(t.max()) - int(t.min()) + 1
+    ranks = int(tie_rank.max()) + 1
+    if span * ranks >= 1 << 62:
+        return np.lexsort((tie_rank, t))
+    return np.argsort((t - t0) * ranks + tie_rank, kind="stable")
+
+
+def is_sorted(strings: pa.Array) -> bool:
+    """Strictly ascending in code point order (the order ``string_ranks`` sorts by)."""
+    n = len(strings)
+    return n < 2 or bool(pc.all(pc.less(strings.slice(0, n - 1), strings.slice(1))).as_py())
 
 
 def lookup_hit_ids(spark, hits, codes: np.ndarray) -> pa.Table:

@@ -17,7 +17,7 @@ from crayfis.coincidence.malloc_tuning import keep_freed_memory
 from spark_jobs import ordered_parquet, significance_step
 from spark_jobs.cli import UserError
 from spark_jobs.candidates import (distinct_names, distinct_pairs, lookup_hit_ids, merge_candidates,
-                                  string_codes, windows_from_rows)
+                                  windows_from_rows)
 from spark_jobs.hits_input import es_input, parquet_input, read_parquet_hit_ids
 from spark_jobs.output import CANDIDATE_SCHEMA, index_candidates, write_outputs
 from spark_jobs.search import Prepared, TimeSlide, device_ids, encode, prepare, search_partitions
@@ -72,11 +72,10 @@ def candidates_table(c, significance: dict[str, np.ndarray]) -> pa.Table:
     # distinct device ids per candidate, sorted
     n = c.n
     label = np.repeat(np.arange(n), np.diff(c.offsets))
-    code, names = string_codes(c.member_device_id)
-    pairs = distinct_pairs(label, code)
+    pairs = distinct_pairs(label, c.member_device_rank)
     dev_offsets = np.searchsorted(pairs[0], np.arange(n + 1))
     lists = pa.ListArray.from_arrays(pa.array(dev_offsets, pa.int32()),
-                                     pa.array(names, pa.string()).take(pa.array(pairs[1])))
+                                     c.device_id_by_rank.take(pa.array(pairs[1])))
     return pa.table({
         "candidate_id": pa.array(c.ids(), pa.string()), "hit_ids": hit_ids,
         "devices": lists,

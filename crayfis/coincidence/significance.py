@@ -230,10 +230,9 @@ def _neighbours(dev: DeviceBackground, radius_m: float):
         a, b = pairs[:, 0], pairs[:, 1]
         keep = within_radius(chord2(x[a], y[a], z[a], x[b], y[b], z[b]), radius_m)
         pairs = pairs[keep]
-    src = np.concatenate((pairs[:, 0], pairs[:, 1]))
-    dst = np.concatenate((pairs[:, 1], pairs[:, 0]))
-    order = np.lexsort((dst, src))
-    return src[order], dst[order]
+    # (src, dst) in lexicographic order, by one sort of src * n + dst (pairs are distinct)
+    key = np.sort(np.concatenate((pairs[:, 0] * n + pairs[:, 1], pairs[:, 1] * n + pairs[:, 0])))
+    return key // n, key % n
 
 
 # ----------------------------------------------------------------------------- the DP
