@@ -18,6 +18,11 @@ def build_session(app_name: str = "crayfis", master: str | None = None, conf: di
     if master:
         builder = builder.master(master)
     defaults = {
+        # Arrow's allocator (mimalloc) hands freed memory back to the OS after 10 ms, so every
+        # task of a reused Python worker page-faulted its column buffers in again (on the shared
+        # VMs here that doubled the device-statistics tasks): workers keep it, like glibc's
+        # heap after malloc_tuning.keep_freed_memory(); a worker holds its largest task's memory
+        "spark.executorEnv.MIMALLOC_PURGE_DELAY": "-1",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.enabled": "false",
