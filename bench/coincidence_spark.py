@@ -122,7 +122,7 @@ def section_spark(args) -> list[str]:
             runs = [run_job(spark, JobConfig(input=str(path), output=str(tmp / f"out-{n}"),
                                              params=SearchParams(w.window_ms, w.radius_m, w.min_devices)))
                     for _ in range(args.job_repeats)]
-            walls = sorted(r["wall_s"] for r in runs)
+            walls = [r["wall_s"] for r in runs]  # in run order
             s = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]  # the median run
             g = run_job(spark, JobConfig(input=str(path), output=str(tmp / f"out-g-{n}"),
                                          params=SearchParams(w.window_ms, w.radius_m, w.min_devices),
