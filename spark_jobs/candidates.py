@@ -114,8 +114,6 @@ class Candidates:
     offsets: np.ndarray
     member_code: np.ndarray
     member_hit_id: pa.Array  # string
-    member_device: np.ndarray  # device codes
-    member_device_id: pa.Array  # string
     member_t: np.ndarray
     first_anchor_hit_id: pa.Array  # string
     n_triggered_anchors: np.ndarray
@@ -183,8 +181,8 @@ def merge_candidates(w: Windows, hit_ids: pa.Table, device_names: pa.Array | Non
     codes are device table rows (then ``hit_ids`` needs no device_id and no hash can collide)."""
     if w.n_windows == 0:
         z, no = np.zeros(0, dtype=np.int64), pa.array([], pa.string())
-        return Candidates(np.zeros(1, np.int64), z, no, z, no, z, no, z, z, z, z, z,
-                          np.zeros(0), np.zeros(0), z, no)
+        return Candidates(np.zeros(1, np.int64), z, no, z, no, z, z, z, z, z, np.zeros(0),
+                          np.zeros(0), z, no)
     codes = hit_ids.column("hit_code").to_numpy()
     order = None if np.all(codes[1:] > codes[:-1]) else np.argsort(codes)  # distinct_names sorts
     if order is not None:
@@ -232,21 +230,18 @@ def merge_candidates(w: Windows, hit_ids: pa.Table, device_names: pa.Array | Non
     n_devices = np.bincount(distinct_pairs(lab, dev)[0], minlength=nc)
     if device_names is not None:
         by_code = pc.cast(device_names, pa.string())
-        dev_ids = by_code.take(pa.array(dev))
         if is_sorted(by_code):  # the device table is in device_id order: codes are ranks
             dev_rank, by_rank_names = dev, by_code
         else:
-            dev_rank, names_of_rank = string_codes(dev_ids)
+            dev_rank, names_of_rank = string_codes(by_code.take(pa.array(dev)))
             by_rank_names = pa.array(names_of_rank, pa.string())
     else:
         dev_rank, by_rank_names = dev_code_of[mi], pa.array(dev_names, pa.string())
-        dev_ids = by_rank_names.take(pa.array(dev_rank))
         if not np.array_equal(np.bincount(distinct_pairs(lab, dev_rank)[0], minlength=nc),
                               n_devices):
             raise RuntimeError("two device ids of one candidate share a 64-bit hash")
     return Candidates(
         offsets=offsets, member_code=w.hit_code[mi], member_hit_id=names.take(pa.array(mi)),
-        member_device=dev, member_device_id=dev_ids,
         member_t=t_of[mi], first_anchor_hit_id=names.take(pa.array(first)),
         n_triggered_anchors=np.diff(mc.anchor_offsets),
         multiplicity=multiplicity.astype(np.int64), n_devices=n_devices,
