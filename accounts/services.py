@@ -13,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from accounts.models import AccountAppCode, DeviceAPIKey, RegisteredDevice, ScientistAPIKey
-from ingest.devices import pseudonym_of
+from indexer.devices import pseudonym_of
 from ingest.models import AppCode, Device, Upload
 
 APP_CODE_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"

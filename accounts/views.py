@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import services
 from accounts.forms import KeyNameForm, RegisterDeviceForm, SignUpForm
 from accounts.models import RegisteredDevice
-from ingest.devices import pseudonym_of
+from indexer.devices import pseudonym_of
 from ingest.models import Device
 
 

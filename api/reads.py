@@ -1,6 +1,6 @@
 """Read API: GET /api/v1/hits, /api/v1/candidates, /api/v1/network/stats.
 
-Anonymous callers get the public view (pseudonyms and coarse cells; see api/search.py);
+Anonymous callers get the public view (pseudonyms and coarse cells; see api/es_queries.py);
 scientist keys add exact positions. Pages are sorted on a unique key, (t_ms, hit_id) or
 (t_start_ms, candidate_id), and continue with an opaque cursor (Elasticsearch search_after), so
 no server-side state is kept between pages. `format=ndjson` (or `parquet`) streams a whole
@@ -21,7 +21,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from api import schema, search
+from api import es_queries, schema
 from api.authentication import ApiKeyAuthentication
 from api.base import ApiView
 from api.errors import BadRequest, Unavailable
@@ -31,7 +31,7 @@ from api.permissions import IsReader, sees_exact
 from api.serializers import (CandidatesPage, CandidatesQuery, HitExact, HitsPage, HitsQuery, NetworkStats,
                              StatsQuery, encode_cursor)
 from api.throttles import AnonReadThrottle, ScientistReadThrottle
-from crayfis.elastic import get_es, index_prefix
+from ops.elastic import get_es, index_prefix
 
 logger = logging.getLogger(__name__)
 READ_AUTH = [{schema.SCHEME: []}, {}]
@@ -118,27 +118,27 @@ class HitsView(ReadView):
         q = self.query(request)
         exact = sees_exact(request)
         es, prefix = get_es(), index_prefix()
-        index = search.month_indices(prefix, "hits", q["from_ms"], q["to_ms"])
-        query = search.hits_query(q["from_ms"], q["to_ms"], exact=exact, bbox=q.get("bbox"), devices=q.get("device"))
-        fields = search.EXACT_HIT_FIELDS if exact else search.PUBLIC_HIT_FIELDS
+        index = es_queries.month_indices(prefix, "hits", q["from_ms"], q["to_ms"])
+        query = es_queries.hits_query(q["from_ms"], q["to_ms"], exact=exact, bbox=q.get("bbox"), devices=q.get("device"))
+        fields = es_queries.EXACT_HIT_FIELDS if exact else es_queries.PUBLIC_HIT_FIELDS
         if q["format"] in ("ndjson", "parquet"):
             return _stream(es, index, query, fields, exact, q["format"])
         size = q.get("limit") or settings.CRAYFIS_API_PAGE_SIZE
-        docs, last = _es_call(search.search_page, es, index, query, search.HIT_SORT, size, q.get("cursor"), fields)
+        docs, last = _es_call(es_queries.search_page, es, index, query, es_queries.HIT_SORT, size, q.get("cursor"), fields)
         cursor = encode_cursor(last) if last else None
-        return Response({"results": [search.hit_view(d, exact) for d in docs], "next_cursor": cursor,
+        return Response({"results": [es_queries.hit_view(d, exact) for d in docs], "next_cursor": cursor,
                          "next": self.next_link(request, cursor)})
 
 
 def _stream(es, index, query, fields, exact, fmt: str) -> StreamingHttpResponse:
-    batches = search.scan_sorted(es, index, query, search.HIT_SORT, settings.CRAYFIS_API_STREAM_BATCH,
+    batches = es_queries.scan_sorted(es, index, query, es_queries.HIT_SORT, settings.CRAYFIS_API_STREAM_BATCH,
                                  settings.CRAYFIS_API_STREAM_MAX_ROWS, fields)
     first = _es_call(next, batches, None)   # opens the point in time now: a down index is still a clean 503
 
     def views():
         batch = first
         while batch is not None:
-            yield [search.hit_view(d, exact) for d in batch]
+            yield [es_queries.hit_view(d, exact) for d in batch]
             try:
                 batch = next(batches, None)
             except Exception:  # headers are gone: log and end the stream (the client resumes from its last t_ms)
@@ -170,15 +170,15 @@ class CandidatesView(ReadView):
         q = self.query(request)
         exact = sees_exact(request)
         es, prefix = get_es(), index_prefix()
-        query = search.candidates_query(q["from_ms"], q["to_ms"], exact=exact, bbox=q.get("bbox"),
+        query = es_queries.candidates_query(q["from_ms"], q["to_ms"], exact=exact, bbox=q.get("bbox"),
                                         min_devices=q.get("min_devices"), max_p_value=q.get("max_p_value"),
                                         devices=q.get("device"))
         size = q.get("limit") or settings.CRAYFIS_API_PAGE_SIZE
-        docs, last = _es_call(search.search_page, es, f"{prefix}-candidates", query, search.CANDIDATE_SORT,
-                              size, q.get("cursor"), search.CANDIDATE_FIELDS)
+        docs, last = _es_call(es_queries.search_page, es, f"{prefix}-candidates", query, es_queries.CANDIDATE_SORT,
+                              size, q.get("cursor"), es_queries.CANDIDATE_FIELDS)
         docs = [d for d in docs if d.get("status") != "retracted"]   # also where `status` is unmapped
         cursor = encode_cursor(last) if last else None
-        return Response({"results": [search.candidate_view(d, exact) for d in docs], "next_cursor": cursor,
+        return Response({"results": [es_queries.candidate_view(d, exact) for d in docs], "next_cursor": cursor,
                          "next": self.next_link(request, cursor)})
 
 
@@ -195,4 +195,4 @@ class NetworkStatsView(ReadView):
         q = self.query(request)
         to_ms = q["to_ms"] if "to_ms" in q else int(time.time() * 1000)
         from_ms = q["from_ms"] if "from_ms" in q else max(0, to_ms - 86_400_000)
-        return Response(_es_call(search.network_stats, get_es(), index_prefix(), from_ms, to_ms))
+        return Response(_es_call(es_queries.network_stats, get_es(), index_prefix(), from_ms, to_ms))

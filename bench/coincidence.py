@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crayfis.coincidence.geo import EARTH_RADIUS_M, unit_vectors, within_radius, chord2  # noqa: E402
+from crayfis.coincidence.distance import EARTH_RADIUS_M, unit_vectors, within_radius, chord2  # noqa: E402
 from crayfis.coincidence.kernel import DEFAULT_ENGINE, distinct_counts, find_coincidences  # noqa: E402
 from crayfis.coincidence.malloc_tuning import keep_freed_memory  # noqa: E402
 

@@ -80,7 +80,7 @@ def kernel_alone(h, w) -> tuple[float, int, int]:
 def section_spark(args) -> list[str]:
     from bench.coincidence import WORKLOADS, generate
     from spark_jobs.coincidence import JobConfig, run_job
-    from spark_jobs.search import SearchParams
+    from spark_jobs.search_tasks import SearchParams
     from spark_jobs.session import build_session
 
     w = WORKLOADS[args.scaling_workload]

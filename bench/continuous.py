@@ -102,7 +102,7 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="crayfis-bench-continuous-"))
     prefix = f"benchcs{int(time.time())}"
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="crayfis.settings", SECRET_KEY="bench-only-secret",
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY="bench-only-secret",
                CRAYFIS_VAR_DIR=str(tmp), CRAYFIS_ES_PREFIX=prefix, CRAYFIS_LOG_LEVEL="INFO",
                CRAYFIS_PSEUDONYM_KEY="bench-pseudonym-key", ALLOWED_HOSTS="127.0.0.1,localhost")
     for name, value in (("CRAYFIS_SEARCH_WINDOW_MS", args.window_ms), ("CRAYFIS_SEARCH_RADIUS_M", args.radius_m),
@@ -131,7 +131,7 @@ def main() -> None:
     port = free_port()
     logs = {name: open(tmp / f"{name}.log", "w") for name in ("web", "indexer", "search")}
     argv = {
-        "web": [py, "-m", "gunicorn", "crayfis.wsgi", "-k", "gthread", "-w", str(args.workers), "--threads", "8",
+        "web": [py, "-m", "gunicorn", "config.wsgi", "-k", "gthread", "-w", str(args.workers), "--threads", "8",
                 "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
         "indexer": [py, "manage.py", "index_uploads"],
         "search": [py, "manage.py", "search_continuously", "--every", args.every],
@@ -206,7 +206,7 @@ def _seconds(text: str) -> float:
 
 def _wait_settled(es, prefix: str, t_posted: float, timeout_s: float) -> None:
     """Until the indexer has drained and a search pass after that left nothing pending."""
-    from ingest.indexer import backlog
+    from indexer.worker import backlog
 
     deadline = time.time() + timeout_s
     drained = None
@@ -225,7 +225,7 @@ def _wait_settled(es, prefix: str, t_posted: float, timeout_s: float) -> None:
 def analyse(es, prefix, net, monitor, tmp, params, find_coincidences) -> dict:
     from django.db import connection
 
-    from ingest.indexer import Indexer, IndexerConfig
+    from indexer.worker import Indexer, IndexerConfig
     from ingest.models import Upload
 
     tau, radius, k = params
@@ -321,7 +321,7 @@ def analyse(es, prefix, net, monitor, tmp, params, find_coincidences) -> dict:
 
 def _equals_batch(es, prefix, cands, params) -> bool:
     """The final active candidates against one batch search over every hit in the index."""
-    from crayfis.coincidence.incremental import SearchParams
+    from search.incremental import SearchParams
     from search.es_hits import EsHitSource
     from tests.search.conftest import batch_member_sets
 
@@ -340,7 +340,7 @@ def _summary(ms) -> dict:
 
 
 def _match_shower(c, showers) -> int | None:
-    from crayfis.coincidence.geo import haversine_m
+    from crayfis.coincidence.distance import haversine_m
 
     for s in showers:
         if abs(c["t_start_ms"] - s["t_ms"]) <= 1000 and \

@@ -283,7 +283,7 @@ def start_server(prefix: str, cache_s: float, db: str) -> tuple[subprocess.Popen
     env = {**os.environ, "CRAYFIS_ES_PREFIX": prefix, "CRAYFIS_DASH_CACHE_S": str(cache_s),
            "SECRET_KEY": "bench-dashboards-not-secret", "ALLOWED_HOSTS": "127.0.0.1",
            "DATABASE_URL": f"sqlite:///{db}", "CRAYFIS_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "crayfis.wsgi", "-w", "1", "--threads", "2",
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "-w", "1", "--threads", "2",
                              "-b", f"127.0.0.1:{port}", "--log-level", "warning"], cwd=ROOT, env=env)
     for _ in range(200):
         try:
@@ -379,7 +379,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="do not delete the indices at the end")
     args = ap.parse_args()
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crayfis.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("SECRET_KEY", "bench-dashboards-not-secret")
     import django
 

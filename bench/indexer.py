@@ -2,7 +2,7 @@
 
 In one run, on the embedded node (CRAYFIS_ES_URL): `--uploads` realistic DataChunks (150 events
 each, ingest.synthetic) are stored as pending uploads in a fresh SQLite database, then
-  indexer   Indexer.run(once=True): claim, decode, build documents, bulk create (ingest.bulk),
+  indexer   Indexer.run(once=True): claim, decode, build documents, bulk create (indexer.bulk),
             mark indexed, touched buckets, devices (the whole path, timed end to end);
   raw bulk  the same documents, built beforehand (not timed), sent with the same client and
             chunking through elasticsearch.helpers.streaming_bulk;
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def setup_django(var_dir: Path) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crayfis.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret")
     os.environ["CRAYFIS_VAR_DIR"] = str(var_dir)
     os.environ.pop("DATABASE_URL", None)
@@ -83,7 +83,7 @@ def count_hits(es, prefix: str) -> int:
 
 
 def run_indexer(es, prefix: str, batch: int) -> tuple[float, int]:
-    from ingest.indexer import Indexer, IndexerConfig
+    from indexer.worker import Indexer, IndexerConfig
     from ingest.models import Upload
 
     Upload.objects.update(status="pending", claim_owner=None, claim_until_ms=None, attempts=0)
@@ -94,7 +94,7 @@ def run_indexer(es, prefix: str, batch: int) -> tuple[float, int]:
 
 
 def prebuilt_actions(prefix: str) -> list[dict]:
-    from ingest.indexer import Indexer, IndexerConfig
+    from indexer.worker import Indexer, IndexerConfig
     from ingest.models import Upload
 
     helper = Indexer(None, IndexerConfig.from_settings(prefix=prefix))
@@ -153,7 +153,7 @@ def main() -> None:
         from django.conf import settings
 
         from crayfis.es.templates import ensure_templates
-        from ingest.indexer import make_indexer_client
+        from indexer.worker import make_indexer_client
 
         es = make_indexer_client()
         batch = args.batch or settings.CRAYFIS_INDEXER_BATCH

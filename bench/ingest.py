@@ -9,7 +9,7 @@ which on a 2-core machine takes CPU the server needs and so measures less).
 Every request carries a new Device-id, so every one is a new durable row (no dedup shortcut).
 In the same run the same events go as JSON to /bench/baseline-submit, which validates each
 event with a DRF serializer and commits one row per request, served the conventional way
-(crayfis.wsgi on gthread workers, a second gunicorn on the same database). Each endpoint is run `--repeats`
+(config.wsgi on gthread workers, a second gunicorn on the same database). Each endpoint is run `--repeats`
 times, alternating, and medians are reported. Load is bounded by time; everything started here
 is stopped here.
 
@@ -174,13 +174,13 @@ def main() -> None:
         return run_load(port, path, bodies, ctype, args.connections, seconds, args.load_processes, tag,
                         server_pid)
 
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="crayfis.settings", SECRET_KEY="bench-only-secret",
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY="bench-only-secret",
                CRAYFIS_VAR_DIR=str(tmp), CRAYFIS_INGEST_BENCH_BASELINE="1", CRAYFIS_LOG_LEVEL="WARNING",
                ALLOWED_HOSTS="127.0.0.1,localhost")
     env.pop("DATABASE_URL", None)
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     # /submit on the entry point under test; the DRF baseline as a conventional Django deployment
-    # (crayfis.wsgi on gthread workers), same database. Only one of them is under load at a time.
+    # (config.wsgi on gthread workers), same database. Only one of them is under load at a time.
     servers = {"submit": start_gunicorn(args.app, args.worker_class, args.workers, args.threads, env)}
     results: dict[str, list[dict]] = {"submit": [], "baseline": []}
     targets = [("submit", "/submit", protos, "application/octet-stream")]
@@ -188,7 +188,7 @@ def main() -> None:
         targets.append(("baseline", "/bench/baseline-submit", jsons, "application/json"))
     try:
         if not args.skip_baseline:
-            servers["baseline"] = start_gunicorn("crayfis.wsgi:application", "gthread", 2, 16, env)
+            servers["baseline"] = start_gunicorn("config.wsgi:application", "gthread", 2, 16, env)
         pids = [proc.pid for proc, _ in servers.values()]
         for name, path, bodies, ctype in targets:  # warm-up: connections, caches, first WAL pages
             load(name, servers[name][1], path, bodies, ctype, 2, f"warm{name}")
@@ -218,7 +218,7 @@ def main() -> None:
     summary = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0],
                "app": args.app, "worker_class": args.worker_class, "workers": args.workers,
                "threads": args.threads if args.worker_class == "gthread" else None,
-               "baseline_server": "crayfis.wsgi:application -k gthread -w 2 --threads 16",
+               "baseline_server": "config.wsgi:application -k gthread -w 2 --threads 16",
                "generator": args.generator, "load_threads_or_processes": args.load_processes,
                "connections": args.connections,
                "seconds": args.seconds, "repeats": args.repeats, "events_per_upload": n_events,

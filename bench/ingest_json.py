@@ -158,7 +158,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crayfis.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret")
     protos, jsons, n_events, n_hits = build_payloads(args.bodies)
     print(f"payloads: {len(protos)} uploads, {n_events} events each ({n_hits} hits), protobuf "
@@ -168,7 +168,7 @@ def main() -> None:
     print("one core: " + ", ".join(f"{k} {v:,.0f}" for k, v in codecs.items()), flush=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="crayfis-bench-json-"))
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="crayfis.settings", SECRET_KEY="bench-only-secret",
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY="bench-only-secret",
                CRAYFIS_VAR_DIR=str(tmp), CRAYFIS_LOG_LEVEL="WARNING", ALLOWED_HOSTS="127.0.0.1,localhost",
                CRAYFIS_API_DEVICE_UPLOAD_RATE="1000000/min")
     env.pop("DATABASE_URL", None)
@@ -178,7 +178,7 @@ def main() -> None:
                                      check=True, capture_output=True, text=True).stdout)
     port = free_port()
     gunicorn = subprocess.Popen(
-        [py, "-m", "gunicorn", "crayfis.wsgi", "-k", "gthread", "-w", str(args.workers), "--threads",
+        [py, "-m", "gunicorn", "config.wsgi", "-k", "gthread", "-w", str(args.workers), "--threads",
          str(args.threads), "-b", f"127.0.0.1:{port}", "--keep-alive", "30", "--backlog", "2048",
          "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
     results: dict[str, list[dict]] = {"submit": [], "json": []}

@@ -1,1 +1,1 @@
-"""CRAYFIS network backend: the Django project and the domain core (wire, coincidence, simulator)."""
+"""CRAYFIS domain core: wire format, index documents, coincidence search, significance, simulator (no Django, no Spark)."""

@@ -11,7 +11,7 @@ from django.conf import settings
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 
-from crayfis.elastic import get_es, index_prefix
+from ops.elastic import get_es, index_prefix
 from dashboards import leaderboard as ranking
 from dashboards import queries
 from dashboards import status as status_strip

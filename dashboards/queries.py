@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dashboards import indices
-from dashboards.geo import public_cell_centre, published_point
+from dashboards.public_positions import public_cell_centre, published_point
 
 MINUTE_MS = 60_000
 HOUR_MS = 3_600_000

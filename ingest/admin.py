@@ -32,7 +32,7 @@ class DeviceAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not obj.pseudonym:
-            from ingest.devices import pseudonym_of
+            from indexer.devices import pseudonym_of
             obj.pseudonym = pseudonym_of(obj.device_id)
         super().save_model(request, obj, form, change)
 

@@ -10,7 +10,7 @@ reads, checks and hashes each upload, queues its row to the same writer thread (
 and the writer wakes the loop once per committed group. The checks and the 202 body come from
 the same functions as the WSGI view (ingest.views), so both entry points answer alike; when the
 policy caches need the database, the checks run in a thread (Django's ORM may not run on the
-loop). Other paths, /precal.json included, go to Django's ASGI handler (crayfis.asgi).
+loop). Other paths, /precal.json included, go to Django's ASGI handler (config.asgi).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import logging
 
 from django.conf import settings
 
-from crayfis.asgi import application as django_application
+from config.asgi import application as django_application
 from ingest import policy, views
 from ingest.store import StoreUnavailable, commit_upload_async
 

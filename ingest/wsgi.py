@@ -1,9 +1,9 @@
 """WSGI entry point that answers the phone's two paths before Django's request handler.
 
-`gunicorn ingest.wsgi` serves everything `crayfis.wsgi` serves; only POST /submit and
+`gunicorn ingest.wsgi` serves everything `config.wsgi` serves; only POST /submit and
 /precal.json skip Django's handler (request signals, middleware chain, response conversion),
 which cost ~0.15 ms CPU per upload, a quarter of the whole in-process /submit path. The views
-are the same ones `crayfis.urls` routes, so behaviour does not depend on the entry point.
+are the same ones `config.urls` routes, so behaviour does not depend on the entry point.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import logging
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import close_old_connections
 
-from crayfis.wsgi import application as django_application
+from config.wsgi import application as django_application
 
 logger = logging.getLogger(__name__)
 

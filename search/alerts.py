@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 
-from crayfis.coincidence.incremental import ACTIVE, StoredCandidate
+from search.incremental import ACTIVE, StoredCandidate
 from search.models import Alert
 
 logger = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from typing import Any, Iterable, Sequence
 
 from elasticsearch import Elasticsearch, helpers
 
-from crayfis.coincidence.incremental import (ACTIVE, Change, Component, SearchParams,
+from search.incremental import (ACTIVE, Change, Component, SearchParams,
                                              StoredCandidate)
-from crayfis.coincidence.region import Interval
+from search.region import Interval
 from crayfis.es.naming import index_for
 from crayfis.es.templates import DATE, DOUBLE, INT, KW, LONG, STORED_TEXT, ensure_templates
 from crayfis.privacy import public_cell
@@ -101,7 +101,7 @@ def overlap_query(ranges: Sequence[Interval]) -> dict[str, Any]:
 
 
 class EsCandidateStore:
-    """``CandidateStore`` over `{prefix}-candidates` (see crayfis/coincidence/continuous.py)."""
+    """``CandidateStore`` over `{prefix}-candidates` (see search/continuous.py)."""
 
     def __init__(self, es: Elasticsearch, prefix: str, params: SearchParams, page_size: int = 5000):
         self.es, self.prefix, self.params, self.page_size = es, prefix, params, page_size

@@ -12,8 +12,8 @@ from typing import Any, Sequence
 import numpy as np
 from elasticsearch import Elasticsearch
 
-from crayfis.coincidence.incremental import HitBatch
-from crayfis.coincidence.region import Interval
+from search.incremental import HitBatch
+from search.region import Interval
 from crayfis.es.naming import index_for, index_pattern
 
 SOURCE = ["hit_id", "device", "t_ms", "location"]
@@ -54,7 +54,7 @@ def _columns(sources: list[dict]) -> HitBatch:
 
 
 class EsHitSource:
-    """``HitSource`` over `{prefix}-hits-YYYY.MM` (see crayfis/coincidence/continuous.py)."""
+    """``HitSource`` over `{prefix}-hits-YYYY.MM` (see search/continuous.py)."""
 
     def __init__(self, es: Elasticsearch, prefix: str, page_size: int = 10_000):
         self.es, self.prefix, self.page_size = es, prefix, int(page_size)

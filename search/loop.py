@@ -23,8 +23,8 @@ from django.db import close_old_connections, transaction
 from django.db.models import Q
 from elasticsearch import Elasticsearch
 
-from crayfis.coincidence.continuous import ContinuousSearch, PassReport, now_ms
-from crayfis.coincidence.incremental import ACTIVE, SearchParams
+from search.continuous import ContinuousSearch, PassReport, now_ms
+from search.incremental import ACTIVE, SearchParams
 from ingest.models import TouchedBucket
 from search import alerts as alerting
 from search.es_candidates import EsCandidateStore

@@ -1,4 +1,4 @@
-"""Scores for the candidates a pass writes (crayfis/coincidence/live_significance.py): the
+"""Scores for the candidates a pass writes (search/live_significance.py): the
 background of all hits in the range the pass read around them, or in a span read anew."""
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Sequence
 
 from elasticsearch import Elasticsearch
 
-from crayfis.coincidence.incremental import HitBatch, SearchParams, StoredCandidate
-from crayfis.coincidence.live_significance import score_candidates
-from crayfis.coincidence.region import Interval
+from search.incremental import HitBatch, SearchParams, StoredCandidate
+from search.live_significance import score_candidates
+from search.region import Interval
 from search.es_hits import EsHitSource
 
 

@@ -19,8 +19,8 @@ from typing import Sequence
 
 import pyarrow.parquet as pq
 
-from crayfis.coincidence.incremental import Component, SearchParams
-from crayfis.coincidence.region import Interval
+from search.incremental import Component, SearchParams
+from search.region import Interval
 from crayfis.es.naming import index_pattern
 
 logger = logging.getLogger(__name__)

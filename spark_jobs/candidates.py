@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from crayfis.coincidence.geo import centroid_lat_lon, unit_vectors
+from crayfis.coincidence.distance import centroid_lat_lon, unit_vectors
 from crayfis.coincidence.merge import candidate_ids
 from crayfis.coincidence.numba_engine import merge_time_ordered
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from spark_jobs.cli import (OneLineParser, check_input, default_es_url, iso_time,
                             non_negative_int, positive_float, positive_int, run_main)
-from spark_jobs.search import SearchParams
+from spark_jobs.search_tasks import SearchParams
 
 PROG = "spark_jobs.coincidence"
 

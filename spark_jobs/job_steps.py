@@ -20,7 +20,7 @@ from spark_jobs.candidates import (distinct_names, distinct_pairs, lookup_hit_id
                                   windows_from_rows)
 from spark_jobs.hits_input import es_input, parquet_input, read_parquet_hit_ids
 from spark_jobs.output import CANDIDATE_SCHEMA, index_candidates, write_outputs
-from spark_jobs.search import Prepared, TimeSlide, device_ids, encode, prepare, search_partitions
+from spark_jobs.search_tasks import Prepared, TimeSlide, device_ids, encode, prepare, search_partitions
 
 ARROW_BATCH_ROWS = 100_000  # rows per Arrow batch between the JVM and Python workers
 
@@ -188,7 +188,7 @@ def search_ordered(spark, cfg, files, groups, tasks, max_m: int, lap):
     from pyspark.sql.pandas.types import from_arrow_schema
 
     from spark_jobs.partitioning import PartitionPlan
-    from spark_jobs.search import PACKED, WINDOW_PAIRS, SearchRows, collect_windows, stats_batch
+    from spark_jobs.search_tasks import PACKED, WINDOW_PAIRS, SearchRows, collect_windows, stats_batch
 
     params = cfg.params
     desc = ordered_parquet.descriptors(spark, tasks) if tasks else None

@@ -262,7 +262,7 @@ def _device_partial(tab: pa.Table, ok: np.ndarray) -> pa.RecordBatch:
 
 def device_table(partials: pa.Table) -> tuple[pa.Table, int]:
     """Partials of all tasks -> (device table in device_id order, rows in range)."""
-    from crayfis.coincidence.geo import centroid_lat_lon
+    from crayfis.coincidence.distance import centroid_lat_lon
 
     rows_in_range = int(pc.sum(partials.column("n_rows")).as_py() or 0)
     agg = partials.group_by("device_id").aggregate(
@@ -288,7 +288,7 @@ def search_tasks(files, groups, start_ms, end_ms, shared, params, max_multiplici
     ``shared``: a Spark broadcast of (device ids in device-code order, the background's
     SegmentModel or None). Tens of MB for a large network: as a broadcast each Python worker
     loads it once, where a closure would be shipped and unpickled again for every task."""
-    from spark_jobs.search import packed, stats_batch, window_batch
+    from spark_jobs.search_tasks import packed, stats_batch, window_batch
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from crayfis.coincidence.kernel import triggered_windows
@@ -353,7 +353,7 @@ def search_tasks(files, groups, start_ms, end_ms, shared, params, max_multiplici
 
 def member_names(files, member_codes: np.ndarray) -> pa.RecordBatch:
     """search.MEMBER_NAMES: each distinct member's hit_id, from its row group."""
-    from spark_jobs.search import MEMBER_NAMES
+    from spark_jobs.search_tasks import MEMBER_NAMES
 
     names = read_parquet_hit_ids(files, member_codes, columns=("hit_id",))
     return pa.RecordBatch.from_arrays([names.column("hit_code").combine_chunks(),

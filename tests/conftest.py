@@ -14,8 +14,8 @@ import pytest
 def es_url():
     from django.conf import settings
 
-    from crayfis import esnode
-    from crayfis.elastic import embedded_node_config
+    from ops import esnode
+    from ops.elastic import embedded_node_config
 
     cfg = embedded_node_config()
     url = settings.CRAYFIS_ES_URL

@@ -29,7 +29,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .geo import EARTH_RADIUS_M
+from .distance import EARTH_RADIUS_M
 
 CELL_FACTOR = 2.0  # cell width in units of R: two cells per axis reach any disc
 _SLACK = 1.0 + 1e-6  # relative slack on R and on longitude bounds

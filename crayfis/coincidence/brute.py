@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .geo import chord2, distance_from_chord2, unit_vectors
+from .distance import chord2, distance_from_chord2, unit_vectors
 
 
 @dataclass

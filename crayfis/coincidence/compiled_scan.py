@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .geo import _DEG, _STEP
+from .distance import _DEG, _STEP
 
 OK, TABLE_FULL, ANCHORS_FULL, MEMBERS_FULL, DEFERRED_FULL, DEFERRED_MEMBERS_FULL = range(6)
 _HASH_MUL = -7046029254386353131  # 0x9E3779B97F4A7C15 as int64 (Fibonacci hashing)

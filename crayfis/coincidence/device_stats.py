@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from .compiled_scan import unit_vector
-from .geo import _COS_TABLE, _SIN_TABLE
+from .distance import _COS_TABLE, _SIN_TABLE
 
 _NO_TIME_MIN = np.iinfo(np.int64).max
 _NO_TIME_MAX = np.iinfo(np.int64).min

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .geo import EARTH_RADIUS_M
+from .distance import EARTH_RADIUS_M
 
 _MARGIN = 1.0 + 1e-6
 _MAX_BANDS = 1 << 17  # cells never smaller than ~150 m in latitude: keeps the tables small

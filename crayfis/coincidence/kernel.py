@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .geo import centroid_lat_lon, chord2_rows, unit_vectors, within_radius
+from .distance import centroid_lat_lon, chord2_rows, unit_vectors, within_radius
 from .grid import ShiftedGrids
 from .merge import merge_windows
 

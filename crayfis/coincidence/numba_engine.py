@@ -18,7 +18,7 @@ import numpy as np
 from . import compiled_scan as cs
 from .block_grid import BlockGrid
 from .compiled_uniform_scan import scan_chunk_uniform
-from .geo import _COS_TABLE, _SIN_TABLE, chord2_band, within_radius
+from .distance import _COS_TABLE, _SIN_TABLE, chord2_band, within_radius
 from .kernel import chunk_spans
 from .uniform_grid import UniformGrid, uniform_grid
 

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .geo import centroid_lat_lon, chord2, chord2_of_radius, unit_vectors, within_radius
+from .distance import centroid_lat_lon, chord2, chord2_of_radius, unit_vectors, within_radius
 from .kernel import find_coincidences
 
 MS_PER_YEAR = 365.25 * 86400 * 1000

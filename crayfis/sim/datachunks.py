@@ -16,7 +16,7 @@ import numpy as np
 
 from crayfis.sim import phone as ph
 from crayfis.sim.fleet import ACCURACY_TO_SIGMA, Fleet
-from crayfis.sim.geo import offset_latlon
+from crayfis.sim.projection import offset_latlon
 from crayfis.sim.network import SimResult
 from crayfis.wire import build
 

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from crayfis.sim.background import background_frames
 from crayfis.sim.config import SimConfig
 from crayfis.sim.fleet import ACCURACY_TO_SIGMA, Fleet, make_fleet
-from crayfis.sim.geo import wrap_latlon
+from crayfis.sim.projection import wrap_latlon
 from crayfis.sim.live import LiveIntervals, plan_live_intervals
 from crayfis.sim.showers import ShowerHits, ShowerTable, sample_showers, shower_hits
 

@@ -25,7 +25,7 @@ from scipy.special import gamma as gamma_fn
 
 from crayfis.sim.config import ShowerConfig
 from crayfis.sim.fleet import Fleet
-from crayfis.sim.geo import enu_to_latlon
+from crayfis.sim.projection import enu_to_latlon
 from crayfis.sim.live import LiveIntervals
 from crayfis.sim.spectrum import AUGER_2020, BrokenPowerLaw
 

@@ -22,7 +22,7 @@ from scipy.spatial import cKDTree
 from scipy.stats import binomtest, poisson
 
 from crayfis.coincidence import CoincidenceResult, find_coincidences, merge_windows
-from crayfis.coincidence.geo import chord2, chord2_of_radius, unit_vectors, within_radius
+from crayfis.coincidence.distance import chord2, chord2_of_radius, unit_vectors, within_radius
 
 ONE_SIGMA = 0.6827
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from crayfis.es.templates import ensure_templates
-from ingest.indexer import Indexer, IndexerConfig, make_indexer_client
+from indexer.worker import Indexer, IndexerConfig, make_indexer_client
 from ingest.models import Upload
 from tests.api.conftest import T0, auth, post_upload, upload_body
 from tests.conftest import _delete_prefixed
@@ -52,7 +52,7 @@ def corpus(es):
 
 @pytest.fixture
 def indexed(corpus, settings):
-    from ingest.devices import pseudonym_of
+    from indexer.devices import pseudonym_of
 
     settings.CRAYFIS_ES_PREFIX = corpus
     return {name: SimpleNamespace(device_id=dev, pseudonym=pseudonym_of(dev)) for name, dev in DEVICES.items()}

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from ingest.models import Upload
 from tests.ingest.conftest import B_HEADERS, SAMPLES, post_submit
-from tests.ingest.test_indexer import index_all, search, submit_sample
+from tests.indexer.test_indexer import index_all, search, submit_sample
 
 pytestmark = pytest.mark.django_db
 

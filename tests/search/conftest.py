@@ -6,7 +6,7 @@ import uuid
 import numpy as np
 import pytest
 
-from crayfis.coincidence.incremental import HitBatch, SearchParams
+from search.incremental import HitBatch, SearchParams
 from crayfis.coincidence.kernel import find_coincidences
 from crayfis.wire import build
 
@@ -36,7 +36,7 @@ def post(client, body: bytes, headers: dict) -> None:
 
 
 def index_pending(es_url: str) -> int:
-    from ingest.indexer import Indexer, IndexerConfig, make_indexer_client
+    from indexer.worker import Indexer, IndexerConfig, make_indexer_client
 
     return Indexer(make_indexer_client(es_url), IndexerConfig.from_settings()).run(once=True).indexed
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from django.core import mail
 
-from crayfis.coincidence.continuous import ContinuousSearch
-from crayfis.coincidence.incremental import HitBatch, SearchParams
-from crayfis.coincidence.live_significance import score_candidates
-from crayfis.coincidence.memory_store import MemoryCandidateStore, MemoryHitStore
+from search.continuous import ContinuousSearch
+from search.incremental import HitBatch, SearchParams
+from search.live_significance import score_candidates
+from tests.reference.memory_store import MemoryCandidateStore, MemoryHitStore
 from search.alerts import AlertConfig, deliver_due, queue_alerts
 from search.models import Alert
 

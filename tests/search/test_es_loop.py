@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from crayfis.coincidence.incremental import SearchParams
+from search.incremental import SearchParams
 from crayfis.coincidence.merge import candidate_id
 from search.models import SearchedBucket
 from search.status import STATUS_ID, status_index

@@ -13,10 +13,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crayfis.coincidence.continuous import ContinuousSearch
-from crayfis.coincidence.incremental import ACTIVE, MERGED, HitBatch, SearchParams
+from search.continuous import ContinuousSearch
+from search.incremental import ACTIVE, MERGED, HitBatch, SearchParams
 from crayfis.coincidence.kernel import find_coincidences
-from crayfis.coincidence.memory_store import MemoryCandidateStore, MemoryHitStore
+from tests.reference.memory_store import MemoryCandidateStore, MemoryHitStore
 
 BUCKET_MS = 100
 

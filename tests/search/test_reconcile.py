@@ -1,7 +1,7 @@
 """Identity rules of ``reconcile``, case by case (the property test checks them at random)."""
 from __future__ import annotations
 
-from crayfis.coincidence.incremental import (ACTIVE, MERGED, RETRACTED, UNSUPPORTED, Component,
+from search.incremental import (ACTIVE, MERGED, RETRACTED, UNSUPPORTED, Component,
                                              StoredCandidate, reconcile)
 from crayfis.coincidence.merge import candidate_id
 

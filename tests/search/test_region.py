@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crayfis.coincidence.region import (anchor_intervals, close_region, contains, hit_ranges,
+from search.region import (anchor_intervals, close_region, contains, hit_ranges,
                                         merge_intervals)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from crayfis.coincidence.incremental import SearchParams
+from search.incremental import SearchParams
 from tests.search.conftest import batch_member_sets, chunk, index_pending, post
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.spark]

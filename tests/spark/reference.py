@@ -9,7 +9,7 @@ import pytest
 
 from crayfis.coincidence.kernel import find_coincidences
 from crayfis.coincidence.merge import candidate_id
-from crayfis.coincidence.geo import centroid_lat_lon, unit_vectors
+from crayfis.coincidence.distance import centroid_lat_lon, unit_vectors
 from crayfis.coincidence.significance import (candidate_significance, device_background,
                                               estimate_background, time_slides)
 

@@ -9,7 +9,7 @@ import pytest
 
 from spark_jobs.coincidence import JobConfig, run_job
 from spark_jobs.partitioning import PartitionPlan, aligned_cuts
-from spark_jobs.search import SearchParams
+from spark_jobs.search_tasks import SearchParams
 from spark_jobs.tiles import TileGrid
 from tests.spark.reference import (assert_same_candidates, kernel_background, kernel_candidates,
                                    kernel_time_slides)

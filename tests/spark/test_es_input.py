@@ -13,7 +13,7 @@ from crayfis.es.templates import ensure_templates
 from spark_jobs.coincidence import JobConfig, run_job
 from spark_jobs.export_hits import export
 from spark_jobs.output import index_candidates
-from spark_jobs.search import SearchParams
+from spark_jobs.search_tasks import SearchParams
 from spark_jobs.tiles import TileGrid
 from tests.spark.reference import assert_same_candidates, kernel_background, kernel_candidates
 from tests.spark.showerdata import START_MS, boundary_showers, make_hits

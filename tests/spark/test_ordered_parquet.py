@@ -9,7 +9,7 @@ import pytest
 
 from spark_jobs.coincidence import JobConfig, run_job
 from spark_jobs.ordered_parquet import RowGroup, plan_tasks, row_groups
-from spark_jobs.search import SearchParams
+from spark_jobs.search_tasks import SearchParams
 from spark_jobs.tiles import TileGrid
 from tests.spark.reference import assert_same_candidates, kernel_background, kernel_candidates
 from tests.spark.showerdata import START_MS, boundary_showers, make_hits

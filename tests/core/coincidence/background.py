@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from crayfis.coincidence.geo import EARTH_RADIUS_M
+from crayfis.coincidence.distance import EARTH_RADIUS_M
 
 
 def poisson_background(seed: int, n_dev: int = 15, span_ms: int = 2_000_000, half_box_m: float = 500.0,

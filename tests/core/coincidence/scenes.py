@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
-from crayfis.coincidence.geo import EARTH_RADIUS_M, pair_distance_m
+from crayfis.coincidence.distance import EARTH_RADIUS_M, pair_distance_m
 
 REGIONS = {
     "mid": (34.05, -118.25),

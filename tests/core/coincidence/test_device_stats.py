@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crayfis.coincidence.device_stats import device_sums
-from crayfis.coincidence.geo import unit_vectors
+from crayfis.coincidence.distance import unit_vectors
 
 
 @settings(max_examples=60, deadline=None)

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crayfis.coincidence.geo import pair_distance_m
+from crayfis.coincidence.distance import pair_distance_m
 from crayfis.coincidence.block_grid import BlockGrid
 from crayfis.coincidence.grid import ShiftedGrids
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from crayfis.coincidence import compiled_scan as cs
 from crayfis.coincidence.brute import brute_force
-from crayfis.coincidence.geo import _COS_TABLE, _SIN_TABLE, chord2, pair_distance_m, unit_vectors
+from crayfis.coincidence.distance import _COS_TABLE, _SIN_TABLE, chord2, pair_distance_m, unit_vectors
 from crayfis.coincidence.kernel import find_coincidences, triggered_windows
 from crayfis.coincidence.merge import merge_windows
 from crayfis.coincidence.numba_engine import merge_time_ordered

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crayfis.coincidence.geo import EARTH_RADIUS_M, pair_distance_m
+from crayfis.coincidence.distance import EARTH_RADIUS_M, pair_distance_m
 from crayfis.coincidence.uniform_grid import uniform_grid
 
 from .scenes import offset_points

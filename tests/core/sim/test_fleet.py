@@ -6,7 +6,7 @@ import pytest
 
 from crayfis.sim.config import FleetConfig
 from crayfis.sim.fleet import make_fleet
-from crayfis.sim.geo import latlon_to_enu
+from crayfis.sim.projection import latlon_to_enu
 
 
 def fleet(seed=1, **kw):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from crayfis.coincidence import find_coincidences
-from crayfis.coincidence.geo import haversine_m
+from crayfis.coincidence.distance import haversine_m
 from crayfis.coincidence.significance import estimate_background
 from crayfis.sim.config import FleetConfig, ShowerConfig, SimConfig
 from crayfis.sim.network import simulate_network

@@ -1,0 +1,360 @@
+"""The distributed coincidence search: plan partitions, run the kernel per partition, collect.
+
+Stages (each a Spark job over numbers only):
+1. ``prepare``: one pass of per-device counts, spans and positions, grouped by a 64-bit hash of
+   device_id (numeric, so Spark aggregates it without strings); it also gives the hit count and
+   time range, from which the time slabs are cut evenly.
+2. ``encode``: hits -> (hit_code, device_hash, t_ms, lat, lon); hit_id and device_id stay behind.
+3. ``search_partitions``: Spark SQL copies every hit into its home partition and the halo
+   partitions that need it (assign_sql.py, the numpy rule of partitioning.py done in the JVM),
+   a shuffle moves the copies to one task per time slab, and mapInArrow runs
+   ``kernel.triggered_windows`` on each (slab, tile) partition with only home copies as
+   anchors, plus the background model on the same anchors. Output: one row per (triggered
+   anchor, window member), plus one statistics row per task. Hits cross into Python once.
+The driver then merges windows into candidates (candidates.py).
+
+Device hashes: xxhash64 of device_id. Two different device ids with one hash would count as one
+device; for D devices the chance is about D^2 / 2^65 (3e-8 for a million devices). Candidate
+members' device ids are read back and a collision among them stops the job (job_steps.py).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from spark_jobs.assign_sql import assigned_copies
+from spark_jobs.hits_input import InputHits
+from spark_jobs.partitioning import PartitionPlan, aligned_cuts, uniform_cuts
+
+# One copy of a hit in one partition, as the kernel stage receives it.
+ASSIGNED = pa.schema([("pkey", pa.int64()), ("home", pa.bool_()), ("hit_code", pa.int64()),
+                      ("device_hash", pa.int64()), ("t_ms", pa.int64()), ("lat", pa.float64()),
+                      ("lon", pa.float64())])
+# One (triggered anchor, member) pair.
+WINDOW_PAIRS = pa.schema([
+    ("anchor", pa.int64()), ("member", pa.int64()), ("device_code", pa.int64()), ("t_ms", pa.int64()), ("lat", pa.float64()), ("lon", pa.float64()),
+    ("window_devices", pa.int64())])
+# Statistics of one task, with its Lambda(m) terms.
+TASK_STATS = pa.schema([
+    ("n_groups", pa.int64()), ("max_group_rows", pa.int64()), ("n_rows", pa.int64()),
+    ("n_core", pa.int64()), ("n_triggered", pa.int64()), ("uncoded", pa.int64()),
+    ("expected", pa.float64()), ("lambdas", pa.list_(pa.float64())),
+    ("kernel_cpu_s", pa.float64()), ("background_cpu_s", pa.float64())])
+# The hit_id of each distinct window member, where a task could read it (time-ordered Parquet).
+MEMBER_NAMES = pa.schema([("hit_code", pa.int64()), ("hit_id", pa.string())])
+
+
+@dataclass
+class SearchRows:
+    """What a search stage returns: window pairs of all tasks and one statistics row per task."""
+
+    pairs: pa.Table  # WINDOW_PAIRS
+    stats: pa.Table  # TASK_STATS
+    names: pa.Table = field(default_factory=MEMBER_NAMES.empty_table)  # MEMBER_NAMES; a hit
+    # may be named twice (overlapping halos)
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """The definition's parameters plus how to cut the work."""
+
+    window_ms: int
+    radius_m: float
+    min_devices: int
+    tile_deg: float = 2.0
+    n_slabs: int | None = None  # None: from rows_per_slab and the parallelism
+    slab_ms: int | None = None  # fixed slabs at multiples of this (instead of even slabs)
+    rows_per_slab: int = 1_000_000  # bounds one kernel call (a slab x tile partition)
+    rows_per_task: int = 8_000_000  # slabs per Spark task: the background model's fixed cost
+    # (neighbours and segment edges of every device) is paid once per task
+
+
+@dataclass
+class Prepared:
+    hits: object  # DataFrame (hit_code, hit_id, device_id, t_ms, lat, lon), valid rows
+    devices: pa.Table  # device_code (0..D-1 in hash order), device_hash, n_hits, t_min_ms,
+    # t_max_ms, lat, lon
+    files: list[str]  # Parquet files by file number (hit_code >> ROW_BITS)
+    rows_in_range: int
+    n_hits: int
+    t_min_ms: int | None
+    t_max_ms: int | None
+    plan: PartitionPlan
+    task_keys: np.ndarray  # per slab: the repartition key value that lands in its own task
+
+    @property
+    def device_hashes(self) -> np.ndarray:
+        return self.devices.column("device_hash").to_numpy()
+
+
+def device_hash_col():
+    from pyspark.sql import functions as F
+
+    return F.xxhash64(F.col("device_id"))
+
+
+def device_table(coded) -> tuple[pa.Table, int]:
+    """Per device: hits, first and last time, position; codes 0..D-1 in device-hash order.
+
+    The position is the normalised mean of the device's unit vectors (a hash aggregate; an
+    exact median per device costs a sort of all hits). One pass over all rows in range
+    (``coded`` has a ``valid`` column); also returns the number of rows in range.
+    """
+    from pyspark.sql import functions as F
+
+    from crayfis.coincidence.distance import centroid_lat_lon
+
+    ok = F.col("valid")
+    lat, lon = F.radians("lat"), F.radians("lon")
+    unit = {"x": F.cos(lat) * F.cos(lon), "y": F.cos(lat) * F.sin(lon), "z": F.sin(lat)}
+    agg = (coded.groupBy(device_hash_col().alias("device_hash"))
+           .agg(F.count_if(ok).alias("n_hits"), F.count(F.lit(1)).alias("n_rows"),
+                F.min(F.when(ok, F.col("t_ms"))).alias("t_min_ms"),
+                F.max(F.when(ok, F.col("t_ms"))).alias("t_max_ms"),
+                *[F.sum(F.when(ok, v)).alias(k) for k, v in unit.items()])
+           .toArrow())
+    rows_in_range = int(np.sum(agg.column("n_rows").to_numpy()))
+    agg = agg.filter(pc.greater(agg.column("n_hits"), 0)).sort_by("device_hash")
+    d_lat, d_lon = centroid_lat_lon(*(agg.column(k).to_numpy() for k in unit))
+    table = pa.table({
+        "device_code": np.arange(agg.num_rows, dtype=np.int64),
+        "device_hash": agg.column("device_hash"),
+        "n_hits": agg.column("n_hits"),
+        "t_min_ms": agg.column("t_min_ms"),
+        "t_max_ms": agg.column("t_max_ms"),
+        "lat": d_lat,
+        "lon": d_lon,
+    })
+    return table, rows_in_range
+
+
+def device_ids(prep: Prepared) -> np.ndarray:
+    """device_id of every device code (one pass over the hits' distinct device ids).
+
+    Needed only for exposure lookups and time slides; stops the job on a hash collision."""
+    rows = (prep.hits.select("device_id").distinct()
+            .select("device_id", device_hash_col().alias("device_hash")).toArrow())
+    ids = np.asarray(rows.column("device_id").to_pylist(), dtype=object)
+    hashes = rows.column("device_hash").to_numpy()
+    order = np.argsort(hashes, kind="stable")
+    ids, hashes = ids[order], hashes[order]
+    if len(hashes) != prep.devices.num_rows or not np.array_equal(hashes, prep.device_hashes):
+        raise RuntimeError("two device ids share one 64-bit hash; the search cannot tell them apart")
+    return ids
+
+
+def task_keys(spark, n_tasks: int) -> np.ndarray:
+    """Key values k_0..k_{n-1} whose Spark hash partition is 0..n-1, so repartition(n, key)
+    puts slab j (key k_{j mod n}) alone in task j mod n: equal slabs make balanced tasks,
+    which hashing slab numbers would not."""
+    from pyspark.sql import functions as F
+
+    if n_tasks <= 1:
+        return np.zeros(1, dtype=np.int64)
+    rows = (spark.range(0, 64 * n_tasks, 1, 1)
+            .select("id", F.expr(f"pmod(hash(id), {n_tasks})").alias("p")).toArrow())
+    ids, part = rows.column("id").to_numpy(), rows.column("p").to_numpy()
+    first = np.full(n_tasks, -1, dtype=np.int64)
+    for p in range(n_tasks):  # n_tasks small values
+        hit = np.flatnonzero(part == p)
+        if len(hit) == 0:
+            raise RuntimeError("no key value found for a task")
+        first[p] = ids[hit[0]]
+    return first
+
+
+def prepare(spark, inp: InputHits, params: SearchParams) -> Prepared:
+    """Device table, counts and the partition plan for one search (one pass over the hits)."""
+    from pyspark.sql import functions as F
+
+    files = inp.files()
+    coded = inp.coded(files)
+    devices, rows_in_range = device_table(coded)
+    hits = coded.where(F.col("valid")).drop("valid")
+    n_hits = int(np.sum(devices.column("n_hits").to_numpy())) if devices.num_rows else 0
+    t_min = int(np.min(devices.column("t_min_ms").to_numpy())) if n_hits else None
+    t_max = int(np.max(devices.column("t_max_ms").to_numpy())) if n_hits else None
+    parallelism = spark.sparkContext.defaultParallelism
+    n_slabs = params.n_slabs or max(2 * parallelism if n_hits >= 200_000 else 1,
+                                    math.ceil(n_hits / max(1, params.rows_per_slab)))
+    cuts = np.zeros(0, dtype=np.int64)
+    if n_hits and params.slab_ms:
+        cuts = aligned_cuts(t_min, t_max, params.slab_ms)
+    elif n_hits and n_slabs > 1:
+        cuts = uniform_cuts(t_min, t_max, n_slabs, params.window_ms)
+    plan = PartitionPlan.build(cuts, params.window_ms, params.tile_deg, params.radius_m)
+    n_tasks = max(1, min(plan.n_slabs, max(parallelism, -(-n_hits // max(1, params.rows_per_task)))))
+    keys = task_keys(spark, n_tasks)
+    return Prepared(hits=hits, devices=devices, files=files, rows_in_range=rows_in_range,
+                    n_hits=n_hits, t_min_ms=t_min, t_max_ms=t_max, plan=plan,
+                    task_keys=keys[np.arange(plan.n_slabs) % len(keys)])
+
+
+def encode(spark, prep: Prepared):
+    """Numeric hits: (hit_code, device_hash, t_ms, lat, lon); no string goes further."""
+    return prep.hits.select("hit_code", device_hash_col().alias("device_hash"), "t_ms", "lat", "lon")
+
+
+@dataclass(frozen=True)
+class TimeSlide:
+    """Shift device d's times by offsets[d] modulo the span, as significance.time_slides does
+    (offsets per device code, i.e. in device-hash order)."""
+
+    t0: int
+    span: int
+    offsets_ms: np.ndarray  # per device code
+
+    def apply_sql(self, encoded, device_hashes: np.ndarray):
+        """The same shift in Spark: offsets joined by device hash (a small broadcast table)."""
+        from pyspark.sql import functions as F
+
+        table = encoded.sparkSession.createDataFrame(pa.table({
+            "device_hash": np.asarray(device_hashes, np.int64),
+            "slide_ms": np.asarray(self.offsets_ms, np.int64)}))
+        t = F.lit(self.t0) + F.pmod(F.col("t_ms") - F.lit(self.t0) + F.col("slide_ms"),
+                                     F.lit(self.span))
+        return (encoded.join(F.broadcast(table), "device_hash")
+                .select("hit_code", "device_hash", t.alias("t_ms"), "lat", "lon"))
+
+
+def _search_groups(plan: PartitionPlan, params: SearchParams, device_hashes: np.ndarray,
+                   background, max_multiplicity: int):
+    """mapInArrow body for one task: every (slab, tile) partition it holds, one at a time.
+
+    ``background``: a Spark broadcast of a significance.SegmentModel over device codes (each
+    Python worker loads it once), or None; it gives the core
+    anchors' expected accidental triggers and Lambda(m) for m = 1..max_multiplicity, which
+    add up over tasks because every hit is a core anchor of exactly one partition.
+    """
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from crayfis.coincidence.kernel import triggered_windows
+        from crayfis.coincidence.significance import estimate_background
+
+        batches = [b for b in batches if b.num_rows]
+        cols = {name: (np.concatenate([b.column(name).to_numpy(zero_copy_only=False) for b in batches])
+                       if batches else np.zeros(0, ASSIGNED.field(name).type.to_pandas_dtype()))
+                for name in ASSIGNED.names}
+        del batches
+        # dense device codes 0..D-1 (the device table is sorted by hash)
+        code_of = np.minimum(np.searchsorted(device_hashes, cols["device_hash"]),
+                             max(len(device_hashes) - 1, 0))
+        if len(code_of) and not np.array_equal(device_hashes[code_of], cols["device_hash"]):
+            raise RuntimeError("a hit's device is missing from the device table")
+        cols["device_code"] = code_of
+        home_all = cols["home"]
+        order = np.argsort(cols["pkey"], kind="stable")
+        pkey = cols["pkey"][order]
+        bounds = np.flatnonzero(np.r_[True, pkey[1:] != pkey[:-1], True])
+        stats = dict(n_groups=len(bounds) - 1, max_group_rows=0, n_rows=len(order), n_core=0,
+                     n_triggered=0, uncoded=0, expected=0.0, kernel_cpu_s=0.0, background_cpu_s=0.0)
+        lambdas = None
+        if background is not None and home_all.any():  # once per task
+            c0 = time.process_time()
+            est = estimate_background(*(cols[c][home_all] for c in ("t_ms", "lat", "lon", "device_code")),
+                                      params.window_ms, params.radius_m, params.min_devices,
+                                      model=background.value, max_multiplicity=max_multiplicity)
+            stats["expected"] = est.expected_triggers
+            lambdas = est.expected_windows(np.arange(1, max_multiplicity + 1)).tolist()
+            stats["background_cpu_s"] = time.process_time() - c0
+        for g0, g1 in zip(bounds[:-1], bounds[1:]):  # a loop over partitions, not hits
+            rows = order[g0:g1]
+            code, dev, t, lat, lon = (cols[c][rows] for c in
+                                      ("hit_code", "device_code", "t_ms", "lat", "lon"))
+            home = home_all[rows]
+            stats["max_group_rows"] = max(stats["max_group_rows"], len(rows))
+            stats["n_core"] += int(home.sum())
+            stats["uncoded"] += int((code[home] < 0).sum())
+            c0 = time.process_time()
+            tw = triggered_windows(t, lat, lon, dev, params.window_ms, params.radius_m,
+                                   params.min_devices, anchor_mask=home)
+            stats["kernel_cpu_s"] += time.process_time() - c0
+            stats["n_triggered"] += len(tw.anchors)
+            if len(tw.anchors):
+                yield packed(window_batch(tw, code, dev, t, lat, lon))
+        yield packed(stats_batch(stats, lambdas))
+    return run
+
+
+# What the search stages hand to Spark: each WINDOW_PAIRS or TASK_STATS batch as one Arrow IPC
+# stream in one binary cell. Spark only moves the bytes; one row per (anchor, member) would cost
+# the JVM a conversion per cell, twice (task -> rows -> driver), which on local[2] is a large
+# share of the whole job's time.
+PACKED = pa.schema([("payload", pa.binary())])
+PACKED_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
+
+
+def packed(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """One PACKED row holding ``batch``, its buffers LZ4-compressed: half the bytes for the
+    JVM to move (codes, times and counts compress well; lat and lon do not), and faster to
+    write than the uncompressed stream, whose growing buffer is mostly fresh memory."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, batch.schema, options=PACKED_OPTIONS) as writer:
+        writer.write_batch(batch)
+    data = sink.getvalue()
+    offsets = pa.py_buffer(np.array([0, data.size], dtype=np.int32).tobytes())
+    cell = pa.Array.from_buffers(pa.binary(), 1, [None, offsets, data])  # no copy of the bytes
+    return pa.RecordBatch.from_arrays([cell], schema=PACKED)
+
+
+def unpacked(table: pa.Table) -> SearchRows:
+    """The window pairs, task statistics and member names inside collected PACKED rows."""
+    kinds = {"pairs": WINDOW_PAIRS, "stats": TASK_STATS, "names": MEMBER_NAMES}
+    found: dict[str, list] = {k: [] for k in kinds}
+    for chunk in table.column("payload").chunks:
+        for i in range(len(chunk)):
+            t = pa.ipc.open_stream(chunk[i].as_buffer()).read_all()
+            kind = next(k for k, schema in kinds.items() if t.schema.equals(schema))
+            found[kind].extend(t.to_batches())
+    return SearchRows(**{k: pa.Table.from_batches(found[k], schema=kinds[k]) for k in kinds})
+
+
+def collect_windows(stage) -> SearchRows:
+    """Run a search stage (a DataFrame of PACKED rows) and return what its tasks found."""
+    return unpacked(stage.toArrow())
+
+
+def window_batch(tw, code, dev, t, lat, lon) -> pa.RecordBatch:
+    """WINDOW_PAIRS: one row per (triggered anchor, member) of a kernel result."""
+    per = np.diff(tw.member_offsets)
+    a, m = np.repeat(tw.anchors, per), tw.members
+    out = {"anchor": code[a], "member": code[m], "device_code": dev[m], "t_ms": t[m],
+           "lat": lat[m], "lon": lon[m], "window_devices": np.repeat(tw.window_devices, per)}
+    return pa.RecordBatch.from_arrays([pa.array(out[f.name], f.type) for f in WINDOW_PAIRS],
+                                      schema=WINDOW_PAIRS)
+
+
+def stats_batch(stats: dict, lambdas) -> pa.RecordBatch:
+    """TASK_STATS: one task's statistics and its Lambda(m) terms."""
+    return pa.RecordBatch.from_pylist([{**stats, "lambdas": lambdas}], schema=TASK_STATS)
+
+
+def search_partitions(encoded, prep: Prepared, params: SearchParams, slide: TimeSlide | None = None,
+                      background=None, max_multiplicity: int = 0) -> SearchRows:
+    """Triggered windows of all core anchors and per-task statistics."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    from pyspark.sql import functions as F
+
+    plan = prep.plan
+    n_tasks = len(np.unique(prep.task_keys))
+    if slide is not None:
+        encoded = slide.apply_sql(encoded, prep.device_hashes)
+    copies = assigned_copies(encoded, plan).select(*ASSIGNED.names)
+    keys = F.array(*[F.lit(int(k)).cast("long") for k in prep.task_keys])  # hashed as task_keys
+    task = F.element_at(keys, F.expr(f"cast(pkey div {plan.grid.n_tiles} as int) + 1"))
+    shared = (encoded.sparkSession.sparkContext.broadcast(background)
+              if background is not None else None)
+    out = (copies.repartition(n_tasks, task)
+           .mapInArrow(_search_groups(plan, params, prep.device_hashes, shared, max_multiplicity),
+                       from_arrow_schema(PACKED)))
+    try:
+        return collect_windows(out)
+    finally:
+        if shared is not None:
+            shared.destroy()
