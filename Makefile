@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench-install esnode-start esnode-stop clean
+.PHONY: install demo lint test test-fast bench-install esnode-start esnode-stop clean
 
 install: $(STAMP)
 
@@ -17,8 +17,15 @@ $(STAMP): pyproject.toml
 demo: install
 	CRAYFIS_DEBUG=1 $(PY) manage.py demo
 
-test: install
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: lint
 	$(PY) -m pytest
+
+# The pure core: no Elasticsearch, Spark or browser (seconds, for the edit-test loop).
+test-fast: install
+	$(PY) -m pytest tests/core -m "not elasticsearch and not spark and not browser"
 
 bench-install: install
 	$(PY) -m pip install -q -e ".[dev,bench]"

@@ -29,7 +29,7 @@ CANDIDATE_FIELDS = ("candidate_id", "t_start_ms", "t_end_ms", "n_hits", "n_devic
 
 def month_indices(prefix: str, kind: str, from_ms: int, to_ms: int) -> str:
     """Comma-joined monthly indices covering [from_ms, to_ms), or the pattern for long spans."""
-    start = dt.datetime.fromtimestamp(from_ms / 1000, dt.timezone.utc).replace(day=1, hour=0, minute=0,
+    start = dt.datetime.fromtimestamp(from_ms / 1000, dt.UTC).replace(day=1, hour=0, minute=0,
                                                                              second=0, microsecond=0)
     last = max(to_ms - 1, from_ms)
     names: list[str] = []

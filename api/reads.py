@@ -28,8 +28,16 @@ from api.errors import BadRequest, Unavailable
 from api.parquet import MEDIA_TYPE as PARQUET
 from api.parquet import parquet_stream
 from api.permissions import IsReader, sees_exact
-from api.serializers import (CandidatesPage, CandidatesQuery, HitExact, HitsPage, HitsQuery, NetworkStats,
-                             StatsQuery, encode_cursor)
+from api.serializers import (
+    CandidatesPage,
+    CandidatesQuery,
+    HitExact,
+    HitsPage,
+    HitsQuery,
+    NetworkStats,
+    StatsQuery,
+    encode_cursor,
+)
 from api.throttles import AnonReadThrottle, ScientistReadThrottle
 from ops.elastic import get_es, index_prefix
 
@@ -119,12 +127,14 @@ class HitsView(ReadView):
         exact = sees_exact(request)
         es, prefix = get_es(), index_prefix()
         index = es_queries.month_indices(prefix, "hits", q["from_ms"], q["to_ms"])
-        query = es_queries.hits_query(q["from_ms"], q["to_ms"], exact=exact, bbox=q.get("bbox"), devices=q.get("device"))
+        query = es_queries.hits_query(q["from_ms"], q["to_ms"], exact=exact, bbox=q.get("bbox"),
+                                      devices=q.get("device"))
         fields = es_queries.EXACT_HIT_FIELDS if exact else es_queries.PUBLIC_HIT_FIELDS
         if q["format"] in ("ndjson", "parquet"):
             return _stream(es, index, query, fields, exact, q["format"])
         size = q.get("limit") or settings.CRAYFIS_API_PAGE_SIZE
-        docs, last = _es_call(es_queries.search_page, es, index, query, es_queries.HIT_SORT, size, q.get("cursor"), fields)
+        docs, last = _es_call(es_queries.search_page, es, index, query, es_queries.HIT_SORT, size,
+                              q.get("cursor"), fields)
         cursor = encode_cursor(last) if last else None
         return Response({"results": [es_queries.hit_view(d, exact) for d in docs], "next_cursor": cursor,
                          "next": self.next_link(request, cursor)})
@@ -188,7 +198,8 @@ class NetworkStatsView(ReadView):
     @extend_schema(
         operation_id="network_stats", summary="Network totals over a time range", tags=["read"],
         auth=READ_AUTH, parameters=[StatsQuery],
-        description="Hits, devices, public cells, exposure hours and candidates in [from_ms, to_ms) (default: the last 24 h).",
+        description=("Hits, devices, public cells, exposure hours and candidates in [from_ms, to_ms) "
+                     "(default: the last 24 h)."),
         responses={200: NetworkStats, **READ_ERRORS},
     )
     def get(self, request):

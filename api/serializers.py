@@ -57,7 +57,7 @@ class BBoxField(serializers.CharField):
         return tuple(float(p) for p in text.split(","))
 
 
-PSEUDONYMS_PATTERN = r"^d[0-9a-f]{16}(?:,d[0-9a-f]{16}){0,%d}$" % (MAX_DEVICES - 1)
+PSEUDONYMS_PATTERN = rf"^d[0-9a-f]{{16}}(?:,d[0-9a-f]{{16}}){{0,{MAX_DEVICES - 1}}}$"
 
 
 @extend_schema_field({"type": "string", "pattern": PSEUDONYMS_PATTERN})
@@ -101,7 +101,8 @@ class HitsQuery(PageQuery):
 
 
 class CandidatesQuery(PageQuery):
-    min_devices = serializers.IntegerField(required=False, min_value=1, help_text="only candidates with at least this many devices")
+    min_devices = serializers.IntegerField(required=False, min_value=1,
+                                           help_text="only candidates with at least this many devices")
     max_p_value = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
 
 
@@ -109,7 +110,8 @@ class StatsQuery(serializers.Serializer):
     from_ms = serializers.IntegerField(required=False, min_value=0, max_value=T_MAX_MS,
                                        help_text="start, Unix ms UTC (default: to_ms - 24 h)")
     to_ms = serializers.IntegerField(required=False, min_value=0, max_value=T_MAX_MS,
-                                     help_text="end, Unix ms UTC, exclusive (default: now); to_ms <= from_ms is an empty range")
+                                     help_text=("end, Unix ms UTC, exclusive (default: now); "
+                                                "to_ms <= from_ms is an empty range"))
 
 
 # --- reply shapes (documentation) ---------------------------------------------------------

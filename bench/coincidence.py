@@ -38,12 +38,12 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crayfis.coincidence.distance import EARTH_RADIUS_M, unit_vectors, within_radius, chord2  # noqa: E402
+from crayfis.coincidence.distance import EARTH_RADIUS_M, chord2, unit_vectors, within_radius  # noqa: E402
 from crayfis.coincidence.kernel import DEFAULT_ENGINE, distinct_counts, find_coincidences  # noqa: E402
 from crayfis.coincidence.malloc_tuning import keep_freed_memory  # noqa: E402
 
 DOCS = ROOT / "docs" / "benchmarks.md"
-RUN_DATE = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")  # of the run
+RUN_DATE = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d")  # of the run
 MACHINE = "2-core shared VM (AMD EPYC, AVX2), 24 GiB"
 T0_MS = 1_795_305_600_000  # 2026-11-22T00:00:00Z
 
@@ -319,7 +319,8 @@ def section_kernel(args) -> list[str]:
 def section_baselines(args) -> list[str]:
     lines = [f"Baselines on the same hits (prefixes of each workload), median of {args.repeats} runs "
              "(sapphire: 1 run), process CPU time, 1 thread.", "",
-             "| workload | hits | kernel | HiSPARC-style loop, same definition (hits) | loop vs kernel on the loop's hits "
+             "| workload | hits | kernel | HiSPARC-style loop, same definition (hits) "
+             "| loop vs kernel on the loop's hits "
              "| loop vs kernel at full size | sapphire's own scan, time only (hits) | cKDTree, same definition "
              "| DBSCAN, other definition | hits inside tau, whole area |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -346,7 +347,8 @@ def section_baselines(args) -> list[str]:
             f"| {len(tiny) / sapphire_s / 1e3:.2f} k/s ({len(tiny):,}) | {len(h) / tree_s / 1e6:.2f} M/s "
             f"| {len(h) / db_s / 1e6:.3f} M/s | {rate * w.window_ms / 1000:,.0f} |")
         print(lines[-1], flush=True)
-    lines += ["", "The HiSPARC-style loop and cKDTree return exactly the kernel's triggered anchors (checked in the run).",
+    lines += ["", "The HiSPARC-style loop and cKDTree return exactly the kernel's triggered anchors "
+              "(checked in the run).",
               "The loops scan every hit inside tau anywhere in the area (sapphire matches a handful of stations and",
               "has no spatial index), so their cost grows with the network's total rate (last column). The kernel on",
               "a few thousand hits is dominated by fixed per-call costs, hence the two ratios."]
@@ -371,7 +373,7 @@ def section_scaling(args) -> list[str]:
         lines.append(f"| {len(h):,} | {len(h) / k_s / 1e6:.2f} M/s | {len(h) / a_s / 1e6:.1f} M/s "
                      f"| {k_s / a_s:.1f}x | {len(res.triggered):,} |")
         print(lines[-1], flush=True)
-        del h, keys, res
+        h = keys = res = None  # free this size's arrays before the next one
     return lines
 
 
@@ -461,7 +463,8 @@ def main(argv=None) -> None:
     for name in args.sections.split(","):
         print(f"\n## {name}", flush=True)
         lines = SECTIONS[name](args)
-        lines.append(f"\n(glibc malloc tuning {'on' if tuned else 'off'}; run {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC)")
+        stamp = f"{_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M}"
+        lines.append(f"\n(glibc malloc tuning {'on' if tuned else 'off'}; run {stamp} UTC)")
         blocks.append((name, lines))
     if args.append_docs:
         append_docs(blocks, args)

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DOCS = ROOT / "docs" / "benchmarks.md"
-RUN_DATE = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")  # of the run
+RUN_DATE = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d")  # of the run
 MACHINE = "2-core shared VM, 24 GiB"
 
 
@@ -97,7 +97,8 @@ def section_spark(args) -> list[str]:
         "(1/5/15 min) before each size. Pass-through = mapInArrow yielding its input, with all five "
         "columns and with the three numeric ones. Kernel = find_coincidences on the same hits in "
         "one process, one thread (CPU time).", "",
-        "| hits | default path | job wall, median (runs) | job hits/s, median | shuffle path wall | shuffle path hits/s "
+        "| hits | default path | job wall, median (runs) | job hits/s, median "
+        "| shuffle path wall | shuffle path hits/s "
         "| default: prepare / search / candidates s "
         "| default, in search: kernel / background CPU s | rows with halo "
         "| pass-through 5 cols | pass-through numeric | kernel, 1 thread | triggered | candidates "
@@ -170,7 +171,7 @@ def main(argv=None) -> None:
     p.add_argument("--append-docs", action="store_true")
     args = p.parse_args(argv)
     lines = section_spark(args)
-    lines.append(f"\n(run {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC)")
+    lines.append(f"\n(run {_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC)")
     if args.append_docs:
         with DOCS.open("a") as f:
             f.write("\n".join([f"\n## Coincidence Spark job ({RUN_DATE}, {MACHINE})", "",

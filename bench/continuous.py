@@ -42,7 +42,6 @@ sys.path.insert(0, str(ROOT))
 from _http import free_port, wait_ready  # noqa: E402
 
 
-
 def pct(values, q) -> float | None:
     return float(np.percentile(values, q)) if len(values) else None
 
@@ -222,7 +221,7 @@ def _wait_settled(es, prefix: str, t_posted: float, timeout_s: float) -> None:
     print("warning: the search did not settle before the timeout", flush=True)
 
 
-def analyse(es, prefix, net, monitor, tmp, params, find_coincidences) -> dict:
+def analyse(es, prefix, net, monitor, tmp, params, find_coincidences) -> dict:  # noqa: C901 (to split)
     from django.db import connection
 
     from indexer.worker import Indexer, IndexerConfig
@@ -321,8 +320,8 @@ def analyse(es, prefix, net, monitor, tmp, params, find_coincidences) -> dict:
 
 def _equals_batch(es, prefix, cands, params) -> bool:
     """The final active candidates against one batch search over every hit in the index."""
-    from search.incremental import SearchParams
     from search.es_hits import EsHitSource
+    from search.incremental import SearchParams
     from tests.search.conftest import batch_member_sets
 
     now = int(time.time() * 1000)

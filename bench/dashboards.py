@@ -216,7 +216,7 @@ def index_network(es, prefix: str, n_hits: int, n_phones: int, seed: int) -> dic
     t0 = time.time()
     xb_lines, xb_ids, cells, clat, clon = exposure_lines(prefix, net, rng)
     # pre-create the dated indices with refresh off for the load
-    months = {month_suffix(now_ms - k * DAY) for k in range(0, 9)}
+    months = {month_suffix(now_ms - k * DAY) for k in range(9)}
     for kind in ("hits", "exposures"):
         for m in months:
             name = f"{prefix}-{kind}-{m}"

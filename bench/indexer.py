@@ -108,7 +108,7 @@ def run_raw_bulk(es, actions: list[dict], bulk_bytes: int) -> float:
     from elasticsearch.helpers import streaming_bulk
 
     t0 = time.perf_counter()
-    for ok, item in streaming_bulk(es, actions, chunk_size=10_000, max_chunk_bytes=bulk_bytes,
+    for _ok, item in streaming_bulk(es, actions, chunk_size=10_000, max_chunk_bytes=bulk_bytes,
                                    raise_on_error=False, yield_ok=False):
         raise RuntimeError(f"raw bulk item failed: {item}")
     return time.perf_counter() - t0
@@ -173,8 +173,8 @@ def main() -> None:
         warmup: dict[str, list[float]] = {"indexer": [], "raw_bulk": [], "ndjson": []}
         names = ("indexer", "raw_bulk", "ndjson")
         # Warm-up rounds (untimed in the medians): a freshly started node indexes at a third to a
-        # half of its speed for its first ~30 s (JIT), and whichever target ran first paid for it. Then the order rotates per repeat,
-        # so no target always runs first or right after the same one.
+        # half of its speed for its first ~30 s (JIT), and whichever target ran first paid for it.
+        # Then the order rotates per repeat, so no target always runs first or right after the same one.
         for r in range(-args.warmup, args.repeats):
             order = names[r % 3:] + names[:r % 3] if r >= 0 else names
             for name in order:

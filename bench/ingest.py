@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT))
 
 from _http import free_port, run_closed_loop, tree_cpu_s, wait_ready  # noqa: E402
 
-
 # --- payloads ---------------------------------------------------------------------------------
 
 def build_payloads(n: int) -> tuple[list[bytes], list[bytes], int]:
@@ -133,7 +132,7 @@ def start_gunicorn(app: str, worker_class: str, workers: int, threads: int, env:
     return proc, port
 
 
-def main() -> None:
+def main() -> None:  # noqa: C901 (to split)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=8.0, help="load per measurement (whole seconds with wrk)")
     ap.add_argument("--repeats", type=int, default=3)
@@ -157,7 +156,8 @@ def main() -> None:
 
     protos, jsons, n_events = build_payloads(args.bodies)
     print(f"payloads: {len(protos)} DataChunks, {n_events} events each, "
-          f"protobuf {statistics.mean(map(len, protos)) / 1000:.1f} kB, JSON {statistics.mean(map(len, jsons)) / 1000:.1f} kB")
+          f"protobuf {statistics.mean(map(len, protos)) / 1000:.1f} kB, "
+          f"JSON {statistics.mean(map(len, jsons)) / 1000:.1f} kB")
 
     tmp = Path(tempfile.mkdtemp(prefix="crayfis-bench-ingest-"))
     body_dirs = {}

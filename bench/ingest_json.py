@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from _http import free_port, run_closed_loop, wait_ready  # noqa: E402
+
 PLACEHOLDER = b"00000000-0000-4000-8000-000000000000"
 
 
@@ -141,7 +142,8 @@ def codec_figures(protos: list[bytes], jsons: list[bytes], n_hits: int, rounds: 
     return {
         "json_validate_hits_per_s": n / best(validate_upload, bodies),
         "json_decode_hits_per_s": n / best(lambda b: decode_upload(b, "api-bench"), bodies),
-        "protobuf_decode_events_per_s": len(protos) * 150 / best(lambda b: decode_submit(b, headers, with_pixels=False), protos),
+        "protobuf_decode_events_per_s": len(protos) * 150 / best(
+            lambda b: decode_submit(b, headers, with_pixels=False), protos),
     }
 
 

@@ -2,9 +2,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from ops.health import healthz
 from ingest import views as ingest_views
 from ingest.baseline import bench_baseline_submit
+from ops.health import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

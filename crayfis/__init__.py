@@ -1,1 +1,3 @@
-"""CRAYFIS domain core: wire format, index documents, coincidence search, significance, simulator (no Django, no Spark)."""
+"""CRAYFIS domain core: wire format, index documents, coincidence search, significance, simulator.
+
+Nothing here imports Django or Spark."""

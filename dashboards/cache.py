@@ -7,7 +7,8 @@ answers. Failures are not cached: the next poll retries at once.
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache

@@ -11,11 +11,11 @@ from django.conf import settings
 from elastic_transport import TransportError
 from elasticsearch import ApiError
 
-from ops.elastic import get_es, index_prefix
 from dashboards import leaderboard as ranking
 from dashboards import queries
 from dashboards import status as status_strip
 from dashboards.cache import cached
+from ops.elastic import get_es, index_prefix
 
 # What "Elasticsearch is not answering properly" looks like to the dashboards.
 ES_ERRORS = (TransportError, ApiError, queries.QueryError)

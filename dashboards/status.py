@@ -50,7 +50,7 @@ def search_status(es, prefix: str, now_ms: int) -> dict | None:
 def pending_uploads() -> dict | None:
     """Uploads waiting for the indexer, from the ingest app's raw log (None without it)."""
     try:
-        from ingest.models import Upload  # noqa: PLC0415 - the ingest app may not have it yet
+        from ingest.models import Upload
     except ImportError:
         return None
     try:

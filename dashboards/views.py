@@ -6,7 +6,7 @@ back.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from django.conf import settings
 from django.shortcuts import render
@@ -48,7 +48,7 @@ def _page(request, template: str, page: str, parts: dict, endpoints: dict, *,
     if status["elasticsearch"]["ok"]:
         initial, es_down = _load(parts)
     else:
-        initial, es_down = {name: None for name in parts}, True
+        initial, es_down = dict.fromkeys(parts), True
     initial["status"] = status
     not_found = missing is not None and not es_down and initial.get(missing) is None
     context = {"page": page, "initial": initial, "es_down": es_down, "not_found": not_found,

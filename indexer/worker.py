@@ -68,7 +68,7 @@ class IndexerConfig:
     bucket_ms: int = 60_000
 
     @classmethod
-    def from_settings(cls, **overrides) -> "IndexerConfig":
+    def from_settings(cls, **overrides) -> IndexerConfig:
         s = settings
         values = dict(prefix=s.CRAYFIS_ES_PREFIX, pseudonym_key=s.CRAYFIS_PSEUDONYM_KEY,
                       replicas=s.CRAYFIS_ES_REPLICAS, batch=s.CRAYFIS_INDEXER_BATCH,
@@ -113,7 +113,7 @@ class Totals:
     hits: int = 0
     es_outages: int = 0
 
-    def add(self, other: "Totals") -> None:
+    def add(self, other: Totals) -> None:
         for name in self.__dataclass_fields__:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
@@ -429,7 +429,7 @@ class Indexer:
 
     # --- loops ----------------------------------------------------------------------------------
 
-    def run(self, once: bool = False, stop: threading.Event | None = None,
+    def run(self, once: bool = False, stop: threading.Event | None = None,  # noqa: C901 (to split)
             log_every_s: float = 10.0) -> Totals:
         """Index until stopped (or, with once, until nothing is claimable); returns the totals.
 

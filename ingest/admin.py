@@ -4,8 +4,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from ingest import policy
-from ingest.models import (AppCode, Device, PreCalibration, QuarantinedUpload, TouchedBucket, Upload,
-                           UploadStatus)
+from ingest.models import AppCode, Device, PreCalibration, QuarantinedUpload, TouchedBucket, Upload, UploadStatus
 
 
 @admin.register(AppCode)

@@ -85,11 +85,12 @@ class Upload(models.Model):
     # JSON API (api/ app): which decoder the indexer uses, and the client's idempotency id.
     payload_format = models.CharField(max_length=16, default="protobuf", db_default="protobuf",
                                       help_text='"protobuf" (/submit) or "json-v1" (/api/v1/uploads)')
-    client_upload_id = models.CharField(max_length=36, null=True, blank=True,
+    # NULL, not "", for /submit uploads: the unique (device_id, client_upload_id) skips NULLs.
+    client_upload_id = models.CharField(max_length=36, null=True, blank=True,  # noqa: DJ001
                                         help_text="upload_id of a JSON upload (unique per device)")
 
     status = models.CharField(max_length=16, choices=UploadStatus.choices, default=UploadStatus.PENDING)
-    claim_owner = models.CharField(max_length=64, null=True, blank=True)
+    claim_owner = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001  NULL = unclaimed
     claim_until_ms = models.BigIntegerField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)

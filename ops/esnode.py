@@ -10,10 +10,10 @@ Django-free on purpose: tests start extra nodes (for outage tests) through the s
 """
 from __future__ import annotations
 
+import grp
 import json
 import os
 import pwd
-import grp
 import shutil
 import signal
 import stat
@@ -164,7 +164,7 @@ def _write_config(cfg: NodeConfig) -> Path:
 
 
 def _chown_tree(path: Path, uid: int, gid: int) -> None:
-    for root, dirs, files in os.walk(path):
+    for root, _dirs, files in os.walk(path):
         os.chown(root, uid, gid)
         for name in files:
             os.chown(os.path.join(root, name), uid, gid)

@@ -10,11 +10,22 @@ Elasticsearch (search/ app) and against the in-memory stores of the order-indepe
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Protocol
 
-from search.incremental import (ACTIVE, Change, Component, HitBatch, Reconciliation, SearchParams,
-                          StoredCandidate, keep_anchored_in, reconcile, search_region)
+from search.incremental import (
+    ACTIVE,
+    Change,
+    Component,
+    HitBatch,
+    Reconciliation,
+    SearchParams,
+    StoredCandidate,
+    keep_anchored_in,
+    reconcile,
+    search_region,
+)
 from search.region import Interval, anchor_intervals, close_region, hit_ranges, merge_intervals
 
 
@@ -85,7 +96,7 @@ class ContinuousSearch:
 
     def run_pass(self, buckets: Iterable[int]) -> PassReport:
         report = PassReport()
-        buckets = sorted(set(int(b) for b in buckets))
+        buckets = sorted({int(b) for b in buckets})
         report.buckets = len(buckets)
         if not buckets:
             return report

@@ -11,16 +11,16 @@ and revision can be queried: see CANDIDATE_EXTRA_FIELDS.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
-from search.incremental import (ACTIVE, Change, Component, SearchParams,
-                                             StoredCandidate)
-from search.region import Interval
 from crayfis.es.naming import index_for
 from crayfis.es.templates import DATE, DOUBLE, INT, KW, LONG, STORED_TEXT, ensure_templates
 from crayfis.privacy import public_cell
+from search.incremental import ACTIVE, Change, Component, SearchParams, StoredCandidate
+from search.region import Interval
 
 JOB_ID = "continuous"
 CANDIDATE_EXTRA_FIELDS = {

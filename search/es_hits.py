@@ -7,14 +7,15 @@ as indexed). Hits without a position cannot take part and are not read.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from elasticsearch import Elasticsearch
 
+from crayfis.es.naming import index_for, index_pattern
 from search.incremental import HitBatch
 from search.region import Interval
-from crayfis.es.naming import index_for, index_pattern
 
 SOURCE = ["hit_id", "device", "t_ms", "location"]
 _MONTH_MS = 28 * 86_400_000

@@ -22,8 +22,8 @@ writes, keeping identities stable:
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -67,21 +67,21 @@ class HitBatch:
         return len(self.t_ms)
 
     @classmethod
-    def empty(cls) -> "HitBatch":
+    def empty(cls) -> HitBatch:
         return cls([], [], [], [], [])
 
     @classmethod
-    def concat(cls, parts: Sequence["HitBatch"]) -> "HitBatch":
+    def concat(cls, parts: Sequence[HitBatch]) -> HitBatch:
         if not parts:
             return cls.empty()
         return cls(*(np.concatenate([getattr(p, f) for p in parts])
                      for f in ("hit_id", "device", "t_ms", "lat", "lon")))
 
-    def take(self, idx) -> "HitBatch":
+    def take(self, idx) -> HitBatch:
         return HitBatch(self.hit_id[idx], self.device[idx], self.t_ms[idx], self.lat[idx],
                         self.lon[idx])
 
-    def unique(self) -> "HitBatch":
+    def unique(self) -> HitBatch:
         """One row per hit id (a hit read twice through overlapping ranges counts once)."""
         if len(self) == 0:
             return self
@@ -222,7 +222,7 @@ def _free_id(comp: Component, taken: set[str]) -> str:
     return cid
 
 
-def reconcile(old: Sequence[StoredCandidate], found: Sequence[Component], now_ms: int,
+def reconcile(old: Sequence[StoredCandidate], found: Sequence[Component], now_ms: int,  # noqa: C901 (to split)
               existing: dict[str, StoredCandidate] | None = None,
               taken_ids: Iterable[str] = ()) -> Reconciliation:
     """Writes that make the store hold ``found`` in place of the active candidates ``old``.
@@ -254,7 +254,7 @@ def reconcile(old: Sequence[StoredCandidate], found: Sequence[Component], now_ms
     assigned: dict[int, str] = {}
     kept_old: dict[int, int] = {}  # component -> old index whose id it keeps
     used_old: set[int] = set()
-    for i, comp in enumerate(found):
+    for i in range(len(found)):
         free = [j for j in overlaps[i] if j not in used_old]
         if free:
             j = free[0]  # oldest: `old` is sorted by age

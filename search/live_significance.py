@@ -10,13 +10,13 @@ least ``span_ms`` long (no second read), else [t_start - span/2, t_end + span/2]
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from crayfis.coincidence.significance import candidate_significance, estimate_background
 from search.incremental import Component, HitBatch, SearchParams, StoredCandidate
 from search.region import Interval, merge_intervals
-from crayfis.coincidence.significance import candidate_significance, estimate_background
 
 
 def score_components(hits: HitBatch, comps: Sequence[Component], params: SearchParams) -> list[dict]:

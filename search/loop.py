@@ -23,12 +23,12 @@ from django.db import close_old_connections, transaction
 from django.db.models import Q
 from elasticsearch import Elasticsearch
 
-from search.continuous import ContinuousSearch, PassReport, now_ms
-from search.incremental import ACTIVE, SearchParams
 from ingest.models import TouchedBucket
 from search import alerts as alerting
+from search.continuous import ContinuousSearch, PassReport, now_ms
 from search.es_candidates import EsCandidateStore
 from search.es_hits import EsHitSource
+from search.incremental import ACTIVE, SearchParams
 from search.models import SearchedBucket, SearchState
 from search.spark_runner import SparkRunner
 from search.status import note_failure, write_status
@@ -55,7 +55,7 @@ class LoopConfig:
     alerts: alerting.AlertConfig | None = None
 
     @classmethod
-    def from_settings(cls, **overrides) -> "LoopConfig":
+    def from_settings(cls, **overrides) -> LoopConfig:
         s = settings
         def pick(name, default):
             value = overrides.pop(name, None)

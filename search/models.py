@@ -57,9 +57,9 @@ class Alert(models.Model):
     last_error = models.TextField(blank=True)
     done_ms = models.BigIntegerField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"alert {self.candidate_id}"
+
     @property
     def done(self) -> bool:
         return self.webhook_done and self.email_done
-
-    def __str__(self) -> str:
-        return f"alert {self.candidate_id}"

@@ -15,7 +15,7 @@ Intervals are inclusive integer-ms pairs (lo, hi), kept sorted and disjoint.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 Interval = tuple[int, int]
 
@@ -43,7 +43,7 @@ def hit_ranges(anchors: Sequence[Interval], tau_ms: int) -> list[Interval]:
     return merge_intervals((lo, hi + tau_ms) for lo, hi in anchors)
 
 
-def contains(intervals: Sequence[Interval], t) -> "object":
+def contains(intervals: Sequence[Interval], t) -> object:
     """Boolean mask (numpy) or bool: which times lie in one of the intervals."""
     import numpy as np
 

@@ -2,14 +2,14 @@
 background of all hits in the range the pass read around them, or in a span read anew."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from elasticsearch import Elasticsearch
 
+from search.es_hits import EsHitSource
 from search.incremental import HitBatch, SearchParams, StoredCandidate
 from search.live_significance import score_candidates
 from search.region import Interval
-from search.es_hits import EsHitSource
 
 
 class EsSignificance:

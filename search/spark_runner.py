@@ -14,14 +14,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import pyarrow.parquet as pq
 
+from crayfis.es.naming import index_pattern
 from search.incremental import Component, SearchParams
 from search.region import Interval
-from crayfis.es.naming import index_pattern
 
 logger = logging.getLogger(__name__)
 

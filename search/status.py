@@ -44,5 +44,5 @@ def note_failure(es: Elasticsearch, prefix: str, exc: BaseException, t_ms: int) 
     try:
         es.update(index=status_index(prefix), id=STATUS_ID, doc_as_upsert=True,
                   doc={"last_error": f"{type(exc).__name__}: {exc}"[:500], "last_error_ms": int(t_ms)})
-    except Exception:  # noqa: BLE001 - nothing more to do than the log line already written
+    except Exception:
         pass

@@ -68,7 +68,7 @@ def assigned_copies(df, plan: PartitionPlan):
     per_band, offset = grid._band_arrays()
     reach = float(np.degrees(grid.radius_m / EARTH_RADIUS_M) * (1 + 1e-9) + _PAD_DEG)
     lat, lon, t = F.col("t_lat"), F.col("t_lon"), F.col("t_ms")
-    cols = [c for c in df.columns]
+    cols = list(df.columns)
     base = df.select(*cols, F.col("lat").alias("t_lat"), F.col("lon").alias("t_lon"))
     lat_lo, lat_hi = lat - F.lit(reach), lat + F.lit(reach)
     over_pole = (lat_hi >= F.lit(90.0)) | (lat_lo <= F.lit(-90.0))

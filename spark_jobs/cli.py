@@ -15,7 +15,7 @@ class UserError(Exception):
 class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad argument in one line (no usage dump) and exits 2."""
 
-    def error(self, message: str):  # noqa: D401 - argparse API
+    def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 

@@ -15,8 +15,16 @@ import sys
 import time
 from dataclasses import dataclass
 
-from spark_jobs.cli import (OneLineParser, check_input, default_es_url, iso_time,
-                            non_negative_int, positive_float, positive_int, run_main)
+from spark_jobs.cli import (
+    OneLineParser,
+    check_input,
+    default_es_url,
+    iso_time,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    run_main,
+)
 from spark_jobs.search_tasks import SearchParams
 
 PROG = "spark_jobs.coincidence"

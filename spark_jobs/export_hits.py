@@ -13,8 +13,7 @@ from __future__ import annotations
 import sys
 import time
 
-from spark_jobs.cli import (OneLineParser, UserError, check_input, default_es_url, iso_time,
-                            positive_int, run_main)
+from spark_jobs.cli import OneLineParser, UserError, check_input, default_es_url, iso_time, positive_int, run_main
 
 PROG = "spark_jobs.export_hits"
 _INPUT_SOURCES = {"hit_id", "device", "t_ms", "location"}

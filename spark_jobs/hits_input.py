@@ -28,7 +28,7 @@ def parse_time(text: str) -> int:
         return int(text)
     value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return int(round(value.timestamp() * 1000))
 
 

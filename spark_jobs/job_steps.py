@@ -15,9 +15,8 @@ import pyarrow as pa
 
 from crayfis.coincidence.malloc_tuning import keep_freed_memory
 from spark_jobs import ordered_parquet, significance_step
+from spark_jobs.candidates import distinct_names, distinct_pairs, lookup_hit_ids, merge_candidates, windows_from_rows
 from spark_jobs.cli import UserError
-from spark_jobs.candidates import (distinct_names, distinct_pairs, lookup_hit_ids, merge_candidates,
-                                  windows_from_rows)
 from spark_jobs.hits_input import es_input, parquet_input, read_parquet_hit_ids
 from spark_jobs.output import CANDIDATE_SCHEMA, index_candidates, write_outputs
 from spark_jobs.search_tasks import Prepared, TimeSlide, device_ids, encode, prepare, search_partitions

@@ -70,7 +70,7 @@ class PartitionPlan:
     window_ms: int
 
     @classmethod
-    def build(cls, cuts, window_ms: int, tile_deg: float, radius_m: float) -> "PartitionPlan":
+    def build(cls, cuts, window_ms: int, tile_deg: float, radius_m: float) -> PartitionPlan:
         """A plan from sorted slab cut points (``uniform_cuts``, ``aligned_cuts``) and the tile size.
 
         Cuts closer together than the window are dropped: a slab narrower than tau would only

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -38,7 +38,8 @@ ASSIGNED = pa.schema([("pkey", pa.int64()), ("home", pa.bool_()), ("hit_code", p
                       ("lon", pa.float64())])
 # One (triggered anchor, member) pair.
 WINDOW_PAIRS = pa.schema([
-    ("anchor", pa.int64()), ("member", pa.int64()), ("device_code", pa.int64()), ("t_ms", pa.int64()), ("lat", pa.float64()), ("lon", pa.float64()),
+    ("anchor", pa.int64()), ("member", pa.int64()), ("device_code", pa.int64()), ("t_ms", pa.int64()),
+    ("lat", pa.float64()), ("lon", pa.float64()),
     ("window_devices", pa.int64())])
 # Statistics of one task, with its Lambda(m) terms.
 TASK_STATS = pa.schema([
@@ -337,9 +338,8 @@ def stats_batch(stats: dict, lambdas) -> pa.RecordBatch:
 def search_partitions(encoded, prep: Prepared, params: SearchParams, slide: TimeSlide | None = None,
                       background=None, max_multiplicity: int = 0) -> SearchRows:
     """Triggered windows of all core anchors and per-task statistics."""
-    from pyspark.sql.pandas.types import from_arrow_schema
-
     from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import from_arrow_schema
 
     plan = prep.plan
     n_tasks = len(np.unique(prep.task_keys))

@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from crayfis.coincidence.significance import (MS_PER_YEAR, DeviceBackground,
-                                              candidate_significance)
+from crayfis.coincidence.significance import MS_PER_YEAR, DeviceBackground, candidate_significance
 
 MULTIPLICITY_MARGIN = 10  # Lambda(m) is summed for m = 1 .. k + this (the core's default)
 

@@ -36,7 +36,7 @@ class TileGrid:
     radius_m: float
 
     @classmethod
-    def build(cls, tile_deg: float, radius_m: float) -> "TileGrid":
+    def build(cls, tile_deg: float, radius_m: float) -> TileGrid:
         """A grid with tiles about ``tile_deg`` on a side, never narrower than 2R (halo < tile)."""
         if not tile_deg > 0:
             raise ValueError("tile_deg must be > 0")

@@ -9,6 +9,19 @@ import uuid
 
 import pytest
 
+# Tests that need a service carry its marker, so a run can select them (`make test-fast` leaves them
+# out). A test asking for the service's fixture is marked here; a test that needs one otherwise
+# carries the marker itself.
+SERVICE_FIXTURES = {"elasticsearch": {"es_url", "es", "es_prefix"}, "spark": {"spark"}}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for marker, fixtures in SERVICE_FIXTURES.items():
+            if used & fixtures and marker not in item.keywords:
+                item.add_marker(marker)
+
 
 @pytest.fixture(scope="session")
 def es_url():

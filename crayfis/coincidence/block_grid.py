@@ -71,7 +71,7 @@ class BlockGrid:
 
     @staticmethod
     @lru_cache(maxsize=16)
-    def for_radius(radius_m: float, cell_factor: float = CELL_FACTOR) -> "BlockGrid":
+    def for_radius(radius_m: float, cell_factor: float = CELL_FACTOR) -> BlockGrid:
         radius_m = float(radius_m)
         ang = radius_m / EARTH_RADIUS_M  # radians
         lat_reach = min(180.0, float(np.degrees(ang)) * _SLACK + _ABS_SLACK_DEG)

@@ -40,7 +40,7 @@ def _sort_small(a, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def merge_ordered(anchors, offsets, members, local, parent, comp, touched, a_local, out_offsets,
+def merge_ordered(anchors, offsets, members, local, parent, comp, touched, a_local, out_offsets,  # noqa: C901 (to split)
                   out_members, out_anchor_offsets, out_anchors, out_first, scratch):
     """Connected components of windows (anchors ascending; members of each window are
     indices). ``local`` (int32, one per hit) must hold -1; ``parent``, ``comp`` and

@@ -237,7 +237,7 @@ def dense_layout(b_lo, xf_min, xf_max, lon_cells, limit, cell_base):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def finish_anchor(a_pos, qa, ala, alo, mb, k, j0, perm, lat, lon, dev, c2_in, c2_out, tables,
+def finish_anchor(a_pos, qa, ala, alo, mb, k, j0, perm, lat, lon, dev, c2_in, c2_out, tables,  # noqa: C901 (to split)
                   units, have_u, run_m, run_c2, run_dev, dev_scratch, outs, defs, def_c2, fills):
     """Decide anchor ``a_pos`` (local ``qa``) from the hits ``run_m[:mb]`` (local positions)
     that passed the box: chords, then its window is written out, deferred with its band pairs,
@@ -330,7 +330,8 @@ def scan_chunk(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_
     if not dense:
         hkey[:] = -1
     status, entered, left = _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
-                            bands_per_deg, n_bands, lon_cells, offsets, dlat, dlon_band, dense, dense_b0, cell_base, sin_table, cos_table, prev,
+                            bands_per_deg, n_bands, lon_cells, offsets, dlat, dlon_band, dense, dense_b0, cell_base,
+                            sin_table, cos_table, prev,
                             hslot, ux, uy, uz, have_u, hkey, hdat, hshift, block, out_anchor,
                             out_size, out_ndev, out_members, def_anchor, def_count, def_members,
                             def_c2, run_m, run_c2, run_dev, dev_scratch, fill)
@@ -344,7 +345,7 @@ def scan_chunk(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_
 
 
 @njit(cache=True, nogil=True)
-def _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
+def _scan(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,  # noqa: C901 (to split)
           bands_per_deg, n_bands, lon_cells, offsets, dlat, dlon_band,
           dense, dense_b0, cell_base, sin_table, cos_table, prev, hslot, ux, uy, uz, have_u,
           hkey, hdat, hshift, block, out_anchor, out_size, out_ndev, out_members,

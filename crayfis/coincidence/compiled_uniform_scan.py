@@ -23,8 +23,6 @@ from numba import njit
 from .compiled_scan import OK, finish_anchor
 
 
-
-
 @njit(cache=True, nogil=True)
 def scan_chunk_uniform(ts, perm, lat, lon, dev, mask, j0, i0, i1, i2, tau, k, c2_in, c2_out,
                        lat0, lon0, inv_qh, inv_qw, cols, dlat, dlon, sin_table, cos_table,

@@ -50,7 +50,7 @@ class ShiftedGrids:
     band_sets: tuple[_BandSet, _BandSet] = field(repr=False)
 
     @classmethod
-    def for_radius(cls, radius_m: float) -> "ShiftedGrids":
+    def for_radius(cls, radius_m: float) -> ShiftedGrids:
         ang = float(radius_m) / EARTH_RADIUS_M * _MARGIN  # radians
         ang_deg = np.degrees(ang)
         n_bands = int(min(_MAX_BANDS, max(1.0, np.floor(180.0 / max(4.0 * ang_deg * _MARGIN, 1e-300)))))

@@ -290,7 +290,7 @@ class SegmentModel:
     sweep_time: np.ndarray
 
     @classmethod
-    def build(cls, devices: DeviceBackground, radius_m: float) -> "SegmentModel":
+    def build(cls, devices: DeviceBackground, radius_m: float) -> SegmentModel:
         n_dev = len(devices.codes)
         src, dst = _neighbours(devices, radius_m)
         nb_off = np.zeros(n_dev + 1, dtype=np.int64)
@@ -370,7 +370,7 @@ class SegmentModel:
         return out
 
     def estimate(self, dev_idx, t_ms, window_ms: int, min_devices: int,
-                 n_states: int) -> "BackgroundEstimate":
+                 n_states: int) -> BackgroundEstimate:
         """The background of the given anchors (device indices into ``devices``, times)."""
         seg = self.segment_ids(dev_idx, t_ms)
         if self.n_segments <= 4 * len(seg) + (1 << 20):

@@ -22,7 +22,7 @@ from hashlib import blake2b
 from typing import Any
 
 from crayfis.es.naming import index_for, month_suffix
-from crayfis.privacy import public_cell, pseudonym
+from crayfis.privacy import pseudonym, public_cell
 from crayfis.wire.records import (
     CalibrationRecord,
     DecodedChunk,

@@ -23,7 +23,7 @@ def month_suffix(t_ms: int) -> str:
     day = t_ms // _DAY_MS
     s = _month_by_day.get(day)
     if s is None:
-        d = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(days=day)
+        d = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=day)
         s = f"{d.year:04d}.{d.month:02d}"
         if len(_month_by_day) > 100_000:
             _month_by_day.clear()

@@ -137,12 +137,12 @@ class SimConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SimConfig":
+    def from_dict(cls, data: dict[str, Any]) -> SimConfig:
         top = {k: v for k, v in data.items() if k not in ("fleet", "showers")}
         return cls(fleet=_build(FleetConfig, data.get("fleet", {})),
                    showers=_build(ShowerConfig, data.get("showers", {})), **top)
 
-    def with_(self, **changes: Any) -> "SimConfig":
+    def with_(self, **changes: Any) -> SimConfig:
         """Copy with top-level and ``fleet__x`` / ``showers__x`` changes."""
         fleet = {k[7:]: v for k, v in changes.items() if k.startswith("fleet__")}
         showers = {k[9:]: v for k, v in changes.items() if k.startswith("showers__")}

@@ -9,15 +9,15 @@ file goes too. A chunk is therefore at most ``datachunk_size`` plus one record.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 
 from crayfis.sim import phone as ph
 from crayfis.sim.fleet import ACCURACY_TO_SIGMA, Fleet
-from crayfis.sim.projection import offset_latlon
 from crayfis.sim.network import SimResult
+from crayfis.sim.projection import offset_latlon
 from crayfis.wire import build
 
 DATACHUNK_SIZE = 50_000

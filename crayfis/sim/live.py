@@ -29,7 +29,7 @@ class LiveIntervals:
         return len(self.device)
 
     @classmethod
-    def from_arrays(cls, device, start_ms, end_ms) -> "LiveIntervals":
+    def from_arrays(cls, device, start_ms, end_ms) -> LiveIntervals:
         """Sort, drop empty intervals and merge overlaps within each device."""
         device = np.asarray(device, dtype=np.int64)
         start = np.asarray(start_ms, dtype=np.int64)
@@ -72,7 +72,7 @@ class LiveIntervals:
         i = np.where(ok, i, 0)
         return ok & (self.device[i] == device) & (t < self.end_ms[i])
 
-    def clip(self, start_ms: int, end_ms: int) -> "LiveIntervals":
+    def clip(self, start_ms: int, end_ms: int) -> LiveIntervals:
         """The parts of the intervals inside [start_ms, end_ms)."""
         s = np.maximum(self.start_ms, start_ms)
         e = np.minimum(self.end_ms, end_ms)

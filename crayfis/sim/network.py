@@ -8,8 +8,8 @@ for a given config.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -18,8 +18,8 @@ import pyarrow.compute as pc
 from crayfis.sim.background import background_frames
 from crayfis.sim.config import SimConfig
 from crayfis.sim.fleet import ACCURACY_TO_SIGMA, Fleet, make_fleet
-from crayfis.sim.projection import wrap_latlon
 from crayfis.sim.live import LiveIntervals, plan_live_intervals
+from crayfis.sim.projection import wrap_latlon
 from crayfis.sim.showers import ShowerHits, ShowerTable, sample_showers, shower_hits
 
 Progress = Callable[[int, int], None]  # (done, total)

@@ -22,7 +22,6 @@ import pyarrow.parquet as pq
 from crayfis.sim.config import SimConfig
 from crayfis.sim.network import Progress, iter_hit_blocks, plan_network
 
-
 # Columns with few distinct values; dictionary-encoding the unique hit_id would only waste time.
 DICTIONARY_COLUMNS = ["device_id", "gps_accuracy", "shower_id", "device_index"]
 

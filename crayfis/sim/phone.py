@@ -114,7 +114,7 @@ def data_block_record(p: PhoneProfile, run_uuid: str, xbn: int, start_ms: int, e
     times = np.union1d(hits.t_ms, hits.zero_bias_t_ms)
     n_ev = len(times)
     hit_row = {int(t): i for i, t in enumerate(hits.t_ms)}
-    zero_bias = set(int(t) for t in hits.zero_bias_t_ms)
+    zero_bias = {int(t) for t in hits.zero_bias_t_ms}
     # Per-event draws in bulk (one Generator call per quantity, not per event).
     pool = iter(rng.integers(0, p.l2_threshold + 1, size=80 * max(n_ev, 1)).tolist())
     nano_frac = rng.integers(0, 10**6, n_ev).tolist()

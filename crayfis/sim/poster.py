@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
 from crayfis.sim.datachunks import Upload
@@ -95,7 +94,7 @@ class Poster:
         self.wait()
         self._pool.shutdown(wait=True)
 
-    def __enter__(self) -> "Poster":
+    def __enter__(self) -> Poster:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -166,7 +165,7 @@ class Poster:
             if resp.will_close:
                 conn.close()
             return resp.status, body, None
-        except (OSError, http.client.HTTPException, socket.timeout) as e:
+        except (TimeoutError, OSError, http.client.HTTPException) as e:
             conn.close()
             return None, b"", f"{type(e).__name__}: {e}"
 
@@ -175,7 +174,7 @@ def check_url(url: str):
     """The split URL, or ValueError unless it is http(s)://host[:port]/path."""
     parts = urlsplit(url)
     try:
-        parts.port
+        _ = parts.port  # urlsplit checks the port only when asked
     except ValueError:
         raise ValueError(f"bad port in URL: {url!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:

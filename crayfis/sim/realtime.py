@@ -16,16 +16,15 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Callable
 
 import numpy as np
 
 from crayfis.sim import phone as ph
 from crayfis.sim.background import background_frames
 from crayfis.sim.config import SimConfig
-from crayfis.sim.datachunks import (DATACHUNK_SIZE, XB_PERIOD_MS, ZERO_BIAS_PRESCALE, PhoneHits,
-                                    RunRecorder, Upload)
+from crayfis.sim.datachunks import DATACHUNK_SIZE, XB_PERIOD_MS, ZERO_BIAS_PRESCALE, PhoneHits, RunRecorder, Upload
 from crayfis.sim.fleet import make_fleet
 from crayfis.sim.live import DAY_MS, LiveIntervals, plan_live_intervals
 from crayfis.sim.network import as_generator, assemble_hits

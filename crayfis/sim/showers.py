@@ -25,8 +25,8 @@ from scipy.special import gamma as gamma_fn
 
 from crayfis.sim.config import ShowerConfig
 from crayfis.sim.fleet import Fleet
-from crayfis.sim.projection import enu_to_latlon
 from crayfis.sim.live import LiveIntervals
+from crayfis.sim.projection import enu_to_latlon
 from crayfis.sim.spectrum import AUGER_2020, BrokenPowerLaw
 
 C_M_PER_MS = 299_792.458

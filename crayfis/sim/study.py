@@ -22,8 +22,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -31,8 +31,13 @@ from crayfis.coincidence import find_coincidences
 from crayfis.coincidence.significance import candidate_significance, estimate_background
 from crayfis.sim.config import FleetConfig, ShowerConfig, SimConfig
 from crayfis.sim.network import SimResult, simulate_network
-from crayfis.sim.study_match import (binomial_interval, count_accidentals, match_showers,
-                                     naive_poisson_expectation, time_slide_counts)
+from crayfis.sim.study_match import (
+    binomial_interval,
+    count_accidentals,
+    match_showers,
+    naive_poisson_expectation,
+    time_slide_counts,
+)
 
 MS_PER_HOUR = 3_600_000
 

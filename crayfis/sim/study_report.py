@@ -14,11 +14,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from crayfis.sim.config import RESPONSES  # noqa: E402
-from crayfis.sim.study import StudyResult  # noqa: E402
+from crayfis.sim.config import RESPONSES
+from crayfis.sim.study import StudyResult
 
 COLOURS = {"moderate": "tab:blue", "optimistic": "tab:orange"}
 MIN_EXPECTED_FOR_RATIO = 5.0
@@ -244,7 +244,7 @@ def _threshold(rows: list[dict], response: str, level: float, key: str = "effici
 def markdown(result: StudyResult, command: str, runtime_s: float, plots: dict[str, str]) -> str:
     p, plan = result.params, result.plan
     k = p.min_devices
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "-"
     responses = ", ".join(f"{r}: A*eps = {RESPONSES[r][0]:g} m^2 (muons), {RESPONSES[r][1]:g} "
                           "m^2 (photons)" for r in plan.responses)
@@ -351,7 +351,7 @@ def markdown(result: StudyResult, command: str, runtime_s: float, plots: dict[st
                   f"[{min(naive):.3f}, {max(naive):.3f}] (median {np.median(naive):.3f}).", ""]
     percolation = [r for r in acc if r["k"] == k and r["hits"]]
     if percolation:
-        lines += ["Occupancy at k = %d: " % k + "; ".join(
+        lines += [f"Occupancy at k = {k}: " + "; ".join(
             f"{r['rate_per_min']:g}/min, {r['density_per_km2']:g}/km^2: "
             f"{r['observed_triggers'] / r['hits']:.2%} of hits trigger, the largest candidate "
             f"holds {r['largest_candidate_hits']} hits "

@@ -150,7 +150,8 @@ def calibration_result(run_uuid, *, end_ms: int, hist_maxpixel: Sequence[int]) -
 def precalibration_result(run_uuid, *, end_ms: int, res: tuple[int, int], hot_hash: int, wgt_hash: int,
                           weights_jpeg: bytes, hotcell: Sequence[int] = (), interpolation: int = 2,
                           battery_temp_c: float | None = None, second_hist: Sequence[int] = (),
-                          precal_config: str = "stats; maxframes = 25000; grid_size = 1500 -> secondmax; maxframes = 50000",
+                          precal_config: str = ("stats; maxframes = 25000; grid_size = 1500 -> secondmax; "
+                                                "maxframes = 50000"),
                           ) -> pb.PreCalibrationResult:
     hi, lo = split_uuid(run_uuid)
     pr = pb.PreCalibrationResult(

@@ -228,7 +228,9 @@ def _event(ev, run_uuid, xbn, res_x, res_y, keep_ntp: bool, with_pixels: bool) -
         lat = lon = None
     if has("orient_x"):
         ox, oy, oz = ev.orient_x, ev.orient_y, ev.orient_z
-        ox, oy, oz = (ox if ox - ox == 0.0 else None), (oy if oy - oy == 0.0 else None), (oz if oz - oz == 0.0 else None)
+        ox = ox if ox - ox == 0.0 else None
+        oy = oy if oy - oy == 0.0 else None
+        oz = oz if oz - oz == 0.0 else None
     else:
         ox = oy = oz = None
     tn, tt, ex, fx = ev.timestamp_nano, ev.timestamp_target, ev.exposure_time, ev.gps_fixtime

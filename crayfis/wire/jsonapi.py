@@ -78,9 +78,11 @@ class Block(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     end_ms: TimeMs
     hits: list[Hit]
     run_id: Annotated[uuid.UUID, Meta(description="run UUID; derived from upload_id when absent")] | None = None
-    xbn: Annotated[Count, Meta(description="block number within the run; its index in blocks when absent")] | None = None
+    xbn: Annotated[Count, Meta(description="block number within the run; its index in blocks when absent")] | None \
+        = None
     location: Location | None = None
-    live_s: Annotated[float, Meta(ge=0.0, le=1.0e7, description="live time, s; (end_ms - start_ms) / 1000 when absent")] | None = None
+    live_s: Annotated[float, Meta(ge=0.0, le=1.0e7,
+                                  description="live time, s; (end_ms - start_ms) / 1000 when absent")] | None = None
     aborted: bool = False
 
 

@@ -33,7 +33,7 @@ def _credential(kind, device, scientist):
         return dev_key
     if kind == "device-expired":
         DeviceAPIKey.objects.filter(prefix=dev_key.split(".")[0]).update(
-            expiry_date=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
+            expiry_date=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
         return dev_key
     if kind == "scientist":
         return sci_key

@@ -87,7 +87,8 @@ def test_uploads_reach_the_read_api_through_the_indexer(client, device, other_de
 def get_all_pages(client, url, headers=None, limit=2):
     rows, seen_cursor, pages = [], None, 0
     while True:
-        page = client.get(url + f"&limit={limit}" + (f"&cursor={seen_cursor}" if seen_cursor else ""), **(headers or {}))
+        cursor = f"&cursor={seen_cursor}" if seen_cursor else ""
+        page = client.get(url + f"&limit={limit}" + cursor, **(headers or {}))
         assert page.status_code == 200, page.content
         data = page.json()
         rows += data["results"]

@@ -9,13 +9,14 @@ Bounded: 12 valid and 12 invalid examples per operation, no deadline.
 from __future__ import annotations
 
 import itertools
-from collections import Counter
 import json
 import uuid
+from collections import Counter
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -28,14 +29,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def api_schema(live_server, settings, es):
     from django.conf import settings as dj
-
-    from accounts.services import register_device
     from django.contrib.auth.models import Permission, User
-    from accounts.services import new_scientist_key
+    from elasticsearch.helpers import bulk
+
+    from accounts.services import new_scientist_key, register_device
     from crayfis.es.documents import build_actions
     from crayfis.es.templates import ensure_templates
     from crayfis.wire.jsonapi import decode_upload
-    from elasticsearch.helpers import bulk
 
     settings.CRAYFIS_API_DEVICE_UPLOAD_RATE = "100000/min"
     settings.CRAYFIS_API_SCIENTIST_READ_RATE = "100000/min"
@@ -73,6 +73,21 @@ def _rule_beyond_schema(response) -> bool:
     return bool(errors) and all(any(m in e["message"] for m in _BEYOND_SCHEMA) for e in errors)
 
 
+
+def _conformance_check(op, mode, headers: dict, seen: Counter):
+    """A Hypothesis test of one operation in one generation mode, counting the statuses it saw."""
+
+    @hsettings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
+               database=None)
+    @given(case=op.as_strategy(generation_mode=mode))
+    def check(case):
+        response = case.call(headers=headers)
+        seen[(op.method.upper(), op.path, mode.value, response.status_code)] += 1
+        excluded = [positive_data_acceptance] if _rule_beyond_schema(response) else []
+        case.validate_response(response, headers=headers, excluded_checks=excluded)
+
+    return check
+
 def test_api_conforms_to_its_schema(api_schema):
     schema, keys = api_schema
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -80,18 +95,7 @@ def test_api_conforms_to_its_schema(api_schema):
         "GET /api/v1/candidates", "GET /api/v1/hits", "GET /api/v1/network/stats", "POST /api/v1/uploads"]
     seen: Counter = Counter()
     for op, mode in itertools.product(operations, [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]):
-        headers = {"Authorization": f"Api-Key {keys[op.method.upper()]}"}
-
-        @hsettings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                   database=None)
-        @given(case=op.as_strategy(generation_mode=mode))
-        def check(case):
-            response = case.call(headers=headers)
-            seen[(op.method.upper(), op.path, mode.value, response.status_code)] += 1
-            excluded = [positive_data_acceptance] if _rule_beyond_schema(response) else []
-            case.validate_response(response, headers=headers, excluded_checks=excluded)
-
-        check()
+        _conformance_check(op, mode, {"Authorization": f"Api-Key {keys[op.method.upper()]}"}, seen)()
     # not vacuous: valid uploads were stored, reads answered, invalid requests refused
     assert seen[("POST", "/api/v1/uploads", "positive", 202)] > 0
     for path in ("/api/v1/hits", "/api/v1/candidates", "/api/v1/network/stats"):

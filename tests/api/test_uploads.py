@@ -23,7 +23,8 @@ def test_valid_upload_is_stored_raw_with_format_marker(client, device):
     assert resp.json() == {"upload_id": body["upload_id"], "status": "accepted", "blocks": 1, "hits": 5}
     (row,) = Upload.objects.all()
     raw = json.dumps(body).encode()
-    assert (row.device_id, row.payload_format, row.client_upload_id) == (reg.device.device_id, FORMAT, body["upload_id"])
+    assert (row.device_id, row.payload_format, row.client_upload_id) == (
+        reg.device.device_id, FORMAT, body["upload_id"])
     assert bytes(row.body) == raw and row.sha256 == hashlib.sha256(raw).hexdigest() and row.status == "pending"
 
 

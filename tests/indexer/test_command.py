@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 
 from ingest.models import Upload
-from tests.ingest.conftest import post_submit
 from tests.indexer.test_indexer import submit_sample
+from tests.ingest.conftest import post_submit
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,10 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from ops import esnode
 from indexer.worker import Indexer, IndexerConfig, make_indexer_client
 from ingest.models import Upload
 from ingest.synthetic import make_chunk
+from ops import esnode
 from tests.ingest.conftest import post_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.models import Upload
-from tests.ingest.conftest import B_HEADERS, SAMPLES, post_submit
 from tests.indexer.test_indexer import index_all, search, submit_sample
+from tests.ingest.conftest import B_HEADERS, SAMPLES, post_submit
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ import uuid
 import numpy as np
 import pytest
 
-from search.incremental import HitBatch, SearchParams
 from crayfis.coincidence.kernel import find_coincidences
 from crayfis.wire import build
+from search.incremental import HitBatch, SearchParams
 
 RES = (1920, 1080)
 

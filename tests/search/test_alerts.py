@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from django.core import mail
 
+from search.alerts import AlertConfig, deliver_due, queue_alerts
 from search.continuous import ContinuousSearch
 from search.incremental import HitBatch, SearchParams
 from search.live_significance import score_candidates
-from tests.reference.memory_store import MemoryCandidateStore, MemoryHitStore
-from search.alerts import AlertConfig, deliver_due, queue_alerts
 from search.models import Alert
+from tests.reference.memory_store import MemoryCandidateStore, MemoryHitStore
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server API
+            def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.bodies.append(body)
                 status = 500 if len(outer.bodies) <= outer.fail else 204

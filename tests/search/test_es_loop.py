@@ -11,8 +11,8 @@ import random
 
 import pytest
 
-from search.incremental import SearchParams
 from crayfis.coincidence.merge import candidate_id
+from search.incremental import SearchParams
 from search.models import SearchedBucket
 from search.status import STATUS_ID, status_index
 from tests.search.conftest import batch_member_sets, chunk, index_pending, post

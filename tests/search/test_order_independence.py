@@ -13,9 +13,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from crayfis.coincidence.kernel import find_coincidences
 from search.continuous import ContinuousSearch
 from search.incremental import ACTIVE, MERGED, HitBatch, SearchParams
-from crayfis.coincidence.kernel import find_coincidences
 from tests.reference.memory_store import MemoryCandidateStore, MemoryHitStore
 
 BUCKET_MS = 100

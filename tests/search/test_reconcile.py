@@ -1,9 +1,8 @@
 """Identity rules of ``reconcile``, case by case (the property test checks them at random)."""
 from __future__ import annotations
 
-from search.incremental import (ACTIVE, MERGED, RETRACTED, UNSUPPORTED, Component,
-                                             StoredCandidate, reconcile)
 from crayfis.coincidence.merge import candidate_id
+from search.incremental import ACTIVE, MERGED, RETRACTED, UNSUPPORTED, Component, StoredCandidate, reconcile
 
 
 def comp(hits, anchors=None, t0=100) -> Component:

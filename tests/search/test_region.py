@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from search.region import (anchor_intervals, close_region, contains, hit_ranges,
-                                        merge_intervals)
+from search.region import anchor_intervals, close_region, contains, hit_ranges, merge_intervals
 
 
 def test_merge_joins_overlapping_and_touching_intervals_only():

@@ -7,11 +7,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from crayfis.coincidence.distance import centroid_lat_lon, unit_vectors
 from crayfis.coincidence.kernel import find_coincidences
 from crayfis.coincidence.merge import candidate_id
-from crayfis.coincidence.distance import centroid_lat_lon, unit_vectors
-from crayfis.coincidence.significance import (candidate_significance, device_background,
-                                              estimate_background, time_slides)
+from crayfis.coincidence.significance import candidate_significance, device_background, estimate_background, time_slides
 
 MULTIPLICITY_MARGIN = 10
 

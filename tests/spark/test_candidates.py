@@ -7,8 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from spark_jobs.candidates import (canonical_order, merge_candidates, pairs_in_order,
-                                   windows_from_rows)
+from spark_jobs.candidates import canonical_order, merge_candidates, pairs_in_order, windows_from_rows
 from spark_jobs.job_steps import candidates_table
 from spark_jobs.search_tasks import WINDOW_PAIRS
 

@@ -11,8 +11,7 @@ from spark_jobs.coincidence import JobConfig, run_job
 from spark_jobs.partitioning import PartitionPlan, aligned_cuts
 from spark_jobs.search_tasks import SearchParams
 from spark_jobs.tiles import TileGrid
-from tests.spark.reference import (assert_same_candidates, kernel_background, kernel_candidates,
-                                   kernel_time_slides)
+from tests.spark.reference import assert_same_candidates, kernel_background, kernel_candidates, kernel_time_slides
 from tests.spark.showerdata import START_MS, boundary_showers, make_hits
 
 pytestmark = pytest.mark.spark

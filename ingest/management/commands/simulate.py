@@ -16,7 +16,7 @@ import json
 import signal
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
@@ -108,7 +108,7 @@ class Command(BaseCommand):
             except ValueError:
                 raise CommandError(f"--start is not an ISO date-time: {o['start']!r}") from None
             if when.tzinfo is None:
-                when = when.replace(tzinfo=timezone.utc)
+                when = when.replace(tzinfo=UTC)
             start = int(when.timestamp() * 1000)
         try:
             fleet = FleetConfig(n_phones=o["phones"], area_km=o["area_km"], center_lat=lat,

@@ -19,7 +19,8 @@ class Command(BaseCommand):
         if cfg is None:
             from django.conf import settings
 
-            raise CommandError(f"CRAYFIS_ES_URL={settings.CRAYFIS_ES_URL} is an external cluster: no embedded node to {action}")
+            raise CommandError(f"CRAYFIS_ES_URL={settings.CRAYFIS_ES_URL} is an external cluster: "
+                               f"no embedded node to {action}")
         try:
             if action == "start":
                 self.stdout.write(esnode.start(cfg, timeout=timeout, progress=self.stdout.write))

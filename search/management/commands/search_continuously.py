@@ -35,7 +35,8 @@ class Command(BaseCommand):
     help = "Re-search touched time buckets every period and keep the candidates exact and versioned."
 
     def add_arguments(self, parser):
-        parser.add_argument("--every", default=None, help="period between passes, e.g. 60s, 2m (CRAYFIS_SEARCH_EVERY_S)")
+        parser.add_argument("--every", default=None,
+                            help="period between passes, e.g. 60s, 2m (CRAYFIS_SEARCH_EVERY_S)")
         parser.add_argument("--window-ms", type=int, default=None, help="tau, ms (CRAYFIS_SEARCH_WINDOW_MS)")
         parser.add_argument("--radius-m", type=float, default=None, help="R, m (CRAYFIS_SEARCH_RADIUS_M)")
         parser.add_argument("--min-devices", type=int, default=None, help="k (CRAYFIS_SEARCH_MIN_DEVICES)")

@@ -7,7 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crayfis.coincidence.distance import (
-    chord2, distance_from_chord2, haversine_m, pair_distance_m, unit_vectors, within_radius,
+    chord2,
+    distance_from_chord2,
+    haversine_m,
+    pair_distance_m,
+    unit_vectors,
+    within_radius,
 )
 
 lat_s = st.floats(-90, 90, allow_nan=False)

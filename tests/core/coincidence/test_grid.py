@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crayfis.coincidence.distance import pair_distance_m
 from crayfis.coincidence.block_grid import BlockGrid
+from crayfis.coincidence.distance import pair_distance_m
 from crayfis.coincidence.grid import ShiftedGrids
 
 from .scenes import REGIONS, offset_points

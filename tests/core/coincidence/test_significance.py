@@ -9,7 +9,11 @@ import pytest
 
 from crayfis.coincidence.kernel import find_coincidences
 from crayfis.coincidence.significance import (
-    _tails, candidate_significance, device_background, estimate_background, time_slides,
+    _tails,
+    candidate_significance,
+    device_background,
+    estimate_background,
+    time_slides,
 )
 
 from .background import poisson_background

@@ -8,7 +8,7 @@ import pytest
 
 from crayfis.es.documents import build_actions
 from crayfis.es.templates import MAPPINGS
-from crayfis.privacy import public_cell, pseudonym
+from crayfis.privacy import pseudonym, public_cell
 from crayfis.wire import build
 from crayfis.wire import crayfis_pb2 as pb
 from crayfis.wire.decode import decode_submit
@@ -88,7 +88,8 @@ def test_v104_documents():
     assert s["battery_temp_c"] is None and s["model"] == "Pixel 4a"
 
     hits = kinds["hits"]
-    assert [h["_source"]["t_ms"] for h in hits] == [e["timestamp"] for e in spec["events"]] + [spec["zero_bias"]["timestamp"]]
+    assert [h["_source"]["t_ms"] for h in hits] == (
+        [e["timestamp"] for e in spec["events"]] + [spec["zero_bias"]["timestamp"]])
     for h, want in zip(hits, spec["events"]):
         hs = h["_source"]
         assert hs["hit_id"] == h["_id"] and hs["xb_id"] == xb["_id"]
@@ -96,7 +97,8 @@ def test_v104_documents():
         assert hs["is_hit"] and not hs["zero_bias"]
         assert hs["location"] == {"lat": 46.2331, "lon": 6.0557} and hs["cell"] == cell
         assert hs["pressure"] == 965.5 and hs["orient_x"] == pytest.approx(0.1)
-        assert (hs["device"], hs["run"], hs["xbn"], hs["build"], hs["model"]) == (dev, spec["run_uuid"], 4, "v1.0.4", "Pixel 4a")
+        assert (hs["device"], hs["run"], hs["xbn"], hs["build"], hs["model"]) == (
+            dev, spec["run_uuid"], 4, "v1.0.4", "Pixel 4a")
     zb = hits[-1]["_source"]
     assert zb["zero_bias"] and not zb["is_hit"] and zb["n_pix"] == 0
     # the zero-bias event has no fix of its own: the XB's position stands in
@@ -108,7 +110,8 @@ def test_v104_documents():
     [pre] = kinds["precalibrations"]
     ps = pre["_source"]
     assert pre["_index"] == "cr-precalibrations"
-    assert (ps["camera_id"], ps["res_x"], ps["res_y"], ps["hot_hash"], ps["wgt_hash"]) == (0, 1920, 1080, 123456789, 987654321)
+    assert (ps["camera_id"], ps["res_x"], ps["res_y"], ps["hot_hash"], ps["wgt_hash"]) == (
+        0, 1920, 1080, 123456789, 987654321)
     assert ps["hotcell"] == [13445, 961000] and ps["n_hotcells"] == 2
     import base64
     assert len(base64.b64decode(ps["weights"])) == spec["precalibration"]["weights_bytes"]

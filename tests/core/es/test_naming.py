@@ -26,5 +26,5 @@ def test_monthly_and_single_indices():
 
 @given(st.integers(0, 253402300799999))
 def test_month_is_the_utc_month(t):
-    d = dt.datetime.fromtimestamp(t / 1000, tz=dt.timezone.utc)
+    d = dt.datetime.fromtimestamp(t / 1000, tz=dt.UTC)
     assert index_for("x", "hits", t) == f"x-hits-{d.year:04d}.{d.month:02d}"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crayfis.privacy import public_cell, public_cells, pseudonym
+from crayfis.privacy import pseudonym, public_cell, public_cells
 
 
 def test_pseudonym_is_stable_keyed_and_opaque():

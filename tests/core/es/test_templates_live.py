@@ -95,7 +95,8 @@ _u32 = st.integers(0, 2**32 - 1)
 _ms = st.one_of(st.integers(1735689600000, 1735689600000 + 10**9), st.sampled_from([0, 1, 253402300799999]))
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_extreme_but_decodable_values_are_indexable(es, es_prefix, data):
     """Whatever the decoder accepts, the strict mappings accept: no poison after decoding."""

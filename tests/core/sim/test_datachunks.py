@@ -55,7 +55,7 @@ def test_chunks_are_cut_like_the_app(sim):
         last_size = len(pb.DataChunk(exposure_blocks=[last]).SerializeToString()) if last else 0
         # Below the threshold before its last record went in.
         assert len(up.body) - last_size < DATACHUNK_SIZE
-    for run, ups in by_run.items():
+    for ups in by_run.values():
         # Every upload but a run's last was sent because it reached the threshold.
         assert all(len(u.body) >= DATACHUNK_SIZE for u in ups[:-1])
         assert [u.send_ms for u in ups] == sorted(u.send_ms for u in ups)

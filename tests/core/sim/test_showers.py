@@ -7,9 +7,18 @@ from scipy.spatial import cKDTree
 from crayfis.sim.config import FleetConfig, ShowerConfig
 from crayfis.sim.fleet import make_fleet
 from crayfis.sim.live import HOUR_MS, LiveIntervals
-from crayfis.sim.showers import (expected_particles, n_muons, n_photons, nkg_density,
-                                 phone_response, plane_distance, sample_showers,
-                                 sample_zenith, shower_age, shower_hits)
+from crayfis.sim.showers import (
+    expected_particles,
+    n_muons,
+    n_photons,
+    nkg_density,
+    phone_response,
+    plane_distance,
+    sample_showers,
+    sample_zenith,
+    shower_age,
+    shower_hits,
+)
 
 T0 = 1_767_304_800_000
 
@@ -49,7 +58,8 @@ def test_natural_shower_count_follows_the_flux():
 
 @pytest.mark.parametrize("age", [1.2, 1.5, 1.9])
 def test_nkg_integrates_to_the_particle_number(age):
-    f = lambda lr: nkg_density(np.exp(lr), 1e6, age) * 2 * np.pi * np.exp(lr) ** 2
+    def f(lr):
+        return nkg_density(np.exp(lr), 1e6, age) * 2 * np.pi * np.exp(lr) ** 2
     total, _ = integrate.quad(f, np.log(1e-3), np.log(1e12), limit=400)
     assert total == pytest.approx(1e6, rel=1e-3)
 

@@ -10,8 +10,7 @@ from crayfis.coincidence.significance import estimate_background
 from crayfis.sim.config import FleetConfig, ShowerConfig, SimConfig
 from crayfis.sim.network import simulate_network
 from crayfis.sim.study import AccidentalSpec, StudyPlan, hit_columns
-from crayfis.sim.study_match import (binomial_interval, count_accidentals, match_showers,
-                                     naive_poisson_expectation)
+from crayfis.sim.study_match import binomial_interval, count_accidentals, match_showers, naive_poisson_expectation
 
 TAU, R, K = 100, 300.0, 3
 T0 = 1_767_304_800_000

@@ -20,7 +20,8 @@ SAMPLES = {name: (DATA / name).read_bytes() for name in EXPECTED}
 
 def _built_body() -> bytes:
     run = "f0000000-0000-4000-8000-00000000000f"       # id_hi >= 2**63
-    values = lambda x, y: (x * 3 + y) % 256
+    def values(x, y):
+        return (x * 3 + y) % 256
     events = [
         build.event(1735689700000, xbn=2, hits=[(0, 0), (1, 1), (63, 47)], values=values, res=(64, 48),
                     lat=46.2, lon=6.1, accuracy=5.0, pressure=950.0, orient=(0.1, 0.2, 0.3), avg=1.0, std=0.5),

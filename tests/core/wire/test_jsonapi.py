@@ -34,9 +34,9 @@ def enc(doc) -> bytes:
     return json.dumps(doc).encode()
 
 
-def errors_of(raw: bytes, limits: Limits = Limits()) -> list[dict]:
+def errors_of(raw: bytes, limits: Limits | None = None) -> list[dict]:
     with pytest.raises(UploadInvalid) as info:
-        validate_upload(raw, limits)
+        validate_upload(raw, limits or Limits())
     return [e.as_dict() for e in info.value.errors]
 
 

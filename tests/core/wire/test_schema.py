@@ -226,7 +226,7 @@ def _check_equal(a, b, path: str):
             assert list(va) == list(vb) if _is_repeated(fd) else va == vb, where
 
 
-ALL_MESSAGES = [name for name in pb.DESCRIPTOR.message_types_by_name]
+ALL_MESSAGES = list(pb.DESCRIPTOR.message_types_by_name)
 
 
 @pytest.mark.parametrize("message", ALL_MESSAGES)
