@@ -20,7 +20,7 @@ __all__ = [
     "V104_STAGES",
 ]
 
-# Stage chain and config strings of a v1.0.4 DATA block (crayfis-wire.md section 4, ExposureBlock.config).
+# Stage chain of a v1.0.4 DATA block (docs/wire-protocol.md section 4, ExposureBlock.config).
 V104_STAGES = ("L0Processor", "QualityProcessor", "L1Processor", "L2Processor")
 
 

@@ -1,4 +1,4 @@
-"""The ByteBlock pixel order (crayfis-wire.md section 4), shared by the decoder and the encoder.
+"""The ByteBlock pixel order (docs/wire-protocol.md section 4), shared by the decoder and the encoder.
 
 The app copies the square of side 2r+1 around every L2 hit, hits in list order, rows (dy) outer
 and columns (dx) inner; a coordinate already copied by an earlier square is skipped, and an

@@ -2,10 +2,10 @@
 
 `decode_submit(body, headers)` returns a DecodedChunk (crayfis/wire/records.py) or raises
 WireDecodeError, and nothing else, for bytes it cannot make sense of: the caller quarantines
-those. The rules come from crayfis-wire.md: unsigned run UUIDs with the Run-id header standing in
-for a truncated or missing upper half (section 5), 0/0 without accuracy = no fix, 4294967295 =
-unknown temperature, pressure 0 = no barometer, `*_ntp` junk from v0.8.0 on, the ByteBlock replay
-(section 4), the fractional v1.0.x L1 threshold and live time (section 6).
+those. The rules are those of docs/wire-protocol.md: unsigned run UUIDs with the Run-id header
+standing in for a truncated or missing upper half (section 5), 0/0 without accuracy = no fix,
+4294967295 = unknown temperature, pressure 0 = no barometer, `*_ntp` junk from v0.8.0 on, the
+ByteBlock replay (section 4), the fractional v1.0.x L1 threshold and live time (section 6).
 
 Fields whose unset value (0) is also the phone's own "unknown" marker (altitude, accuracy, fix
 time, pressure, exposure time, sensor timestamp) are read by value; presence checks (HasField)

@@ -1,10 +1,10 @@
 """Normalized records decoded from one /submit body: plain Python scalars, no protobuf types.
 
-Conventions (crayfis-wire.md sections 5 and 6): times are int Unix ms (UTC) or int ns for the
+Conventions (docs/wire-protocol.md sections 5 and 6): times are int Unix ms (UTC) or int ns for the
 monotonic `*_nano` clocks; positions are WGS84 degrees; anything the phone did not send, or sent
 as a documented "unknown" marker (0/0 position without accuracy, battery 4294967295, pressure 0),
 is None. Classes use slots and are built positionally by the decoder, because the indexer makes
-one EventRecord per hit at >= 150k hits/s.
+one EventRecord per hit on its hot path.
 """
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ class ExposureRecord:
     l2_conf: str | None
     frames_dropped: int | None
     aborted: bool
-    live_s: float | None          # spec section 6
+    live_s: float | None          # seconds (docs/wire-protocol.md section 6)
     hist: list[int]
     hot_hash: int | None          # -1 = no map
     wgt_hash: int | None

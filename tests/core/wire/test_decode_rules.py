@@ -1,4 +1,4 @@
-"""The normalization rules of crayfis-wire.md sections 5 and 6, one at a time."""
+"""The normalization rules of docs/wire-protocol.md sections 5 and 6, one at a time."""
 from __future__ import annotations
 
 import uuid

@@ -1,4 +1,4 @@
-"""The .proto against the spec's field tables, every field through the bindings, and no drift."""
+"""The .proto against the field tables of docs/wire-protocol.md, every field through the bindings, no drift."""
 from __future__ import annotations
 
 import ast
@@ -14,8 +14,8 @@ from google.protobuf.descriptor import FieldDescriptor as FD
 
 from crayfis.wire import crayfis_pb2 as pb
 
-DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[3]
+SPEC_DOC = REPO / "docs" / "wire-protocol.md"   # section 4 holds the field tables
 PROTO = "crayfis/wire/crayfis.proto"
 
 SCALAR_NAMES = {
@@ -41,8 +41,8 @@ def _is_repeated(fd) -> bool:
 
 
 def _spec_tables() -> dict[str, list[tuple[int, str, str]]]:
-    """{message: [(number, name, type)]} from the `**Message**` tables of crayfis-wire.md."""
-    text = (DATA / "crayfis-wire.md").read_text()
+    """{message: [(number, name, type)]} from the `**Message**` tables of docs/wire-protocol.md."""
+    text = SPEC_DOC.read_text()
     tables: dict[str, list[tuple[int, str, str]]] = {}
     current = None
     for line in text.splitlines():
@@ -128,8 +128,8 @@ PRECAL_UPDATE_LAYOUTS = {
 
 def _spec_precal_update_columns() -> dict[str, dict[int, tuple[str, str]]]:
     """The three-layout PreCalibrationUpdate table of the spec, column by column."""
-    text = (DATA / "crayfis-wire.md").read_text()
-    block = text[text.index("**PreCalibrationUpdate**"):text.index("`CrayonMessage`")]
+    text = SPEC_DOC.read_text()
+    block = text[text.index("**PreCalibrationUpdate**"):text.index("**CrayonMessage**")]
     cols: dict[str, dict[int, tuple[str, str]]] = {"2018-07": {}, "2018-10": {}, "2021-02": {}}
     for line in block.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
