@@ -31,11 +31,13 @@ from pathlib import Path
 
 from elasticsearch.helpers import streaming_bulk
 
-from crayfis.es.templates import ensure_templates
-from ingest.synthetic import make_chunk
-
+# The repository first on sys.path: this folder's ingest.py and indexer.py would shadow the
+# packages of the same name.
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from crayfis.es.templates import ensure_templates  # noqa: E402
+from ingest.synthetic import make_chunk  # noqa: E402
 
 # Django is set up in setup_django(), once main() has made the temporary directory its settings
 # read (CRAYFIS_VAR_DIR); modules that need configured settings or loaded apps (Django's, the

@@ -34,13 +34,15 @@ from pathlib import Path
 
 from google.protobuf.json_format import MessageToDict
 
-from crayfis.wire import crayfis_pb2 as pb
-from ingest.synthetic import make_chunk
-
+# The repository first on sys.path: this folder's ingest.py and indexer.py would shadow the
+# packages of the same name.
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from _http import free_port, run_closed_loop, tree_cpu_s, wait_ready  # noqa: E402
+
+from crayfis.wire import crayfis_pb2 as pb  # noqa: E402
+from ingest.synthetic import make_chunk  # noqa: E402
 
 # --- payloads ---------------------------------------------------------------------------------
 

@@ -32,14 +32,16 @@ import time
 import uuid
 from pathlib import Path
 
-from crayfis.wire.decode import decode_submit
-from crayfis.wire.jsonapi import decode_upload, validate_upload
-from ingest.synthetic import make_chunk
-
+# The repository first on sys.path: this folder's ingest.py and indexer.py would shadow the
+# packages of the same name.
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from _http import free_port, run_closed_loop, wait_ready  # noqa: E402
+
+from crayfis.wire.decode import decode_submit  # noqa: E402
+from crayfis.wire.jsonapi import decode_upload, validate_upload  # noqa: E402
+from ingest.synthetic import make_chunk  # noqa: E402
 
 PLACEHOLDER = b"00000000-0000-4000-8000-000000000000"
 
