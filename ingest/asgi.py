@@ -17,7 +17,7 @@ import logging
 
 from django.db import close_old_connections
 
-from config.asgi import application as django_application
+from config.asgi import application as django_application  # sets Django up before models load
 from ingest import submit
 
 logger = logging.getLogger(__name__)

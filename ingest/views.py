@@ -1,8 +1,8 @@
 """The phone's two paths as Django views, routed in config/urls.py at the paths the app has compiled in.
 
 `submit` adapts a Django request to ingest.submit (the same answers ingest.wsgi and ingest.asgi
-give); `precal` answers /precal.json, which a phone asks once per run, so every entry point
-serves it through Django's normal stack.
+give); `precal` answers /precal.json, which a phone asks at most once per run, so every entry
+point serves it through Django's normal stack.
 """
 from __future__ import annotations
 

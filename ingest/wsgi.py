@@ -16,7 +16,7 @@ from http import HTTPStatus
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import close_old_connections, connection
 
-from config.wsgi import application as django_application
+from config.wsgi import application as django_application  # sets Django up before models load
 from ingest import submit
 from ingest.views import submit_reply
 
