@@ -12,8 +12,9 @@ import uuid
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from accounts.keys import can_read_exact, forget_keys
 from accounts.models import AccountAppCode, DeviceAPIKey, RegisteredDevice, ScientistAPIKey
-from indexer.devices import pseudonym_of
+from ingest.devices import pseudonym_of
 from ingest.models import AppCode, Device, Upload
 
 APP_CODE_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
@@ -74,12 +75,8 @@ def revoke_device_key(user: AbstractBaseUser, prefix: str) -> bool:
     """Revoke one of the user's device keys; False when it is not theirs or already revoked."""
     done = DeviceAPIKey.objects.filter(prefix=prefix, device__registration__user=user,
                                        revoked=False).update(revoked=True) == 1
-    _forget_api_keys()
+    forget_keys()  # an UPDATE sends no post_save
     return done
-
-
-def can_read_exact(user: AbstractBaseUser) -> bool:
-    return bool(user.is_active and user.has_perm("accounts.read_exact_hits"))
 
 
 def new_scientist_key(user: AbstractBaseUser, name: str) -> str:
@@ -92,12 +89,5 @@ def new_scientist_key(user: AbstractBaseUser, name: str) -> str:
 
 def revoke_scientist_key(user: AbstractBaseUser, prefix: str) -> bool:
     done = ScientistAPIKey.objects.filter(prefix=prefix, user=user, revoked=False).update(revoked=True) == 1
-    _forget_api_keys()
+    forget_keys()  # an UPDATE sends no post_save
     return done
-
-
-def _forget_api_keys() -> None:
-    """Revocation applies at once in this process (other workers: within CRAYFIS_API_KEY_CACHE_S)."""
-    from api.authentication import forget_keys
-
-    forget_keys()

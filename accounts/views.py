@@ -12,10 +12,10 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import services
+from accounts import keys, services
 from accounts.forms import KeyNameForm, RegisterDeviceForm, SignUpForm
 from accounts.models import RegisteredDevice
-from indexer.devices import pseudonym_of
+from ingest.devices import pseudonym_of
 from ingest.models import Device
 
 
@@ -49,7 +49,7 @@ def _page(request, *, new_key: str | None = None, new_key_for: str | None = None
         "phones": phones,
         "devices": devices,
         "device_form": device_form or RegisterDeviceForm(),
-        "can_read_exact": services.can_read_exact(user),
+        "can_read_exact": keys.can_read_exact(user),
         "read_keys": user.read_api_keys.order_by("-created"),
         "new_key": new_key,
         "new_key_for": new_key_for,
@@ -99,7 +99,7 @@ def revoke_device_key(request, prefix: str):
 @login_required
 @require_POST
 def new_read_key(request):
-    if not services.can_read_exact(request.user):
+    if not keys.can_read_exact(request.user):
         return _page(request, status=403)
     form = KeyNameForm(request.POST)
     name = form.cleaned_data["name"] if form.is_valid() else ""

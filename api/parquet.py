@@ -36,6 +36,7 @@ class _Drain:
 
 def parquet_stream(batches: Iterable[list[dict]], exact: bool) -> Iterator[bytes]:
     """Bytes of one Parquet file holding every row of `batches` (dicts as the hit views)."""
+    # Heavy, and only this response needs it: a web worker loads pyarrow on its first Parquet answer.
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
 
-from api.authentication import DeviceCredential, ScientistCredential
+from accounts.keys import DeviceCredential, ScientistCredential
 
 
 class IsDevice(BasePermission):

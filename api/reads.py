@@ -39,6 +39,7 @@ from api.serializers import (
     encode_cursor,
 )
 from api.throttles import AnonReadThrottle, ScientistReadThrottle
+from crayfis.definition import DAY_MS
 from ops.elastic import get_es, index_prefix
 
 logger = logging.getLogger(__name__)
@@ -205,5 +206,5 @@ class NetworkStatsView(ReadView):
     def get(self, request):
         q = self.query(request)
         to_ms = q["to_ms"] if "to_ms" in q else int(time.time() * 1000)
-        from_ms = q["from_ms"] if "from_ms" in q else max(0, to_ms - 86_400_000)
+        from_ms = q["from_ms"] if "from_ms" in q else max(0, to_ms - DAY_MS)
         return Response(_es_call(es_queries.network_stats, get_es(), index_prefix(), from_ms, to_ms))

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import caches
 from rest_framework.throttling import SimpleRateThrottle
 
-from api.authentication import DeviceCredential, ScientistCredential
+from accounts.keys import DeviceCredential, ScientistCredential
 
 
 class _SettingsRateThrottle(SimpleRateThrottle):

@@ -3,9 +3,12 @@ a closed-loop POST load generator in forked processes."""
 from __future__ import annotations
 
 import http.client
+import multiprocessing as mp
 import os
 import socket
+import statistics
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -64,8 +67,6 @@ def tree_cpu_s(pid: int) -> float:
 def _closed_loop_worker(port, request_for, connections, seconds, out_q):
     """One process: `connections` threads, each with one keep-alive connection, POSTing
     request_for(c, i) -> (path, body, headers) until the deadline; (counts, 202 latencies) -> out_q."""
-    import threading
-
     deadline = time.perf_counter() + seconds
     lat: list[float] = []
     counts = {"ok": 0, "other": 0}
@@ -104,9 +105,6 @@ def run_closed_loop(port, requests_for, connections, processes, seconds, server_
     ``requests_for(p, first)`` gives process p, whose connections are numbered from ``first``,
     its request_for(c, i) (see _closed_loop_worker); fork passes it without pickling.
     """
-    import multiprocessing as mp
-    import statistics
-
     ctx = mp.get_context("fork")
     cpu0 = tree_cpu_s(server_pid) if server_pid else 0.0
     q = ctx.Queue()

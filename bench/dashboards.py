@@ -37,13 +37,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from crayfis.definition import DAY_MS, MINUTE_MS  # noqa: E402
+from crayfis.es.client import make_client  # noqa: E402
 from crayfis.es.naming import month_suffix  # noqa: E402
 from crayfis.es.templates import ensure_templates  # noqa: E402
 from crayfis.privacy import public_cells  # noqa: E402
 
-MIN = 60_000
-HOUR = 3_600_000
-DAY = 24 * HOUR
 BLOCK_MS = 180_000
 RATE_PER_MIN = 20.0
 MODELS = np.array(["SM-G973F", "Pixel 4a", "Moto G7", "SM-A515F", "Redmi Note 8"])
@@ -66,7 +65,7 @@ def plan_network(n_hits: int, n_phones: int, now_ms: int, rng: np.random.Generat
     blocks_per_phone = max(1, int(round(n_hits / (n_phones * RATE_PER_MIN * 3))))
     sessions = max(1, blocks_per_phone // 10)
     per_session = -(-blocks_per_phone // sessions)
-    start = now_ms - 7 * DAY
+    start = now_ms - 7 * DAY_MS
     s_start = rng.integers(start, now_ms - per_session * BLOCK_MS, (n_phones, sessions))
     live_now = rng.random(n_phones) < 0.05  # these phones' last session runs through "now"
     s_start[live_now, -1] = now_ms - (per_session // 2) * BLOCK_MS
@@ -86,7 +85,7 @@ def top_up_live(es, prefix: str, n_hits: int, n_phones: int, seed: int) -> int:
     original load (same seed); new documents."""
     now_ms = int(time.time() * 1000)
     net = plan_network(n_hits, n_phones, now_ms, np.random.default_rng(seed))
-    keep = net["live_now"][net["b_dev"]] & (net["b_start"] >= now_ms - 30 * MIN)
+    keep = net["live_now"][net["b_dev"]] & (net["b_start"] >= now_ms - 30 * MINUTE_MS)
     for key in ("b_dev", "b_start", "b_events"):
         net[key] = net[key][keep]
     rng = np.random.default_rng(now_ms)
@@ -164,7 +163,7 @@ def candidate_docs(net: dict, n: int, now_ms: int, rng: np.random.Generator) -> 
             continue
         k = int(min(len(members), rng.integers(3, 7)))
         devs = rng.choice(members, k, replace=False)
-        t0 = int(rng.integers(now_ms - 7 * DAY, now_ms))
+        t0 = int(rng.integers(now_ms - 7 * DAY_MS, now_ms))
         hit_ids = _hex_ids(rng, k)
         times = t0 + np.sort(rng.integers(0, 30, k))
         for hid, dev, tt in zip(hit_ids, devs, times):
@@ -216,7 +215,7 @@ def index_network(es, prefix: str, n_hits: int, n_phones: int, seed: int) -> dic
     t0 = time.time()
     xb_lines, xb_ids, cells, clat, clon = exposure_lines(prefix, net, rng)
     # pre-create the dated indices with refresh off for the load
-    months = {month_suffix(now_ms - k * DAY) for k in range(9)}
+    months = {month_suffix(now_ms - k * DAY_MS) for k in range(9)}
     for kind in ("hits", "exposures"):
         for m in months:
             name = f"{prefix}-{kind}-{m}"
@@ -335,11 +334,11 @@ def pct(a: np.ndarray, q: float) -> float:
 
 def naive_queries(prefix: str, now_ms: int) -> dict[str, dict]:
     hits = f"{prefix}-hits-*"
-    rng = {"range": {"t_ms": {"gte": now_ms - DAY, "lte": now_ms}}}
+    rng = {"range": {"t_ms": {"gte": now_ms - DAY_MS, "lte": now_ms}}}
     return {
         "overview (active phones)": (hits, {
             "size": 0, "query": rng, "aggs": {"day": {"cardinality": {"field": "device"}},
-                                              "now": {"filter": {"range": {"t_ms": {"gte": now_ms - 10 * MIN}}},
+                                              "now": {"filter": {"range": {"t_ms": {"gte": now_ms - 10 * MINUTE_MS}}},
                                                       "aggs": {"n": {"cardinality": {"field": "device"}}}}}}),
         "map 24h": (hits, {
             "size": 0, "query": rng, "aggs": {"t": {"geotile_grid": {"field": "cell_location", "precision": 12,
@@ -348,13 +347,13 @@ def naive_queries(prefix: str, now_ms: int) -> dict[str, dict]:
         "rates 24h": (hits, {
             "size": 0, "query": rng,
             "aggs": {"t": {"date_histogram": {"field": "t_ms", "fixed_interval": "60s", "min_doc_count": 0,
-                                              "extended_bounds": {"min": now_ms - DAY, "max": now_ms}}}}}),
+                                              "extended_bounds": {"min": now_ms - DAY_MS, "max": now_ms}}}}}),
         "rates 7d": (hits, {
-            "size": 0, "query": {"range": {"t_ms": {"gte": now_ms - 7 * DAY, "lte": now_ms}}},
+            "size": 0, "query": {"range": {"t_ms": {"gte": now_ms - 7 * DAY_MS, "lte": now_ms}}},
             "aggs": {"t": {"date_histogram": {"field": "t_ms", "fixed_interval": "3600s", "min_doc_count": 0},
                            "aggs": {"n": {"cardinality": {"field": "device"}}}}}}),
         "leaderboard (hits per phone)": (hits, {
-            "size": 0, "query": {"range": {"t_ms": {"gte": now_ms - 30 * DAY}}},
+            "size": 0, "query": {"range": {"t_ms": {"gte": now_ms - 30 * DAY_MS}}},
             "aggs": {"d": {"terms": {"field": "device", "size": 10000}}}}),
     }
 
@@ -381,12 +380,12 @@ def main() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("SECRET_KEY", "bench-dashboards-not-secret")
+    # Django and the dashboards app need the settings module chosen just above: imported here.
     import django
 
     django.setup()
     from django.conf import settings
 
-    from crayfis.es.client import make_client
     from dashboards import queries
 
     es = make_client(settings.CRAYFIS_ES_URL, request_timeout=120)

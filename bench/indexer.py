@@ -29,8 +29,19 @@ import time
 import uuid
 from pathlib import Path
 
+from elasticsearch.helpers import streaming_bulk
+
+# The repository first on sys.path: this folder's ingest.py and indexer.py would shadow the
+# packages of the same name.
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from crayfis.es.templates import ensure_templates  # noqa: E402
+from ingest.synthetic import make_chunk  # noqa: E402
+
+# Django is set up in setup_django(), once main() has made the temporary directory its settings
+# read (CRAYFIS_VAR_DIR); modules that need configured settings or loaded apps (Django's, the
+# indexer's, the models) are therefore imported inside the functions that run after it.
 
 
 def setup_django(var_dir: Path) -> None:
@@ -53,7 +64,6 @@ def store_uploads(n: int) -> int:
     from django.utils import timezone
 
     from ingest.store import UploadRow, insert_rows
-    from ingest.synthetic import make_chunk
 
     events, rows = 0, []
     for i in range(n):
@@ -105,8 +115,6 @@ def prebuilt_actions(prefix: str) -> list[dict]:
 
 
 def run_raw_bulk(es, actions: list[dict], bulk_bytes: int) -> float:
-    from elasticsearch.helpers import streaming_bulk
-
     t0 = time.perf_counter()
     for _ok, item in streaming_bulk(es, actions, chunk_size=10_000, max_chunk_bytes=bulk_bytes,
                                    raise_on_error=False, yield_ok=False):
@@ -152,7 +160,6 @@ def main() -> None:
         setup_django(tmp)
         from django.conf import settings
 
-        from crayfis.es.templates import ensure_templates
         from indexer.worker import make_indexer_client
 
         es = make_indexer_client()
@@ -165,8 +172,9 @@ def main() -> None:
         bodies = ndjson_bodies([dict(a, _index=a["_index"].replace(f"bench{tag}raw", f"bench{tag}nd"))
                                 for a in actions], bulk_bytes)
         print(f"{len(actions)} documents per target", flush=True)
-        # The baselines' inputs (~400,000 Python objects) stay alive through every run; frozen, the
-        # collector no longer re-scans them during each target's run (it cost the indexer ~25 %).
+        # The baselines' inputs (hundreds of thousands of Python objects) stay alive through every
+        # run; frozen, the collector does not re-scan them during each target's run, which would
+        # slow whichever target runs beside them.
         gc.collect()
         gc.freeze()
         rates: dict[str, list[float]] = {"indexer": [], "raw_bulk": [], "ndjson": []}

@@ -1,16 +1,17 @@
 """Benchmark: POST /submit under real HTTP load on 127.0.0.1, against the DRF baseline.
 
-Starts gunicorn (ASGI workers, entry point ingest.asgi by default) on a fresh SQLite database in a
-temporary directory, posts realistic ~48 kB DataChunks (150 events each, from ingest.synthetic) from keep-alive
-connections, and reports uploads/s, events/s and p50/p99 latency. The load comes from `wrk`
+Starts gunicorn (ASGI workers, entry point ingest.asgi by default) on a fresh SQLite database in
+a temporary directory, posts realistic ~48 kB DataChunks (150 events each, from ingest.synthetic)
+from keep-alive connections, and reports uploads/s, events/s and p50/p99 latency. The load comes from `wrk`
 (compiled, event loop: it leaves the 2 cores to the server; script bench/ingest_wrk.lua) when it
 is installed (`make bench-install`), else from Python load processes (`--generator python`,
 which on a 2-core machine takes CPU the server needs and so measures less).
 Every request carries a new Device-id, so every one is a new durable row (no dedup shortcut).
-In the same run the same events go as JSON to /bench/baseline-submit, which validates each
-event with a DRF serializer and commits one row per request, served the conventional way
-(config.wsgi on gthread workers, a second gunicorn on the same database). Each endpoint is run `--repeats`
-times, alternating, and medians are reported. Load is bounded by time; everything started here
+In the same run the same events go as JSON to /bench/baseline-submit (bench/drf_baseline), which
+validates each event with a DRF serializer and commits one row per request, served the
+conventional way: config.wsgi on gthread workers under bench.drf_baseline.settings, a second
+gunicorn on the same database. Each endpoint is run `--repeats` times, alternating, and medians
+are reported. Load is bounded by time; everything started here
 is stopped here.
 
     .venv/bin/python bench/ingest.py [--seconds 8] [--repeats 3] [--connections 32] [--generator wrk|python]
@@ -31,19 +32,23 @@ import tempfile
 import time
 from pathlib import Path
 
+from google.protobuf.json_format import MessageToDict
+
+# The repository first on sys.path: this folder's ingest.py and indexer.py would shadow the
+# packages of the same name.
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from _http import free_port, run_closed_loop, tree_cpu_s, wait_ready  # noqa: E402
 
+from crayfis.wire import crayfis_pb2 as pb  # noqa: E402
+from ingest.synthetic import make_chunk  # noqa: E402
+
 # --- payloads ---------------------------------------------------------------------------------
 
 def build_payloads(n: int) -> tuple[list[bytes], list[bytes], int]:
     """n distinct protobuf bodies, the same events as JSON, and the events per body."""
-    from google.protobuf.json_format import MessageToDict
 
-    from crayfis.wire import crayfis_pb2 as pb
-    from ingest.synthetic import make_chunk
 
     protos, jsons, n_events = [], [], None
     for i in range(n):
@@ -104,8 +109,6 @@ def run_wrk(port, path, bodies_dir, n_bodies, content_type, connections, seconds
 
 # --- server -------------------------------------------------------------------------------------
 
-
-
 def wait_idle(pids: list[int], quiet_cpu_s: float = 0.05, every_s: float = 0.5, limit_s: float = 60) -> float:
     """Wait until the servers stop burning CPU (requests the load generator gave up on are still
     being served after it exits: the baseline's take seconds each), so one measurement does not
@@ -132,7 +135,11 @@ def start_gunicorn(app: str, worker_class: str, workers: int, threads: int, env:
     return proc, port
 
 
-def main() -> None:  # noqa: C901 (to split)
+BASELINE_SERVER = ("config.wsgi:application", "gthread", 2, 16)  # app, worker class, workers, threads
+BASELINE_SETTINGS = "bench.drf_baseline.settings"  # production's settings + /bench/baseline-submit
+
+
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=8.0, help="load per measurement (whole seconds with wrk)")
     ap.add_argument("--repeats", type=int, default=3)
@@ -143,7 +150,7 @@ def main() -> None:  # noqa: C901 (to split)
                     help="wrk threads (default 1) or Python load processes (default 2)")
     ap.add_argument("--app", default="ingest.asgi:application",
                     help="entry point serving /submit (ingest.wsgi:application with --worker-class gthread: "
-                         "the threaded fast path)")
+                         "the threaded entry point)")
     ap.add_argument("--worker-class", default="asgi", help="gunicorn worker class for --app")
     ap.add_argument("--workers", type=int, default=2, help="gunicorn worker processes for --app")
     ap.add_argument("--threads", type=int, default=16, help="threads per worker (gthread only)")
@@ -153,77 +160,80 @@ def main() -> None:  # noqa: C901 (to split)
     args = ap.parse_args()
     if args.load_processes is None:
         args.load_processes = 1 if args.generator == "wrk" else 2
+    return args
 
-    protos, jsons, n_events = build_payloads(args.bodies)
-    print(f"payloads: {len(protos)} DataChunks, {n_events} events each, "
-          f"protobuf {statistics.mean(map(len, protos)) / 1000:.1f} kB, "
-          f"JSON {statistics.mean(map(len, jsons)) / 1000:.1f} kB")
 
-    tmp = Path(tempfile.mkdtemp(prefix="crayfis-bench-ingest-"))
-    body_dirs = {}
-    for name, bodies in (("submit", protos), ("baseline", jsons)):
-        body_dirs[name] = tmp / f"bodies-{name}"
-        body_dirs[name].mkdir()
-        for i, b in enumerate(bodies):
-            (body_dirs[name] / str(i)).write_bytes(b)
+def write_bodies(tmp: Path, named: dict[str, list[bytes]]) -> dict[str, Path]:
+    """Each list of bodies as numbered files in its own folder (what bench/ingest_wrk.lua reads)."""
+    dirs = {}
+    for name, bodies in named.items():
+        dirs[name] = tmp / f"bodies-{name}"
+        dirs[name].mkdir()
+        for i, body in enumerate(bodies):
+            (dirs[name] / str(i)).write_bytes(body)
+    return dirs
 
-    def load(name, port, path, bodies, ctype, seconds, tag, server_pid=None):
-        if args.generator == "wrk":
-            return run_wrk(port, path, body_dirs[name], len(bodies), ctype, args.connections, seconds,
-                           args.load_processes, tag, server_pid)
-        return run_load(port, path, bodies, ctype, args.connections, seconds, args.load_processes, tag,
-                        server_pid)
 
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY="bench-only-secret",
-               CRAYFIS_VAR_DIR=str(tmp), CRAYFIS_INGEST_BENCH_BASELINE="1", CRAYFIS_LOG_LEVEL="WARNING",
-               ALLOWED_HOSTS="127.0.0.1,localhost")
+def server_env(tmp: Path, settings_module: str) -> dict:
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE=settings_module, SECRET_KEY="bench-only-secret",
+               CRAYFIS_VAR_DIR=str(tmp), CRAYFIS_LOG_LEVEL="WARNING", ALLOWED_HOSTS="127.0.0.1,localhost")
     env.pop("DATABASE_URL", None)
+    return env
+
+
+def start_servers(args, tmp: Path) -> dict[str, tuple[subprocess.Popen, int]]:
+    """/submit on the entry point under test (production settings) and, unless skipped, the DRF
+    baseline as a conventional Django deployment (bench settings), both on one fresh database."""
+    env = server_env(tmp, "config.settings")
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-    # /submit on the entry point under test; the DRF baseline as a conventional Django deployment
-    # (config.wsgi on gthread workers), same database. Only one of them is under load at a time.
     servers = {"submit": start_gunicorn(args.app, args.worker_class, args.workers, args.threads, env)}
-    results: dict[str, list[dict]] = {"submit": [], "baseline": []}
-    targets = [("submit", "/submit", protos, "application/octet-stream")]
     if not args.skip_baseline:
-        targets.append(("baseline", "/bench/baseline-submit", jsons, "application/json"))
-    try:
-        if not args.skip_baseline:
-            servers["baseline"] = start_gunicorn("config.wsgi:application", "gthread", 2, 16, env)
-        pids = [proc.pid for proc, _ in servers.values()]
-        for name, path, bodies, ctype in targets:  # warm-up: connections, caches, first WAL pages
-            load(name, servers[name][1], path, bodies, ctype, 2, f"warm{name}")
-        for r in range(args.repeats):
-            for name, path, bodies, ctype in targets:
-                proc, port = servers[name]
-                wait_idle(pids)
-                res = load(name, port, path, bodies, ctype, args.seconds, f"{name}{r}", server_pid=proc.pid)
-                res["events_per_s"] = res["uploads_per_s"] * n_events
-                results[name].append(res)
-                print(f"  {name:8s} run {r}: {res['uploads_per_s']:7.0f} uploads/s {res['events_per_s']:9.0f} "
-                      f"events/s  p50 {res['p50_ms']:6.1f} ms  p99 {res['p99_ms']:6.1f} ms  "
-                      f"server CPU {res['server_cpu_ms_per_upload']:.2f} ms/upload  "
-                      f"({res['ok']} ok, {res['errors']} not 202)", flush=True)
-    finally:
-        for proc, _ in servers.values():
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc, _ in servers.values():
-            proc.wait(30)
+        try:
+            servers["baseline"] = start_gunicorn(*BASELINE_SERVER, server_env(tmp, BASELINE_SETTINGS))
+        except BaseException:
+            stop_servers(servers)
+            raise
+    return servers
 
-    db = sqlite3.connect(tmp / "db.sqlite3")
-    stored = db.execute("select count(*) from ingest_upload").fetchone()[0]
-    db.close()
-    acked = sum(r["ok"] for rs in results.values() for r in rs)
-    shutil.rmtree(tmp, ignore_errors=True)
 
+def stop_servers(servers: dict[str, tuple[subprocess.Popen, int]]) -> None:
+    for proc, _ in servers.values():
+        os.killpg(proc.pid, signal.SIGTERM)
+    for proc, _ in servers.values():
+        proc.wait(30)
+
+
+def measure(args, servers, targets, load, n_events: int) -> dict[str, list[dict]]:
+    """A warm-up per endpoint, then `repeats` rounds, endpoints alternating, each after both
+    servers are idle. Only one endpoint is under load at a time."""
+    results: dict[str, list[dict]] = {name: [] for name, *_ in targets}
+    pids = [proc.pid for proc, _ in servers.values()]
+    for name, path, bodies, ctype in targets:  # warm-up: connections, caches, first WAL pages
+        load(name, servers[name][1], path, bodies, ctype, 2, f"warm{name}")
+    for r in range(args.repeats):
+        for name, path, bodies, ctype in targets:
+            proc, port = servers[name]
+            wait_idle(pids)
+            res = load(name, port, path, bodies, ctype, args.seconds, f"{name}{r}", server_pid=proc.pid)
+            res["events_per_s"] = res["uploads_per_s"] * n_events
+            results[name].append(res)
+            print(f"  {name:8s} run {r}: {res['uploads_per_s']:7.0f} uploads/s {res['events_per_s']:9.0f} "
+                  f"events/s  p50 {res['p50_ms']:6.1f} ms  p99 {res['p99_ms']:6.1f} ms  "
+                  f"server CPU {res['server_cpu_ms_per_upload']:.2f} ms/upload  "
+                  f"({res['ok']} ok, {res['errors']} not 202)", flush=True)
+    return results
+
+
+def summarize(args, results: dict[str, list[dict]], n_events: int, body_kb: float, stored: int) -> dict:
     summary = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0],
                "app": args.app, "worker_class": args.worker_class, "workers": args.workers,
                "threads": args.threads if args.worker_class == "gthread" else None,
-               "baseline_server": "config.wsgi:application -k gthread -w 2 --threads 16",
+               "baseline_server": "{} -k {} -w {} --threads {}".format(*BASELINE_SERVER),
                "generator": args.generator, "load_threads_or_processes": args.load_processes,
                "connections": args.connections,
                "seconds": args.seconds, "repeats": args.repeats, "events_per_upload": n_events,
-               "body_kb": statistics.mean(map(len, protos)) / 1000,
-               "rows_stored_incl_warmup": stored, "acked_202_measured": acked}
+               "body_kb": body_kb, "rows_stored_incl_warmup": stored,
+               "acked_202_measured": sum(r["ok"] for rs in results.values() for r in rs)}
     for name, rs in results.items():
         if rs:
             summary[name] = {k: statistics.median(r[k] for r in rs)
@@ -232,8 +242,42 @@ def main() -> None:  # noqa: C901 (to split)
             summary[name]["errors"] = sum(r["errors"] for r in rs)
             summary[name]["runs_uploads_per_s"] = [round(r["uploads_per_s"]) for r in rs]
             summary[name]["runs_p99_ms"] = [round(r["p99_ms"], 1) for r in rs]
-    if results["baseline"]:
+    if results.get("baseline"):
         summary["speedup"] = summary["submit"]["uploads_per_s"] / summary["baseline"]["uploads_per_s"]
+    return summary
+
+
+def main() -> None:
+    args = parse_args()
+    protos, jsons, n_events = build_payloads(args.bodies)
+    print(f"payloads: {len(protos)} DataChunks, {n_events} events each, "
+          f"protobuf {statistics.mean(map(len, protos)) / 1000:.1f} kB, "
+          f"JSON {statistics.mean(map(len, jsons)) / 1000:.1f} kB")
+
+    tmp = Path(tempfile.mkdtemp(prefix="crayfis-bench-ingest-"))
+    body_dirs = write_bodies(tmp, {"submit": protos, "baseline": jsons})
+
+    def load(name, port, path, bodies, ctype, seconds, tag, server_pid=None):
+        if args.generator == "wrk":
+            return run_wrk(port, path, body_dirs[name], len(bodies), ctype, args.connections, seconds,
+                           args.load_processes, tag, server_pid)
+        return run_load(port, path, bodies, ctype, args.connections, seconds, args.load_processes, tag,
+                        server_pid)
+
+    targets = [("submit", "/submit", protos, "application/octet-stream")]
+    if not args.skip_baseline:
+        targets.append(("baseline", "/bench/baseline-submit", jsons, "application/json"))
+    servers = start_servers(args, tmp)
+    try:
+        results = measure(args, servers, targets, load, n_events)
+    finally:
+        stop_servers(servers)
+
+    db = sqlite3.connect(tmp / "db.sqlite3")
+    stored = db.execute("select count(*) from ingest_upload").fetchone()[0]
+    db.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    summary = summarize(args, results, n_events, statistics.mean(map(len, protos)) / 1000, stored)
     print(json.dumps(summary, indent=1))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1))

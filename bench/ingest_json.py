@@ -1,8 +1,9 @@
 """Benchmark: POST /api/v1/uploads (JSON) beside POST /submit (protobuf), same server, same events.
 
-The JSON section of the ingest benchmark, kept in its own file (bench/ingest.py belongs to the
-/submit work; this one uses the same set-up: gunicorn gthread workers on a fresh SQLite database
-in a temporary directory, keep-alive connections from separate load processes, bounded by time).
+The JSON section of the ingest benchmark, in its own file beside bench/ingest.py, with a set-up
+like it: one gunicorn with gthread workers (`ingest.wsgi`, the threaded entry point: /submit
+before Django's handler, /api/v1/uploads through it) on a fresh SQLite database in a temporary
+directory, keep-alive connections from separate load processes, bounded by time.
 Both endpoints carry the same synthetic v1.0.4 events (ingest.synthetic, 150 per upload): the
 protobuf DataChunk as the phone sends it, and the same hits as a JSON upload (one block per
 exposure block, each hit with t_ms, t_ns, location, amplitude and its L2 pixels [x, y, value];
@@ -31,10 +32,16 @@ import time
 import uuid
 from pathlib import Path
 
+# The repository first on sys.path: this folder's ingest.py and indexer.py would shadow the
+# packages of the same name.
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from _http import free_port, run_closed_loop, wait_ready  # noqa: E402
+
+from crayfis.wire.decode import decode_submit  # noqa: E402
+from crayfis.wire.jsonapi import decode_upload, validate_upload  # noqa: E402
+from ingest.synthetic import make_chunk  # noqa: E402
 
 PLACEHOLDER = b"00000000-0000-4000-8000-000000000000"
 
@@ -43,7 +50,6 @@ PLACEHOLDER = b"00000000-0000-4000-8000-000000000000"
 
 def json_upload(chunk_body: bytes) -> dict:
     """The hits of one DataChunk as a JSON upload (upload_id = PLACEHOLDER)."""
-    from crayfis.wire.decode import decode_submit
 
     chunk = decode_submit(chunk_body, {"Device-id": "bench", "Crayfis-version": "b v1.0.4"})
     blocks = []
@@ -68,7 +74,6 @@ def json_upload(chunk_body: bytes) -> dict:
 
 def build_payloads(n: int) -> tuple[list[bytes], list[bytes], int, int]:
     """n protobuf bodies, the same events as JSON templates, events per body, hits per JSON body."""
-    from ingest.synthetic import make_chunk
 
     protos, jsons = [], []
     n_events = n_hits = 0
@@ -123,8 +128,6 @@ print(json.dumps([register_device(user, f"bench {i}", "phone")[1] for i in range
 
 def codec_figures(protos: list[bytes], jsons: list[bytes], n_hits: int, rounds: int = 5) -> dict:
     """Events/s on one core: JSON validation (request path), JSON and protobuf decoding (indexer)."""
-    from crayfis.wire.decode import decode_submit
-    from crayfis.wire.jsonapi import decode_upload, validate_upload
 
     bodies = [b.replace(PLACEHOLDER, str(uuid.uuid4()).encode(), 1) for b in jsons]
     headers = {"Device-id": "bench", "Crayfis-version": "b v1.0.4"}
@@ -180,7 +183,7 @@ def main() -> None:
                                      check=True, capture_output=True, text=True).stdout)
     port = free_port()
     gunicorn = subprocess.Popen(
-        [py, "-m", "gunicorn", "config.wsgi", "-k", "gthread", "-w", str(args.workers), "--threads",
+        [py, "-m", "gunicorn", "ingest.wsgi:application", "-k", "gthread", "-w", str(args.workers), "--threads",
          str(args.threads), "-b", f"127.0.0.1:{port}", "--keep-alive", "30", "--backlog", "2048",
          "--log-level", "warning"], cwd=ROOT, env=env, start_new_session=True)
     results: dict[str, list[dict]] = {"submit": [], "json": []}

@@ -124,7 +124,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {"crayfis": {"handlers": ["console"], "level": env_str("CRAYFIS_LOG_LEVEL", "INFO")},
-                "ingest": {"handlers": ["console"], "level": env_str("CRAYFIS_LOG_LEVEL", "INFO")}},
+                "ingest": {"handlers": ["console"], "level": env_str("CRAYFIS_LOG_LEVEL", "INFO")},
+                "indexer": {"handlers": ["console"], "level": env_str("CRAYFIS_LOG_LEVEL", "INFO")}},
 }
 
 # --- Elasticsearch -------------------------------------------------------------------------
@@ -141,7 +142,7 @@ CRAYFIS_ES_HEAP = env_str("CRAYFIS_ES_HEAP", "1g")
 # every device in the index, so production sets it once and keeps it.
 CRAYFIS_PSEUDONYM_KEY = env_str("CRAYFIS_PSEUDONYM_KEY", "") or f"pseudonym:{SECRET_KEY}"
 
-# --- Ingest (owned by ingest/) -----------------------------------------------------------------
+# --- Ingest (ingest/ app: /submit, /precal.json, the raw store) ---------------------------------
 # /submit: the body cap answers 413 above it (the app's chunks are ~50 kB; allow >= 1 MB).
 CRAYFIS_INGEST_MAX_BODY_BYTES = env_int("CRAYFIS_INGEST_MAX_BODY_BYTES", 1024 * 1024)
 # An App-code that is sent but unknown: 401 when enforced, else 202 and the upload is flagged.
@@ -156,11 +157,11 @@ CRAYFIS_INGEST_COMMIT_TIMEOUT_S = env_float("CRAYFIS_INGEST_COMMIT_TIMEOUT_S", 4
 CRAYFIS_INGEST_CHECKPOINT_S = env_float("CRAYFIS_INGEST_CHECKPOINT_S", 0.5)
 # How long a worker trusts its cached device block flag / overrides and app-code lookups.
 CRAYFIS_INGEST_POLICY_CACHE_S = env_float("CRAYFIS_INGEST_POLICY_CACHE_S", 5.0)
-# Bench only: enables POST /bench/baseline-submit (DRF serializer per event) for bench/ingest.py.
-CRAYFIS_INGEST_BENCH_BASELINE = env_bool("CRAYFIS_INGEST_BENCH_BASELINE", False)
-# Indexer (manage.py index_uploads): uploads claimed per batch, claim lease, idle poll,
-# capped exponential backoff while Elasticsearch is down, bulk request size, attempts before an
-# upload whose documents keep failing is quarantined, width of the touched event-time buckets.
+
+# --- Indexer (indexer/ app: manage.py index_uploads) -------------------------------------------
+# Uploads claimed per batch, claim lease, idle poll, capped exponential backoff while
+# Elasticsearch is down, bulk request size, attempts before an upload whose documents keep
+# failing is quarantined, width of the touched event-time buckets (the continuous search reads them).
 CRAYFIS_INDEXER_BATCH = env_int("CRAYFIS_INDEXER_BATCH", 64)
 CRAYFIS_INDEXER_LEASE_S = env_float("CRAYFIS_INDEXER_LEASE_S", 300.0)
 CRAYFIS_INDEXER_POLL_S = env_float("CRAYFIS_INDEXER_POLL_S", 1.0)
@@ -169,16 +170,6 @@ CRAYFIS_INDEXER_BACKOFF_MAX_S = env_float("CRAYFIS_INDEXER_BACKOFF_MAX_S", 30.0)
 CRAYFIS_INDEXER_BULK_BYTES = env_int("CRAYFIS_INDEXER_BULK_BYTES", 8 * 1024 * 1024)
 CRAYFIS_INDEXER_MAX_ATTEMPTS = env_int("CRAYFIS_INDEXER_MAX_ATTEMPTS", 8)
 CRAYFIS_INGEST_BUCKET_MS = env_int("CRAYFIS_INGEST_BUCKET_MS", 60_000)
-# /submit and /precal.json are answered ahead of the middleware stack (see ingest/middleware.py).
-MIDDLEWARE.insert(0, "ingest.middleware.ingest_fast_path")
-# Tests run on a SQLite *file* (not the default shared-cache memory database): the ingest writer
-# thread and concurrent indexers need SQLite's real WAL locking and busy_timeout to be tested as
-# they run in production; shared-cache memory databases fail at once with "table is locked".
-# One file per test process, so test sessions running side by side never share (or delete) it.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    import os as _os
-    DATABASES["default"].setdefault("TEST", {}).setdefault(
-        "NAME", str(VAR_DIR / f"test-db-{_os.getpid()}.sqlite3"))
 
 # --- Dashboards (dashboards/ app) -------------------------------------------------------------
 # Answers are cached this many seconds (every visitor polls; 0 disables the cache).
@@ -254,7 +245,7 @@ CRAYFIS_API_STREAM_MAX_ROWS = env_int("CRAYFIS_API_STREAM_MAX_ROWS", 10_000_000)
 
 # --- Continuous search (search/ app: manage.py search_continuously) ------------------------------
 INSTALLED_APPS += ["search"]
-# Coincidence parameters (DESIGN.md section 5): window tau (ms), radius R (m), k distinct devices.
+# Coincidence parameters (docs/coincidence.md): window tau (ms), radius R (m), k distinct devices.
 # Changing any of them makes the next pass re-search everything (the old candidates are
 # reconciled against the new definition, unsupported ones retracted).
 CRAYFIS_SEARCH_WINDOW_MS = env_int("CRAYFIS_SEARCH_WINDOW_MS", 30)
@@ -263,7 +254,7 @@ CRAYFIS_SEARCH_MIN_DEVICES = env_int("CRAYFIS_SEARCH_MIN_DEVICES", 7)
 # Seconds between passes (a pass starts at once when the previous one overran).
 CRAYFIS_SEARCH_EVERY_S = env_float("CRAYFIS_SEARCH_EVERY_S", 60.0)
 # A group of hit ranges holding more hits than this goes to the Spark job instead of the
-# in-process numpy kernel; the command that starts it (argv, shell-split; empty = this Python
+# in-process kernel; the command that starts it (argv, shell-split; empty = this Python
 # with -m spark_jobs.coincidence), its --master (empty = spark-submit's) and its time limit.
 CRAYFIS_SEARCH_SPARK_THRESHOLD_HITS = env_int("CRAYFIS_SEARCH_SPARK_THRESHOLD_HITS", 2_000_000)
 CRAYFIS_SEARCH_SPARK_COMMAND = env_str("CRAYFIS_SEARCH_SPARK_COMMAND", "")

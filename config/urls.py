@@ -1,9 +1,8 @@
-"""URL map: phone ingest at the paths the app has compiled in, health, admin, dashboards."""
+"""URL map: phone ingest at the paths the app has compiled in, health, admin, API, accounts, dashboards."""
 from django.contrib import admin
 from django.urls import include, path
 
 from ingest import views as ingest_views
-from ingest.baseline import bench_baseline_submit
 from ops.health import healthz
 
 urlpatterns = [
@@ -12,7 +11,6 @@ urlpatterns = [
     # Ingest: the exact paths the app has compiled in (no trailing slash, no redirect).
     path("submit", ingest_views.submit, name="submit"),
     path("precal.json", ingest_views.precal, name="precal"),
-    path("bench/baseline-submit", bench_baseline_submit, name="bench-baseline-submit"),
     # JSON API v1, its OpenAPI schema and docs; volunteer accounts (api/, accounts/ apps).
     path("", include("api.urls")),
     path("accounts/", include("accounts.urls")),

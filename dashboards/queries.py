@@ -14,12 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crayfis.definition import DAY_MS, HOUR_MS, MINUTE_MS
 from dashboards import indices
 from dashboards.public_positions import public_cell_centre, published_point
-
-MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
 
 ACTIVE_NOW_MS = 10 * MINUTE_MS
 SPANS = {"24h": (DAY_MS, 15 * MINUTE_MS), "7d": (7 * DAY_MS, HOUR_MS)}  # span -> (length, bucket)

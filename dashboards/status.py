@@ -1,6 +1,6 @@
 """The status strip: pending uploads, Elasticsearch health, the last coincidence-search pass.
 
-The continuous search (its own issue) reports its progress in ONE small document:
+The continuous search (search/) reports its progress in ONE small document:
 
     index `{prefix}-status`, _id `search`:
       {"last_pass_ms": int,              # Unix ms UTC when its last pass finished
@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import time
 
+from django.db import DatabaseError
+
 from dashboards import indices
+from ingest.models import Upload, UploadStatus
 
 SEARCH_STATUS_ID = "search"
 SEARCH_FIELDS = ("last_pass_ms", "lag_ms", "oldest_pending_bucket_ms", "pass_duration_ms",
@@ -47,24 +50,15 @@ def search_status(es, prefix: str, now_ms: int) -> dict | None:
     return out
 
 
-def pending_uploads() -> dict | None:
-    """Uploads waiting for the indexer, from the ingest app's raw log (None without it)."""
+def pending_uploads() -> dict:
+    """Uploads waiting for the indexer and quarantined ones, from the raw store (ingest.models)."""
     try:
-        from ingest.models import Upload
-    except ImportError:
-        return None
-    try:
-        status = Upload._meta.get_field("status")
-    except Exception:
-        return None
-    try:
-        pending = Upload.objects.filter(**{status.name: "pending"})
-        oldest = pending.order_by("received_at").values_list("received_at", flat=True).first() \
-            if any(f.name == "received_at" for f in Upload._meta.get_fields()) else None
+        pending = Upload.objects.filter(status=UploadStatus.PENDING)
+        oldest = pending.order_by("received_at").values_list("received_at", flat=True).first()
         return {"pending": pending.count(),
-                "quarantined": Upload.objects.filter(**{status.name: "quarantined"}).count(),
+                "quarantined": Upload.objects.filter(status=UploadStatus.QUARANTINED).count(),
                 "oldest_pending_ms": None if oldest is None else int(oldest.timestamp() * 1000)}
-    except Exception as exc:  # no table yet (migrations not run), database down
+    except DatabaseError as exc:  # no table yet (migrations not run), database down
         return {"pending": None, "error": type(exc).__name__}
 
 

@@ -1,8 +1,8 @@
 """Bulk `create` requests built straight from the documents, for the indexer's hot path.
 
-elasticsearch.helpers.streaming_bulk costs ~30 us per document in Python (expanding, chunking,
-re-serializing, per-item results) on top of what Elasticsearch spends; at ~100 us per document
-on the node, that alone caps the indexer near 0.75 of a plain bulk. Here each document becomes
+elasticsearch.helpers.streaming_bulk spends Python time on every document (expanding, chunking,
+re-serializing, per-item results), a sizeable fraction of what the node spends indexing it, on
+the indexer's one main thread. Here each document becomes
 one pre-encoded NDJSON pair (msgspec), chunks are joined bytes, the response is filtered down
 to statuses and errors, and items are matched to documents by position (the bulk API answers
 in request order). Only failures are returned; 409 (already there) is success.

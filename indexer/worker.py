@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -38,8 +38,8 @@ from crayfis.es.templates import ensure_templates
 from crayfis.wire import jsonapi
 from crayfis.wire.decode import WireDecodeError, decode_submit
 from indexer.bulk import bulk_send, create_lines
-from indexer.devices import pseudonym_of
 from indexer.esjson import fast_serializers
+from ingest.devices import pseudonym_of
 from ingest.models import Device, PreCalibration, TouchedBucket, Upload, UploadStatus
 
 logger = logging.getLogger(__name__)
@@ -53,22 +53,25 @@ def now_ms() -> int:
 
 @dataclass
 class IndexerConfig:
-    """Knobs of one indexer process (defaults from the CRAYFIS_INDEXER_* settings)."""
+    """Knobs of one indexer process; `from_settings` fills every one from the settings
+    (CRAYFIS_ES_*, CRAYFIS_PSEUDONYM_KEY, CRAYFIS_INDEXER_*, CRAYFIS_INGEST_BUCKET_MS), which
+    hold the defaults."""
 
     prefix: str
     pseudonym_key: str
-    replicas: int = 0
-    batch: int = 64
-    lease_s: float = 300.0
-    poll_s: float = 1.0
-    backoff_min_s: float = 0.5
-    backoff_max_s: float = 30.0
-    bulk_bytes: int = 8 * 1024 * 1024
-    max_attempts: int = 8
-    bucket_ms: int = 60_000
+    replicas: int
+    batch: int
+    lease_s: float
+    poll_s: float
+    backoff_min_s: float
+    backoff_max_s: float
+    bulk_bytes: int
+    max_attempts: int
+    bucket_ms: int
 
     @classmethod
     def from_settings(cls, **overrides) -> IndexerConfig:
+        """The settings' values, with the overrides that are not None in their place."""
         s = settings
         values = dict(prefix=s.CRAYFIS_ES_PREFIX, pseudonym_key=s.CRAYFIS_PSEUDONYM_KEY,
                       replicas=s.CRAYFIS_ES_REPLICAS, batch=s.CRAYFIS_INDEXER_BATCH,
@@ -118,6 +121,26 @@ class Totals:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+@dataclass
+class _Pipeline:
+    """The run loop's state: the batch whose bulk request is in flight (with the future of its
+    outcome), the batch Elasticsearch acknowledged but the database has not recorded yet, and the
+    size of the next claim."""
+
+    claim_size: int
+    inflight: tuple[Batch, Future] | None = None
+    unmarked: tuple[Batch, tuple] | None = None
+
+
+@dataclass
+class _Progress:
+    """When the run loop last logged its progress, and the totals then."""
+
+    every_s: float
+    last_s: float
+    logged: Totals
+
+
 class EsUnavailable(RuntimeError):
     """Elasticsearch did not answer (connection refused, timeout): retry the whole batch later."""
 
@@ -136,11 +159,11 @@ def default_owner() -> str:
 def fewer_collections(gen0: int = 200_000):
     """Raise the collector's young-generation threshold while indexing.
 
-    A batch of 64 uploads allocates ~100,000 containers (~10 per event), all alive until the
-    batch is recorded. With Python's default threshold (700) the collector ran every ~70 events
-    and re-scanned these survivors (~15 % of the indexer's Python CPU, measured); the count is
-    allocations minus frees, so above what two batches hold it rarely fires at all. Cycles are
-    still collected, only later (at most ~200,000 objects' worth).
+    A batch allocates several containers per event, all alive until the batch is recorded. At
+    Python's default threshold the collector would run every few dozen events and re-scan these
+    survivors each time; the count is allocations minus frees, so with a threshold above what two
+    batches hold it rarely fires at all. Cycles are still collected, only later (at most `gen0`
+    objects' worth).
     """
     old = gc.get_threshold()
     gc.set_threshold(max(old[0], gen0), *old[1:])
@@ -275,7 +298,7 @@ class Indexer:
         t = now_ms()
         stamp = timezone.now()
         table = connection.ops.quote_name(Upload._meta.db_table)
-        # One plain UPDATE per upload (a Django queryset each cost ~0.6 ms of Python per row).
+        # One plain UPDATE per upload: a Django queryset per row costs more Python than the UPDATE.
         mark_indexed = (f"UPDATE {table} SET status = %s, indexed_at = %s, n_docs = %s, n_hits = %s, "
                         f"error = '', claim_owner = NULL, claim_until_ms = NULL "
                         f"WHERE id = %s AND claim_owner = %s")
@@ -429,8 +452,7 @@ class Indexer:
 
     # --- loops ----------------------------------------------------------------------------------
 
-    def run(self, once: bool = False, stop: threading.Event | None = None,  # noqa: C901 (to split)
-            log_every_s: float = 10.0) -> Totals:
+    def run(self, once: bool = False, stop: threading.Event | None = None, log_every_s: float = 10.0) -> Totals:
         """Index until stopped (or, with once, until nothing is claimable); returns the totals.
 
         Pipelined: while one batch's bulk request is in flight (on a helper thread that only
@@ -440,64 +462,78 @@ class Indexer:
         stays here.
         """
         stop = stop or threading.Event()
-        started = last_log = time.monotonic()
-        logged = Totals()
-        inflight = None   # (batch, future of its bulk outcome)
-        unmarked = None   # (batch, outcome): acknowledged by Elasticsearch, not yet recorded
-        claim_size = self.config.batch
+        started = time.monotonic()
+        progress = _Progress(log_every_s, started, Totals())
+        pipe = _Pipeline(claim_size=self.config.batch)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="indexer-bulk") as pool, fewer_collections():
             while not stop.is_set():
                 _refresh_connection()
                 try:
-                    if unmarked is not None:  # recording failed on a database error: again
-                        self._record(unmarked)
-                        unmarked = None
-                    # Ramp up from an empty pipeline: a small first batch reaches Elasticsearch
-                    # soon, and each next one (decoded while the last is indexed) doubles.
-                    claim_size = (min(self.config.batch, 2 * claim_size) if inflight is not None
-                                  else max(1, self.config.batch // 8))
-                    rows = self.claim(claim_size)
-                    prepared, totals = self._prepare_rows(rows)
-                    self.totals.add(totals)
-                    batch = self._encode(prepared) if prepared else None
-                    if inflight is not None:
-                        outcome = self._acknowledged(inflight[0], stop, self.totals, first=inflight[1])
-                        if outcome is not None:
-                            unmarked = (inflight[0], outcome)
-                        inflight = None
-                    # The next request goes out before this thread records the last one, so
-                    # Elasticsearch is not idle while the database is written.
-                    if batch is not None:
-                        inflight = (batch, pool.submit(self._send, batch))
-                    if unmarked is not None:
-                        self._record(unmarked)
-                        unmarked = None
+                    busy = self._turn(pipe, pool, stop)
                 except DatabaseError as exc:  # database restarting or locked too long: claims stay safe
-                    if connection.in_atomic_block:
-                        raise  # the caller's transaction is broken; only the caller can recover
-                    logger.warning("database error (%s); retrying in %.1f s", exc, self.config.poll_s)
-                    connection.close()
-                    stop.wait(self.config.poll_s)
+                    self._wait_out_database(exc, stop)
                     continue
-                if not rows and inflight is None:
+                if not busy:
                     if once:
                         break
                     stop.wait(self.config.poll_s)
-                if time.monotonic() - last_log >= log_every_s:
-                    self._log_progress(time.monotonic() - last_log, logged)
-                    last_log, logged = time.monotonic(), Totals(**vars(self.totals))
-            # stopped with a batch in flight or unrecorded: finish recording it
-            try:
-                if unmarked is not None:
-                    self._record(unmarked)
-                if inflight is not None:
-                    outcome = self._acknowledged(inflight[0], stop, self.totals, first=inflight[1])
-                    if outcome is not None:
-                        self._record((inflight[0], outcome))
-            except DatabaseError as exc:
-                logger.warning("could not record the last batch (%s); its leases will expire", exc)
+                self._maybe_log(progress)
+            self._finish(pipe, stop)
         logger.info("indexer %s stopping after %.1f s: %s", self.owner, time.monotonic() - started, self.totals)
         return self.totals
+
+    def _turn(self, pipe: _Pipeline, pool: ThreadPoolExecutor, stop: threading.Event) -> bool:
+        """One turn of the pipeline; False when there was nothing to claim and nothing in flight."""
+        if pipe.unmarked is not None:  # recording failed on a database error: again
+            self._record(pipe.unmarked)
+            pipe.unmarked = None
+        # Ramp up from an empty pipeline: a small first batch reaches Elasticsearch soon, and each
+        # next one (decoded while the last is indexed) doubles.
+        pipe.claim_size = (min(self.config.batch, 2 * pipe.claim_size) if pipe.inflight is not None
+                           else max(1, self.config.batch // 8))
+        rows = self.claim(pipe.claim_size)
+        prepared, totals = self._prepare_rows(rows)
+        self.totals.add(totals)
+        batch = self._encode(prepared) if prepared else None
+        if pipe.inflight is not None:
+            sent, future = pipe.inflight
+            pipe.inflight = None
+            outcome = self._acknowledged(sent, stop, self.totals, first=future)
+            if outcome is not None:
+                pipe.unmarked = (sent, outcome)
+        # The next request goes out before this thread records the last one, so Elasticsearch
+        # is not idle while the database is written.
+        if batch is not None:
+            pipe.inflight = (batch, pool.submit(self._send, batch))
+        if pipe.unmarked is not None:
+            self._record(pipe.unmarked)
+            pipe.unmarked = None
+        return bool(rows) or pipe.inflight is not None
+
+    def _wait_out_database(self, exc: DatabaseError, stop: threading.Event) -> None:
+        if connection.in_atomic_block:
+            raise exc  # the caller's transaction is broken; only the caller can recover
+        logger.warning("database error (%s); retrying in %.1f s", exc, self.config.poll_s)
+        connection.close()
+        stop.wait(self.config.poll_s)
+
+    def _finish(self, pipe: _Pipeline, stop: threading.Event) -> None:
+        """Stopped with a batch in flight or unrecorded: record it (its leases expire otherwise)."""
+        try:
+            if pipe.unmarked is not None:
+                self._record(pipe.unmarked)
+            if pipe.inflight is not None:
+                outcome = self._acknowledged(pipe.inflight[0], stop, self.totals, first=pipe.inflight[1])
+                if outcome is not None:
+                    self._record((pipe.inflight[0], outcome))
+        except DatabaseError as exc:
+            logger.warning("could not record the last batch (%s); its leases will expire", exc)
+
+    def _maybe_log(self, progress: _Progress) -> None:
+        now = time.monotonic()
+        if now - progress.last_s >= progress.every_s:
+            self._log_progress(now - progress.last_s, progress.logged)
+            progress.last_s, progress.logged = now, Totals(**vars(self.totals))
 
     def _record(self, acknowledged) -> None:
         batch, outcome = acknowledged

@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from ingest import policy
+from ingest.devices import pseudonym_of
 from ingest.models import AppCode, Device, PreCalibration, QuarantinedUpload, TouchedBucket, Upload, UploadStatus
 
 
@@ -31,7 +32,6 @@ class DeviceAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not obj.pseudonym:
-            from indexer.devices import pseudonym_of
             obj.pseudonym = pseudonym_of(obj.device_id)
         super().save_model(request, obj, form, change)
 

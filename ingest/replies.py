@@ -1,4 +1,4 @@
-"""Server commands for the 202 reply, typed for the client's dialect (crayfis-wire.md section 2).
+"""Server commands for the 202 reply, typed for the client's dialect (docs/wire-protocol.md section 2).
 
 A known key with the wrong JSON type crashes the app and the chunk is resent into the same crash,
 so commands go only to clients whose dialect is certain: b-clients (v0.11.0+) whose version

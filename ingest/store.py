@@ -1,12 +1,12 @@
 """Group commit of accepted uploads: many requests, one transaction, one fsync.
 
-One durable INSERT per request costs an fsync each (DESIGN.md section 8: ~470 req/s on SQLite
-WAL). Here every process has one writer thread: request threads hand it their row and wait on
-a future; the writer takes everything queued, inserts it in ONE transaction and resolves the
-futures only after COMMIT returned. Nothing is acknowledged before it is on disk, and while one
-commit is in flight the next group gathers by itself (no timer, so an idle server adds no
-latency). A duplicate (device_id, sha256) is skipped by the database (ON CONFLICT DO NOTHING),
-so resends and races between processes store one row.
+One durable INSERT per request would cost one fsync each, capping a server at the disk's fsync
+rate (docs/benchmarks.md, Anchors). Here every process has one writer thread: request threads
+hand it their row and wait on a future; the writer takes everything queued, inserts it in ONE
+transaction and resolves the futures only after COMMIT returned. Nothing is acknowledged
+before it is on disk, and while one commit is in flight the next group gathers by itself (no
+timer, so an idle server adds no latency). A duplicate (device_id, sha256) is skipped by the
+database (ON CONFLICT DO NOTHING), so resends and races between processes store one row.
 
 On SQLite the writer's connection does not checkpoint the WAL inside its commits (that would
 copy megabytes into the database file while requests wait); a background thread per process
@@ -14,8 +14,8 @@ checkpoints every CRAYFIS_INGEST_CHECKPOINT_S instead (PASSIVE: it never blocks 
 
 Several processes (gunicorn workers) each have a writer; on SQLite they take turns through an
 exclusive file lock beside the database before BEGIN IMMEDIATE. The kernel hands the lock over
-at once, whereas SQLite's own busy handler polls with sleeps of up to 100 ms, which showed as
-p99 latencies above a second with three workers.
+at once, whereas SQLite's own busy handler polls with sleeps of up to 100 ms, which waiting
+writers would add to the tail latency.
 
 When the caller already runs inside a transaction (a test case, a management command) the row
 is written in that transaction instead: a writer thread could not see or wait for it.
@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
+
+from ingest.models import Upload
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +76,6 @@ class StoreUnavailable(RuntimeError):
 
 
 def _insert_sql() -> str:
-    from ingest.models import Upload
-
     table = connection.ops.quote_name(Upload._meta.db_table)
     cols = ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)
     marks = ", ".join(["%s"] * len(_COLUMNS))

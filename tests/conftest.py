@@ -8,6 +8,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.conf import settings
+from elasticsearch import Elasticsearch
+
+from ops import esnode
+from ops.elastic import embedded_node_config
 
 # Tests that need a service carry its marker, so a run can select them (`make test-fast` leaves them
 # out). A test asking for the service's fixture is marked here; a test that needs one otherwise
@@ -25,11 +30,6 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def es_url():
-    from django.conf import settings
-
-    from ops import esnode
-    from ops.elastic import embedded_node_config
-
     cfg = embedded_node_config()
     url = settings.CRAYFIS_ES_URL
     started_here = False
@@ -46,8 +46,6 @@ def es_url():
 @pytest.fixture(scope="session")
 def es(es_url):
     """A client for the real node."""
-    from elasticsearch import Elasticsearch
-
     client = Elasticsearch(es_url, request_timeout=30)
     yield client
     client.close()
@@ -76,7 +74,7 @@ def es_prefix(es, settings):
 @pytest.fixture(scope="session")
 def spark():
     """One local SparkSession for the whole run (it takes seconds to start)."""
-    from spark_jobs.session import build_session
+    from spark_jobs.session import build_session  # pyspark is heavy: loaded only by runs that need Spark
 
     session = build_session(
         "crayfis-tests", master="local[2]",

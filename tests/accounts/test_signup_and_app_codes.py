@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 
 from accounts import services
 from accounts.models import AccountAppCode
-from indexer.devices import pseudonym_of
+from ingest.devices import pseudonym_of
 from ingest.models import AppCode, Device
 from ingest.policy import app_code_known
 

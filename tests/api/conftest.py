@@ -7,23 +7,18 @@ import json
 import uuid
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.core.cache import caches
+
+from accounts.keys import forget_keys
+from accounts.services import new_scientist_key, register_device
+from ingest import policy
 
 T0 = 1_760_000_000_000   # 2025-10-09
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    """Django's default PBKDF2 costs ~1 s per user on this machine; tests need no strength."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _fresh_caches():
-    from django.core.cache import caches
-
-    from api.authentication import forget_keys
-    from ingest import policy
-
     for cache in caches.all():
         cache.clear()
     policy.clear()
@@ -41,25 +36,17 @@ def volunteer(django_user_model):
 @pytest.fixture
 def device(volunteer):
     """(registration, clear key) of a JSON API device."""
-    from accounts.services import register_device
-
     return register_device(volunteer, "roof scintillator", "scintillator")
 
 
 @pytest.fixture
 def other_device(volunteer):
-    from accounts.services import register_device
-
     return register_device(volunteer, "second detector", "camera")
 
 
 @pytest.fixture
 def scientist(django_user_model):
     """(user, clear read key) of an account holding accounts.read_exact_hits."""
-    from django.contrib.auth.models import Permission
-
-    from accounts.services import new_scientist_key
-
     user = django_user_model.objects.create_user("sci", password="pw-sci-123456")
     user.user_permissions.add(Permission.objects.get(codename="read_exact_hits"))
     user = django_user_model.objects.get(pk=user.pk)   # fresh permission cache

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from accounts.models import DeviceAPIKey, ScientistAPIKey
+from accounts.services import new_device_key, revoke_device_key
 from tests.api.conftest import T0, auth, post_upload, upload_body
 
 pytestmark = pytest.mark.django_db
@@ -91,8 +92,6 @@ def test_device_key_is_stored_hashed(device):
 
 
 def test_revoked_device_key_cannot_upload_but_a_new_one_can(client, device):
-    from accounts.services import new_device_key
-
     reg, key = device
     DeviceAPIKey.objects.filter(prefix=key.split(".")[0]).update(revoked=True)
     assert post_upload(client, key, upload_body()).status_code == 401
@@ -101,8 +100,6 @@ def test_revoked_device_key_cannot_upload_but_a_new_one_can(client, device):
 
 def test_revocation_applies_at_once_in_this_process(client, device):
     """A verified key is cached per process; revoking it from the account page clears that."""
-    from accounts.services import revoke_device_key
-
     reg, key = device
     assert post_upload(client, key, upload_body()).status_code == 202     # now cached
     assert revoke_device_key(reg.user, key.split(".")[0])

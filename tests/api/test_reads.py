@@ -2,14 +2,21 @@
 the indexer (JSON decoder) -> documents. Privacy of the public view, filters, paging, NDJSON."""
 from __future__ import annotations
 
+import io
 import json
 import uuid
 from types import SimpleNamespace
 
+import pyarrow.parquet as pq
 import pytest
+from django.conf import settings
+from elasticsearch.helpers import bulk
 
+from crayfis.es.documents import build_actions
 from crayfis.es.templates import ensure_templates
+from crayfis.wire.jsonapi import decode_upload
 from indexer.worker import Indexer, IndexerConfig, make_indexer_client
+from ingest.devices import pseudonym_of
 from ingest.models import Upload
 from tests.api.conftest import T0, auth, post_upload, upload_body
 from tests.conftest import _delete_prefixed
@@ -34,12 +41,6 @@ def corpus(es):
     """5 hits from a detector in Geneva (October), 4 from one in New York (November), indexed
     once per module with the indexer's own decoder and document builder (the full path through
     the raw store and the indexer is test_uploads_reach_the_read_api_through_the_indexer)."""
-    from django.conf import settings
-    from elasticsearch.helpers import bulk
-
-    from crayfis.es.documents import build_actions
-    from crayfis.wire.jsonapi import decode_upload
-
     prefix = f"t{uuid.uuid4().hex[:12]}"
     ensure_templates(es, prefix)
     for name, body in _bodies():
@@ -52,8 +53,6 @@ def corpus(es):
 
 @pytest.fixture
 def indexed(corpus, settings):
-    from indexer.devices import pseudonym_of
-
     settings.CRAYFIS_ES_PREFIX = corpus
     return {name: SimpleNamespace(device_id=dev, pseudonym=pseudonym_of(dev)) for name, dev in DEVICES.items()}
 
@@ -165,10 +164,6 @@ def test_ndjson_stream_equals_the_pages(client, indexed, scientist, settings):
 
 @pytest.mark.parametrize("who", ["anonymous", "scientist"])
 def test_parquet_stream_equals_the_pages(client, indexed, scientist, settings, who):
-    import io
-
-    import pyarrow.parquet as pq
-
     settings.CRAYFIS_API_STREAM_BATCH = 4             # three row groups
     headers = auth(scientist[1]) if who == "scientist" else {}
     full = client.get(f"/api/v1/hits?{RANGE}", **headers).json()["results"]
@@ -183,10 +178,6 @@ def test_parquet_stream_equals_the_pages(client, indexed, scientist, settings, w
 
 
 def test_parquet_of_an_empty_range_is_a_valid_empty_file(client, indexed):
-    import io
-
-    import pyarrow.parquet as pq
-
     resp = client.get("/api/v1/hits?from_ms=1300000000000&to_ms=1300000001000&format=parquet")
     table = pq.read_table(io.BytesIO(b"".join(resp.streaming_content)))
     assert table.num_rows == 0 and table.column_names[:3] == ["hit_id", "t_ms", "device"]

@@ -3,15 +3,19 @@ from __future__ import annotations
 
 import json
 
+import msgspec
 import pytest
 from django.contrib.staticfiles import finders
+from drf_spectacular.validation import validate_schema
+
+from api.schema import UPLOAD_EXAMPLE, _nullable_3_0
+from crayfis.wire import jsonapi
+from crayfis.wire.jsonapi import validate_upload
 
 pytestmark = pytest.mark.django_db
 
 
 def test_schema_is_valid_openapi_and_documents_v1_only(client):
-    from drf_spectacular.validation import validate_schema
-
     resp = client.get("/api/schema/?format=json")
     assert resp.status_code == 200
     schema = json.loads(resp.content)
@@ -32,11 +36,6 @@ def test_schema_is_valid_openapi_and_documents_v1_only(client):
 
 def test_upload_schema_comes_from_the_validating_structs(client):
     """One source of truth: the documented body is msgspec's own schema of crayfis.wire.jsonapi."""
-    import msgspec
-
-    from api.schema import _nullable_3_0
-    from crayfis.wire import jsonapi
-
     schema = json.loads(client.get("/api/schema/?format=json").content)
     _, components = msgspec.json.schema_components([jsonapi.Upload], ref_template="#/components/schemas/{name}")
     for name, expected in components.items():
@@ -48,9 +47,6 @@ def test_upload_schema_comes_from_the_validating_structs(client):
 
 
 def test_the_documented_example_is_accepted(client):
-    from api.schema import UPLOAD_EXAMPLE
-    from crayfis.wire.jsonapi import validate_upload
-
     upload = validate_upload(json.dumps(UPLOAD_EXAMPLE).encode())
     assert len(upload.blocks[0].hits) == 2
 

@@ -15,11 +15,18 @@ from collections import Counter
 
 import pytest
 import schemathesis
+from django.conf import settings as dj
+from django.contrib.auth.models import Permission, User
+from elasticsearch.helpers import bulk
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from accounts.services import new_scientist_key, register_device
+from crayfis.es.documents import build_actions
+from crayfis.es.templates import ensure_templates
+from crayfis.wire.jsonapi import decode_upload
 from tests.api.conftest import T0, upload_body
 from tests.conftest import _delete_prefixed
 
@@ -28,15 +35,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def api_schema(live_server, settings, es):
-    from django.conf import settings as dj
-    from django.contrib.auth.models import Permission, User
-    from elasticsearch.helpers import bulk
-
-    from accounts.services import new_scientist_key, register_device
-    from crayfis.es.documents import build_actions
-    from crayfis.es.templates import ensure_templates
-    from crayfis.wire.jsonapi import decode_upload
-
     settings.CRAYFIS_API_DEVICE_UPLOAD_RATE = "100000/min"
     settings.CRAYFIS_API_SCIENTIST_READ_RATE = "100000/min"
     settings.CRAYFIS_API_ANON_READ_RATE = "100000/min"

@@ -49,3 +49,14 @@ def test_env_helpers_reject_garbage(monkeypatch):
     monkeypatch.setenv("X_INT", "12a")
     with pytest.raises(ValueError, match="X_INT"):
         env_int("X_INT", 1)
+
+
+def test_production_settings_hold_nothing_for_tests_or_benchmarks(tmp_path):
+    """Test-only settings live in tests/settings.py, the DRF baseline's in bench/drf_baseline."""
+    code = ("import config.settings as s; print(s.ROOT_URLCONF, 'TEST' in s.DATABASES['default'], "
+            "hasattr(s, 'PASSWORD_HASHERS'), any('bench' in name.lower() for name in dir(s)))")
+    env = {k: v for k, v in os.environ.items() if k not in ("CRAYFIS_DEBUG", "DJANGO_SETTINGS_MODULE")}
+    env.update({"SECRET_KEY": "x" * 40, "CRAYFIS_VAR_DIR": str(tmp_path)})
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["config.urls", "False", "False", "False"]

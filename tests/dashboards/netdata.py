@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from elasticsearch import helpers
 
+from crayfis.definition import HOUR_MS
 from crayfis.es.documents import build_actions
 from crayfis.es.templates import ensure_templates
 from crayfis.privacy import pseudonym, public_cell
@@ -21,8 +22,6 @@ from crayfis.sim.datachunks import iter_uploads
 from crayfis.sim.network import simulate_network
 from crayfis.wire.decode import decode_submit
 from search.es_candidates import ensure_candidate_fields
-
-HOUR_MS = 3_600_000
 
 
 @dataclass

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from playwright import sync_api as playwright  # a dev dependency: missing = failure, not skip
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
@@ -18,7 +19,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 @pytest.fixture
 def browser():
-    from playwright import sync_api as playwright  # a dev dependency: missing = failure, not skip
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium")
     with playwright.sync_playwright() as p:

@@ -1,6 +1,8 @@
 """Answers are cached a few seconds per (ES URL, prefix, endpoint, parameters)."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -14,8 +16,6 @@ def test_repeated_polls_within_the_ttl_share_one_answer(client, dash, settings):
 
 
 def test_no_cache_when_ttl_is_zero(client, dash, settings):
-    import time
-
     settings.CRAYFIS_DASH_CACHE_S = 0
     first = client.get("/api/dash/overview").json()["now_ms"]
     time.sleep(0.01)

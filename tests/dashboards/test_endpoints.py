@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from django.utils import timezone
 
 from crayfis.privacy import public_cell
+from ingest.models import Upload
 
 pytestmark = pytest.mark.django_db
 
@@ -157,10 +159,6 @@ def test_leaderboard_ranks_by_candidates_per_hour_and_sets_the_hot_phone_aside(c
 
 
 def test_status_reports_search_doc_and_pending_uploads(client, dash, es):
-    from django.utils import timezone
-
-    from ingest.models import Upload
-
     es.index(index=f"{dash.prefix}-status", id="search", refresh="wait_for",
              document={"last_pass_ms": dash.now_ms - 5_000, "lag_ms": 42_000,
                        "oldest_pending_bucket_ms": dash.now_ms - 120_000})

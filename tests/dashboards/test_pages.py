@@ -5,6 +5,7 @@ import json
 import re
 
 import pytest
+from django.core.cache import cache
 from django.test import override_settings
 
 pytestmark = pytest.mark.django_db
@@ -63,8 +64,6 @@ def test_device_page_and_leaderboard(client, dash):
 
 
 def test_empty_network_says_no_data_yet(client, es_prefix):
-    from django.core.cache import cache
-
     cache.clear()
     resp = client.get("/")
     assert resp.status_code == 200
@@ -78,8 +77,6 @@ def test_empty_network_says_no_data_yet(client, es_prefix):
 @pytest.mark.parametrize("url", ["/", "/candidates/", "/candidates/c1/", "/device/d0123456789abcdef/",
                                  "/leaderboard/"])
 def test_pages_render_with_a_banner_when_es_is_down(client, url):
-    from django.core.cache import cache
-
     cache.clear()
     with override_settings(CRAYFIS_ES_URL=DEAD_ES):
         resp = client.get(url)
@@ -92,8 +89,6 @@ def test_pages_render_with_a_banner_when_es_is_down(client, url):
                                  "/api/dash/candidates", "/api/dash/candidates/c1",
                                  "/api/dash/device/d0123456789abcdef", "/api/dash/leaderboard"])
 def test_endpoints_answer_503_when_es_is_down(client, url):
-    from django.core.cache import cache
-
     cache.clear()
     with override_settings(CRAYFIS_ES_URL=DEAD_ES):
         resp = client.get(url)
@@ -102,8 +97,6 @@ def test_endpoints_answer_503_when_es_is_down(client, url):
 
 
 def test_status_endpoint_reports_es_down(client):
-    from django.core.cache import cache
-
     cache.clear()
     with override_settings(CRAYFIS_ES_URL=DEAD_ES):
         body = client.get("/api/dash/status").json()

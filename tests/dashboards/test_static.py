@@ -5,6 +5,7 @@ import json
 import re
 from pathlib import Path
 
+import plotly
 from django.contrib.staticfiles import finders
 from django.core.management import call_command
 
@@ -12,8 +13,6 @@ APP = Path(__file__).resolve().parents[2] / "dashboards"
 
 
 def test_plotly_is_served_from_the_installed_package():
-    import plotly
-
     found = finders.find("dashboards/vendor/plotly.min.js")
     assert found and Path(found).is_relative_to(Path(plotly.__file__).parent)
     assert Path(found).stat().st_size > 1_000_000

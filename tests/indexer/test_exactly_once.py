@@ -1,12 +1,15 @@
 """Exactly once under stress: two indexers at once, and Elasticsearch stopped mid-stream."""
 from __future__ import annotations
 
+import shutil
+import socket
 import threading
 import time
 
 import pytest
 from django.db import connection
 from django.test import Client
+from elasticsearch import Elasticsearch
 
 from indexer.worker import Indexer, IndexerConfig, make_indexer_client
 from ingest.models import Upload
@@ -78,8 +81,6 @@ def test_an_expired_claim_is_taken_over_without_duplicates(client, es, es_url, e
 
 def _free_port_pair() -> int:
     """An HTTP port p with p + 100 (the node's transport port) also free."""
-    import socket
-
     for _ in range(50):
         with socket.socket() as a:
             a.bind(("127.0.0.1", 0))
@@ -98,8 +99,6 @@ def _free_port_pair() -> int:
 @pytest.fixture
 def second_node(es, settings):
     """A second real node on a fresh port that the test may stop and start (removed after)."""
-    import shutil
-
     cfg = esnode.NodeConfig(http_port=_free_port_pair(), var_dir=settings.VAR_DIR, heap="512m")
     esnode.start(cfg, progress=lambda m: None)
     try:
@@ -111,8 +110,6 @@ def second_node(es, settings):
 
 def test_es_stopped_while_uploads_keep_coming(es_prefix, second_node):
     """All answered 202 while the node is down, none lost, all indexed exactly once after."""
-    from elasticsearch import Elasticsearch
-
     client = Client()
     stop = threading.Event()
     results: list = []

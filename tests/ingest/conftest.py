@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-# The wire samples (shared/wire-samples), copied into the repository so the suite stands alone.
+from ingest import policy
+
+# The wire samples: the CRAYFIS project's reference DataChunks, kept with the wire tests.
 SAMPLES = Path(__file__).resolve().parents[1] / "core" / "wire" / "data"
 
 B_HEADERS = {"Device-id": "3f1a9c0b5e7d2468", "Run-id": "7f3c2a10-51d4-4e8b-9a6f-2b1c0d9e8f70",
@@ -25,7 +27,6 @@ def post_submit(client, body: bytes, headers: dict | None = None):
 
 @pytest.fixture(autouse=True)
 def _fresh_policy_cache():
-    from ingest import policy
 
     policy.clear()
     yield

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from crayfis.sim.config import FleetConfig, ShowerConfig, SimConfig
 from crayfis.sim.network import simulate_network
 from crayfis.sim.parquet import read_hits
+from ingest.models import Upload
 
 
 def run(*args) -> dict:
@@ -54,8 +55,6 @@ def submit_url(live_server, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_post_reaches_submit_and_a_replay_is_deduplicated(submit_url):
-    from ingest.models import Upload
-
     args = ("--phones", "8", "--hours", "0.25", "--seed", "2", "--workers", "2",
             "--post", submit_url)
     first = run(*args)
@@ -69,8 +68,6 @@ def test_post_reaches_submit_and_a_replay_is_deduplicated(submit_url):
 
 @pytest.mark.django_db(transaction=True)
 def test_realtime_posts_live_data_until_the_duration(submit_url):
-    from ingest.models import Upload
-
     summary = run("--phones", "20", "--realtime", "--duration", "3", "--max-chunk-age", "1",
                   "--xb-period", "1", "--seed", "1", "--post", submit_url)
     assert summary["posted"] > 0 and summary["failed"] == 0

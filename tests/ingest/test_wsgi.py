@@ -1,4 +1,8 @@
-"""ingest.wsgi: the phone's paths answered before Django's handler, everything else by Django."""
+"""ingest.wsgi: /submit answered before Django's handler, everything else (/precal.json too) by Django.
+
+Transactional tests: Django's handler closes the thread's connection around each request (as in
+production), and the rows are committed by the group-commit writer thread.
+"""
 from __future__ import annotations
 
 import io
@@ -9,7 +13,7 @@ import pytest
 from ingest.models import Device, Upload
 from ingest.wsgi import application
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def call(path: str, body: bytes = b"", method: str = "POST", **headers):

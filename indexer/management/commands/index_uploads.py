@@ -25,7 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, once=False, batch=None, es_url=None, verbosity=1, **options):
         if verbosity > 0:
-            logging.getLogger("ingest").setLevel(logging.INFO)
+            logging.getLogger("indexer").setLevel(logging.INFO)
         stop = threading.Event()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):

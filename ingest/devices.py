@@ -1,4 +1,4 @@
-"""The device registry kept by the indexer: pseudonym and activity per Device-id."""
+"""A device's public name: its pseudonym under CRAYFIS_PSEUDONYM_KEY, the only name documents and pages use."""
 from __future__ import annotations
 
 import functools

@@ -1,10 +1,12 @@
-"""The bench-only DRF baseline: off (404) unless the setting enables it; validates every event."""
+"""The bench-only DRF baseline: not routed in production (404); under the bench settings it
+validates every event."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
+from bench.drf_baseline import settings as bench_settings
 from ingest.models import Upload
 
 pytestmark = pytest.mark.django_db
@@ -18,13 +20,12 @@ def post(client, payload):
                        HTTP_DEVICE_ID="bench")
 
 
-def test_baseline_is_off_by_default(client, settings):
-    settings.CRAYFIS_INGEST_BENCH_BASELINE = False
+def test_baseline_is_not_routed_in_production(client):
     assert post(client, {"events": [EVENT]}).status_code == 404
 
 
 def test_baseline_validates_each_event(client, settings):
-    settings.CRAYFIS_INGEST_BENCH_BASELINE = True
+    settings.ROOT_URLCONF = bench_settings.ROOT_URLCONF
     assert post(client, {"events": [EVENT, EVENT]}).status_code == 202
     assert Upload.objects.count() == 1
     bad = dict(EVENT, gps_lat=123.0)

@@ -1,16 +1,13 @@
-"""Bench-only baseline: the conventional DRF way to take the same events, for bench/ingest.py.
+"""The baseline bench/ingest.py compares /submit with: the conventional DRF way to take the events.
 
 POST /bench/baseline-submit with {"events": [...]} (the DataChunk's events as JSON, L2 payload
 included): a DRF APIView parses the JSON, validates every event with a serializer and then
-writes one row per request in its own transaction. It answers 404 unless
-CRAYFIS_INGEST_BENCH_BASELINE is on, so it never serves in production.
+writes one row per request in its own transaction. Routed only by bench.drf_baseline.urls.
 """
 from __future__ import annotations
 
 import hashlib
 
-from django.conf import settings
-from django.http import Http404
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -53,8 +50,6 @@ class BaselineSubmit(APIView):
     permission_classes: list = []
 
     def post(self, request):
-        if not settings.CRAYFIS_INGEST_BENCH_BASELINE:
-            raise Http404
         device_id = request.headers.get("Device-id", "")
         if not device_id:
             return Response({"error": "missing Device-id header"}, status=400)
