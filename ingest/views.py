@@ -43,7 +43,7 @@ def _parse_precal_query(body: bytes) -> tuple[str, int, int, int] | None:
         device_id = query["device_id"]
         camera_id = int(query["camera_id"])
         res_x, res_y = (int(part) for part in str(query["res"]).lower().split("x"))
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, OverflowError, KeyError, TypeError, AttributeError):  # int(Infinity) overflows
         return None
     if not isinstance(device_id, str) or not device_id or len(device_id) > submit_path.MAX_DEVICE_ID:
         return None

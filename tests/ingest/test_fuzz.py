@@ -71,3 +71,11 @@ _json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.float
 def test_precal_queries_never_5xx(client, query):
     resp = client.post("/precal.json", json.dumps(query), content_type="application/json")
     assert resp.status_code in (204, 400)
+
+
+@pytest.mark.parametrize("body", [b'{"device_id": "a", "camera_id": Infinity, "res": "1x1"}',
+                                  b'{"device_id": "a", "camera_id": 1e999, "res": "1x1"}'])
+def test_precal_query_with_infinity_is_400(client, body):
+    """JSON's Infinity (or an overflowing 1e999) as a number: int() raises OverflowError, answered 400."""
+    resp = client.post("/precal.json", body, content_type="application/json")
+    assert resp.status_code == 400
