@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 from elasticsearch import Elasticsearch
 
+from crayfis.definition import DAY_MS
 from crayfis.es.naming import index_for, index_pattern
 from search.incremental import HitBatch
 from search.region import Interval
 
 SOURCE = ["hit_id", "device", "t_ms", "location"]
-_MONTH_MS = 28 * 86_400_000
+_MONTH_MS = 28 * DAY_MS  # shorter than any month: stepping by it visits every month
 
 
 def ranges_query(ranges: Sequence[Interval]) -> dict[str, Any]:
