@@ -32,6 +32,18 @@ def parse_duration(text: str) -> float:
     return value
 
 
+def loop_config(every: str | None = None, window_ms: int | None = None, radius_m: float | None = None,
+                min_devices: int | None = None) -> LoopConfig:
+    """The loop's configuration: the settings, with the flags that were given in their place."""
+    given = {"window_ms": window_ms, "radius_m": radius_m, "min_devices": min_devices}
+    try:
+        if every is not None:
+            given["every_s"] = parse_duration(every)
+        return LoopConfig.from_settings(**{k: v for k, v in given.items() if v is not None})
+    except ValueError as exc:  # a bad period or search parameter
+        raise CommandError(str(exc)) from None
+
+
 class Command(BaseCommand):
     help = "Re-search touched time buckets every period and keep the candidates exact and versioned."
 
@@ -47,13 +59,7 @@ class Command(BaseCommand):
                verbosity=1, **options):
         if verbosity > 0:
             logging.getLogger("search").setLevel(logging.INFO)
-        given = {"window_ms": window_ms, "radius_m": radius_m, "min_devices": min_devices}
-        try:
-            if every is not None:
-                given["every_s"] = parse_duration(every)
-            config = LoopConfig.from_settings(**{k: v for k, v in given.items() if v is not None})
-        except ValueError as exc:  # a bad period or search parameter
-            raise CommandError(str(exc)) from None
+        config = loop_config(every, window_ms, radius_m, min_devices)
         stop = threading.Event()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
