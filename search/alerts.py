@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 
+from crayfis.definition import SECOND_MS
 from crayfis.es.candidates import ACTIVE
 from crayfis.privacy import public_cell
 from search.incremental import StoredCandidate
@@ -143,7 +144,7 @@ def deliver_due(cfg: AlertConfig, now_ms: int,
                              alert.attempts, alert.last_error)
             else:
                 delay = min(cfg.retry_max_s, cfg.retry_min_s * 2 ** (alert.attempts - 1))
-                alert.next_attempt_ms = now_ms + int(delay * 1000)
+                alert.next_attempt_ms = now_ms + int(delay * SECOND_MS)
                 counts["retry"] += 1
                 logger.warning("alert %s failed (attempt %d), retry in %.0f s: %s",
                                alert.candidate_id, alert.attempts, delay, alert.last_error)

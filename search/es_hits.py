@@ -58,7 +58,7 @@ def _columns(sources: list[dict]) -> HitBatch:
 class EsHitSource:
     """``HitSource`` over `{prefix}-hits-YYYY.MM` (see search/continuous.py)."""
 
-    def __init__(self, es: Elasticsearch, prefix: str, page_size: int = 10_000):
+    def __init__(self, es: Elasticsearch, prefix: str, page_size: int):
         self.es, self.prefix, self.page_size = es, prefix, int(page_size)
 
     def _index(self, ranges: Sequence[Interval]) -> str:

@@ -23,7 +23,7 @@ from django.db import close_old_connections, transaction
 from django.db.models import Q
 from elasticsearch import Elasticsearch
 
-from crayfis.definition import SearchParams
+from crayfis.definition import MINUTE_MS, SECOND_MS, SearchParams
 from crayfis.es.candidates import ACTIVE
 from ingest.models import TouchedBucket
 from search import alerts as alerting
@@ -36,6 +36,10 @@ from search.spark_runner import SparkRunner
 from search.status import note_failure, write_status
 
 logger = logging.getLogger(__name__)
+
+# The newest hit is looked for up to this far after now: a phone whose clock runs further ahead
+# must not make the search look behind forever.
+CLOCK_AHEAD_MS = 10 * MINUTE_MS
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ class SearchLoop:
         self._state()
         got = SearchState.objects.filter(
             Q(name=self.config.name) & (Q(owner=self.owner) | Q(owner="") | Q(lease_until_ms__lt=t))
-        ).update(owner=self.owner, lease_until_ms=t + int(self.config.lease_s * 1000))
+        ).update(owner=self.owner, lease_until_ms=t + int(self.config.lease_s * SECOND_MS))
         return got == 1
 
     def release(self) -> None:
@@ -176,7 +180,7 @@ class SearchLoop:
         state = self._state()
         self._check_params(state)
         state = self._state()
-        newest_before = self.hits.newest_hit_ms(t0 + 600_000)
+        newest_before = self.hits.newest_hit_ms(t0 + CLOCK_AHEAD_MS)
         snapshot = self.pending(state)
         if snapshot:
             self.hits.refresh()
@@ -190,7 +194,7 @@ class SearchLoop:
                 searched_through_ms=newest_before)
         after = self.pending(self._state())
         oldest = min(after) if after else None
-        newest_now = self.hits.newest_hit_ms(t1 + 600_000)
+        newest_now = self.hits.newest_hit_ms(t1 + CLOCK_AHEAD_MS)
         # lag: how far the newest hit now lies beyond what this pass's snapshot covered
         lag = None if newest_now is None else max(0, newest_now - (newest_before or newest_now))
         outcome = PassOutcome(report=report, pending_after=len(after), oldest_pending_bucket_ms=oldest,
@@ -249,4 +253,4 @@ def _span(region) -> str:
     if not region:
         return "-"
     total = sum(hi - lo + 1 for lo, hi in region)
-    return f"{len(region)} intervals / {total / 1000:.1f} s"
+    return f"{len(region)} intervals / {total / SECOND_MS:.1f} s"
