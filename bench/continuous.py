@@ -51,6 +51,8 @@ from search.es_hits import EsHitSource
 from search.incremental import batch_member_sets
 
 ROOT = Path(__file__).resolve().parent.parent
+# The project's packages before this script's folder: bench/ingest.py is not the ingest app.
+sys.path.insert(0, str(ROOT))
 
 
 def pct(values, q) -> float | None:
