@@ -13,6 +13,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from crayfis.es.candidates import CONTINUOUS, selection
 from crayfis.es.naming import index_for, index_pattern
 
 MAX_NAMED_MONTHS = 24      # beyond this, search the wildcard pattern (keeps the URL short)
@@ -21,8 +22,8 @@ CANDIDATE_SORT = [{"t_start_ms": "asc"}, {"candidate_id": "asc"}]
 
 PUBLIC_HIT_FIELDS = ("hit_id", "t_ms", "device", "cell", "cell_location", "n_pix", "max_val")
 EXACT_HIT_FIELDS = PUBLIC_HIT_FIELDS + ("location", "gps_accuracy", "altitude", "t_nano", "model")
-CANDIDATE_FIELDS = ("candidate_id", "t_start_ms", "t_end_ms", "n_hits", "n_devices", "multiplicity", "status",
-                    "devices", "hit_ids",
+CANDIDATE_FIELDS = ("candidate_id", "source", "job_id", "t_start_ms", "t_end_ms", "n_hits", "n_devices",
+                    "multiplicity", "devices", "hit_ids",
                     "cell", "cell_location", "location", "n_triggered_anchors", "expected_background",
                     "p_value", "false_alarm_per_year", "tau_ms", "radius_m", "k")
 
@@ -66,8 +67,10 @@ def hits_query(from_ms: int, to_ms: int, *, exact: bool, bbox=None, devices=None
 
 
 def candidates_query(from_ms: int, to_ms: int, *, exact: bool, bbox=None, min_devices=None,
-                     max_p_value=None, devices=None) -> dict:
-    filters: list[dict] = [time_range("t_start_ms", from_ms, to_ms)]
+                     max_p_value=None, devices=None, source: str = CONTINUOUS, job_id: str | None = None) -> dict:
+    """Candidates of one source (crayfis/es/candidates.py ``selection``: the continuous search's
+    active ones unless source=batch), optionally of one run, that match the filters."""
+    filters: list[dict] = [time_range("t_start_ms", from_ms, to_ms), selection(source, job_id)]
     if bbox is not None:
         filters.append(bbox_filter("location" if exact else "cell_location", bbox))
     if min_devices is not None:
@@ -76,8 +79,7 @@ def candidates_query(from_ms: int, to_ms: int, *, exact: bool, bbox=None, min_de
         filters.append({"range": {"p_value": {"lte": max_p_value}}})
     if devices:
         filters.append({"terms": {"devices": list(devices)}})
-    # the continuous search retracts candidates (merged, or no longer supported) without deleting them
-    return {"bool": {"filter": filters, "must_not": [{"term": {"status": "retracted"}}]}}
+    return {"bool": {"filter": filters}}
 
 
 def _cell(src: dict) -> tuple[Any, Any]:
@@ -99,9 +101,9 @@ def hit_view(src: dict, exact: bool) -> dict:
 
 def candidate_view(src: dict, exact: bool) -> dict:
     cell_lat, cell_lon = _cell(src)
-    out = {k: src.get(k) for k in ("candidate_id", "t_start_ms", "t_end_ms", "n_hits", "n_devices", "multiplicity",
-                                    "n_triggered_anchors", "expected_background", "p_value",
-                                    "false_alarm_per_year", "tau_ms", "radius_m", "k", "cell")}
+    out = {k: src.get(k) for k in ("candidate_id", "source", "job_id", "t_start_ms", "t_end_ms", "n_hits",
+                                    "n_devices", "multiplicity", "n_triggered_anchors", "expected_background",
+                                    "p_value", "false_alarm_per_year", "tau_ms", "radius_m", "k", "cell")}
     out.update(devices=list(src.get("devices") or []), hit_ids=list(src.get("hit_ids") or []),
                cell_lat=cell_lat, cell_lon=cell_lon)
     if exact:
@@ -167,8 +169,7 @@ def network_stats(es: Elasticsearch, prefix: str, from_ms: int, to_ms: int) -> d
                    aggs={"live": {"sum": {"field": "live_s"}},
                          "devices": {"cardinality": {"field": "device", "precision_threshold": 3000}}})
     cands = es.count(index=index_pattern(prefix, "candidates"), ignore_unavailable=True, allow_no_indices=True,
-                     query={"bool": {"filter": [time_range("t_start_ms", from_ms, to_ms)],
-                                     "must_not": [{"term": {"status": "retracted"}}]}})
+                     query={"bool": {"filter": [time_range("t_start_ms", from_ms, to_ms), selection()]}})
     ha = hits.get("aggregations") or {}          # absent when no index matched
     xa = xb.get("aggregations") or {}
     first, last = _agg(ha, "first"), _agg(ha, "last")

@@ -172,9 +172,10 @@ class CandidatesView(ReadView):
     @extend_schema(
         operation_id="candidates_list", summary="Coincidence candidates", tags=["read"], auth=READ_AUTH,
         parameters=[CandidatesQuery],
-        description=("Candidates found by the coincidence search, sorted by (t_start_ms, candidate_id); "
-                     "retracted ones (merged or no longer supported) are left out. Without a key the "
-                     "centroid is given only as its public cell."),
+        description=("Candidates found by the coincidence search, sorted by (t_start_ms, candidate_id): "
+                     "the continuous search's catalogue, or with source=batch (and job_id) the candidates "
+                     "of batch runs; retracted ones (merged or no longer supported) are left out. Without "
+                     "a key the centroid is given only as its public cell."),
         responses={200: CandidatesPage, **READ_ERRORS},
     )
     def get(self, request):
@@ -183,11 +184,10 @@ class CandidatesView(ReadView):
         es, prefix = get_es(), index_prefix()
         query = es_queries.candidates_query(q["from_ms"], q["to_ms"], exact=exact, bbox=q.get("bbox"),
                                         min_devices=q.get("min_devices"), max_p_value=q.get("max_p_value"),
-                                        devices=q.get("device"))
+                                        devices=q.get("device"), source=q["source"], job_id=q.get("job_id"))
         size = q.get("limit") or settings.CRAYFIS_API_PAGE_SIZE
         docs, last = _es_call(es_queries.search_page, es, f"{prefix}-candidates", query, es_queries.CANDIDATE_SORT,
                               size, q.get("cursor"), es_queries.CANDIDATE_FIELDS)
-        docs = [d for d in docs if d.get("status") != "retracted"]   # also where `status` is unmapped
         cursor = encode_cursor(last) if last else None
         return Response({"results": [es_queries.candidate_view(d, exact) for d in docs], "next_cursor": cursor,
                          "next": self.next_link(request, cursor)})

@@ -11,6 +11,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from crayfis.es.candidates import CONTINUOUS, SOURCES
 from crayfis.wire.jsonapi import T_MAX_MS
 
 _PSEUDONYM = re.compile(r"^d[0-9a-f]{16}$")
@@ -100,10 +101,18 @@ class HitsQuery(PageQuery):
         "(application/vnd.apache.parquet, zstd). ndjson and parquet ignore limit and cursor"))
 
 
+JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
 class CandidatesQuery(PageQuery):
     min_devices = serializers.IntegerField(required=False, min_value=1,
                                            help_text="only candidates with at least this many devices")
     max_p_value = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
+    source = serializers.ChoiceField(choices=list(SOURCES), required=False, default=CONTINUOUS, help_text=(
+        "continuous: the continuous search's catalogue (what the public pages show). batch: "
+        "candidates written by batch runs of the Spark job (--to-es)"))
+    job_id = serializers.RegexField(JOB_ID_PATTERN, required=False, help_text=(
+        "only the candidates of this run (a batch run's job_id is in its summary.json)"))
 
 
 class StatsQuery(serializers.Serializer):
@@ -144,6 +153,10 @@ class HitsPage(serializers.Serializer):
 
 class Candidate(serializers.Serializer):
     candidate_id = serializers.CharField()
+    source = serializers.ChoiceField(choices=list(SOURCES), allow_null=True,
+                                     help_text="who wrote it: the continuous search or a batch run")
+    job_id = serializers.CharField(allow_null=True, help_text="the run that wrote it ('continuous' for the "
+                                                              "continuous search)")
     t_start_ms = serializers.IntegerField()
     t_end_ms = serializers.IntegerField()
     n_hits = serializers.IntegerField()

@@ -25,21 +25,34 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+from _http import free_port, wait_ready
+
+from crayfis.coincidence.distance import haversine_m
+from crayfis.coincidence.kernel import find_coincidences
+from crayfis.definition import DAY_MS, SearchParams
+from crayfis.es.candidates import selection
+from crayfis.es.client import make_client
+from crayfis.sim.config import FleetConfig, ShowerConfig, SimConfig
+from crayfis.sim.poster import Poster
+from crayfis.sim.realtime import RealtimeNetwork, run_realtime
+from search.es_hits import EsHitSource
+from search.incremental import batch_member_sets
 
 ROOT = Path(__file__).resolve().parent.parent
+# The project's packages before this script's folder: bench/ingest.py is not the ingest app.
 sys.path.insert(0, str(ROOT))
-
-from _http import free_port, wait_ready  # noqa: E402
 
 
 def pct(values, q) -> float | None:
@@ -63,8 +76,7 @@ class Monitor(threading.Thread):
             try:
                 resp = self.es.search(index=self.index, size=10_000, _source=["hit_ids", "updated_at"],
                                       query={"bool": {"filter": [
-                                          {"term": {"status": "active"}},
-                                          {"range": {"updated_at": {"gte": since - 10_000}}}]}},
+                                          selection(), {"range": {"updated_at": {"gte": since - 10_000}}}]}},
                                       ignore_unavailable=True)
                 seen = int(time.time() * 1000)
                 for h in resp["hits"]["hits"]:
@@ -114,16 +126,10 @@ def main() -> None:
     for name in ("CRAYFIS_SEARCH_WINDOW_MS", "CRAYFIS_SEARCH_RADIUS_M", "CRAYFIS_SEARCH_MIN_DEVICES"):
         if name in env:
             os.environ[name] = env[name]
-    import django
+    import django  # configured from the environment just set
 
     django.setup()
     from django.conf import settings
-
-    from crayfis.coincidence.kernel import find_coincidences
-    from crayfis.es.client import make_client
-    from crayfis.sim.config import FleetConfig, ShowerConfig, SimConfig
-    from crayfis.sim.poster import Poster
-    from crayfis.sim.realtime import RealtimeNetwork, run_realtime
 
     py = sys.executable
     subprocess.run([py, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
@@ -178,7 +184,7 @@ def main() -> None:
         for f in logs.values():
             f.close()
 
-    result = analyse(es, prefix, net, monitor, tmp, (tau, radius, k), find_coincidences)
+    result = analyse(es, prefix, net, monitor, tmp, SearchParams(window_ms=tau, radius_m=radius, min_devices=k))
     result.update({"date": time.strftime("%Y-%m-%d"), "phones": args.phones, "area_km": args.area_km,
                    "rate_per_min": args.rate_per_min, "minutes": args.minutes, "every": args.every,
                    "shower_every_s": args.shower_every_s, "params": {"tau_ms": tau, "radius_m": radius, "k": k},
@@ -188,8 +194,6 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     if not args.keep:
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
         es.options(ignore_status=404).indices.delete(index=f"{prefix}-*", expand_wildcards="all")
         for t in es.indices.get_index_template(name=f"{prefix}-*").get("index_templates", []):
@@ -197,7 +201,7 @@ def main() -> None:
 
 
 def _seconds(text: str) -> float:
-    from search.management.commands.search_continuously import parse_duration
+    from search.management.commands.search_continuously import parse_duration  # needs django.setup()
 
     return parse_duration(text)
 
@@ -205,7 +209,7 @@ def _seconds(text: str) -> float:
 
 def _wait_settled(es, prefix: str, t_posted: float, timeout_s: float) -> None:
     """Until the indexer has drained and a search pass after that left nothing pending."""
-    from indexer.worker import backlog
+    from indexer.worker import backlog  # needs django.setup() (main)
 
     deadline = time.time() + timeout_s
     drained = None
@@ -221,113 +225,130 @@ def _wait_settled(es, prefix: str, t_posted: float, timeout_s: float) -> None:
     print("warning: the search did not settle before the timeout", flush=True)
 
 
-def analyse(es, prefix, net, monitor, tmp, params, find_coincidences) -> dict:  # noqa: C901 (to split)
-    from django.db import connection
+@dataclass
+class UploadTimes:
+    """Which upload brought each hit (the indexer's own decoding), when it was stored, and how
+    long indexing it took (Unix ms)."""
+
+    hit_upload: dict[str, int]
+    received: dict[int, int]
+    index_lag: dict[int, int]
+
+
+def upload_times(es) -> UploadTimes:
+    from django.db import connection  # these need django.setup() (main)
 
     from indexer.worker import Indexer, IndexerConfig
     from ingest.models import Upload
 
-    tau, radius, k = params
-    # 1. which upload brought each hit (the indexer's own decoding), and when it was stored/indexed
     indexer = Indexer(es, IndexerConfig.from_settings())
     rows = Upload.objects.filter(status="indexed").values(
         "id", "device_id", "body", "received_at", "run_id", "camera_id", "crayfis_version",
         "crayfis_version_code", "attempts", "payload_format", "indexed_at")
-    hit_upload: dict[str, int] = {}
-    received: dict[int, int] = {}
-    index_lag: dict[int, int] = {}
+    out = UploadTimes({}, {}, {})
     for row in rows.iterator(chunk_size=500):
-        prep = indexer.prepare(row)
         rid = row["id"]
-        received[rid] = int(row["received_at"].timestamp() * 1000)
-        index_lag[rid] = int(row["indexed_at"].timestamp() * 1000) - received[rid]
-        for a in prep.actions:
+        out.received[rid] = int(row["received_at"].timestamp() * 1000)
+        out.index_lag[rid] = int(row["indexed_at"].timestamp() * 1000) - out.received[rid]
+        for a in indexer.prepare(row).actions:
             if "-hits-" in a["_index"]:
-                hit_upload[a["_id"]] = rid
+                out.hit_upload[a["_id"]] = rid
     connection.close()
+    return out
 
-    # 2. final candidates and their hits
-    cands = []
-    body = {"size": 5000, "query": {"term": {"status": "active"}}, "sort": [{"candidate_id": "asc"}],
-            "_source": ["candidate_id", "hit_ids", "t_start_ms", "lat", "lon", "n_devices", "revision"]}
+
+def final_candidates(es, prefix: str) -> list[dict]:
+    """The continuous search's active candidates at the end."""
+    cands: list[dict] = []
+    body = {"size": 5000, "query": selection(), "sort": [{"candidate_id": "asc"}],
+            "_source": ["candidate_id", "hit_ids", "t_start_ms", "location", "n_devices", "revision"]}
     while True:
         hits = es.search(index=f"{prefix}-candidates", **body)["hits"]["hits"]
         cands += [h["_source"] for h in hits]
         if len(hits) < 5000:
-            break
+            return cands
         body["search_after"] = hits[-1]["sort"]
-    needed = sorted({h for c in cands for h in c["hit_ids"]})
+
+
+def hit_info(es, prefix: str, hit_ids: list[str]) -> dict[str, tuple]:
+    """hit_id -> (t_ms, lat, lon, device) of these hits."""
     info: dict[str, tuple] = {}
-    for i in range(0, len(needed), 5000):
-        resp = es.search(index=f"{prefix}-hits-*", size=5000, query={"terms": {"hit_id": needed[i:i + 5000]}},
+    for i in range(0, len(hit_ids), 5000):
+        resp = es.search(index=f"{prefix}-hits-*", size=5000, query={"terms": {"hit_id": hit_ids[i:i + 5000]}},
                          _source=["hit_id", "t_ms", "device", "location"])
         for h in resp["hits"]["hits"]:
             s = h["_source"]
             info[s["hit_id"]] = (s["t_ms"], s["location"]["lat"], s["location"]["lon"], s["device"])
+    return info
 
-    # 3. completing upload and latency per candidate
-    showers = [s for s in net.showers if s["t_ms"] < net.now_ms]
-    rows_out = []
+
+def completing_upload(ids: list[str], uploads: UploadTimes, info: dict[str, tuple], params: SearchParams):
+    """When the earliest upload arrived after which these hits already make a triggered window
+    (None: they never do)."""
+    rec = np.array([uploads.received[uploads.hit_upload[h]] for h in ids])
+    t = np.array([info[h][0] for h in ids], dtype=np.int64)
+    lat = np.array([info[h][1] for h in ids])
+    lon = np.array([info[h][2] for h in ids])
+    _, dev = np.unique([info[h][3] for h in ids], return_inverse=True)
+    for T in np.unique(rec):
+        m = rec <= T
+        if len(find_coincidences(t[m], lat[m], lon[m], dev[m].astype(np.int64), params.window_ms,
+                                 params.radius_m, params.min_devices).triggered):
+            return int(T), [h for h, r in zip(ids, rec) if r == T]
+    return None, []
+
+
+def latency_rows(cands, uploads: UploadTimes, info, monitor, showers, params: SearchParams) -> list[dict]:
+    """Per candidate whose every hit is known: latency of its completing upload (first time the
+    monitor saw one of its hits in an active candidate - when the server stored it)."""
+    rows = []
     for c in cands:
-        ids = [h for h in c["hit_ids"] if h in hit_upload and h in info]
+        ids = [h for h in c["hit_ids"] if h in uploads.hit_upload and h in info]
         if len(ids) != len(c["hit_ids"]):
             continue
-        rec = np.array([received[hit_upload[h]] for h in ids])
-        t = np.array([info[h][0] for h in ids], dtype=np.int64)
-        lat = np.array([info[h][1] for h in ids])
-        lon = np.array([info[h][2] for h in ids])
-        _, dev = np.unique([info[h][3] for h in ids], return_inverse=True)
-        complete = None
-        for T in np.unique(rec):
-            m = rec <= T
-            if len(find_coincidences(t[m], lat[m], lon[m], dev[m].astype(np.int64), tau, radius, k).triggered):
-                complete = int(T)
-                break
-        if complete is None:
-            continue
-        completing = [h for h, r in zip(ids, rec) if r == complete]
+        complete, completing = completing_upload(ids, uploads, info, params)
         seen = [monitor.first_seen[h] for h in completing if h in monitor.first_seen]
-        if not seen:
+        if complete is None or not seen:
             continue
-        up = hit_upload[completing[0]]
-        rows_out.append({"latency_ms": min(seen) - complete, "index_lag_ms": index_lag[up],
-                         "shower": _match_shower(c, showers), "n_devices": c["n_devices"],
-                         "revision": c["revision"]})
+        rows.append({"latency_ms": min(seen) - complete,
+                     "index_lag_ms": uploads.index_lag[uploads.hit_upload[completing[0]]],
+                     "shower": _match_shower(c, showers), "n_devices": c["n_devices"],
+                     "revision": c["revision"]})
+    return rows
+
+
+def analyse(es, prefix, net, monitor, tmp, params: SearchParams) -> dict:
+    uploads = upload_times(es)
+    cands = final_candidates(es, prefix)
+    info = hit_info(es, prefix, sorted({h for c in cands for h in c["hit_ids"]}))
+    showers = [s for s in net.showers if s["t_ms"] < net.now_ms]
+    rows = latency_rows(cands, uploads, info, monitor, showers, params)
     best: dict[int, dict] = {}  # per shower, the candidate with the most phones near it
-    for r in rows_out:
+    for r in rows:
         if r["shower"] is not None and r["n_devices"] > best.get(r["shower"], {"n_devices": 0})["n_devices"]:
             best[r["shower"]] = r
-    lat_sh = [r["latency_ms"] for r in best.values()]
-    lat_all = [r["latency_ms"] for r in rows_out]
-    idx_sh = [r["index_lag_ms"] for r in best.values()]
-    idx_all = [r["index_lag_ms"] for r in rows_out]
-    passes = _passes(tmp / "search.log")
-    equal = _equals_batch(es, prefix, cands, params)
     return {
-        "final_equals_batch": equal,
-        "candidates_final": len(cands), "candidates_measured": len(rows_out),
+        "final_equals_batch": _equals_batch(es, prefix, cands, params),
+        "candidates_final": len(cands), "candidates_measured": len(rows),
         "showers_injected": len(showers),
         "showers_found": len(best),
         "shower_n_devices": sorted(int(r["n_devices"]) for r in best.values()),
-        "revisions_max": max((int(r["revision"]) for r in rows_out), default=0),
-        "shower_candidates_measured": len(lat_sh),
-        "latency_s_showers": _summary(lat_sh), "latency_s_all": _summary(lat_all),
-        "baseline_index_lag_s_showers": _summary(idx_sh), "baseline_index_lag_s_all": _summary(idx_all),
-        "index_lag_s_all_uploads": _summary(list(index_lag.values())),
-        "passes": passes,
+        "revisions_max": max((int(r["revision"]) for r in rows), default=0),
+        "shower_candidates_measured": len(best),
+        "latency_s_showers": _summary([r["latency_ms"] for r in best.values()]),
+        "latency_s_all": _summary([r["latency_ms"] for r in rows]),
+        "baseline_index_lag_s_showers": _summary([r["index_lag_ms"] for r in best.values()]),
+        "baseline_index_lag_s_all": _summary([r["index_lag_ms"] for r in rows]),
+        "index_lag_s_all_uploads": _summary(list(uploads.index_lag.values())),
+        "passes": _passes(tmp / "search.log"),
     }
 
 
-def _equals_batch(es, prefix, cands, params) -> bool:
+def _equals_batch(es, prefix, cands, params: SearchParams) -> bool:
     """The final active candidates against one batch search over every hit in the index."""
-    from search.es_hits import EsHitSource
-    from search.incremental import SearchParams
-    from tests.search.conftest import batch_member_sets
-
     now = int(time.time() * 1000)
-    hits = EsHitSource(es, prefix).fetch([(now - 86_400_000, now + 86_400_000)])
-    batch = batch_member_sets(hits, SearchParams(*params))
-    return batch == {frozenset(c["hit_ids"]) for c in cands}
+    hits = EsHitSource(es, prefix, page_size=10_000).fetch([(now - DAY_MS, now + DAY_MS)])
+    return batch_member_sets(hits, params) == {frozenset(c["hit_ids"]) for c in cands}
 
 
 def _summary(ms) -> dict:
@@ -339,11 +360,12 @@ def _summary(ms) -> dict:
 
 
 def _match_shower(c, showers) -> int | None:
-    from crayfis.coincidence.distance import haversine_m
-
+    loc = c["location"] or {}
+    if not loc:
+        return None
     for s in showers:
         if abs(c["t_start_ms"] - s["t_ms"]) <= 1000 and \
-                haversine_m(c["lat"], c["lon"], s["core_lat"], s["core_lon"]) <= 500:
+                haversine_m(loc["lat"], loc["lon"], s["core_lat"], s["core_lon"]) <= 500:
             return int(s["shower_id"])
     return None
 

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crayfis.definition import DAY_MS, MINUTE_MS  # noqa: E402
+from crayfis.definition import DAY_MS, MINUTE_MS, SearchParams  # noqa: E402
+from crayfis.es.candidates import (  # noqa: E402
+    CONTINUOUS,
+    CONTINUOUS_JOB_ID,
+    RETRACTED,
+    Component,
+    Lifecycle,
+    candidate_document,
+    document_id,
+)
 from crayfis.es.client import make_client  # noqa: E402
 from crayfis.es.naming import month_suffix  # noqa: E402
 from crayfis.es.templates import ensure_templates  # noqa: E402
@@ -45,6 +55,7 @@ from crayfis.privacy import public_cells  # noqa: E402
 
 BLOCK_MS = 180_000
 RATE_PER_MIN = 20.0
+PARAMS = SearchParams(window_ms=30, radius_m=150.0, min_devices=3)  # what the bench candidates claim
 MODELS = np.array(["SM-G973F", "Pixel 4a", "Moto G7", "SM-A515F", "Redmi Note 8"])
 
 
@@ -175,17 +186,18 @@ def candidate_docs(net: dict, n: int, now_ms: int, rng: np.random.Generator) -> 
                          f'"cell":"{cell[0]}","cell_location":{{"lat":{clat[0]},"lon":{clon[0]}}}}}\n')
         lat = float(np.mean(net["lat"][devs]))
         lon = float(np.mean(net["lon"][devs]))
-        cell, clat, clon = public_cells(np.array([lat]), np.array([lon]))
-        cands.append({"candidate_id": f"bench-{c}", "hit_ids": hit_ids.tolist(),
-                      "devices": sorted(net["device"][devs].tolist()), "n_hits": k, "n_devices": k,
-                      "t_start_ms": int(times[0]), "t_end_ms": int(times[-1]),
-                      "location": {"lat": lat, "lon": lon}, "cell": cell[0],
-                      "cell_location": {"lat": float(clat[0]), "lon": float(clon[0])},
-                      "n_triggered_anchors": k, "expected_background": float(rng.uniform(1e-5, 1e-2)),
-                      "p_value": float(10 ** rng.uniform(-9, -3)),
-                      "false_alarm_per_year": float(10 ** rng.uniform(-3, 1)),
-                      "status": "retracted" if rng.random() < 0.03 else "active", "revision": 1,
-                      "updated_at": now_ms})
+        cid = f"bench-{c}"
+        found = Component(canonical_id=cid, hit_ids=tuple(hit_ids.tolist()), anchors=(hit_ids[0],),
+                          devices=tuple(sorted(net["device"][devs].tolist())), n_devices=k, multiplicity=k,
+                          t_start_ms=int(times[0]), t_end_ms=int(times[-1]), lat=lat, lon=lon,
+                          n_triggered_anchors=k)
+        life = Lifecycle.first(cid, now_ms)
+        if rng.random() < 0.03:
+            life = replace(life, status=RETRACTED, retraction="unsupported")
+        scores = {"expected_background": float(rng.uniform(1e-5, 1e-2)), "p_value": float(10 ** rng.uniform(-9, -3)),
+                  "false_alarm_per_year": float(10 ** rng.uniform(-3, 1))}
+        cands.append(candidate_document(cid, found, life, PARAMS, scores, source=CONTINUOUS,
+                                        job_id=CONTINUOUS_JOB_ID))
     return lines, cands
 
 
@@ -243,11 +255,9 @@ def index_network(es, prefix: str, n_hits: int, n_phones: int, seed: int) -> dic
     print(f"hits: {sent:,} in {hit_s:.0f} s ({sent / hit_s:,.0f} docs/s)", flush=True)
     c_lines, cands = candidate_docs(net, 3000, now_ms, rng)
     send(es, [line.replace("{prefix}", prefix) for line in c_lines])
-    cand_lines = [f'{{"create":{{"_index":"{prefix}-candidates","_id":"{c["candidate_id"]}"}}}}\n'
+    cand_lines = [json.dumps({"create": {"_index": f"{prefix}-candidates",
+                                         "_id": document_id(CONTINUOUS, c["candidate_id"])}}) + "\n"
                   + json.dumps(c) + "\n" for c in cands]
-    es.indices.put_mapping(index=f"{prefix}-candidates", properties={
-        "status": {"type": "keyword"}, "revision": {"type": "long"},
-        "updated_at": {"type": "date", "format": "epoch_millis"}})
     send(es, cand_lines)
     for kind in ("hits", "exposures"):
         es.indices.put_settings(index=f"{prefix}-{kind}-*", settings={"refresh_interval": "1s",

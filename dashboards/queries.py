@@ -15,16 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crayfis.definition import DAY_MS, HOUR_MS, MINUTE_MS
+from crayfis.es.candidates import selection
 from dashboards import indices
-from dashboards.public_positions import public_cell_centre, published_point
+from dashboards.public_positions import published_point
 
 ACTIVE_NOW_MS = 10 * MINUTE_MS
 SPANS = {"24h": (DAY_MS, 15 * MINUTE_MS), "7d": (7 * DAY_MS, HOUR_MS)}  # span -> (length, bucket)
 MAP_WINDOWS = {"10m": ACTIVE_NOW_MS, "24h": DAY_MS}
 CANDIDATE_SOURCE = ["candidate_id", "n_hits", "n_devices", "multiplicity", "t_start_ms", "t_end_ms",
-                    "n_triggered_anchors", "expected_background", "p_value",
-                    "false_alarm_per_year", "far_per_year", "revision", "updated_at", "status",
-                    "retraction", "merged_into", "cell", "cell_location", "lat", "lon"]
+                    "n_triggered_anchors", "expected_background", "p_value", "false_alarm_per_year",
+                    "revision", "updated_at", "status", "retraction", "merged_into", "cell",
+                    "cell_location"]
 HIT_PUBLIC_FIELDS = ["hit_id", "device", "t_ms", "cell", "cell_location"]
 MAX_CANDIDATE_HITS = 10_000
 MAX_TERMS = 10_000
@@ -102,7 +103,7 @@ def overview(es, prefix: str, now_ms: int) -> dict:
             "size": 0, "track_total_hits": True,
             "aggs": {"day": {"filter": _range("t_ms", now_ms - DAY_MS, now_ms)}}}),
         Search(indices.candidates(prefix), {
-            "size": 0, "track_total_hits": True, "query": _not_retracted()}),
+            "size": 0, "track_total_hits": True, "query": selection()}),
     ]
     expo, hits, cands = msearch(es, searches)
     ea = expo.get("aggregations", {})
@@ -183,53 +184,39 @@ def activity_map(es, prefix: str, now_ms: int, window: str, precision: int) -> d
 
 
 # --- candidates ----------------------------------------------------------------------------
-
-def _not_retracted() -> dict:
-    return {"bool": {"must_not": [{"term": {"status": "retracted"}}]}}
-
+# The pages show the continuous search's catalogue (crayfis/es/candidates.py ``selection``): a
+# shower a batch run also found is shown once, as the continuous search's candidate.
 
 def public_candidate(src: dict) -> dict:
     """A candidate as published: place = its public cell, no exact centroid, no hit ids."""
-    out = {k: src.get(k) for k in ("n_hits", "n_devices", "multiplicity", "t_start_ms", "t_end_ms",
-                                   "n_triggered_anchors", "expected_background", "p_value",
-                                   "revision", "updated_at", "retraction", "merged_into")}
-    out["candidate_id"] = str(src.get("candidate_id"))
-    out["false_alarm_per_year"] = src.get("false_alarm_per_year", src.get("far_per_year"))
-    out["status"] = src.get("status") or "active"
+    out = {k: src.get(k) for k in ("candidate_id", "n_hits", "n_devices", "multiplicity", "t_start_ms",
+                                   "t_end_ms", "n_triggered_anchors", "expected_background", "p_value",
+                                   "false_alarm_per_year", "revision", "updated_at", "status",
+                                   "retraction", "merged_into")}
     point = published_point(src.get("cell_location"))
-    if point is None and src.get("lat") is not None and src.get("lon") is not None:
-        point = public_cell_centre(float(src["lat"]), float(src["lon"]))
     out["lat"], out["lon"] = point if point is not None else (None, None)
     out["cell"] = src.get("cell") if point is not None else None
     return out
 
 
-def _active_only(items: list[dict]) -> list[dict]:
-    """Drop retracted candidates even where the index does not map `status` (kept in _source)."""
-    return [c for c in items if c["status"] != "retracted"]
-
-
 def candidates(es, prefix: str, limit: int, offset: int, include_retracted: bool = False) -> dict:
     """Candidates, newest first: time, coarse place, devices, significance."""
     body = {"size": limit, "from": offset, "track_total_hits": True,
-            "query": {"match_all": {}} if include_retracted else _not_retracted(),
+            "query": selection(include_retracted=include_retracted),
             "sort": [{"t_start_ms": {"order": "desc", "unmapped_type": "long"}}],
             "_source": CANDIDATE_SOURCE}
     (resp,) = msearch(es, [Search(indices.candidates(prefix), body)])
     items = [public_candidate(h["_source"]) for h in resp["hits"]["hits"]]
-    if not include_retracted:
-        items = _active_only(items)
     return {"total": _total(resp), "limit": limit, "offset": offset, "candidates": items}
 
 
 def candidate_detail(es, prefix: str, candidate_id: str) -> dict | None:
     """One candidate with its hits' devices, public cells and time offsets, and the
     multiplicity distribution of all candidates (to set this one against)."""
-    find = {"size": 1, "query": {"bool": {"should": [{"term": {"candidate_id": candidate_id}},
-                                                     {"ids": {"values": [candidate_id]}}],
-                                          "minimum_should_match": 1}},
+    find = {"size": 1, "query": {"bool": {"filter": [{"term": {"candidate_id": candidate_id}},
+                                                     selection(include_retracted=True)]}},
             "_source": CANDIDATE_SOURCE + ["hit_ids"]}
-    multiplicity = {"size": 0, "track_total_hits": False, "query": _not_retracted(),
+    multiplicity = {"size": 0, "track_total_hits": False, "query": selection(),
                     "aggs": {"m": {"terms": {"field": "n_devices", "size": 500,
                                              "order": {"_key": "asc"}}}}}
     found, mult = msearch(es, [Search(indices.candidates(prefix), find),
@@ -291,8 +278,7 @@ def device(es, prefix: str, pseudonym: str, now_ms: int) -> dict | None:
             "sort": [{"end_ms": {"order": "desc", "unmapped_type": "long"}}]}),
         Search(indices.candidates(prefix), {
             "size": 50, "track_total_hits": True,
-            "query": {"bool": {"filter": [{"term": {"devices": pseudonym}}],
-                               "must_not": [{"term": {"status": "retracted"}}]}},
+            "query": {"bool": {"filter": [{"term": {"devices": pseudonym}}, selection()]}},
             "sort": [{"t_start_ms": {"order": "desc", "unmapped_type": "long"}}],
             "_source": CANDIDATE_SOURCE}),
     ]
@@ -313,7 +299,7 @@ def device(es, prefix: str, pseudonym: str, now_ms: int) -> dict | None:
         "last_calibration_ms": cal.get("end_ms") if cal else None,
         "calibration_frames": cal.get("n_frames") if cal else None,
     } if (latest or cal) else None
-    items = _active_only([public_candidate(h["_source"]) for h in cands["hits"]["hits"]])
+    items = [public_candidate(h["_source"]) for h in cands["hits"]["hits"]]
     return {
         "device": pseudonym,
         "model": latest.get("model"),
@@ -350,8 +336,7 @@ def leaderboard_inputs(es, prefix: str, now_ms: int, days: int) -> dict:
                                     "events": {"sum": {"field": "n_events"}}}}}}),
         Search(indices.candidates(prefix), {
             "size": 0, "track_total_hits": False,
-            "query": {"bool": {"filter": [_range("t_start_ms", gte=since)],
-                               "must_not": [{"term": {"status": "retracted"}}]}},
+            "query": {"bool": {"filter": [_range("t_start_ms", gte=since), selection()]}},
             "aggs": {"d": {"terms": {"field": "devices", "size": MAX_TERMS}}}}),
     ]
     expo, cands = msearch(es, searches)

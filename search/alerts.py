@@ -20,7 +20,10 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 
-from search.incremental import ACTIVE, StoredCandidate
+from crayfis.definition import SECOND_MS
+from crayfis.es.candidates import ACTIVE
+from crayfis.privacy import public_cell
+from search.incremental import StoredCandidate
 from search.models import Alert
 
 logger = logging.getLogger(__name__)
@@ -32,10 +35,10 @@ class AlertConfig:
     webhook_url: str
     emails: tuple[str, ...]
     from_email: str
-    timeout_s: float = 10.0
-    max_attempts: int = 12
-    retry_min_s: float = 30.0
-    retry_max_s: float = 3600.0
+    timeout_s: float
+    max_attempts: int
+    retry_min_s: float
+    retry_max_s: float
 
     @classmethod
     def from_settings(cls) -> AlertConfig:
@@ -52,8 +55,6 @@ class AlertConfig:
 
 def payload(c: StoredCandidate, score: dict, dashboard_path: str = "/candidates/") -> dict:
     """What an alert says: no exact position and no hit ids (the public cell only)."""
-    from crayfis.privacy import public_cell
-
     comp = c.component
     cell, cell_lat, cell_lon = public_cell(comp.lat, comp.lon)
     return {
@@ -143,7 +144,7 @@ def deliver_due(cfg: AlertConfig, now_ms: int,
                              alert.attempts, alert.last_error)
             else:
                 delay = min(cfg.retry_max_s, cfg.retry_min_s * 2 ** (alert.attempts - 1))
-                alert.next_attempt_ms = now_ms + int(delay * 1000)
+                alert.next_attempt_ms = now_ms + int(delay * SECOND_MS)
                 counts["retry"] += 1
                 logger.warning("alert %s failed (attempt %d), retry in %.0f s: %s",
                                alert.candidate_id, alert.attempts, delay, alert.last_error)

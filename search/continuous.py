@@ -1,8 +1,8 @@
 """One pass of the continuous search over touched buckets, against any hit source and store.
 
 touched buckets -> anchor intervals (+ tau halo) -> closed region (``region.close_region``)
--> per group of overlapping hit ranges: count, then the numpy kernel in-process, or the large
-runner (the Spark job) past a threshold -> ``incremental.reconcile`` -> scores -> store.write.
+-> per group of overlapping hit ranges: count, then the coincidence kernel in process, or the
+large runner (the Spark job) past a threshold -> ``incremental.reconcile`` -> scores -> store.write.
 
 The hit source and the candidate store are small protocols, so the same pass runs against
 Elasticsearch (search/ app) and against the in-memory stores of the order-independence tests.
@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
+
+from crayfis.definition import SearchParams
+from crayfis.es.candidates import ACTIVE, Component
 from search.incremental import (
-    ACTIVE,
     Change,
-    Component,
     HitBatch,
     Reconciliation,
-    SearchParams,
     StoredCandidate,
     keep_anchored_in,
     reconcile,
@@ -55,7 +56,7 @@ class PassReport:
     buckets: int = 0
     region: list[Interval] = field(default_factory=list)
     hits_read: int = 0
-    groups_numpy: int = 0
+    groups_in_process: int = 0
     groups_large: int = 0
     components: int = 0
     replaced: int = 0
@@ -122,7 +123,7 @@ class ContinuousSearch:
                 fetched.append((rng, batch))
                 report.hits_read += len(batch)
                 found += search_region(batch, inside, self.params)
-                report.groups_numpy += 1
+                report.groups_in_process += 1
         report.components = len(found)
         lap("search")
 
@@ -174,8 +175,6 @@ class _Laps:
 
 def buckets_of(t_ms, bucket_ms: int) -> list[int]:
     """Distinct bucket starts of these hit times (what the indexer records as touched)."""
-    import numpy as np
-
     t = np.asarray(t_ms, dtype=np.int64)
     return (np.unique(t // bucket_ms) * bucket_ms).tolist() if len(t) else []
 

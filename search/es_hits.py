@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 from elasticsearch import Elasticsearch
 
+from crayfis.definition import DAY_MS
 from crayfis.es.naming import index_for, index_pattern
 from search.incremental import HitBatch
 from search.region import Interval
 
 SOURCE = ["hit_id", "device", "t_ms", "location"]
-_MONTH_MS = 28 * 86_400_000
+_MONTH_MS = 28 * DAY_MS  # shorter than any month: stepping by it visits every month
 
 
 def ranges_query(ranges: Sequence[Interval]) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def _columns(sources: list[dict]) -> HitBatch:
 class EsHitSource:
     """``HitSource`` over `{prefix}-hits-YYYY.MM` (see search/continuous.py)."""
 
-    def __init__(self, es: Elasticsearch, prefix: str, page_size: int = 10_000):
+    def __init__(self, es: Elasticsearch, prefix: str, page_size: int):
         self.es, self.prefix, self.page_size = es, prefix, int(page_size)
 
     def _index(self, ranges: Sequence[Interval]) -> str:

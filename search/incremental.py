@@ -3,11 +3,12 @@
 Two pure steps, so the continuous search (search/ app) and the order-independence tests share
 them:
 
-``search_region`` runs the numpy kernel on the hits a closed region reads (``region.py``) and
-keeps the candidates whose earliest triggered anchor lies in the region. Anchors in the halo
-or between intervals see truncated windows; a truncated window only triggers if the full one
-does and only links hits the full one links, and (the region being closed) none of them joins
-a window inside, so dropping them loses nothing and invents nothing.
+``search_region`` runs the coincidence kernel (``find_coincidences``) on the hits a closed
+region reads (``region.py``) and keeps the candidates whose earliest triggered anchor lies in
+the region. Anchors in the halo or between intervals see truncated windows; a truncated window
+only triggers if the full one does and only links hits the full one links, and (the region
+being closed) none of them joins a window inside, so dropping them loses nothing and invents
+nothing.
 
 ``reconcile`` turns the found components and the active stored candidates they replace into
 writes, keeping identities stable:
@@ -29,21 +30,9 @@ import numpy as np
 
 from crayfis.coincidence.kernel import find_coincidences
 from crayfis.coincidence.merge import candidate_id
+from crayfis.definition import SearchParams
+from crayfis.es.candidates import ACTIVE, MERGED, RETRACTED, UNSUPPORTED, Component, Lifecycle
 from search.region import Interval, contains
-
-ACTIVE, RETRACTED = "active", "retracted"
-MERGED, UNSUPPORTED = "merged", "unsupported"  # retraction reasons
-
-
-@dataclass(frozen=True)
-class SearchParams:
-    window_ms: int
-    radius_m: float
-    min_devices: int
-
-    def as_dict(self) -> dict:
-        return {"window_ms": int(self.window_ms), "radius_m": float(self.radius_m),
-                "min_devices": int(self.min_devices)}
 
 
 @dataclass
@@ -90,27 +79,6 @@ class HitBatch:
 
 
 @dataclass(frozen=True)
-class Component:
-    """One candidate as a search found it (hit ids sorted by (time, id))."""
-
-    canonical_id: str
-    hit_ids: tuple[str, ...]
-    anchors: tuple[str, ...]  # triggered anchors, earliest first (empty: not known)
-    devices: tuple[str, ...]  # sorted distinct devices
-    n_devices: int
-    multiplicity: int
-    t_start_ms: int
-    t_end_ms: int
-    lat: float
-    lon: float
-    n_triggered_anchors: int
-
-    @property
-    def n_hits(self) -> int:
-        return len(self.hit_ids)
-
-
-@dataclass(frozen=True)
 class StoredCandidate:
     """A candidate as the store holds it; ``token`` is the store's concurrency stamp."""
 
@@ -132,6 +100,12 @@ class StoredCandidate:
     @property
     def n_devices(self) -> int:
         return self.component.n_devices if self.component else 0
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return Lifecycle(status=self.status, revision=self.revision, created_ms=self.created_ms,
+                         updated_ms=self.updated_ms, aliases=self.aliases,
+                         retraction=self.retraction, merged_into=self.merged_into)
 
 
 @dataclass
@@ -188,6 +162,22 @@ def search_region(hits: HitBatch, anchors: Sequence[Interval], params: SearchPar
     return out
 
 
+def batch_member_sets(hits: HitBatch, params: SearchParams) -> set[frozenset[str]]:
+    """One batch search over all these hits, as member sets of hit ids.
+
+    What the active candidates must equal once every hit has been searched (the continuous
+    search's invariant): the kernel on everything at once, with no region to cut it.
+    """
+    hits = hits.unique()
+    if len(hits) == 0:
+        return set()
+    _, dev = np.unique(hits.device.astype(str), return_inverse=True)
+    res = find_coincidences(hits.t_ms, hits.lat, hits.lon, dev.reshape(-1).astype(np.int64),
+                            params.window_ms, params.radius_m, params.min_devices)
+    return {frozenset(hits.hit_id[res.candidate_members(i)].astype(str).tolist())
+            for i in range(res.n_candidates)}
+
+
 def keep_anchored_in(components: Iterable[Component], anchors: Sequence[Interval]) -> list[Component]:
     """Components found by a wider search (e.g. the Spark job) whose first anchor is in the region.
 
@@ -222,7 +212,7 @@ def _free_id(comp: Component, taken: set[str]) -> str:
     return cid
 
 
-def reconcile(old: Sequence[StoredCandidate], found: Sequence[Component], now_ms: int,  # noqa: C901 (to split)
+def reconcile(old: Sequence[StoredCandidate], found: Sequence[Component], now_ms: int,
               existing: dict[str, StoredCandidate] | None = None,
               taken_ids: Iterable[str] = ()) -> Reconciliation:
     """Writes that make the store hold ``found`` in place of the active candidates ``old``.
@@ -231,51 +221,75 @@ def reconcile(old: Sequence[StoredCandidate], found: Sequence[Component], now_ms
     documents (any status) for ids a new component may take, so a revived id continues its
     revision count. ``taken_ids``: active ids elsewhere that must not be reused.
     """
-    existing = dict(existing or {})
     old = sorted({c.candidate_id: c for c in old}.values(), key=_age_key)
     found = sorted(found, key=lambda c: (c.t_start_ms, c.canonical_id))
+    overlaps, share = _overlaps(old, found)
+    assigned, kept_old = _assign_ids(old, found, overlaps, taken_ids)
+    out = Reconciliation()
+    absorbed = _retire_unkept(old, share, kept_old, assigned, now_ms, out)
+    for i, comp in enumerate(found):
+        before = old[kept_old[i]] if i in kept_old else None
+        _place(comp, assigned[i], before, [old[j] for j in absorbed[i]],
+               (existing or {}).get(assigned[i]), now_ms, out)
+    return out
+
+
+def _overlaps(old: Sequence[StoredCandidate], found: Sequence[Component]
+              ) -> tuple[list[list[int]], np.ndarray]:
+    """Per component, the old candidates it shares hits with (oldest first), and how many hits
+    each (component, old) pair shares. A hit counts for the oldest old candidate holding it."""
     owner: dict[str, int] = {}
     for j, c in enumerate(old):
         for h in c.hit_ids:
             owner.setdefault(h, j)
-
-    overlaps: list[list[int]] = []  # per component: overlapping old (oldest first)
-    share = np.zeros((len(found), len(old)), dtype=np.int64) if old else None
+    share = np.zeros((len(found), len(old)), dtype=np.int64)
+    overlaps: list[list[int]] = []
     for i, comp in enumerate(found):
-        hit_js = [owner[h] for h in comp.hit_ids if h in owner]
-        if hit_js:
-            js, counts = np.unique(hit_js, return_counts=True)
-            share[i, js] = counts
-            overlaps.append(sorted(js.tolist()))
-        else:
-            overlaps.append([])
+        js, counts = np.unique([owner[h] for h in comp.hit_ids if h in owner], return_counts=True)
+        share[i, js.astype(np.int64)] = counts
+        overlaps.append(js.astype(np.int64).tolist())
+    return overlaps, share
 
-    taken = set(taken_ids) - {c.candidate_id for c in old}
+
+def _assign_ids(old: Sequence[StoredCandidate], found: Sequence[Component],
+                overlaps: list[list[int]], taken_ids: Iterable[str]) -> tuple[dict[int, str], dict[int, int]]:
+    """Component -> its id, and component -> the old candidate whose id it keeps.
+
+    Components in time order each keep the oldest overlapping old id no earlier component
+    kept; the rest get a free id (``_free_id``), never an old one nor one in ``taken_ids``.
+    """
+    old_ids = {c.candidate_id for c in old}
+    taken = set(taken_ids) - old_ids
     assigned: dict[int, str] = {}
-    kept_old: dict[int, int] = {}  # component -> old index whose id it keeps
-    used_old: set[int] = set()
+    kept_old: dict[int, int] = {}
+    used: set[int] = set()
     for i in range(len(found)):
-        free = [j for j in overlaps[i] if j not in used_old]
+        free = [j for j in overlaps[i] if j not in used]
         if free:
-            j = free[0]  # oldest: `old` is sorted by age
-            used_old.add(j)
-            kept_old[i] = j
-            assigned[i] = old[j].candidate_id
-            taken.add(old[j].candidate_id)
+            kept_old[i] = free[0]  # oldest: `old` is sorted by age
+            used.add(free[0])
+            assigned[i] = old[free[0]].candidate_id
+            taken.add(assigned[i])
     for i, comp in enumerate(found):
         if i not in assigned:
-            cid = _free_id(comp, taken | {c.candidate_id for c in old})
-            assigned[i] = cid
-            taken.add(cid)
+            assigned[i] = _free_id(comp, taken | old_ids)
+            taken.add(assigned[i])
+    return assigned, kept_old
 
-    out = Reconciliation()
-    absorbed: dict[int, list[int]] = {i: [] for i in range(len(found))}
+
+def _retire_unkept(old: Sequence[StoredCandidate], share: np.ndarray, kept_old: dict[int, int],
+                   assigned: dict[int, str], now_ms: int, out: Reconciliation) -> dict[int, list[int]]:
+    """Retract every old candidate whose id no component kept: merged into the component
+    holding most of its hits, or unsupported if none holds any. Returns component -> the old
+    candidates it absorbed."""
+    absorbed: dict[int, list[int]] = {i: [] for i in range(share.shape[0])}
+    kept = set(kept_old.values())
     for j, c in enumerate(old):
-        if j in used_old:
+        if j in kept:
             continue
-        col = share[:, j] if share is not None and len(found) else np.zeros(0, dtype=np.int64)
+        col = share[:, j]
         if len(col) and col.max() > 0:
-            i = int(np.argmax(col))  # the component holding most of its hits
+            i = int(np.argmax(col))
             absorbed[i].append(j)
             out.changes.append(Change(kind="merged", before=c, after=replace(
                 c, status=RETRACTED, retraction=MERGED, merged_into=assigned[i],
@@ -284,36 +298,40 @@ def reconcile(old: Sequence[StoredCandidate], found: Sequence[Component], now_ms
             out.changes.append(Change(kind="retracted", before=c, after=replace(
                 c, status=RETRACTED, retraction=UNSUPPORTED, merged_into=None,
                 revision=c.revision + 1, updated_ms=now_ms, token=c.token)))
+    return absorbed
 
-    for i, comp in enumerate(found):
-        cid = assigned[i]
-        aliases = {cid, comp.canonical_id}
-        for j in absorbed[i]:
-            aliases.update(old[j].aliases)
-            aliases.add(old[j].candidate_id)
-        if i in kept_old:
-            before = old[kept_old[i]]
-            aliases.update(before.aliases)
-            # Same members => same anchors (an anchor's window lies inside its candidate).
-            same = (set(before.hit_ids) == set(comp.hit_ids)
-                    and (before.component is None
-                         or before.component.n_triggered_anchors == comp.n_triggered_anchors)
-                    and set(before.aliases) == aliases)
-            if same:
-                out.unchanged.append(cid)
-                continue
+
+def _place(comp: Component, cid: str, before: StoredCandidate | None,
+           absorbed: Sequence[StoredCandidate], prev: StoredCandidate | None, now_ms: int,
+           out: Reconciliation) -> None:
+    """The write (or none) that stores ``comp`` under ``cid``.
+
+    ``before``: the old candidate whose id it keeps (grown, or unchanged); else ``prev``: an
+    inactive stored document with that id (revived); else it is created.
+    """
+    aliases = {cid, comp.canonical_id}
+    for c in absorbed:
+        aliases.update(c.aliases)
+        aliases.add(c.candidate_id)
+    if before is not None:
+        aliases.update(before.aliases)
+        # Same members => same anchors (an anchor's window lies inside its candidate).
+        same = (set(before.hit_ids) == set(comp.hit_ids)
+                and (before.component is None
+                     or before.component.n_triggered_anchors == comp.n_triggered_anchors)
+                and set(before.aliases) == aliases)
+        if same:
+            out.unchanged.append(cid)
+        else:
             out.changes.append(Change(kind="grown", before=before, after=_stored(
                 comp, cid, before.revision + 1, before.created_ms, now_ms, aliases, before.token)))
-            continue
-        prev = existing.get(cid)
-        if prev is not None:  # an inactive document with this id: revive it
-            aliases.update(prev.aliases)
-            out.changes.append(Change(kind="revived", before=prev, after=_stored(
-                comp, cid, prev.revision + 1, prev.created_ms, now_ms, aliases, prev.token)))
-        else:
-            out.changes.append(Change(kind="created", before=None, after=_stored(
-                comp, cid, 1, now_ms, now_ms, aliases, None)))
-    return out
+    elif prev is not None:
+        aliases.update(prev.aliases)
+        out.changes.append(Change(kind="revived", before=prev, after=_stored(
+            comp, cid, prev.revision + 1, prev.created_ms, now_ms, aliases, prev.token)))
+    else:
+        out.changes.append(Change(kind="created", before=None, after=_stored(
+            comp, cid, 1, now_ms, now_ms, aliases, None)))
 
 
 def _stored(comp: Component, cid: str, revision: int, created_ms: int, now_ms: int,

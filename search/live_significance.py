@@ -15,7 +15,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from crayfis.coincidence.significance import candidate_significance, estimate_background
-from search.incremental import Component, HitBatch, SearchParams, StoredCandidate
+from crayfis.definition import SearchParams
+from crayfis.es.candidates import Component
+from search.incremental import HitBatch, StoredCandidate
 from search.region import Interval, merge_intervals
 
 

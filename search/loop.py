@@ -23,47 +23,54 @@ from django.db import close_old_connections, transaction
 from django.db.models import Q
 from elasticsearch import Elasticsearch
 
+from crayfis.definition import MINUTE_MS, SECOND_MS, SearchParams
+from crayfis.es.candidates import ACTIVE
 from ingest.models import TouchedBucket
 from search import alerts as alerting
 from search.continuous import ContinuousSearch, PassReport, now_ms
 from search.es_candidates import EsCandidateStore
 from search.es_hits import EsHitSource
-from search.incremental import ACTIVE, SearchParams
 from search.models import SearchedBucket, SearchState
+from search.scoring import EsSignificance
 from search.spark_runner import SparkRunner
 from search.status import note_failure, write_status
 
 logger = logging.getLogger(__name__)
 
+# The newest hit is looked for up to this far after now: a phone whose clock runs further ahead
+# must not make the search look behind forever.
+CLOCK_AHEAD_MS = 10 * MINUTE_MS
 
-@dataclass
+
+@dataclass(frozen=True)
 class LoopConfig:
+    """Everything a search loop needs; ``from_settings`` fills it from the CRAYFIS_SEARCH_*
+    settings, where every default is written."""
+
     params: SearchParams
     prefix: str
     es_url: str
-    every_s: float = 60.0
-    bucket_ms: int = 60_000
-    spark_threshold_hits: int | None = 2_000_000
-    spark_command: str = ""
-    spark_master: str = ""
-    spark_timeout_s: float = 3600.0
-    page_size: int = 10_000
-    touch_slack_ms: int = 15 * 60_000
-    lease_s: float = 600.0
-    rate_span_ms: int = 120_000
-    name: str = "default"
-    alerts: alerting.AlertConfig | None = None
+    every_s: float
+    bucket_ms: int
+    spark_threshold_hits: int | None  # None: never hand a group to the Spark job
+    spark_command: str
+    spark_master: str
+    spark_timeout_s: float
+    page_size: int
+    touch_slack_ms: int
+    lease_s: float
+    rate_span_ms: int
+    alerts: alerting.AlertConfig | None
+    name: str = "default"  # the SearchState row: one per search
 
     @classmethod
     def from_settings(cls, **overrides) -> LoopConfig:
+        """The settings' values; ``overrides`` (field names, or window_ms / radius_m /
+        min_devices for the parameters) replace them as given."""
         s = settings
-        def pick(name, default):
-            value = overrides.pop(name, None)
-            return default if value is None else value
-
-        params = SearchParams(window_ms=int(pick("window_ms", s.CRAYFIS_SEARCH_WINDOW_MS)),
-                              radius_m=float(pick("radius_m", s.CRAYFIS_SEARCH_RADIUS_M)),
-                              min_devices=int(pick("min_devices", s.CRAYFIS_SEARCH_MIN_DEVICES)))
+        params = SearchParams(window_ms=overrides.pop("window_ms", s.CRAYFIS_SEARCH_WINDOW_MS),
+                              radius_m=overrides.pop("radius_m", s.CRAYFIS_SEARCH_RADIUS_M),
+                              min_devices=overrides.pop("min_devices", s.CRAYFIS_SEARCH_MIN_DEVICES))
         values = dict(
             params=params, prefix=s.CRAYFIS_ES_PREFIX, es_url=s.CRAYFIS_ES_URL,
             every_s=s.CRAYFIS_SEARCH_EVERY_S, bucket_ms=s.CRAYFIS_INGEST_BUCKET_MS,
@@ -72,7 +79,10 @@ class LoopConfig:
             spark_timeout_s=s.CRAYFIS_SEARCH_SPARK_TIMEOUT_S, page_size=s.CRAYFIS_SEARCH_PAGE_SIZE,
             touch_slack_ms=s.CRAYFIS_SEARCH_TOUCH_SLACK_MS, lease_s=s.CRAYFIS_SEARCH_LEASE_S,
             rate_span_ms=s.CRAYFIS_SEARCH_RATE_SPAN_MS, alerts=alerting.AlertConfig.from_settings())
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(overrides) - set(values) - {"name"}
+        if unknown:
+            raise TypeError(f"not a LoopConfig field: {', '.join(sorted(unknown))}")
+        values.update(overrides)
         return cls(**values)
 
 
@@ -96,15 +106,14 @@ class SearchLoop:
         self.es, self.config = es, config
         self.owner = owner or default_owner()
         self.hits = EsHitSource(es, config.prefix, config.page_size)
-        self.store = EsCandidateStore(es, config.prefix, config.params)
+        self.store = EsCandidateStore(es, config.prefix, config.params, config.page_size)
         runner = None
         if config.spark_threshold_hits is not None:
             runner = SparkRunner(config.es_url, config.prefix, config.spark_command,
                                  config.spark_master, config.spark_timeout_s)
         if scorer == "significance":  # None: candidates without significance
-            from search.scoring import EsSignificance
-
-            scorer = EsSignificance(es, config.prefix, config.params, config.rate_span_ms)
+            scorer = EsSignificance(es, config.prefix, config.params, config.rate_span_ms,
+                                    config.page_size)
         self.search = ContinuousSearch(
             self.hits, self.store, config.params, config.bucket_ms,
             large_threshold=config.spark_threshold_hits, large_runner=runner, scorer=scorer)
@@ -122,7 +131,7 @@ class SearchLoop:
         self._state()
         got = SearchState.objects.filter(
             Q(name=self.config.name) & (Q(owner=self.owner) | Q(owner="") | Q(lease_until_ms__lt=t))
-        ).update(owner=self.owner, lease_until_ms=t + int(self.config.lease_s * 1000))
+        ).update(owner=self.owner, lease_until_ms=t + int(self.config.lease_s * SECOND_MS))
         return got == 1
 
     def release(self) -> None:
@@ -171,7 +180,7 @@ class SearchLoop:
         state = self._state()
         self._check_params(state)
         state = self._state()
-        newest_before = self.hits.newest_hit_ms(t0 + 600_000)
+        newest_before = self.hits.newest_hit_ms(t0 + CLOCK_AHEAD_MS)
         snapshot = self.pending(state)
         if snapshot:
             self.hits.refresh()
@@ -185,7 +194,7 @@ class SearchLoop:
                 searched_through_ms=newest_before)
         after = self.pending(self._state())
         oldest = min(after) if after else None
-        newest_now = self.hits.newest_hit_ms(t1 + 600_000)
+        newest_now = self.hits.newest_hit_ms(t1 + CLOCK_AHEAD_MS)
         # lag: how far the newest hit now lies beyond what this pass's snapshot covered
         lag = None if newest_now is None else max(0, newest_now - (newest_before or newest_now))
         outcome = PassOutcome(report=report, pending_after=len(after), oldest_pending_bucket_ms=oldest,
@@ -207,9 +216,9 @@ class SearchLoop:
     def _log(self, o: PassOutcome) -> None:
         r = o.report
         logger.info(
-            "pass: %d buckets, region %s, %d hits read, %d numpy + %d spark groups, "
+            "pass: %d buckets, region %s, %d hits read, %d in-process + %d spark groups, "
             "%d components, changes %s, %d ms (%s); pending %d, oldest pending %s, lag %s ms%s",
-            r.buckets, _span(r.region), r.hits_read, r.groups_numpy, r.groups_large, r.components,
+            r.buckets, _span(r.region), r.hits_read, r.groups_in_process, r.groups_large, r.components,
             r.changes or "{}", o.duration_ms, r.seconds, o.pending_after, o.oldest_pending_bucket_ms,
             o.lag_ms, f", alerts {o.alerts}" if o.alerts else "")
 
@@ -244,4 +253,4 @@ def _span(region) -> str:
     if not region:
         return "-"
     total = sum(hi - lo + 1 for lo, hi in region)
-    return f"{len(region)} intervals / {total / 1000:.1f} s"
+    return f"{len(region)} intervals / {total / SECOND_MS:.1f} s"

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
+
 Interval = tuple[int, int]
 
 
@@ -45,8 +47,6 @@ def hit_ranges(anchors: Sequence[Interval], tau_ms: int) -> list[Interval]:
 
 def contains(intervals: Sequence[Interval], t) -> object:
     """Boolean mask (numpy) or bool: which times lie in one of the intervals."""
-    import numpy as np
-
     t_arr = np.asarray(t, dtype=np.int64)
     if not intervals:
         return np.zeros(t_arr.shape, dtype=bool)

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 from elasticsearch import Elasticsearch
 
+from crayfis.definition import SearchParams
 from search.es_hits import EsHitSource
-from search.incremental import HitBatch, SearchParams, StoredCandidate
+from search.incremental import HitBatch, StoredCandidate
 from search.live_significance import score_candidates
 from search.region import Interval
 
@@ -16,7 +17,7 @@ class EsSignificance:
     """``Scorer``: (active candidates, hit ranges the pass read) -> {candidate_id: scores}."""
 
     def __init__(self, es: Elasticsearch, prefix: str, params: SearchParams, span_ms: int,
-                 page_size: int = 10_000):
+                 page_size: int):
         self.hits = EsHitSource(es, prefix, page_size)
         self.params, self.span_ms = params, int(span_ms)
 

@@ -19,9 +19,12 @@ from dataclasses import dataclass
 
 import pyarrow.parquet as pq
 
+from crayfis.definition import SearchParams
+from crayfis.es.candidates import Component
 from crayfis.es.naming import index_pattern
-from search.incremental import Component, SearchParams
 from search.region import Interval
+from spark_jobs.coincidence import parse_args, run_job
+from spark_jobs.output import component_from_row
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ class SparkRunner:
     prefix: str
     command: str = ""  # argv prefix, shell-split; empty = this Python -m spark_jobs.coincidence
     master: str = ""
-    timeout_s: float = 3600.0
+    timeout_s: float | None = None  # None: no time limit
     scratch_dir: str | None = None
     session: object = None  # a live SparkSession: run the job in this process (no JVM start)
 
@@ -75,11 +78,8 @@ class SparkRunner:
                         time.monotonic() - t0, (done.stdout or "").strip().splitlines()[-1:])
             return read_components(os.path.join(out_dir, "candidates.parquet"))
 
-
     def _in_process(self, argv: list[str], out_dir: str) -> list[Component]:
         """The same job arguments, run on the held session."""
-        from spark_jobs.coincidence import parse_args, run_job
-
         cfg = parse_args(argv[argv.index("--input"):])
         summary = run_job(self.session, cfg)
         logger.info("Spark job (in process): %s hits, %s candidates", summary.get("hits_read"),
@@ -89,12 +89,4 @@ class SparkRunner:
 
 def read_components(path: str) -> list[Component]:
     """candidates.parquet (spark_jobs/output.py CANDIDATE_SCHEMA) -> Components."""
-    out = []
-    for row in pq.read_table(path).to_pylist():
-        out.append(Component(
-            canonical_id=row["candidate_id"], hit_ids=tuple(row["hit_ids"]), anchors=(),
-            devices=tuple(sorted(row["devices"])), n_devices=int(row["n_devices"]),
-            multiplicity=int(row["multiplicity"]), t_start_ms=int(row["t_start_ms"]),
-            t_end_ms=int(row["t_end_ms"]), lat=float(row["lat"]), lon=float(row["lon"]),
-            n_triggered_anchors=int(row["n_triggered_anchors"])))
-    return out
+    return [component_from_row(row) for row in pq.read_table(path).to_pylist()]

@@ -2,17 +2,28 @@
 
 Files are written by the driver through pyarrow's filesystem layer, so DIR may be a local path
 or a URI pyarrow understands (s3://, hdfs://, gs://). Candidates are few, so one file.
+
+The ES documents come from the one candidate builder (crayfis/es/candidates.py) with
+`source: batch` and the run's `job_id`, under ``document_id(BATCH, candidate_id)``: an id space
+the continuous search never writes to, so a batch run cannot overwrite its documents or their
+history; a later batch run that finds the same candidate replaces the earlier run's document.
 """
 from __future__ import annotations
 
 import json
-import math
 import time
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from elasticsearch import helpers
 from pyarrow import fs
+
+from crayfis.definition import SearchParams
+from crayfis.es.candidates import BATCH, Component, Lifecycle, candidate_document, document_id
+from crayfis.es.client import make_client
+from crayfis.es.naming import index_for
+from crayfis.es.templates import check_index_mapping, ensure_templates
 
 CANDIDATE_SCHEMA = pa.schema([
     ("candidate_id", pa.string()), ("hit_ids", pa.list_(pa.string())),
@@ -23,7 +34,7 @@ CANDIDATE_SCHEMA = pa.schema([
     ("far_per_year", pa.float64()),
 ])
 # columns with repeated values; ids and hit ids are unique, so a dictionary would only be built
-# and dropped (it doubled the write time of 365k candidates)
+# and dropped
 DICTIONARY_COLUMNS = ["devices", "n_hits", "n_devices", "multiplicity", "n_triggered_anchors"]
 
 
@@ -41,44 +52,44 @@ def write_outputs(out_dir: str, candidates: pa.Table, summary: dict[str, Any]) -
         f.write((json.dumps(summary, indent=2, sort_keys=True) + "\n").encode())
 
 
+def component_from_row(row: dict[str, Any]) -> Component:
+    """One row of CANDIDATE_SCHEMA as the search found it (a batch run keeps no anchor ids)."""
+    return Component(
+        canonical_id=row["candidate_id"], hit_ids=tuple(row["hit_ids"]), anchors=(),
+        devices=tuple(sorted(row["devices"])), n_devices=int(row["n_devices"]),
+        multiplicity=int(row["multiplicity"]), t_start_ms=int(row["t_start_ms"]),
+        t_end_ms=int(row["t_end_ms"]), lat=float(row["lat"]), lon=float(row["lon"]),
+        n_triggered_anchors=int(row["n_triggered_anchors"]))
+
+
 def candidate_documents(candidates: pa.Table, params: dict[str, Any], job_id: str,
                         prefix: str) -> list[dict[str, Any]]:
-    """Bulk actions for ``{prefix}-candidates``; _id = candidate_id, so reruns overwrite."""
-    from crayfis.privacy import public_cell
-
-    created = int(time.time() * 1000)
-    index = f"{prefix}-candidates"
+    """Bulk actions for ``{prefix}-candidates``: one document per candidate, built by the one
+    builder; op_type index, so a rerun replaces its documents instead of adding."""
+    created = time.time_ns() // 1_000_000
+    search = SearchParams(window_ms=params["window_ms"], radius_m=params["radius_m"],
+                          min_devices=params["min_devices"])
+    index = index_for(prefix, "candidates")
     actions = []
     for row in candidates.to_pylist():
-        row = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-               for k, v in row.items()}  # JSON has no NaN/inf
-        cell, cell_lat, cell_lon = public_cell(row["lat"], row["lon"])
-        src = {k: row[k] for k in ("candidate_id", "hit_ids", "devices", "n_hits", "n_devices",
-                                   "multiplicity", "t_start_ms", "t_end_ms", "n_triggered_anchors",
-                                   "expected_background", "p_value")}
-        src.update({
-            "false_alarm_per_year": row["far_per_year"],
-            "location": {"lat": row["lat"], "lon": row["lon"]},
-            "cell": cell, "cell_location": {"lat": cell_lat, "lon": cell_lon} if cell else None,
-            "tau_ms": params["window_ms"], "radius_m": params["radius_m"],
-            "k": params["min_devices"], "job_id": job_id, "created_ms": created,
-        })
-        actions.append({"_op_type": "index", "_index": index, "_id": row["candidate_id"],
+        cid = row["candidate_id"]
+        scores = {"expected_background": row["expected_background"], "p_value": row["p_value"],
+                  "false_alarm_per_year": row["far_per_year"]}
+        src = candidate_document(cid, component_from_row(row), Lifecycle.first(cid, created), search,
+                                 scores, source=BATCH, job_id=job_id)
+        actions.append({"_op_type": "index", "_index": index, "_id": document_id(BATCH, cid),
                         "_source": src})
     return actions
 
 
 def index_candidates(es_url: str, prefix: str, candidates: pa.Table, params: dict[str, Any],
                      job_id: str) -> int:
-    """Index candidates (templates ensured first); returns the number written."""
-    from elasticsearch import helpers
-
-    from crayfis.es.client import make_client
-    from crayfis.es.templates import ensure_templates
-
+    """Index a run's candidates (templates ensured, mapping checked first); returns the number
+    written."""
     es = make_client(es_url)
     try:
         ensure_templates(es, prefix)
+        check_index_mapping(es, prefix, "candidates")
         ok, errors = helpers.bulk(es, candidate_documents(candidates, params, job_id, prefix),
                                   raise_on_error=False, refresh="wait_for")
         if errors:

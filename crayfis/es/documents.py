@@ -1,6 +1,6 @@
 """Elasticsearch bulk actions from one decoded upload, with deterministic ids.
 
-Every document id is a keyed function of the wire dedup key (crayfis-wire.md section 2), so a
+Every document id is a keyed function of the wire dedup key (docs/wire-protocol.md section 2), so a
 replayed upload produces the same (_index, _id) pairs and `create` answers 409 instead of
 duplicating. Ids hash the device *pseudonym*, never the raw Device-id, and no document holds the
 raw id: the only device name that leaves this module is `pseudonym(device_id, key)`.

@@ -2,11 +2,13 @@
 
 Hits and exposures go to indices named by event time, never to data streams: a document's `_id`
 is unique only within one index, so its index must follow from the document itself for a replay
-to land on the same index and be refused as a duplicate (DESIGN.md section 2).
+to land on the same index and be refused as a duplicate (docs/ARCHITECTURE.md).
 """
 from __future__ import annotations
 
 import datetime as dt
+
+from crayfis.definition import DAY_MS
 
 __all__ = ["DATED_KINDS", "SINGLE_KINDS", "KINDS", "index_for", "index_pattern", "month_suffix"]
 
@@ -14,13 +16,12 @@ DATED_KINDS = ("hits", "exposures", "calibrations")
 SINGLE_KINDS = ("runs", "precalibrations", "candidates")
 KINDS = DATED_KINDS + SINGLE_KINDS
 
-_DAY_MS = 86_400_000
 _month_by_day: dict[int, str] = {}
 
 
 def month_suffix(t_ms: int) -> str:
     """'YYYY.MM' of a Unix-ms time (UTC); cached per day because it runs once per hit."""
-    day = t_ms // _DAY_MS
+    day = t_ms // DAY_MS
     s = _month_by_day.get(day)
     if s is None:
         d = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=day)

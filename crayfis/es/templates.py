@@ -1,10 +1,8 @@
 """Composable index templates for every CRAYFIS index kind, using only core Elasticsearch features.
 
-The embedded node is Elastic's integ-test-zip distribution: no painless, no ingest pipelines, no
-mapper-extras (scaled_float), no data streams, no unsigned_long. So mappings use only keyword,
-boolean, integer/long/float/double, date, geo_point and binary; times are `date` fields holding
-Unix ms. Mappings are strict where this module builds the documents (a field typo fails loudly)
-and `dynamic: false` for candidates, which the Spark job writes (extra fields kept in _source).
+Every mapping is strict: a document with a field outside its mapping is refused, so a typo or a
+second definition of a document fails loudly. Field types are in crayfis/es/fields.py; the
+candidate document's mapping is defined with its builder (crayfis/es/candidates.py).
 
 `location` is the exact position, for the coincidence search only; it is never published. Public
 views use `cell` / `cell_location`, the centre of the coarse grid cell (crayfis/privacy.py).
@@ -15,20 +13,12 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from crayfis.es.naming import DATED_KINDS, KINDS, SINGLE_KINDS, index_pattern
+from crayfis.es import candidates
+from crayfis.es.fields import BOOL, DATE, DOUBLE, FLOAT, GEO, INT, KW, LONG, STORED_LONGS, STORED_TEXT
+from crayfis.es.naming import DATED_KINDS, KINDS, SINGLE_KINDS, index_for, index_pattern
 
-__all__ = ["MAPPINGS", "template_name", "template_body", "ensure_templates"]
-
-DATE = {"type": "date", "format": "epoch_millis||strict_date_optional_time"}
-KW = {"type": "keyword", "ignore_above": 1024}   # longer junk is kept in _source, not indexed
-BOOL = {"type": "boolean"}
-INT = {"type": "integer"}
-LONG = {"type": "long"}
-FLOAT = {"type": "float"}
-DOUBLE = {"type": "double"}
-GEO = {"type": "geo_point"}
-STORED_LONGS = {"type": "long", "index": False, "doc_values": False}   # arrays kept for reading back
-STORED_TEXT = {"type": "keyword", "index": False, "doc_values": False}
+__all__ = ["MAPPINGS", "MappingOutdated", "check_index_mapping", "ensure_templates", "template_body",
+           "template_name"]
 
 COUNTER_STAGES = ("l0", "qual", "l1", "l2", "precal")
 COUNTERS = {f"{s}_{c}": LONG for s in COUNTER_STAGES for c in ("processed", "pass", "skip")}
@@ -88,16 +78,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "precal_config": STORED_TEXT, **_DEVICE,
         },
     },
-    "candidates": {
-        "dynamic": False,
-        "properties": {
-            "candidate_id": KW, "hit_ids": KW, "devices": KW, "n_hits": INT, "n_devices": INT,
-            "t_start_ms": DATE, "t_end_ms": DATE, "location": GEO, "cell": KW, "cell_location": GEO,
-            "n_triggered_anchors": INT, "expected_background": DOUBLE, "p_value": DOUBLE,
-            "false_alarm_per_year": DOUBLE, "tau_ms": LONG, "radius_m": DOUBLE, "k": INT,
-            "job_id": KW, "created_ms": DATE,
-        },
-    },
+    "candidates": candidates.MAPPING,
 }
 assert set(MAPPINGS) == set(KINDS)
 
@@ -146,6 +127,29 @@ def ensure_templates(es: Elasticsearch, prefix: str, *, replicas: int = 0, shard
         if not es.indices.exists(index=index):
             es.options(ignore_status=400).indices.create(index=index)   # 400 = created meanwhile
     return names
+
+
+class MappingOutdated(RuntimeError):
+    """An index exists with a mapping older than this code's (templates apply at creation only)."""
+
+
+def check_index_mapping(es: Elasticsearch, prefix: str, kind: str) -> None:
+    """Raise MappingOutdated unless the single index of ``kind`` maps what ``MAPPINGS[kind]`` maps.
+
+    ``ensure_templates`` creates a missing index from the template, but an index that exists
+    keeps the mapping it was created with; a writer checks before it writes, so documents never
+    go to an index that would drop or misread their fields.
+    """
+    index = index_for(prefix, kind)
+    have = es.indices.get_mapping(index=index)[index]["mappings"]
+    want = MAPPINGS[kind]
+    props = have.get("properties", {})
+    differ = sorted(name for name, spec in want["properties"].items()
+                    if props.get(name, {}).get("type") != spec["type"])
+    if str(have.get("dynamic")) != str(want["dynamic"]) or differ:
+        raise MappingOutdated(
+            f"index {index} was created with an older {kind} mapping (dynamic: {have.get('dynamic')}; "
+            f"missing or different: {', '.join(differ) or 'none'}): re-create it (docs/candidates.md)")
 
 
 assert set(DATED_KINDS) | set(SINGLE_KINDS) == set(KINDS)

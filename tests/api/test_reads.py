@@ -224,7 +224,8 @@ def _candidate(i: int, t: int, n_devices: int, lat: float, lon: float) -> dict:
             "n_hits": 2 * n_devices, "n_devices": n_devices, "t_start_ms": t, "t_end_ms": t + 40,
             "location": {"lat": lat, "lon": lon}, "cell": "46.25,6.15", "cell_location": {"lat": 46.25, "lon": 6.15},
             "n_triggered_anchors": 1, "expected_background": 0.01, "p_value": 1e-4 * i,
-            "false_alarm_per_year": 0.5, "tau_ms": 100, "radius_m": 1000.0, "k": 3, "job_id": "test"}
+            "false_alarm_per_year": 0.5, "tau_ms": 100, "radius_m": 1000.0, "k": 3, "job_id": "test",
+            "source": "continuous"}
 
 
 def test_candidates_public_and_exact_views_filters_and_paging(client, es, es_prefix, scientist):

@@ -46,7 +46,8 @@ def api_schema(live_server, settings, es):
     es.index(index=f"{prefix}-candidates", id="c1", document={
         "candidate_id": "c1", "hit_ids": ["a", "b", "c"], "devices": ["d0123456789abcdef"], "n_hits": 3,
         "n_devices": 3, "t_start_ms": T0 + 5, "t_end_ms": T0 + 50, "location": {"lat": 1.0, "lon": 2.0},
-        "cell": "1.05,2.05", "cell_location": {"lat": 1.05, "lon": 2.05}, "p_value": 0.001})
+        "cell": "1.05,2.05", "cell_location": {"lat": 1.05, "lon": 2.05}, "p_value": 0.001,
+        "source": "continuous"})
     es.indices.refresh(index=f"{prefix}-*")
 
     user = User.objects.create_user("schemathesis")

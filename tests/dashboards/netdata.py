@@ -21,7 +21,6 @@ from crayfis.sim.config import FleetConfig, ShowerConfig, SimConfig
 from crayfis.sim.datachunks import iter_uploads
 from crayfis.sim.network import simulate_network
 from crayfis.wire.decode import decode_submit
-from search.es_candidates import ensure_candidate_fields
 
 
 @dataclass
@@ -69,6 +68,7 @@ def _shower_candidates(result, hit_docs: list[dict], pseudonyms: dict[str, str],
             "t_start_ms": min(times), "t_end_ms": max(times),
             "location": {"lat": lat, "lon": lon},  # exact centroid: must never be published
             "lat": lat, "lon": lon, "cell": cell, "cell_location": {"lat": clat, "lon": clon},
+            "source": "continuous",
             "n_triggered_anchors": len(docs), "expected_background": 1.5e-4 * (1 + int(sid)),
             "p_value": 2e-7 * (1 + int(sid)), "false_alarm_per_year": 0.01 * (1 + int(sid)),
             "multiplicity": len(devices), "revision": 1, "updated_at": now_ms, "status": "active",
@@ -122,15 +122,15 @@ def index_network(es, prefix: str, key: str, now_ms: int, *, n_phones: int = 15,
                    for d in expo_docs],
     )
     net.candidates = _shower_candidates(result, hit_docs, pseudonyms, now_ms)
-    # the candidates index as the continuous search sets it up (status, revision, ... mapped)
-    ensure_candidate_fields(es, prefix)
     retracted = dict(net.candidates[0]) if net.candidates else None
-    bulk = [{"_index": f"{prefix}-candidates", "_id": c["candidate_id"], "_source": c} for c in net.candidates]
     if retracted is not None:
         retracted.update(candidate_id="retracted-1", status="retracted", revision=3, retraction="merged",
                          merged_into=net.candidates[0]["candidate_id"])
         net.retracted_id = "retracted-1"
-        bulk.append({"_index": f"{prefix}-candidates", "_id": "retracted-1", "_source": retracted})
+    # lat/lon are the truth the tests compare with; the document holds the centroid as `location`
+    bulk = [{"_index": f"{prefix}-candidates", "_id": c["candidate_id"],
+             "_source": {k: v for k, v in c.items() if k not in ("lat", "lon")}}
+            for c in net.candidates + ([retracted] if retracted is not None else [])]
     helpers.bulk(es, bulk, refresh="wait_for")
     return net
 

@@ -1,9 +1,8 @@
 """In-memory hit source and candidate store for the continuous search.
 
-Real implementations of the protocols in ``continuous.py`` (not stand-ins): the
-order-independence tests and the benchmark's baseline drive thousands of passes through them in
-seconds, with the same concurrency rule as the Elasticsearch store (a write must name the
-revision it replaces).
+Real implementations of the protocols in ``search/continuous.py`` (not stand-ins): the
+order-independence and alert tests drive thousands of passes through them in seconds, with the
+same concurrency rule as the Elasticsearch store (a write must name the revision it replaces).
 """
 from __future__ import annotations
 
@@ -12,8 +11,9 @@ from dataclasses import replace
 
 import numpy as np
 
+from crayfis.es.candidates import ACTIVE
 from search.continuous import buckets_of
-from search.incremental import ACTIVE, Change, HitBatch, StoredCandidate
+from search.incremental import Change, HitBatch, StoredCandidate
 from search.region import Interval
 
 

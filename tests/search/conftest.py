@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import uuid
 
-import numpy as np
 import pytest
 
-from crayfis.coincidence.kernel import find_coincidences
+from crayfis.definition import SearchParams
 from crayfis.wire import build
-from search.incremental import HitBatch, SearchParams
+from indexer.worker import Indexer, IndexerConfig, make_indexer_client
+from search.loop import LoopConfig, SearchLoop
 
 RES = (1920, 1080)
 
@@ -36,26 +36,12 @@ def post(client, body: bytes, headers: dict) -> None:
 
 
 def index_pending(es_url: str) -> int:
-    from indexer.worker import Indexer, IndexerConfig, make_indexer_client
-
     return Indexer(make_indexer_client(es_url), IndexerConfig.from_settings()).run(once=True).indexed
-
-
-def batch_member_sets(batch: HitBatch, params: SearchParams) -> set[frozenset]:
-    """One batch search over these hits, as member sets of hit ids."""
-    batch = batch.unique()
-    if len(batch) == 0:
-        return set()
-    _, dev = np.unique(batch.device.astype(str), return_inverse=True)
-    res = find_coincidences(batch.t_ms, batch.lat, batch.lon, dev.astype(np.int64),
-                            params.window_ms, params.radius_m, params.min_devices)
-    return {frozenset(batch.hit_id[res.candidate_members(i)].tolist()) for i in range(res.n_candidates)}
 
 
 @pytest.fixture
 def make_loop(es, es_url, es_prefix):
     """SearchLoop factory on the test prefix (no Spark unless a threshold is given)."""
-    from search.loop import LoopConfig, SearchLoop
 
     def make(params: SearchParams, scorer=None, **overrides):
         overrides.setdefault("spark_threshold_hits", None)

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from django.core import mail
 
+from crayfis.definition import SearchParams
 from search.alerts import AlertConfig, deliver_due, queue_alerts
 from search.continuous import ContinuousSearch
-from search.incremental import HitBatch, SearchParams
+from search.incremental import HitBatch
 from search.live_significance import score_candidates
 from search.models import Alert
 from tests.reference.memory_store import MemoryCandidateStore, MemoryHitStore

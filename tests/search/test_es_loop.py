@@ -10,12 +10,17 @@ from __future__ import annotations
 import random
 
 import pytest
+from django.core.management import call_command
 
 from crayfis.coincidence.merge import candidate_id
-from search.incremental import SearchParams
+from crayfis.definition import SearchParams
+from crayfis.es.candidates import CONTINUOUS, document_id
+from dashboards.status import search_status
+from search.incremental import batch_member_sets
+from search.management.commands.search_continuously import parse_duration
 from search.models import SearchedBucket
 from search.status import STATUS_ID, status_index
-from tests.search.conftest import batch_member_sets, chunk, index_pending, post
+from tests.search.conftest import chunk, index_pending, post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -100,15 +105,13 @@ def test_bursts_in_random_order_equal_the_batch_search_and_ids_survive(client, e
     status = es.get(index=status_index(es_prefix), id=STATUS_ID)["_source"]
     assert status["last_pass_ms"] > 0 and status["oldest_pending_bucket_ms"] is None
     assert status["lag_ms"] == 0 and status["params"] == PARAMS.as_dict()
-    doc = es.get(index=f"{es_prefix}-candidates", id=grown.candidate_id)["_source"]
+    doc = es.get(index=f"{es_prefix}-candidates", id=document_id(CONTINUOUS, grown.candidate_id))["_source"]
     assert doc["status"] == "active" and doc["revision"] == grown.revision
     assert doc["n_devices"] == 5 and doc["job_id"] == "continuous"
     assert doc["cell"] == "46.25,6.15" and doc["updated_at"] == grown.updated_ms
 
 
 def test_dashboard_reads_the_status_the_loop_writes(client, es, es_url, es_prefix, make_loop):
-    from dashboards.status import search_status
-
     post(client, *chunk(PHONES[0], [(T0 + 1000, LAT, LON)]))
     index_pending(es_url)
     outcome = make_loop(PARAMS).run_once()
@@ -128,8 +131,6 @@ def test_a_second_process_waits_for_the_lease(es, es_url, es_prefix, make_loop):
 
 def test_new_parameters_re_search_everything_and_retract_what_they_no_longer_support(
         client, es, es_url, es_prefix, make_loop, settings):
-    from django.core.management import call_command
-
     uploads = scenario(random.Random(3))
     for device, xbn, evs in uploads:
         post(client, *chunk(device, evs, xbn=xbn))
@@ -147,14 +148,12 @@ def test_new_parameters_re_search_everything_and_retract_what_they_no_longer_sup
     (kept,) = loop3.store.all_active()
     assert kept.candidate_id in before and kept.component.n_devices == 4
     (gone_id,) = set(before) - {kept.candidate_id}
-    gone = es.get(index=f"{es_prefix}-candidates", id=gone_id)["_source"]
+    gone = es.get(index=f"{es_prefix}-candidates", id=document_id(CONTINUOUS, gone_id))["_source"]
     assert (gone["status"], gone["retraction"], gone["revision"]) == ("retracted", "unsupported", 2)
     assert batch_member_sets(all_hits(loop3), stricter) == {frozenset(kept.hit_ids)}
 
 
 def test_periods_parse_like_the_issue_writes_them():
-    from search.management.commands.search_continuously import parse_duration
-
     assert [parse_duration(x) for x in ("60s", "2m", "500ms", "1h", "90")] == [60, 120, 0.5, 3600, 90]
     for bad in ("", "fast", "-1s", "0s"):
         with pytest.raises(ValueError):

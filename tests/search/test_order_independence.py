@@ -13,22 +13,13 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crayfis.coincidence.kernel import find_coincidences
+from crayfis.definition import SearchParams
+from crayfis.es.candidates import ACTIVE, MERGED
 from search.continuous import ContinuousSearch
-from search.incremental import ACTIVE, MERGED, HitBatch, SearchParams
+from search.incremental import HitBatch, batch_member_sets
 from tests.reference.memory_store import MemoryCandidateStore, MemoryHitStore
 
 BUCKET_MS = 100
-
-
-def batch_member_sets(batch: HitBatch, params: SearchParams) -> set[frozenset]:
-    if len(batch) == 0:
-        return set()
-    _, dev = np.unique(batch.device.astype(str), return_inverse=True)
-    res = find_coincidences(batch.t_ms, batch.lat, batch.lon, dev.astype(np.int64),
-                            params.window_ms, params.radius_m, params.min_devices)
-    return {frozenset(batch.hit_id[res.candidate_members(i)].tolist())
-            for i in range(res.n_candidates)}
 
 
 def active_member_sets(store: MemoryCandidateStore) -> set[frozenset]:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from crayfis.coincidence.merge import candidate_id
-from search.incremental import ACTIVE, MERGED, RETRACTED, UNSUPPORTED, Component, StoredCandidate, reconcile
+from crayfis.es.candidates import ACTIVE, MERGED, RETRACTED, UNSUPPORTED, Component
+from search.incremental import StoredCandidate, reconcile
 
 
 def comp(hits, anchors=None, t0=100) -> Component:

@@ -1,9 +1,10 @@
 """manage.py search_continuously [--every 60s] [--window-ms W --radius-m R --min-devices K] [--once]
 
-Keeps `{prefix}-candidates` equal to one batch coincidence search over all indexed hits: every
-period it re-searches the time buckets that received hits since its last pass (late uploads
-included), upserts candidates with stable ids, writes its status and sends alerts. Runs until
-SIGINT/SIGTERM (finishing the pass in hand); with --once, one pass.
+Keeps the continuous search's candidates in `{prefix}-candidates` equal to one batch coincidence
+search over all indexed hits: every period it re-searches the time buckets that received hits
+since its last pass (late uploads included), upserts candidates with stable ids, writes its
+status and sends alerts. Runs until SIGINT/SIGTERM (finishing the pass in hand); with --once,
+one pass. A flag left out takes its CRAYFIS_SEARCH_* setting.
 """
 from __future__ import annotations
 
@@ -31,6 +32,18 @@ def parse_duration(text: str) -> float:
     return value
 
 
+def loop_config(every: str | None = None, window_ms: int | None = None, radius_m: float | None = None,
+                min_devices: int | None = None) -> LoopConfig:
+    """The loop's configuration: the settings, with the flags that were given in their place."""
+    given = {"window_ms": window_ms, "radius_m": radius_m, "min_devices": min_devices}
+    try:
+        if every is not None:
+            given["every_s"] = parse_duration(every)
+        return LoopConfig.from_settings(**{k: v for k, v in given.items() if v is not None})
+    except ValueError as exc:  # a bad period or search parameter
+        raise CommandError(str(exc)) from None
+
+
 class Command(BaseCommand):
     help = "Re-search touched time buckets every period and keep the candidates exact and versioned."
 
@@ -46,15 +59,7 @@ class Command(BaseCommand):
                verbosity=1, **options):
         if verbosity > 0:
             logging.getLogger("search").setLevel(logging.INFO)
-        try:
-            every_s = parse_duration(every) if every is not None else None
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
-        if window_ms is not None and window_ms < 0 or radius_m is not None and not radius_m > 0 \
-                or min_devices is not None and min_devices < 1:
-            raise CommandError("need --window-ms >= 0, --radius-m > 0 and --min-devices >= 1")
-        config = LoopConfig.from_settings(every_s=every_s, window_ms=window_ms, radius_m=radius_m,
-                                          min_devices=min_devices)
+        config = loop_config(every, window_ms, radius_m, min_devices)
         stop = threading.Event()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
