@@ -1,16 +1,17 @@
 """Compiled (numba) shape features of every event's main cluster, and the class they give.
 
 Per event (pixels ``start[e]:start[e + 1]`` of crayfis.morphology.pixels.EventPixels):
-  1. pedestal: median and noise (1.4826 x MAD, at least MIN_NOISE_DN) of the unlit pixels when
-     there are MIN_DARK_PIXELS of them, else the frame mean and std the event carries;
+  1. pedestal: median of the unlit pixels when there are MIN_DARK_PIXELS of them, else the frame
+     mean the event carries; noise: the larger of 1.4826 x their MAD, the frame's std and
+     MIN_NOISE_DN;
   2. clusters: lit pixels linked when at most LINK_PX apart (union-find; a cluster is named by its
      earliest lit pixel); the main cluster holds the largest summed excess over the pedestal
      (ties: the earlier cluster);
   3. shape of the main cluster's lit pixel centres (unweighted, so the shape is the lit region's):
      second moments -> major axis; length = extent along it + 1; elongation = sqrt(l1 / max(l2,
      1/12)) (1/12: the variance of one pixel's width, so a one-pixel-wide line stays finite);
-     width = sqrt(l2); bend = largest distance of the centre line (mean minor coordinate of each
-     one-pixel slice along the major axis) from its least-squares straight line; fill = pixels /
+     width = sqrt(l2); bend = largest distance between the least-squares cubic and straight
+     line through the centres (minor against major coordinate); fill = pixels /
      the area 4 pi sqrt(l1 l2) of the ellipse of the moments (1 for a filled disc);
   4. charge sharing of a one-pixel main cluster: its brightest neighbour's excess against
      SHARE_FRACTION of its own and SHARE_SIGMA noise sigmas;
@@ -52,7 +53,7 @@ def limits() -> np.ndarray:
 
 MAD_TO_SIGMA = 1.4826       # sigma of a normal distribution per unit of median absolute deviation
 PIXEL_VARIANCE = 1.0 / 12.0  # variance of a uniform one-pixel width
-SLICE_EPS = 1e-9            # slices are floor(u - u_min + eps): a centre on a boundary rounds up
+ORTHO_EPS = 1e-10           # a polynomial degree whose residual norm^2 per point is below this is absent
 
 
 COUNTING_RANGE = 1024        # integer values spanning at most this many are counted, not sorted
@@ -144,13 +145,14 @@ def _order_stats(d, n, cum):
 
 @njit(cache=True, nogil=True)
 def _pedestal(dark, n_dark, frame_mean, frame_std, cum, lim):
-    """(pedestal, noise sigma) of one event."""
+    """(pedestal, noise sigma) of one event. The noise is never below the frame's own std: the
+    block's few dark values are integers, often clipped at 0, and their MAD can read 0."""
+    std = frame_std if math.isfinite(frame_std) else 0.0
     if n_dark >= lim[LIM_MIN_DARK]:
         med, mad = _order_stats(dark, n_dark, cum)
-        return med, max(MAD_TO_SIGMA * mad, lim[LIM_MIN_NOISE])
+        return med, max(MAD_TO_SIGMA * mad, std, lim[LIM_MIN_NOISE])
     ped = frame_mean if math.isfinite(frame_mean) else 0.0
-    sigma = frame_std if math.isfinite(frame_std) else 0.0
-    return ped, max(sigma, lim[LIM_MIN_NOISE])
+    return ped, max(std, lim[LIM_MIN_NOISE])
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -203,43 +205,44 @@ def _main_root(parent, lv, n, ped, sums):
 
 
 @njit(cache=True, nogil=True)
-def _bend(u, v, m, u_min, n_slices, su, sv, cnt):
-    """Largest distance of the slice means (the centre line) from their least-squares line."""
-    su[:n_slices] = 0.0
-    sv[:n_slices] = 0.0
-    cnt[:n_slices] = 0.0
+def _bend(u, v, m, half, q, curve):
+    """Largest distance, over the m pixel centres, between the least-squares cubic v(u) and the
+    least-squares line: the bent part of the centre line, which a straight cluster's thickness and
+    pixel steps leave near zero. Computed as the projection of v on the discrete polynomials of
+    degree 2 and 3 orthogonal over the points (Gram-Schmidt of 1, t, t^2, t^3 with t = u / half
+    in [-1, 1]); a degree the points cannot carry (fewer distinct u) is left out, as a least-
+    squares fit of lower rank would. q: 4 scratch rows, curve: 1 scratch row."""
     for i in range(m):
-        k = min(int(math.floor(u[i] - u_min + SLICE_EPS)), n_slices - 1)
-        su[k] += u[i]
-        sv[k] += v[i]
-        cnt[k] += 1.0
-    n = mu = mv = 0.0
-    for k in range(n_slices):
-        if cnt[k] > 0:
-            su[k] /= cnt[k]
-            sv[k] /= cnt[k]
-            n += 1.0
-            mu += su[k]
-            mv += sv[k]
-    if n < 3:
-        return 0.0
-    mu, mv = mu / n, mv / n
-    suu = suv = 0.0
-    for k in range(n_slices):
-        if cnt[k] > 0:
-            suu += (su[k] - mu) ** 2
-            suv += (su[k] - mu) * (sv[k] - mv)
-    slope = suv / suu
+        t = u[i] / half
+        q[0, i], q[1, i], q[2, i], q[3, i] = 1.0, t, t * t, t * t * t
+        curve[i] = 0.0
+    for k in range(4):
+        for j in range(k):
+            dot = 0.0
+            for i in range(m):
+                dot += q[k, i] * q[j, i]
+            for i in range(m):
+                q[k, i] -= dot * q[j, i]
+        norm2 = 0.0
+        for i in range(m):
+            norm2 += q[k, i] * q[k, i]
+        scale = 1.0 / math.sqrt(norm2) if norm2 > ORTHO_EPS * m else 0.0
+        coef = 0.0
+        for i in range(m):
+            q[k, i] *= scale
+            coef += q[k, i] * v[i]
+        if k >= 2:
+            for i in range(m):
+                curve[i] += coef * q[k, i]
     worst = 0.0
-    for k in range(n_slices):
-        if cnt[k] > 0:
-            worst = max(worst, abs(sv[k] - mv - slope * (su[k] - mu)))
+    for i in range(m):
+        worst = max(worst, abs(curve[i]))
     return worst
 
 
 @njit(cache=True, nogil=True)
 def _shape(mx, my, m, work):
-    """(length, elongation, width, bend, fill) of m pixel centres; work: 5 scratch rows."""
+    """(length, elongation, width, bend, fill) of m pixel centres; work: 7 scratch rows."""
     cx = cy = 0.0
     for i in range(m):
         cx += mx[i]
@@ -263,8 +266,8 @@ def _shape(mx, my, m, work):
         u[i] = dx * c + dy * s
         v[i] = dy * c - dx * s
         u_min, u_max = min(u_min, u[i]), max(u_max, u[i])
-    n_slices = int(math.floor(u_max - u_min + SLICE_EPS)) + 1
-    bend = _bend(u, v, m, u_min, n_slices, work[2], work[3], work[4])
+    half = max(0.5 * (u_max - u_min), 0.5)
+    bend = _bend(u, v, m, half, work[2:6], work[6])
     fill = m / (4.0 * math.pi * math.sqrt(max(l1, PIXEL_VARIANCE) * max(l2, PIXEL_VARIANCE)))
     return u_max - u_min + 1.0, math.sqrt(l1 / max(l2, PIXEL_VARIANCE)), math.sqrt(l2), bend, fill
 
@@ -339,9 +342,8 @@ def event_features(start, x, y, val, lit, frame_mean, frame_std, lim):
     widest = 1
     for e in range(n):
         widest = max(widest, start[e + 1] - start[e])
-    # rows: lit x, y, value; unlit values; cluster sums; main x, y; then u, v and the slices'
-    # sums and counts (a linked cluster of m pixels spans fewer than 3 m slices)
-    buf = np.empty((12, 3 * widest + 3))
+    # rows: lit x, y, value; unlit values; cluster sums; main x, y; then _shape's scratch
+    buf = np.empty((14, widest))
     parent = np.empty(widest, dtype=np.int64)
     counts = np.empty(COUNTING_RANGE, dtype=np.int64)
     for e in range(n):
@@ -367,8 +369,7 @@ def cluster_shape(x, y):
     """(length, elongation, width, bend, fill) of pixel centres, as for an event's main cluster:
     the simulator's truth for the pixels a particle's path covers."""
     m = len(x)
-    span = math.sqrt((x.max() - x.min()) ** 2 + (y.max() - y.min()) ** 2)
-    work = np.empty((5, max(m, int(span) + 3)))
+    work = np.empty((7, m))
     return _shape(x.astype(np.float64), y.astype(np.float64), m, work)
 
 

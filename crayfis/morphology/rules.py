@@ -39,8 +39,10 @@ such as an alpha particle's. A path curled on itself, a few pixels thick, fills 
 over its radius, a small fraction."""
 
 BEND_PX = 1.5
-"""A long cluster is bent (a worm) when its centre line departs from the best straight line by at
-least this much. Pixelisation alone moves a straight centre line by at most half a pixel."""
+"""A long cluster is bent (a worm) when the least-squares cubic through its pixel centres departs
+from the least-squares straight line by at least this much somewhere along it: an arc or an S.
+A straight track's thickness averages out of both fits, and its pixel steps move them apart by
+a small fraction of a pixel."""
 
 MAX_TRACK_WIDTH_PX = 1.5
 """A straight track is thin: diffusion spreads its charge over 1-4 lit pixels across, an rms
@@ -58,7 +60,8 @@ SHARE_SIGMA = 3.0
 noise fluctuation next to a bright hot pixel does not count as sharing."""
 
 MIN_NOISE_DN = 1.0
-"""Floor of the pedestal noise estimate: values are integers, a 1-unit step is never significant."""
+"""Floor of the noise estimate (which is also never below the frame's own std): values are
+integers, a 1-unit step is never significant."""
 
 MIN_DARK_PIXELS = 8
 """The pedestal and its noise are taken from the event's unlit pixels (the byte block around the

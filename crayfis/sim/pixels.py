@@ -6,10 +6,12 @@ The physical picture (docs/morphology.md states it with its sources):
   1.1-1.6 um, a sensitive depth of 15-30 um, a gain of 0.25-1 value units per collected electron,
   and charge diffusion: charge freed at depth z (0 = the collecting side) spreads with an rms of
   sigma0 * sqrt(0.2 + 0.8 z / depth) pixels, sigma0 0.4-0.9.
-- Dark frame: pedestal 0.5-3.5 and read/thermal noise 0.7-2.0 units. The app tunes its L1
-  threshold to pass ~20 of ~1800 frames a minute, ~1 % of frames, which for ~2 million Gaussian
-  pixels puts L1 at pedestal + 5.7 sigma; L2 is one unit below. A frame therefore also holds
-  about one stray noise pixel above L2 on average, wherever in the frame.
+- Dark frame: pedestal 0.5-3.5 and read/thermal noise 0.7-2.0 units. The app tunes L1 to pass
+  ~20 of ~1800 frames a minute (~1 %), which for ~2 million Gaussian pixels is near pedestal +
+  5.7 sigma, and takes L2 one unit below; its uploads hold about 1.2 L2 pixels per event
+  (crayfis/sim/phone.py). Here L2 is the lowest whole value leaving at most STRAY_MEAN noise
+  pixels above it per frame (~5.6 sigma), L1 one unit above, and a frame holds Poisson of that
+  many stray pixels above L2, anywhere in it.
 - Muons (tracks): minimum-ionising, cos^2 zenith intensity through a flat sensor (zenith density
   cos^3 sin), straight through the sensitive layer: depth x tan(zenith) / pitch pixels long,
   ~100 electrons per um with Landau (Moyal) fluctuations. Near-vertical ones are spots.
@@ -52,7 +54,7 @@ RES = (1920, 1080)
 N_FRAME_PIXELS = RES[0] * RES[1]
 SIDE_LENGTH = 5                  # the app's byte block squares
 MAX_L2_PIXELS = 120              # the app's npix
-L1_SIGMAS = 5.7                  # L1 passes ~1 % of 2-million-pixel Gaussian frames
+STRAY_MEAN = 0.2                 # most noise pixels above L2 per frame (the app's ~1.2 L2 pixels per event)
 MAX_VALUE = 255                  # 8-bit luma
 EV_PER_PAIR = 3.6                # eV per electron-hole pair in silicon
 MIP_MP_PER_UM = 76.0             # most probable MIP charge, electrons per um (mean ~100 with the tail)
@@ -109,9 +111,10 @@ class LabelledEvent:
 
 def draw_sensor(rng: np.random.Generator) -> Sensor:
     pedestal, noise = rng.uniform(0.5, 3.5), rng.uniform(0.7, 2.0)
-    l1 = int(np.rint(pedestal + L1_SIGMAS * noise))
+    z = -float(ndtri(STRAY_MEAN / N_FRAME_PIXELS))      # a value v is above L2 when v >= L2 + 0.5
+    l2 = int(np.ceil(pedestal + z * noise - 0.5))
     return Sensor(rng.uniform(1.1, 1.6), rng.uniform(15.0, 30.0), float(np.exp(rng.uniform(np.log(0.25), 0.0))),
-                  rng.uniform(0.4, 0.9), pedestal, noise, l1 - 1)
+                  rng.uniform(0.4, 0.9), pedestal, noise, l2)
 
 
 # --- particles: deposits (x px, y px, depth fraction, electrons) and the true path -----------------

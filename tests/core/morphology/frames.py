@@ -99,9 +99,10 @@ def arc(cx: float, cy: float, radius: float, start_deg: float, span_deg: float, 
     return path(np.column_stack([cx + radius * np.cos(t), cy + radius * np.sin(t)]), **kw)
 
 
-def transform(image: dict, kind: str, centre: tuple[int, int] = (600, 500)) -> dict:
-    """The image turned by 90/180/270 degrees or mirrored about a point, on the grid exactly."""
-    cx, cy = centre
+def transform(image: dict, kind: str) -> dict:
+    """The image turned by 90/180/270 degrees or mirrored about its own middle, on the grid exactly."""
+    cx = (min(x for x, _ in image) + max(x for x, _ in image)) // 2
+    cy = (min(y for _, y in image) + max(y for _, y in image)) // 2
     maps = {
         "rot90": lambda x, y: (cx - (y - cy), cy + (x - cx)),
         "rot180": lambda x, y: (2 * cx - x, 2 * cy - y),

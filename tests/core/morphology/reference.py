@@ -1,8 +1,8 @@
 """Per-event reference of the morphology classifier, written independently of the compiled batch.
 
 One event at a time from the decoder's EventRecord (pixels and hits), with numpy and
-scipy.ndimage: clusters by `ndimage.label` (see _labels), moments by `np.cov`, axes by `np.linalg.eigh`, the centre
-line's straight line by `np.polyfit`. Conventions it shares with the batch because they are part
+scipy.ndimage: clusters by `ndimage.label` (see _labels), moments by `np.cov`, axes by `np.linalg.eigh`, the cubic
+and straight centre lines by `np.polyfit`. Conventions it shares with the batch because they are part
 of the definition: the main cluster is the one with the largest summed excess, ties going to the
 cluster of the earliest lit pixel; its peak is its first brightest pixel; a cluster whose two
 second moments are equal takes its major axis at half the angle atan2(2 cxy, cxx - cyy).
@@ -10,6 +10,7 @@ second moments are equal takes its major axis at half the angle atan2(2 cxy, cxx
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy import ndimage
@@ -22,11 +23,11 @@ F = {name: i for i, name in enumerate(FEATURES)}
 
 
 def _pedestal(dark: list[int], ev: EventRecord) -> tuple[float, float]:
+    std = ev.std if ev.std is not None and math.isfinite(ev.std) else 0.0
     if len(dark) >= rules.MIN_DARK_PIXELS:
         ped = float(np.median(dark))
-        return ped, max(1.4826 * float(np.median(np.abs(np.array(dark) - ped))), rules.MIN_NOISE_DN)
+        return ped, max(1.4826 * float(np.median(np.abs(np.array(dark) - ped))), std, rules.MIN_NOISE_DN)
     ped = ev.avg if ev.avg is not None and math.isfinite(ev.avg) else 0.0
-    std = ev.std if ev.std is not None and math.isfinite(ev.std) else 0.0
     return ped, max(std, rules.MIN_NOISE_DN)
 
 
@@ -61,15 +62,11 @@ def shape(xs: np.ndarray, ys: np.ndarray) -> tuple[float, float, float, float, f
     d = np.vstack([xs - xs.mean(), ys - ys.mean()]).T
     u, v = d @ major, d @ minor
     length = u.max() - u.min() + 1.0
-    slices = np.floor(u - u.min() + 1e-9).astype(int)
-    count = np.bincount(slices)
-    filled = count > 0
-    cu = np.bincount(slices, weights=u)[filled] / count[filled]
-    cv = np.bincount(slices, weights=v)[filled] / count[filled]
-    bend = 0.0
-    if len(cu) >= 3:
-        slope, intercept = np.polyfit(cu, cv, 1)
-        bend = float(np.abs(cv - (slope * cu + intercept)).max())
+    with warnings.catch_warnings():   # fewer distinct u than the degree: a lower-rank fit, as meant
+        warnings.simplefilter("ignore", np.exceptions.RankWarning)
+        cubic = np.polyval(np.polyfit(u, v, 3), u)
+        straight = np.polyval(np.polyfit(u, v, 1), u)
+    bend = float(np.abs(cubic - straight).max())
     fill = len(xs) / (4 * math.pi * math.sqrt(max(l1, 1 / 12) * max(l2, 1 / 12)))
     return float(length), math.sqrt(l1 / max(l2, 1.0 / 12.0)), math.sqrt(l2), bend, fill
 
