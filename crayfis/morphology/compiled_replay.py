@@ -23,6 +23,7 @@ from crayfis.wire.byteblock import MAX_SIDE_LENGTH
 OK = -1
 GRID_SLACK = 4         # a grid is used when the box holds at most this many cells per square cell
 GRID_FLOOR = 1024      # ... or at most this many cells
+GRID_SIDE_MAX = 1 << 16
 UNSEEN, OFF_FRAME = -1, -2
 
 
@@ -71,6 +72,8 @@ def _grid_area(hx, hy, h_lo, h_hi, side):
     if h_hi == h_lo or side % 2 == 0 or side > MAX_SIDE_LENGTH:
         return 0
     _, _, w, h = _box(hx, hy, h_lo, h_hi, side // 2)
+    if w > GRID_SIDE_MAX or h > GRID_SIDE_MAX:   # also keeps w * h far from overflowing
+        return 0
     area = w * h
     return area if area <= max(GRID_SLACK * (h_hi - h_lo) * side * side, GRID_FLOOR) else 0
 

@@ -125,7 +125,7 @@ def _unpacked_run(buf, pos, end, tag_byte, out, cur, slot):
     predictable order) are decoded without a data-dependent branch, inline: numba compiles a
     helper call that returns the position in this loop several times slower."""
     k = cur[slot]
-    while pos >= 0:
+    while 0 <= pos < end:
         b0 = np.int64(buf[pos])
         b1 = np.int64(buf[pos + 1]) if pos + 1 < end else np.int64(0x80)
         more = b0 >> 7
@@ -140,6 +140,8 @@ def _unpacked_run(buf, pos, end, tag_byte, out, cur, slot):
             if pos >= end or buf[pos] != tag_byte:
                 break
             pos += 1
+            if pos >= end:   # a tag with no value after it
+                pos = -1
     cur[slot] = k
     return pos
 

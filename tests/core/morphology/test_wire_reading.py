@@ -4,6 +4,13 @@ for: protobuf's own parsing (message.wire_form over the parsed message) and
 crayfis.wire.byteblock's replay order."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
+from itertools import chain
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -17,11 +24,12 @@ from crayfis.morphology.rules import MAX_LIT_PIXELS
 from crayfis.sim import pixels as simpix
 from crayfis.wire import crayfis_pb2 as pb
 from crayfis.wire.byteblock import block_coords
-from crayfis.wire.decode import parse_chunk
+from crayfis.wire.decode import WireDecodeError, decode_submit, parse_chunk
 from ingest.synthetic import make_chunk
 
 from . import frames as fr
 
+ROOT = Path(__file__).resolve().parents[3]
 NAMES = ("hit_start", "hx", "hy", "val_start", "vals", "side", "res", "avg", "std", "crowded")
 
 
@@ -60,9 +68,12 @@ def packed(number: int, values: list[int]) -> bytes:
     return field(number, 2, b"".join(varint(v) for v in values))
 
 
-def chunk_of(events: list[bytes], *, res=(1920, 1080), xb_extra: bytes = b"") -> bytes:
-    """A DataChunk with one exposure block holding these serialized events."""
-    xb = b"".join(field(7, 2, ev) for ev in events) + field(26, 0, res[0]) + field(27, 0, res[1]) + xb_extra
+def chunk_of(events: list[bytes], *, res=(1920, 1080), xb_extra: bytes = b"", res_first: bool = False) -> bytes:
+    """A DataChunk with one exposure block holding these serialized events (the resolution after
+    them, as protobuf writes it, or before them, so the last event ends the body)."""
+    res_fields = field(26, 0, res[0]) + field(27, 0, res[1])
+    events_fields = b"".join(field(7, 2, ev) for ev in events)
+    xb = res_fields + xb_extra + events_fields if res_first else events_fields + res_fields + xb_extra
     return field(2, 2, xb)
 
 
@@ -186,3 +197,118 @@ def test_a_block_with_the_wrong_number_of_values_is_reported():
     for n_vals in (24, 26):
         *_, bad = replay(arr([0, 1]), arr([10]), arr([10]), arr([0, n_vals]), arr([5]), arr([100]), arr([100]))
         assert bad == 0
+
+
+# --- crafted bodies ------------------------------------------------------------------------------
+
+def random_varint(rng: np.random.Generator, longest: int) -> bytes:
+    size = int(rng.integers(1, longest)) if rng.random() < 0.15 else int(rng.integers(0, 2))
+    return bytes([0x80 | int(b) for b in rng.integers(0, 128, size)]) + bytes([int(rng.integers(0, 128))])
+
+
+def random_fields(rng: np.random.Generator, numbers: list[int], clean: bool) -> bytes:
+    """A message body of random fields: these numbers (and a stranger), runs of one tag, packed
+    runs, and (unless clean) bad wire types, varints over 10 bytes, lengths that overrun, a cut
+    anywhere. Either way it may end in a run's tag with no value after it."""
+    longest = 10 if clean else 12
+    out = bytearray()
+    for _ in range(rng.integers(1, 12)):
+        number = int(rng.choice(numbers + [int(rng.integers(1, 40))]))
+        wire_type = int(rng.choice([0] * 10 + [2] * 4 + [1, 5] + ([] if clean else [3, 6])))
+        out += varint(number << 3 | wire_type)
+        if wire_type == 0:
+            out += random_varint(rng, longest)
+            for _ in range(rng.integers(0, 5)):   # the run goes on
+                out += varint(number << 3) + random_varint(rng, longest)
+        elif wire_type == 2:
+            if clean:
+                payload = b"".join(random_varint(rng, longest) for _ in range(rng.integers(0, 6)))
+            else:
+                payload = bytes(rng.integers(0, 256, rng.integers(0, 8)).astype(np.uint8))
+            overrun = int(rng.integers(1, 4)) if not clean and rng.random() < 0.1 else 0
+            out += varint(len(payload) + overrun) + payload
+        elif wire_type in (1, 5):
+            out += bytes(rng.integers(0, 256, 8 if wire_type == 1 else 4).astype(np.uint8))
+    if wire_type == 0 and rng.random() < 0.3:
+        out += varint(number << 3)                # a run's tag with no value after it
+    return bytes(out if clean or rng.random() < 0.8 else out[:rng.integers(1, len(out) + 1)])
+
+
+def crafted(seed: int, n: int):
+    """Well-framed chunks whose byte blocks, pixels and events hold random fields."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        events = []
+        for _ in range(rng.integers(1, 4)):
+            clean = rng.random() < 0.7
+            ev = random_fields(rng, [4, 5, 6, 22], clean) if rng.random() < 0.3 else b""
+            ev += field(4, 2, random_fields(rng, [1, 2, 3], clean)) if rng.random() < 0.3 else b""
+            events.append(ev + field(22, 2, random_fields(rng, [1, 2, 3, 4], clean)))
+        yield chunk_of(events, res=(int(rng.integers(0, 60)), int(rng.integers(0, 60))), res_first=rng.random() < 0.5)
+
+
+def mutations(seed: int, n: int, simulated: bool = True):
+    """Bodies cut short, with bytes flipped or spliced: mostly junk, some still valid protobuf."""
+    rng = np.random.default_rng(seed)
+    bases = [make_chunk(s, n_events=6).body for s in range(3)]
+    if simulated:
+        bases.append(simpix.data_chunk(simpix.simulate(8, seed=seed), run_uuid=simpix.run_uuid_for(seed),
+                                       start_ms=fr.START_MS))
+    for _ in range(n):
+        body = bytearray(bases[rng.integers(len(bases))])
+        kind = rng.integers(3)
+        if kind == 0:
+            body = body[:rng.integers(len(body))]
+        elif kind == 1:
+            for i in rng.integers(0, len(body), rng.integers(1, 6)):
+                body[i] = int(rng.integers(256))
+        else:
+            i = int(rng.integers(len(body)))
+            body[i:i] = bytes(rng.integers(0, 256, rng.integers(1, 12)).astype(np.uint8))
+        yield bytes(body)
+
+
+def test_mutated_bodies_read_the_same_or_are_declined():
+    """Where protobuf parses a mutated body and the compiled reader accepts it, both read the same."""
+    agreed = 0
+    for body in mutations(seed=1, n=800):
+        ok, form = compiled(body)
+        try:
+            expected = wire_form(parse_chunk(body))
+        except ValueError:   # not protobuf, or x/y counts differ (the decoder rejects both)
+            continue
+        if ok:
+            for name, got, want in zip(NAMES, form, expected):
+                np.testing.assert_array_equal(np.asarray(got), np.asarray(want), err_msg=name)
+            agreed += 1
+    assert agreed > 40
+
+
+def classify_mutations(seed: int, n: int) -> int:
+    """Read every mutated and crafted body; classify those the decoder accepts. Returns how many
+    it accepted."""
+    accepted = 0
+    for body in chain(mutations(seed, n, simulated=False), crafted(seed, n)):
+        compiled(body)
+        try:
+            decode_submit(body, {"Device-id": "fuzz"}, with_pixels=False)
+        except WireDecodeError:
+            continue
+        classify_body(body)
+        accepted += 1
+    return accepted
+
+
+def test_mutated_bodies_stay_within_bounds():
+    """The compiled reader on every mutated and crafted body, and the whole compiled
+    classification on those the decoder accepts (the only ones the indexer classifies), with
+    numba's bounds checking on (a fresh compile in a child process): no index reaches outside an
+    array. Checked to fail (IndexError) when _unpacked_run loses its guard against a run that
+    ends in a tag with no value after it at the end of the body."""
+    code = ("from tests.core.morphology.test_wire_reading import classify_mutations;"
+            "print(classify_mutations(seed=2, n=400))")
+    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": tempfile.mkdtemp(prefix="morph-numba-")}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert int(done.stdout.split()[-1]) > 20
