@@ -62,8 +62,8 @@ def classify_events(events: Sequence[EventRecord]) -> np.ndarray:
 
 
 def classify_message(msg: pb.DataChunk) -> np.ndarray:
-    """Class codes of every event of a parsed DataChunk, in DecodedChunk.events order: the index
-    path, which needs no pixel lists from the decoder."""
+    """Class codes of every event of a parsed DataChunk, in DecodedChunk.events order, read
+    through the protobuf objects (classify_body's fallback)."""
     return classify_pixels(from_message(msg))
 
 
@@ -83,5 +83,4 @@ def class_names(codes: np.ndarray) -> list[str | None]:
 
 
 __all__ = ["features", "decide", "classify_pixels", "classify_events", "classify_message", "classify_body",
-           "class_names",
-           "NONE", "SPOT", "TRACK", "WORM", "NOISE"]
+           "class_names", "NONE", "SPOT", "TRACK", "WORM", "NOISE"]

@@ -1,6 +1,6 @@
 """Compiled (numba) ByteBlock replay of every event of an upload: each value's (x, y) and lit flag.
 
-The order is crayfis.wire.byteblock's (wire protocol section 4): hits in list order, rows (dy)
+The order is crayfis.wire.byteblock's (docs/wire-protocol.md section 4): hits in list order, rows (dy)
 outer, columns (dx) inner, a coordinate already covered by an earlier square skipped, an off-frame
 one covered but holding no value. byteblock.block_coords is the definition; this is its compiled
 twin for the index path, where a Python replay per event would cost more than the classifier's

@@ -4,7 +4,8 @@ Event i owns pixels ``start[i]:start[i + 1]``; each pixel has its frame column x
 and whether it is lit (one of the event's L2 hits; the others are the byte block's surroundings).
 `from_records` builds it from decoded events (crayfis.wire.records.EventRecord with pixels), the
 form the JSON decoder and `decode_submit(..., with_pixels=True)` give; crayfis.morphology.message
-builds the same arrays straight from a parsed DataChunk for the indexer.
+builds the same arrays from a parsed DataChunk (the indexer's path builds them in compiled code,
+compiled_pipeline).
 """
 from __future__ import annotations
 
@@ -33,10 +34,6 @@ class EventPixels:
     frame_mean: np.ndarray  # float64 per event: Event.avg (weighted frame mean)
     frame_std: np.ndarray   # float64 per event: Event.std
     crowded: np.ndarray     # bool per event: more than MAX_LIT_PIXELS hits, pixels left out
-
-    @property
-    def n_events(self) -> int:
-        return len(self.start) - 1
 
 
 def _finite(v: float | None) -> float:

@@ -82,11 +82,6 @@ the surroundings toward the threshold, so its lit pixels stand only a few sigmas
 particle's deposit is not tied to the threshold: its core stands tens of sigmas above a dark
 surrounding. A real deposit fainter than this is not told apart from noise in one frame."""
 
-
-def class_name(code: int) -> str | None:
-    """The stored name of a class code; None for NONE."""
-    return None if code == NONE else CLASS_NAMES[code]
-
 MAX_LIT_PIXELS = 1000
 """Events with more lit pixels than this are noise without a shape analysis: no particle deposit
 lights that many pixels of a phone sensor (the app sends at most 120, the JSON format at most
