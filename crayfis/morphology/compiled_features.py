@@ -57,6 +57,7 @@ ORTHO_EPS = 1e-10           # a polynomial degree whose residual norm^2 per poin
 
 
 COUNTING_RANGE = 1024        # integer values spanning at most this many are counted, not sorted
+SMALL_CLUSTER = 16           # up to this many lit pixels are linked pair by pair, without sorting
 
 
 @njit(cache=True, nogil=True)
@@ -164,25 +165,36 @@ def _find(parent, i):
 
 
 @njit(cache=True, nogil=True)
+def _union(parent, i, j):
+    ri, rj = _find(parent, i), _find(parent, j)
+    if ri < rj:
+        parent[rj] = ri
+    elif rj < ri:
+        parent[ri] = rj
+
+
+@njit(cache=True, nogil=True)
 def _link(lx, ly, n, parent, link):
     """Union-find of lit pixels within `link` in both axes; parent[i] ends as the cluster's
-    smallest index. Pixels are visited by row so each meets only those within `link` rows.
-    Returns the number of clusters."""
+    smallest index. Past SMALL_CLUSTER pixels they are visited by row, so each meets only those
+    within `link` rows. Returns the number of clusters."""
     for i in range(n):
         parent[i] = i
-    by_row = np.argsort(ly[:n], kind="mergesort")
-    for a in range(n):
-        i = by_row[a]
-        for b in range(a + 1, n):
-            j = by_row[b]
-            if ly[j] - ly[i] > link:
-                break
-            if abs(lx[i] - lx[j]) <= link:
-                ri, rj = _find(parent, i), _find(parent, j)
-                if ri < rj:
-                    parent[rj] = ri
-                elif rj < ri:
-                    parent[ri] = rj
+    if n <= SMALL_CLUSTER:
+        for i in range(n):
+            for j in range(i + 1, n):
+                if abs(lx[i] - lx[j]) <= link and abs(ly[i] - ly[j]) <= link:
+                    _union(parent, i, j)
+    else:
+        by_row = np.argsort(ly[:n], kind="mergesort")
+        for a in range(n):
+            i = by_row[a]
+            for b in range(a + 1, n):
+                j = by_row[b]
+                if ly[j] - ly[i] > link:
+                    break
+                if abs(lx[i] - lx[j]) <= link:
+                    _union(parent, i, j)
     n_clusters = 0
     for i in range(n):
         parent[i] = _find(parent, i)
