@@ -30,10 +30,10 @@ widened by one pixel: what a noise-free camera would show), by the classes' defi
 (crayfis.morphology.rules) measured as the classifier measures a cluster
 (compiled_features.cluster_shape and shape_class). The classifier only sees the recorded pixels:
 with noise, the threshold, the sensor's own diffusion and gain, Landau gaps, strays, the frame's
-edges and the 120-pixel cap. The app's
-side is mimicked exactly: lit pixels are those above L2 in scan order, at most 120, uploaded as
-a byte block of 5x5 squares (or, for older builds, as a `pixels` list); a frame whose brightest
-pixel does not pass L1 is not an event. Seeded and deterministic.
+edges and the 120-pixel cap. The app's side is mimicked exactly: lit pixels are those above L2
+in scan order, at most 120, uploaded as a byte block of 5x5 squares (or, for older builds, as a
+`pixels` list); a frame whose brightest pixel does not pass L1 is not an event. Seeded and
+deterministic.
 """
 from __future__ import annotations
 
