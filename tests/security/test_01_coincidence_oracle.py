@@ -164,6 +164,9 @@ def test_coincidence_oracle_locates_no_phone_finer_than_its_public_cell(client, 
     settings.CRAYFIS_ES_PREFIX = other_prefix
     outside = _world(client, outside_lat, times)
 
+    hits_status, hits_page = inside[0]["hits"]
+    assert hits_status == 200 and len(hits_page["results"]) == len(times), "anonymous hit reads must still work"
+    assert inside[0]["dash_device"][0] == 200, "the victim's device page must still be public"
     for phase, a, b in (("before the probe", inside[0], outside[0]), ("after the probe", inside[1], outside[1])):
         diff = _differences(a, b)
         assert not diff, (f"{phase}, anonymous readers can tell whether the victim is within R of the "

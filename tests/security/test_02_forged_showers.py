@@ -126,7 +126,7 @@ def test_missing_app_code_is_refused_when_codes_are_enforced(client, settings, e
 
     Fails on main at 8e37016: both entry points answer 202 and store the upload.
     """
-    from ingest.models import Upload
+    from ingest.models import AppCode, Upload
     from tests.security.asgi_client import asgi_post
 
     settings.CRAYFIS_INGEST_ENFORCE_APP_CODES = True
@@ -138,6 +138,14 @@ def test_missing_app_code_is_refused_when_codes_are_enforced(client, settings, e
         status = asgi_post("/submit", body, headers)[0]
     assert status == 401, f"an upload without App-code got {status} with enforcement on"
     assert not Upload.objects.exists()
+    AppCode.objects.create(code="known-code-42")
+    headers["App-code"] = "known-code-42"
+    body += b"\x00"   # another body: not a resend of the refused one
+    if entry == "django":
+        known = post_submit(client, body, headers).status_code
+    else:
+        known = asgi_post("/submit", body, headers)[0]
+    assert known == 202, "a known App-code must still be accepted"
 
 
 def test_submit_is_rate_limited_per_device_with_retry_after(client, settings):

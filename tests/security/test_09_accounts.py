@@ -36,7 +36,11 @@ def test_weak_passwords_are_refused_at_sign_up(client):
 
 
 def _locked_out(client, url: str, username: str, password: str, attempts: int = 30) -> tuple[list[int], bool]:
-    """(statuses of wrong guesses, whether the right password then still logs in)."""
+    """(statuses of wrong guesses, whether the right password then still logs in); the right
+    password is checked to work before the guessing starts."""
+    client.post(url, {"username": username, "password": password}, REMOTE_ADDR=ADDRESS)
+    assert "_auth_user_id" in client.session, "the right password must log in before the attack"
+    client.logout()
     statuses = [client.post(url, {"username": username, "password": f"guess-{i}-x"}, REMOTE_ADDR=ADDRESS).status_code
                 for i in range(attempts)]
     client.post(url, {"username": username, "password": password}, REMOTE_ADDR=ADDRESS)

@@ -85,6 +85,7 @@ def test_device_ids_with_control_characters_are_refused(client, device_id):
                 "asgi": asgi_post("/submit", body + b"\x00", headers)[0]}
     assert statuses == {"django": 400, "asgi": 400} and not Upload.objects.exists(), \
         f"{device_id!r}: {statuses}, stored {Upload.objects.count()}"
+    assert post_submit(client, body, chunk("3f1a9c0b5e7d2468", [])[1]).status_code == 202
 
 
 @pytest.mark.django_db
