@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from django.utils import timezone
-
 from django.contrib.auth.models import Permission
+from django.utils import timezone
 
 from accounts.services import new_scientist_key
 from crayfis.privacy import public_cell

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import ssl
 import threading
@@ -12,9 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 from django.core import mail
+from django.core.management import call_command
 
 from crayfis.definition import SearchParams
 from search.alerts import SIGNATURE_HEADER, AlertConfig, deliver_due, queue_alerts, signature
+from search.checks import alert_webhook
 from search.continuous import ContinuousSearch
 from search.es_candidates import candidate_source
 from search.incremental import HitBatch
@@ -217,3 +220,29 @@ def test_a_plain_http_webhook_is_never_posted(receiver):
     counts = deliver_due(cfg, now_ms=0)
     assert counts["retry"] >= 1 and counts["sent"] == 0 and receiver.requests == []
     assert all("https" in a.error for a in AlertAttempt.objects.all())
+
+
+def test_the_worker_command_delivers_the_queue_once(receiver, settings):
+    report, _, _ = run(network(7, shower_devices=9))
+    receiver.fail = 0
+    settings.CRAYFIS_ALERT_WEBHOOK_URL, settings.CRAYFIS_ALERT_WEBHOOK_SECRET = receiver.url, "s3cret"
+    settings.CRAYFIS_ALERT_EMAILS, settings.CRAYFIS_ALERT_FAR_PER_YEAR = ["ops@example.org"], 1e30
+    queued = queue_alerts(documents(report), AlertConfig.from_settings(), now_ms=0)
+    out = io.StringIO()
+    call_command("deliver_alerts", "--once", stdout=out)
+    assert json.loads(out.getvalue()) == {"sent": len(queued), "retry": 0, "gave_up": 0}
+    assert len(mail.outbox) == len(queued) == len(receiver.bodies)
+    assert all(SIGNATURE_HEADER in headers for _, headers, _ in receiver.requests)
+    call_command("deliver_alerts", "--once", stdout=io.StringIO())       # nothing is sent twice
+    assert len(mail.outbox) == len(queued) == len(receiver.bodies)
+
+
+def test_the_checks_refuse_a_plain_http_webhook_and_warn_of_an_unsigned_one(settings):
+    settings.CRAYFIS_ALERT_WEBHOOK_URL, settings.CRAYFIS_ALERT_WEBHOOK_SECRET = "http://example.org/hook", "s"
+    assert [m.id for m in alert_webhook(None)] == ["search.E001"]
+    settings.CRAYFIS_ALERT_WEBHOOK_URL, settings.CRAYFIS_ALERT_WEBHOOK_SECRET = "https://example.org/hook", ""
+    assert [m.id for m in alert_webhook(None)] == ["search.W001"]
+    settings.CRAYFIS_ALERT_WEBHOOK_SECRET = "s"
+    assert alert_webhook(None) == []
+    settings.CRAYFIS_ALERT_WEBHOOK_URL = ""
+    assert alert_webhook(None) == []

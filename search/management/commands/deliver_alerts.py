@@ -36,11 +36,10 @@ class Command(BaseCommand):
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, lambda *_: stop.set())
         totals = {"sent": 0, "retry": 0, "gave_up": 0}
-        while not stop.is_set():
-            close_old_connections()
+        while True:
             for name, n in deliver_due(cfg, now_ms()).items():
                 totals[name] += n
-            if once:
+            if once or stop.wait(settings.CRAYFIS_ALERT_POLL_S):
                 break
-            stop.wait(settings.CRAYFIS_ALERT_POLL_S)
+            close_old_connections()   # a long-running worker drops a stale database connection
         self.stdout.write(json.dumps(totals))
