@@ -108,14 +108,14 @@ def record_indexed(arrivals: Iterable[Arrival]) -> set[str]:
             [PhoneClaim(device_id=d, user_id=u, first_upload_id=g.first_upload_id, first_seen_at=g.first_seen_at,
                         last_seen_at=g.last_seen_at) for (d, u), g in groups.items()],
             ignore_conflicts=True)   # a claim made by another indexer meanwhile stays as it is
-        claim_ids = {}
         for (d, u), g in groups.items():
-            claim = PhoneClaim.objects.filter(device_id=d, user_id=u)
-            claim.update(uploads=F("uploads") + g.uploads, hits=F("hits") + g.hits,
-                         first_upload_id=Least("first_upload_id", g.first_upload_id),
-                         first_seen_at=Least("first_seen_at", g.first_seen_at),
-                         last_seen_at=Greatest("last_seen_at", g.last_seen_at))
-            claim_ids[(d, u)] = claim.values_list("id", flat=True).get()
+            PhoneClaim.objects.filter(device_id=d, user_id=u).update(
+                uploads=F("uploads") + g.uploads, hits=F("hits") + g.hits,
+                first_upload_id=Least("first_upload_id", g.first_upload_id),
+                first_seen_at=Least("first_seen_at", g.first_seen_at),
+                last_seen_at=Greatest("last_seen_at", g.last_seen_at))
+        rows = PhoneClaim.objects.filter(device_id__in={d for d, _ in groups}, user_id__in={u for _, u in groups})
+        claim_ids = {(d, u): c for d, u, c in rows.values_list("device_id", "user_id", "id") if (d, u) in groups}
         wanted = {(claim_ids[key], day, cell) for key, g in groups.items() for day, cell in g.days}
         known = set(ClaimDay.objects.filter(claim_id__in=set(claim_ids.values()),
                                             day__in={day for _, day, _ in wanted})

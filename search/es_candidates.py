@@ -40,6 +40,7 @@ from ingest.devices import trusted_pseudonyms
 from search.incremental import Change, StoredCandidate
 from search.region import Interval
 
+TERMS_PER_QUERY = 10_000   # well below Elasticsearch's index.max_terms_count (65,536)
 # pseudonyms -> those of them that are trusted devices now
 TrustLookup = Callable[[Iterable[str]], set[str]]
 
@@ -177,10 +178,16 @@ class EsCandidateStore:
         candidates. A document is rewritten only where its trust fields differ (revision + 1),
         under the seq_no it was read with."""
         names = sorted(set(pseudonyms))
-        if not names:
+        hits, seen = [], set()
+        for start in range(0, len(names), TERMS_PER_QUERY):
+            query = {"bool": {"filter": [{"term": {"source": CONTINUOUS}},
+                                         {"terms": {"devices": names[start:start + TERMS_PER_QUERY]}}]}}
+            for h in self._all(query, ["candidate_id", "devices", "revision", *TRUST_FIELDS]):
+                if h["_id"] not in seen:
+                    seen.add(h["_id"])
+                    hits.append(h)
+        if not hits:
             return []
-        query = {"bool": {"filter": [{"term": {"source": CONTINUOUS}}, {"terms": {"devices": names}}]}}
-        hits = self._all(query, ["candidate_id", "devices", "revision", *TRUST_FIELDS])
         trusted = self.trusted({d for h in hits for d in h["_source"]["devices"]})
         actions = []
         for h in hits:
@@ -197,14 +204,14 @@ class EsCandidateStore:
     def alertable(self, ranges: Sequence[Interval], ids: Iterable[str], far_below: float) -> list[dict]:
         """Public active candidates whose false-alarm rate is below ``far_below`` and that overlap
         one of ``ranges`` or are named in ``ids``: the documents an alert may announce."""
-        which = [_overlaps(ranges)] if ranges else []
         ids = sorted(set(ids))
-        if ids:
-            which.append({"terms": {"candidate_id": ids}})
-        if not which:
-            return []
-        query = {"bool": {"filter": [{"term": {"source": CONTINUOUS}}, {"term": {"status": ACTIVE}},
-                                     {"term": {"public": True}},
-                                     {"range": {"false_alarm_per_year": {"lt": float(far_below)}}},
-                                     {"bool": {"should": which, "minimum_should_match": 1}}]}}
-        return [h["_source"] for h in self._all(query)]
+        which = ([_overlaps(ranges)] if ranges else []) + [
+            {"terms": {"candidate_id": ids[start:start + TERMS_PER_QUERY]}}
+            for start in range(0, len(ids), TERMS_PER_QUERY)]
+        found: dict[str, dict] = {}
+        for clause in which:
+            query = {"bool": {"filter": [{"term": {"source": CONTINUOUS}}, {"term": {"status": ACTIVE}},
+                                         {"term": {"public": True}},
+                                         {"range": {"false_alarm_per_year": {"lt": float(far_below)}}}, clause]}}
+            found.update((h["_source"]["candidate_id"], h["_source"]) for h in self._all(query))
+        return list(found.values())
