@@ -246,3 +246,19 @@ def test_the_checks_refuse_a_plain_http_webhook_and_warn_of_an_unsigned_one(sett
     assert alert_webhook(None) == []
     settings.CRAYFIS_ALERT_WEBHOOK_URL = ""
     assert alert_webhook(None) == []
+
+
+def test_operators_see_every_attempt_and_can_retry_a_given_up_alert(admin_client, settings):
+    report, _, _ = run(network(8, shower_devices=9))
+    cfg = config("https://127.0.0.1:9/closed", far=1e30, emails=())
+    (first, *_) = queue_alerts(documents(report), cfg, now_ms=0)
+    for t in range(cfg.max_attempts):
+        deliver_due(cfg, now_ms=t * 10**9)
+    alert = Alert.objects.get(candidate_id=first)
+    assert alert.gave_up
+    page = admin_client.get(f"/admin/search/alert/{alert.pk}/change/").content.decode()
+    assert AlertAttempt.objects.filter(alert=alert).count() == cfg.max_attempts
+    assert page.count("webhook: URLError") == cfg.max_attempts + 1   # each attempt, and the last error
+    admin_client.post("/admin/search/alert/", {"action": "retry_now", "_selected_action": [alert.pk]})
+    alert.refresh_from_db()
+    assert not alert.gave_up and alert.attempts == 0
