@@ -99,7 +99,9 @@ def record_indexed(arrivals: Iterable[Arrival]) -> set[str]:
 
     Call it once per upload, inside the transaction that marks it indexed.
     """
-    arrivals = list(arrivals)
+    arrivals = [a for a in arrivals if a.app_code or a.device_id.startswith(API_DEVICE_PREFIX)]
+    if not arrivals:
+        return set()
     groups = _group(arrivals, _claimants(arrivals))
     if not groups:
         return set()

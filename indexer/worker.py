@@ -347,7 +347,7 @@ class Indexer:
         counted here, once per upload marked indexed, in the same transaction."""
         grown = pairing.record_indexed(
             pairing.Arrival(p.upload_id, p.device_id, p.app_code, p.received_at, len(p.hit_times), p.cells)
-            for p in marked if p.app_code or p.device_id.startswith(pairing.API_DEVICE_PREFIX))
+            for p in marked)
         if grown:
             trust.earn_by_history(grown)
 
