@@ -4,6 +4,9 @@ device belongs to, and how it earns or loses the trust that makes its hits count
 Uploads reach pairing as the indexer hands them over (``pairing.record_indexed``, called in the
 transaction that marks them indexed); the full path through /submit and the indexer is in
 tests/accounts/test_signup_and_app_codes.py and tests/security/.
+
+Fails on main at d21fe67: there is no pairing (any upload with an account's code lists the phone
+on that account's page) and no trust (accounts.pairing, accounts.trust, trust_device are new).
 """
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
 """The anonymous hit view tells nothing finer than the second (api/public_hits.py), on the real node:
 two networks whose hits differ only in their milliseconds inside each second give identical
 anonymous pages, cursors and streams, whatever the page size; a scientist's key still reads
-every hit's exact time and device."""
+every hit's exact time and device.
+
+Fails on main at d21fe67 (checked): anonymous hits carry their device and exact time, are sorted
+and cut into pages by exact time, and cursors hold the exact time of a page's last hit."""
 from __future__ import annotations
 
 import json
