@@ -73,3 +73,46 @@ class ScientistAPIKey(AbstractAPIKey):
         verbose_name = "scientist API key"
         verbose_name_plural = "scientist API keys"
         permissions = [("read_exact_hits", "Can read exact hit positions through the read API")]
+
+
+class PhoneClaim(models.Model):
+    """An account's claim on a device: uploads under its Device-id that carried one of the
+    account's app codes (or, for a registered JSON detector, its registration).
+
+    Counters add up only what those uploads contained, so the account page built from them shows
+    the owner what his own uploads sent and nothing else. The first claim on a device pairs it; a
+    claim by a second account makes it contested (paired to nobody) until an operator confirms
+    one claim (accounts/pairing.py).
+    """
+
+    device_id = models.CharField(max_length=128)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="phone_claims")
+    first_upload_id = models.BigIntegerField(help_text="the first indexed upload that made this claim")
+    first_seen_at = models.DateTimeField(help_text="receive time of the claim's first upload")
+    last_seen_at = models.DateTimeField(help_text="receive time of the claim's latest upload")
+    uploads = models.BigIntegerField(default=0)
+    hits = models.BigIntegerField(default=0)
+    confirmed = models.BooleanField(default=False, help_text="an operator made this the device's one owner")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["device_id", "user"], name="phone_claim_device_user_unique")]
+        ordering = ("device_id", "first_upload_id")
+
+    def __str__(self) -> str:
+        return f"{self.device_id} claimed by {self.user}"
+
+
+class ClaimDay(models.Model):
+    """A receive day (UTC) on which a claim's uploads arrived, and a public cell they reported:
+    the history that earns a paired device trust (accounts/trust.py). One row per (claim, day,
+    cell); '' stands for uploads without a position."""
+
+    claim = models.ForeignKey(PhoneClaim, on_delete=models.CASCADE, related_name="days")
+    day = models.DateField()
+    cell = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["claim", "day", "cell"], name="claim_day_cell_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id} {self.day} {self.cell or '-'}"

@@ -15,7 +15,7 @@ from django.db import transaction
 from accounts.keys import can_read_exact, forget_keys
 from accounts.models import AccountAppCode, DeviceAPIKey, RegisteredDevice, ScientistAPIKey
 from ingest.devices import pseudonym_of
-from ingest.models import AppCode, Device, Upload
+from ingest.models import AppCode, Device
 
 APP_CODE_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
 APP_CODE_LENGTH = 10          # 32**10 ~ 1e15 codes
@@ -43,15 +43,6 @@ def issue_app_code(user: AbstractBaseUser) -> AppCode:
     code = AppCode.objects.create(code=text, label=f"account {user.get_username()}")
     AccountAppCode.objects.create(user=user, app_code=code)
     return code
-
-
-def linked_phone_ids(user: AbstractBaseUser) -> list[str]:
-    """Device-ids of phones whose uploads carried one of the account's app codes (ever)."""
-    codes = list(AppCode.objects.filter(account_link__user=user).values_list("code", flat=True))
-    if not codes:
-        return []
-    return list(Upload.objects.filter(app_code__in=codes).values_list("device_id", flat=True)
-                .distinct().order_by("device_id"))
 
 
 @transaction.atomic

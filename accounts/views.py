@@ -1,5 +1,8 @@
 """Account pages: sign up, the account page, app codes, JSON API devices and keys.
 
+The account page shows an owner's phones only as his own uploads described them
+(accounts/pairing.py ``phones_of``): no public pseudonym, nothing another account's uploads sent.
+
 Every change is a POST (CSRF-protected) by the logged-in owner. A new API key is rendered in
 the reply to the POST that made it and nowhere else: it is not stored in clear, not put in the
 session, and cannot be shown again.
@@ -12,11 +15,9 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import keys, services
+from accounts import keys, pairing, services
 from accounts.forms import KeyNameForm, RegisterDeviceForm, SignUpForm
 from accounts.models import RegisteredDevice
-from ingest.devices import pseudonym_of
-from ingest.models import Device
 
 
 @require_http_methods(["GET", "POST"])
@@ -35,18 +36,13 @@ def signup(request):
 def _page(request, *, new_key: str | None = None, new_key_for: str | None = None, status: int = 200,
           device_form: RegisterDeviceForm | None = None):
     user = request.user
-    phone_ids = services.linked_phone_ids(user)
-    phones = [{"pseudonym": pseudonym_of(d.device_id), "blocked": d.blocked,
-               "last_upload_at": d.last_upload_at, "uploads_indexed": d.uploads_indexed}
-              for d in Device.objects.filter(device_id__in=phone_ids).order_by("-last_upload_at")]
     registered = (RegisteredDevice.objects.filter(user=user).select_related("device")
                   .prefetch_related("device__api_keys"))
-    devices = [{"reg": reg, "pseudonym": pseudonym_of(reg.device.device_id),
-                "keys": sorted(reg.device.api_keys.all(), key=lambda k: k.created, reverse=True)}
+    devices = [{"reg": reg, "keys": sorted(reg.device.api_keys.all(), key=lambda k: k.created, reverse=True)}
                for reg in registered]
     context = {
         "app_code": services.current_app_code(user),
-        "phones": phones,
+        "phones": pairing.phones_of(user),
         "devices": devices,
         "device_form": device_form or RegisterDeviceForm(),
         "can_read_exact": keys.can_read_exact(user),

@@ -1,9 +1,13 @@
 """Elasticsearch queries of the read API, and what of a document each reader may see.
 
-Privacy (crayfis/privacy.py, docs/api.md): anonymous readers get the public view only: device
-pseudonym and the coarse 0.1-degree cell, and their bounding box filters on the cell centre, so a
-tiny box cannot be used to locate a hit more finely than its cell. Scientist keys also get the
-exact position. No reply ever holds a raw Device-id (documents do not contain one).
+Privacy (crayfis/privacy.py, docs/security.md, docs/api.md): anonymous readers get the public
+view only. A hit: its coarse 0.1-degree cell and its time in whole seconds, with no device
+identity (api/public_hits.py keeps the order and the paging from telling more); their bounding
+box filters on the cell centre, so a tiny box cannot locate a hit more finely than its cell. A
+candidate: public ones only (k trusted members), with counts, times, cell and significance,
+never its members or hits. Scientist keys get everything: the device pseudonym and exact time
+and position of every hit, every candidate with its members and which of them are trusted. No
+reply ever holds a raw Device-id (documents do not contain one).
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from api.public_hits import floor_second
 from crayfis.es.candidates import CONTINUOUS, selection
 from crayfis.es.naming import index_for, index_pattern
 
@@ -20,12 +25,12 @@ MAX_NAMED_MONTHS = 24      # beyond this, search the wildcard pattern (keeps the
 HIT_SORT = [{"t_ms": "asc"}, {"hit_id": "asc"}]
 CANDIDATE_SORT = [{"t_start_ms": "asc"}, {"candidate_id": "asc"}]
 
-PUBLIC_HIT_FIELDS = ("hit_id", "t_ms", "device", "cell", "cell_location", "n_pix", "max_val")
-EXACT_HIT_FIELDS = PUBLIC_HIT_FIELDS + ("location", "gps_accuracy", "altitude", "t_nano", "model")
-CANDIDATE_FIELDS = ("candidate_id", "source", "job_id", "t_start_ms", "t_end_ms", "n_hits", "n_devices",
-                    "multiplicity", "devices", "hit_ids",
-                    "cell", "cell_location", "location", "n_triggered_anchors", "expected_background",
-                    "p_value", "false_alarm_per_year", "tau_ms", "radius_m", "k")
+PUBLIC_HIT_FIELDS = ("hit_id", "t_ms", "cell", "cell_location", "n_pix", "max_val")
+EXACT_HIT_FIELDS = PUBLIC_HIT_FIELDS + ("device", "location", "gps_accuracy", "altitude", "t_nano", "model")
+PUBLIC_CANDIDATE_FIELDS = ("candidate_id", "source", "job_id", "t_start_ms", "t_end_ms", "n_hits", "n_devices",
+                           "n_trusted_devices", "multiplicity", "cell", "cell_location", "n_triggered_anchors",
+                           "expected_background", "p_value", "false_alarm_per_year", "tau_ms", "radius_m", "k")
+EXACT_CANDIDATE_FIELDS = PUBLIC_CANDIDATE_FIELDS + ("devices", "trusted_devices", "hit_ids", "public", "location")
 
 
 def month_indices(prefix: str, kind: str, from_ms: int, to_ms: int) -> str:
@@ -69,8 +74,10 @@ def hits_query(from_ms: int, to_ms: int, *, exact: bool, bbox=None, devices=None
 def candidates_query(from_ms: int, to_ms: int, *, exact: bool, bbox=None, min_devices=None,
                      max_p_value=None, devices=None, source: str = CONTINUOUS, job_id: str | None = None) -> dict:
     """Candidates of one source (crayfis/es/candidates.py ``selection``: the continuous search's
-    active ones unless source=batch), optionally of one run, that match the filters."""
-    filters: list[dict] = [time_range("t_start_ms", from_ms, to_ms), selection(source, job_id)]
+    active ones unless source=batch), optionally of one run, that match the filters; without a
+    key public ones only."""
+    filters: list[dict] = [time_range("t_start_ms", from_ms, to_ms),
+                           selection(source, job_id, public_only=not exact)]
     if bbox is not None:
         filters.append(bbox_filter("location" if exact else "cell_location", bbox))
     if min_devices is not None:
@@ -88,27 +95,31 @@ def _cell(src: dict) -> tuple[Any, Any]:
 
 
 def hit_view(src: dict, exact: bool) -> dict:
-    """What one reader may see of a hit document."""
+    """What one reader may see of a hit document: anonymously no device and whole seconds."""
     cell_lat, cell_lon = _cell(src)
-    out = {"hit_id": src["hit_id"], "t_ms": src["t_ms"], "device": src["device"], "cell": src.get("cell"),
-           "cell_lat": cell_lat, "cell_lon": cell_lon, "n_pix": src.get("n_pix"), "max_val": src.get("max_val")}
+    out = {"hit_id": src["hit_id"], "t_ms": src["t_ms"] if exact else floor_second(src["t_ms"]),
+           "cell": src.get("cell"), "cell_lat": cell_lat, "cell_lon": cell_lon, "n_pix": src.get("n_pix"),
+           "max_val": src.get("max_val")}
     if exact:
         loc = src.get("location") or {}
-        out.update(lat=loc.get("lat"), lon=loc.get("lon"), accuracy=src.get("gps_accuracy"),
-                   altitude=src.get("altitude"), t_nano=src.get("t_nano"), model=src.get("model"))
+        out.update(device=src.get("device"), lat=loc.get("lat"), lon=loc.get("lon"),
+                   accuracy=src.get("gps_accuracy"), altitude=src.get("altitude"), t_nano=src.get("t_nano"),
+                   model=src.get("model"))
     return out
 
 
 def candidate_view(src: dict, exact: bool) -> dict:
+    """What one reader may see of a candidate: anonymously counts, times, cell, significance."""
     cell_lat, cell_lon = _cell(src)
     out = {k: src.get(k) for k in ("candidate_id", "source", "job_id", "t_start_ms", "t_end_ms", "n_hits",
                                     "n_devices", "multiplicity", "n_triggered_anchors", "expected_background",
                                     "p_value", "false_alarm_per_year", "tau_ms", "radius_m", "k", "cell")}
-    out.update(devices=list(src.get("devices") or []), hit_ids=list(src.get("hit_ids") or []),
-               cell_lat=cell_lat, cell_lon=cell_lon)
+    out.update(n_trusted_devices=src.get("n_trusted_devices") or 0, cell_lat=cell_lat, cell_lon=cell_lon)
     if exact:
         loc = src.get("location") or {}
-        out.update(lat=loc.get("lat"), lon=loc.get("lon"))
+        out.update(devices=list(src.get("devices") or []), trusted_devices=list(src.get("trusted_devices") or []),
+                   hit_ids=list(src.get("hit_ids") or []), public=src.get("public") is True,
+                   lat=loc.get("lat"), lon=loc.get("lon"))
     return out
 
 
@@ -155,8 +166,9 @@ def scan_sorted(es: Elasticsearch, index: str, query: dict, sort: list, batch: i
             pass
 
 
-def network_stats(es: Elasticsearch, prefix: str, from_ms: int, to_ms: int) -> dict:
-    """Counts over [from_ms, to_ms): hits, devices, public cells, exposure hours, candidates."""
+def network_stats(es: Elasticsearch, prefix: str, from_ms: int, to_ms: int, *, exact: bool) -> dict:
+    """Counts over [from_ms, to_ms): hits, devices, public cells, exposure hours, candidates
+    (without a key: public candidates, and first/last hit times in whole seconds)."""
     hits = es.search(index=month_indices(prefix, "hits", from_ms, to_ms), size=0, track_total_hits=True,
                      query=hits_query(from_ms, to_ms, exact=False), ignore_unavailable=True,
                      allow_no_indices=True,
@@ -169,7 +181,8 @@ def network_stats(es: Elasticsearch, prefix: str, from_ms: int, to_ms: int) -> d
                    aggs={"live": {"sum": {"field": "live_s"}},
                          "devices": {"cardinality": {"field": "device", "precision_threshold": 3000}}})
     cands = es.count(index=index_pattern(prefix, "candidates"), ignore_unavailable=True, allow_no_indices=True,
-                     query={"bool": {"filter": [time_range("t_start_ms", from_ms, to_ms), selection()]}})
+                     query={"bool": {"filter": [time_range("t_start_ms", from_ms, to_ms),
+                                                selection(public_only=not exact)]}})
     ha = hits.get("aggregations") or {}          # absent when no index matched
     xa = xb.get("aggregations") or {}
     first, last = _agg(ha, "first"), _agg(ha, "last")
@@ -178,12 +191,18 @@ def network_stats(es: Elasticsearch, prefix: str, from_ms: int, to_ms: int) -> d
         "hits": hits["hits"]["total"]["value"],
         "devices": int(_agg(ha, "devices") or 0),
         "cells": int(_agg(ha, "cells") or 0),
-        "first_hit_ms": int(first) if first is not None else None,
-        "last_hit_ms": int(last) if last is not None else None,
+        "first_hit_ms": _time_shown(first, exact),
+        "last_hit_ms": _time_shown(last, exact),
         "exposure_hours": round((_agg(xa, "live") or 0.0) / 3600.0, 6),
         "live_devices": int(_agg(xa, "devices") or 0),
         "candidates": cands["count"],
     }
+
+
+def _time_shown(t_ms, exact: bool) -> int | None:
+    if t_ms is None:
+        return None
+    return int(t_ms) if exact else floor_second(int(t_ms))
 
 
 def _agg(aggs: dict, name: str):

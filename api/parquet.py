@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-PUBLIC_COLUMNS = (("hit_id", "string"), ("t_ms", "int64"), ("device", "string"), ("cell", "string"),
+PUBLIC_COLUMNS = (("hit_id", "string"), ("t_ms", "int64"), ("cell", "string"),
                   ("cell_lat", "float64"), ("cell_lon", "float64"), ("n_pix", "int32"), ("max_val", "int64"))
-EXACT_COLUMNS = PUBLIC_COLUMNS + (("lat", "float64"), ("lon", "float64"), ("accuracy", "float64"),
+EXACT_COLUMNS = PUBLIC_COLUMNS + (("device", "string"), ("lat", "float64"), ("lon", "float64"), ("accuracy", "float64"),
                                   ("altitude", "float64"), ("t_nano", "int64"), ("model", "string"))
 MEDIA_TYPE = "application/vnd.apache.parquet"
 

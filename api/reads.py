@@ -1,10 +1,12 @@
 """Read API: GET /api/v1/hits, /api/v1/candidates, /api/v1/network/stats.
 
-Anonymous callers get the public view (pseudonyms and coarse cells; see api/es_queries.py);
-scientist keys add exact positions. Pages are sorted on a unique key, (t_ms, hit_id) or
-(t_start_ms, candidate_id), and continue with an opaque cursor (Elasticsearch search_after), so
-no server-side state is kept between pages. `format=ndjson` (or `parquet`) streams a whole
-range under one point in time instead.
+Anonymous callers get the public view (api/es_queries.py, docs/security.md): hits with coarse
+cells and whole-second times and no device, public candidates without members; they may not
+filter by device (400). Scientist keys see everything. Pages are sorted on a unique key,
+(t_ms, hit_id) or (t_start_ms, candidate_id), and continue with an opaque cursor
+(Elasticsearch search_after), so no server-side state is kept between pages; anonymous hit
+pages are ordered and cut by whole seconds instead (api/public_hits.py). `format=ndjson` (or
+`parquet`) streams a whole range under one point in time instead.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from api import es_queries, schema
+from api import es_queries, public_hits, schema
 from api.authentication import ApiKeyAuthentication
 from api.base import ApiView
 from api.errors import BadRequest, Unavailable
@@ -99,6 +101,14 @@ def _field_errors(errors: dict) -> list[dict]:
     return out
 
 
+def refuse_device_filter(q: dict, exact: bool) -> None:
+    """Only a scientist's key may select by device: the public view names no device's hits or
+    candidates (a per-device time series is what the coincidence oracle needs)."""
+    if q.get("device") and not exact:
+        raise BadRequest("invalid query parameter(s)", _field_errors(
+            {"device": ["filtering by device needs a scientist's read key"]}))
+
+
 def _es_call(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
@@ -114,9 +124,11 @@ class HitsView(ReadView):
         operation_id="hits_list", summary="Hits in a time range", tags=["read"], auth=READ_AUTH,
         parameters=[HitsQuery],
         description=(
-            "Hits sorted by (t_ms, hit_id). Without a key: public view (device pseudonym and "
-            "coarse 0.1-degree cell; bbox filters cell centres). With a scientist key: exact "
-            "position too. Page with `cursor`; or `format=ndjson` / `format=parquet` to stream the whole range."),
+            "Hits sorted by (t_ms, hit_id). Without a key: public view (coarse 0.1-degree cell, time in "
+            "whole seconds, no device; rows ordered by (second, hit_id), the range widened to whole "
+            "seconds, bbox filters cell centres; `device` needs a key). With a scientist key: device "
+            "pseudonym, exact time and position. Page with `cursor`; or `format=ndjson` / `format=parquet` "
+            "to stream the whole range."),
         responses={(200, "application/json"): HitsPage,
                    (200, "application/x-ndjson"): OpenApiResponse(HitExact, description="one hit per line"),
                    (200, PARQUET): OpenApiResponse(OpenApiTypes.BINARY, description=(
@@ -126,17 +138,25 @@ class HitsView(ReadView):
     def get(self, request):
         q = self.query(request)
         exact = sees_exact(request)
+        refuse_device_filter(q, exact)
         es, prefix = get_es(), index_prefix()
-        index = es_queries.month_indices(prefix, "hits", q["from_ms"], q["to_ms"])
-        query = es_queries.hits_query(q["from_ms"], q["to_ms"], exact=exact, bbox=q.get("bbox"),
-                                      devices=q.get("device"))
+        from_ms, to_ms = (q["from_ms"], q["to_ms"]) if exact else public_hits.whole_seconds(q["from_ms"], q["to_ms"])
+        index = es_queries.month_indices(prefix, "hits", from_ms, to_ms)
+        query = es_queries.hits_query(from_ms, to_ms, exact=exact, bbox=q.get("bbox"), devices=q.get("device"))
         fields = es_queries.EXACT_HIT_FIELDS if exact else es_queries.PUBLIC_HIT_FIELDS
         if q["format"] in ("ndjson", "parquet"):
             return _stream(es, index, query, fields, exact, q["format"])
         size = q.get("limit") or settings.CRAYFIS_API_PAGE_SIZE
-        docs, last = _es_call(es_queries.search_page, es, index, query, es_queries.HIT_SORT, size,
-                              q.get("cursor"), fields)
-        cursor = encode_cursor(last) if last else None
+        if exact:
+            docs, last = _es_call(es_queries.search_page, es, index, query, es_queries.HIT_SORT, size,
+                                  q.get("cursor"), fields)
+        else:
+            def search(query, sort, n):
+                return es_queries.search_page(es, index, query, sort, n, None, fields)[0]
+
+            after = tuple(q["cursor"]) if q.get("cursor") else None
+            docs, last = _es_call(public_hits.page, search, query, size, after)
+        cursor = encode_cursor(list(last)) if last else None
         return Response({"results": [es_queries.hit_view(d, exact) for d in docs], "next_cursor": cursor,
                          "next": self.next_link(request, cursor)})
 
@@ -146,7 +166,7 @@ def _stream(es, index, query, fields, exact, fmt: str) -> StreamingHttpResponse:
                                  settings.CRAYFIS_API_STREAM_MAX_ROWS, fields)
     first = _es_call(next, batches, None)   # opens the point in time now: a down index is still a clean 503
 
-    def views():
+    def exact_order():
         batch = first
         while batch is not None:
             yield [es_queries.hit_view(d, exact) for d in batch]
@@ -155,6 +175,9 @@ def _stream(es, index, query, fields, exact, fmt: str) -> StreamingHttpResponse:
             except Exception:  # headers are gone: log and end the stream (the client resumes from its last t_ms)
                 logger.exception("read API: %s stream cut short", fmt)
                 return
+
+    def views():
+        return exact_order() if exact else public_hits.reorder(exact_order())
 
     if fmt == "parquet":
         response = StreamingHttpResponse(parquet_stream(views(), exact), content_type=PARQUET)
@@ -175,19 +198,23 @@ class CandidatesView(ReadView):
         description=("Candidates found by the coincidence search, sorted by (t_start_ms, candidate_id): "
                      "the continuous search's catalogue, or with source=batch (and job_id) the candidates "
                      "of batch runs; retracted ones (merged or no longer supported) are left out. Without "
-                     "a key the centroid is given only as its public cell."),
+                     "a key: public candidates only (at least k trusted members), with counts, times, the "
+                     "public cell of the centroid and significance; no members, hit ids or `device` filter. "
+                     "A scientist key sees every candidate with its members, trusted members and hit ids."),
         responses={200: CandidatesPage, **READ_ERRORS},
     )
     def get(self, request):
         q = self.query(request)
         exact = sees_exact(request)
+        refuse_device_filter(q, exact)
         es, prefix = get_es(), index_prefix()
         query = es_queries.candidates_query(q["from_ms"], q["to_ms"], exact=exact, bbox=q.get("bbox"),
                                         min_devices=q.get("min_devices"), max_p_value=q.get("max_p_value"),
                                         devices=q.get("device"), source=q["source"], job_id=q.get("job_id"))
         size = q.get("limit") or settings.CRAYFIS_API_PAGE_SIZE
         docs, last = _es_call(es_queries.search_page, es, f"{prefix}-candidates", query, es_queries.CANDIDATE_SORT,
-                              size, q.get("cursor"), es_queries.CANDIDATE_FIELDS)
+                              size, q.get("cursor"),
+                              es_queries.EXACT_CANDIDATE_FIELDS if exact else es_queries.PUBLIC_CANDIDATE_FIELDS)
         cursor = encode_cursor(last) if last else None
         return Response({"results": [es_queries.candidate_view(d, exact) for d in docs], "next_cursor": cursor,
                          "next": self.next_link(request, cursor)})
@@ -205,6 +232,9 @@ class NetworkStatsView(ReadView):
     )
     def get(self, request):
         q = self.query(request)
+        exact = sees_exact(request)
         to_ms = q["to_ms"] if "to_ms" in q else int(time.time() * 1000)
         from_ms = q["from_ms"] if "from_ms" in q else max(0, to_ms - DAY_MS)
-        return Response(_es_call(es_queries.network_stats, get_es(), index_prefix(), from_ms, to_ms))
+        if not exact:   # a hit count over a millisecond range would time a hit to the millisecond
+            from_ms, to_ms = public_hits.whole_seconds(from_ms, to_ms)
+        return Response(_es_call(es_queries.network_stats, get_es(), index_prefix(), from_ms, to_ms, exact=exact))

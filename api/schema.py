@@ -133,8 +133,11 @@ appear in the read API once indexed (normally seconds).
 per line) or `format=parquet` (one Parquet file), streamed from a consistent snapshot.
 
 **Privacy.** No reply contains a device's own id or, without a scientist key, an exact position:
-devices appear as pseudonyms (`d` + 16 hex, stable), places as the 0.1-degree grid cell
-(`cell`, with its centre `cell_lat`/`cell_lon`), and an anonymous `bbox` filters on cell centres.
+places are the 0.1-degree grid cell (`cell`, with its centre `cell_lat`/`cell_lon`), and an
+anonymous `bbox` filters on cell centres. Without a key hits name no device and give whole
+seconds (ordered and paged by second), and candidates are the public ones (at least k trusted
+devices) without their members. With a scientist key devices appear as pseudonyms (`d` + 16
+hex, stable) and times to the millisecond.
 """
 
 UPLOAD_DESCRIPTION = """

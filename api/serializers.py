@@ -88,7 +88,8 @@ class PageQuery(TimeRangeQuery):
     bbox = BBoxField(required=False, help_text=(
         "min_lon,min_lat,max_lon,max_lat. Scientist keys filter exact positions; anonymous "
         "readers filter the public cell centres"))
-    device = DevicesField(required=False, help_text="comma-separated device pseudonyms (d + 16 hex)")
+    device = DevicesField(required=False, help_text=(
+        "comma-separated device pseudonyms (d + 16 hex): scientist keys only (400 without a key)"))
     limit = serializers.IntegerField(required=False, min_value=1, max_value=settings.CRAYFIS_API_PAGE_MAX,
                                      help_text=f"page size (default {settings.CRAYFIS_API_PAGE_SIZE})")
     cursor = CursorField(required=False, trim_whitespace=False, help_text="next_cursor of the previous page (opaque)")
@@ -126,9 +127,9 @@ class StatsQuery(serializers.Serializer):
 # --- reply shapes (documentation) ---------------------------------------------------------
 
 class HitPublic(serializers.Serializer):
-    hit_id = serializers.CharField()
-    t_ms = serializers.IntegerField(help_text="phone/detector clock, Unix ms")
-    device = serializers.CharField(help_text="device pseudonym (HMAC of its id: stable, not invertible)")
+    hit_id = serializers.CharField(help_text="opaque id (a hash: carries no time and names no device)")
+    t_ms = serializers.IntegerField(help_text=(
+        "phone/detector clock, Unix ms; without a key truncated to the whole second"))
     cell = serializers.CharField(allow_null=True, help_text="public 0.1-degree cell, e.g. '46.25,6.05'")
     cell_lat = serializers.FloatField(allow_null=True, help_text="cell centre latitude")
     cell_lon = serializers.FloatField(allow_null=True, help_text="cell centre longitude")
@@ -137,6 +138,8 @@ class HitPublic(serializers.Serializer):
 
 
 class HitExact(HitPublic):
+    device = serializers.CharField(required=False, help_text=(
+        "device pseudonym (HMAC of its id: stable, not invertible): scientist keys only"))
     lat = serializers.FloatField(allow_null=True, required=False, help_text="exact position: scientist keys only")
     lon = serializers.FloatField(allow_null=True, required=False)
     accuracy = serializers.FloatField(allow_null=True, required=False, help_text="metres")
@@ -146,7 +149,9 @@ class HitExact(HitPublic):
 
 
 class HitsPage(serializers.Serializer):
-    results = HitExact(many=True, help_text="lat/lon/accuracy/altitude/t_nano/model only with a scientist key")
+    results = HitExact(many=True, help_text=(
+        "device/lat/lon/accuracy/altitude/t_nano/model and millisecond times only with a scientist key; "
+        "without one, rows are ordered by (second, hit_id)"))
     next_cursor = serializers.CharField(allow_null=True)
     next = serializers.URLField(allow_null=True)
 
@@ -161,9 +166,17 @@ class Candidate(serializers.Serializer):
     t_end_ms = serializers.IntegerField()
     n_hits = serializers.IntegerField()
     n_devices = serializers.IntegerField()
+    n_trusted_devices = serializers.IntegerField(help_text=(
+        "members that are trusted devices (docs/security.md); a candidate is public with at least k"))
     multiplicity = serializers.IntegerField(allow_null=True, help_text="most distinct devices in one window")
-    devices = serializers.ListField(child=serializers.CharField(), help_text="pseudonyms")
-    hit_ids = serializers.ListField(child=serializers.CharField())
+    devices = serializers.ListField(child=serializers.CharField(), required=False,
+                                    help_text="member pseudonyms: scientist keys only")
+    trusted_devices = serializers.ListField(child=serializers.CharField(), required=False,
+                                            help_text="the trusted members' pseudonyms: scientist keys only")
+    hit_ids = serializers.ListField(child=serializers.CharField(), required=False,
+                                    help_text="member hits: scientist keys only")
+    public = serializers.BooleanField(required=False, help_text=(
+        "whether anonymous readers see it (at least k trusted members): scientist keys only"))
     n_triggered_anchors = serializers.IntegerField(allow_null=True)
     expected_background = serializers.FloatField(allow_null=True)
     p_value = serializers.FloatField(allow_null=True)

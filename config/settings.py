@@ -270,14 +270,33 @@ CRAYFIS_SEARCH_LEASE_S = env_float("CRAYFIS_SEARCH_LEASE_S", 600.0)
 # Significance: a candidate is scored against the background of every hit in a span this long
 # around it (device rates from their observed spans there; longer = steadier, slower passes).
 CRAYFIS_SEARCH_RATE_SPAN_MS = env_int("CRAYFIS_SEARCH_RATE_SPAN_MS", 120_000)
-# Alerts: a candidate whose false-alarm rate per year falls below the threshold is announced
-# once (webhook POST of JSON and/or an email), retried with capped exponential backoff.
+# Alerts: a public candidate whose false-alarm rate per year falls below the threshold is
+# queued once, in the transaction that marks its buckets searched, and delivered by
+# `manage.py deliver_alerts` (webhook POST of JSON and/or an email), retried with capped
+# exponential backoff up to the attempt limit. The webhook must be https (redirects are failures);
+# each POST carries X-Crayfis-Signature: sha256=<HMAC-SHA256 of the body under the secret>
+# (unsigned without a secret; `manage.py check` warns). CRAYFIS_ALERT_TIMEOUT_S bounds a webhook
+# POST; EMAIL_TIMEOUT (below) bounds every SMTP operation; the worker polls every POLL_S.
 CRAYFIS_ALERT_FAR_PER_YEAR = env_float("CRAYFIS_ALERT_FAR_PER_YEAR", 1.0)
 CRAYFIS_ALERT_WEBHOOK_URL = env_str("CRAYFIS_ALERT_WEBHOOK_URL", "")
+CRAYFIS_ALERT_WEBHOOK_SECRET = env_str("CRAYFIS_ALERT_WEBHOOK_SECRET", "")
 CRAYFIS_ALERT_EMAILS = env_list("CRAYFIS_ALERT_EMAILS", [])
 CRAYFIS_ALERT_FROM_EMAIL = env_str("CRAYFIS_ALERT_FROM_EMAIL", "crayfis-alerts@localhost")
 CRAYFIS_ALERT_TIMEOUT_S = env_float("CRAYFIS_ALERT_TIMEOUT_S", 10.0)
 CRAYFIS_ALERT_MAX_ATTEMPTS = env_int("CRAYFIS_ALERT_MAX_ATTEMPTS", 12)
 CRAYFIS_ALERT_RETRY_MIN_S = env_float("CRAYFIS_ALERT_RETRY_MIN_S", 30.0)
 CRAYFIS_ALERT_RETRY_MAX_S = env_float("CRAYFIS_ALERT_RETRY_MAX_S", 3600.0)
+CRAYFIS_ALERT_POLL_S = env_float("CRAYFIS_ALERT_POLL_S", 10.0)
+# Seconds any SMTP connect, read or write may take (Django's own setting; unset, a mail server
+# that never answers would hold the alert worker forever).
+EMAIL_TIMEOUT = env_float("CRAYFIS_EMAIL_TIMEOUT_S", 10.0)
+
+# --- Trust (docs/security.md) ---------------------------------------------------------------------
+# A candidate is public (pages, anonymous API, public counts, alerts) only with at least k
+# (CRAYFIS_SEARCH_MIN_DEVICES) trusted members. A device is trusted by operator approval
+# (manage.py trust_device) or by history: paired to one account, whose uploads from it arrived
+# on at least MIN_DAYS distinct days (server receive time, UTC) spanning at least MIN_SPAN_DAYS,
+# all from one public cell, none quarantined.
+CRAYFIS_TRUST_MIN_DAYS = env_int("CRAYFIS_TRUST_MIN_DAYS", 7)
+CRAYFIS_TRUST_MIN_SPAN_DAYS = env_int("CRAYFIS_TRUST_MIN_SPAN_DAYS", 14)
 LOGGING["loggers"]["search"] = {"handlers": ["console"], "level": env_str("CRAYFIS_LOG_LEVEL", "INFO")}

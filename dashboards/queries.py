@@ -6,6 +6,13 @@ several searches) and asks only for aggregations or for whitelisted `_source` fi
 `location` of a hit, exposure or candidate never leaves Elasticsearch, and raw device ids are
 not even indexed (documents carry only pseudonyms).
 
+The trust model (docs/security.md) decides the rest: only public candidates (k trusted members)
+are shown or counted, anywhere, and a candidate shows its counts, times, the public cell of its
+centroid and its significance, never its members, hits or per-hit cells; a device page shows
+hourly counts at most and no candidates. So nothing here moves when forged phones make a
+candidate with a real one, and nothing joins a pseudonym to a candidate or to a time finer than
+the hour.
+
 Phone activity (active phones, the map, exposure, per-phone hit counts) comes from exposure
 blocks, one per phone per ~3 minutes, about 60 times fewer documents than hits: every hit
 arrives inside its exposure block, so a phone with hits in a window also has a block there.
@@ -22,12 +29,10 @@ from dashboards.public_positions import published_point
 ACTIVE_NOW_MS = 10 * MINUTE_MS
 SPANS = {"24h": (DAY_MS, 15 * MINUTE_MS), "7d": (7 * DAY_MS, HOUR_MS)}  # span -> (length, bucket)
 MAP_WINDOWS = {"10m": ACTIVE_NOW_MS, "24h": DAY_MS}
-CANDIDATE_SOURCE = ["candidate_id", "n_hits", "n_devices", "multiplicity", "t_start_ms", "t_end_ms",
-                    "n_triggered_anchors", "expected_background", "p_value", "false_alarm_per_year",
-                    "revision", "updated_at", "status", "retraction", "merged_into", "cell",
-                    "cell_location"]
-HIT_PUBLIC_FIELDS = ["hit_id", "device", "t_ms", "cell", "cell_location"]
-MAX_CANDIDATE_HITS = 10_000
+CANDIDATE_SOURCE = ["candidate_id", "n_hits", "n_devices", "n_trusted_devices", "multiplicity", "t_start_ms",
+                    "t_end_ms", "n_triggered_anchors", "expected_background", "p_value",
+                    "false_alarm_per_year", "revision", "updated_at", "status", "retraction", "merged_into",
+                    "cell", "cell_location"]
 MAX_TERMS = 10_000
 
 
@@ -103,7 +108,7 @@ def overview(es, prefix: str, now_ms: int) -> dict:
             "size": 0, "track_total_hits": True,
             "aggs": {"day": {"filter": _range("t_ms", now_ms - DAY_MS, now_ms)}}}),
         Search(indices.candidates(prefix), {
-            "size": 0, "track_total_hits": True, "query": selection()}),
+            "size": 0, "track_total_hits": True, "query": selection(public_only=True)}),
     ]
     expo, hits, cands = msearch(es, searches)
     ea = expo.get("aggregations", {})
@@ -188,8 +193,9 @@ def activity_map(es, prefix: str, now_ms: int, window: str, precision: int) -> d
 # shower a batch run also found is shown once, as the continuous search's candidate.
 
 def public_candidate(src: dict) -> dict:
-    """A candidate as published: place = its public cell, no exact centroid, no hit ids."""
-    out = {k: src.get(k) for k in ("candidate_id", "n_hits", "n_devices", "multiplicity", "t_start_ms",
+    """A candidate as published: place = its public cell, no exact centroid, no members or hits."""
+    out = {k: src.get(k) for k in ("candidate_id", "n_hits", "n_devices", "n_trusted_devices", "multiplicity",
+                                   "t_start_ms",
                                    "t_end_ms", "n_triggered_anchors", "expected_background", "p_value",
                                    "false_alarm_per_year", "revision", "updated_at", "status",
                                    "retraction", "merged_into")}
@@ -200,9 +206,9 @@ def public_candidate(src: dict) -> dict:
 
 
 def candidates(es, prefix: str, limit: int, offset: int, include_retracted: bool = False) -> dict:
-    """Candidates, newest first: time, coarse place, devices, significance."""
+    """Public candidates, newest first: time, coarse place, counts, significance."""
     body = {"size": limit, "from": offset, "track_total_hits": True,
-            "query": selection(include_retracted=include_retracted),
+            "query": selection(include_retracted=include_retracted, public_only=True),
             "sort": [{"t_start_ms": {"order": "desc", "unmapped_type": "long"}}],
             "_source": CANDIDATE_SOURCE}
     (resp,) = msearch(es, [Search(indices.candidates(prefix), body)])
@@ -211,50 +217,29 @@ def candidates(es, prefix: str, limit: int, offset: int, include_retracted: bool
 
 
 def candidate_detail(es, prefix: str, candidate_id: str) -> dict | None:
-    """One candidate with its hits' devices, public cells and time offsets, and the
-    multiplicity distribution of all candidates (to set this one against)."""
+    """One public candidate (retracted ones too: they name their successor) and the
+    multiplicity distribution of all public candidates (to set this one against)."""
     find = {"size": 1, "query": {"bool": {"filter": [{"term": {"candidate_id": candidate_id}},
-                                                     selection(include_retracted=True)]}},
-            "_source": CANDIDATE_SOURCE + ["hit_ids"]}
-    multiplicity = {"size": 0, "track_total_hits": False, "query": selection(),
+                                                     selection(include_retracted=True, public_only=True)]}},
+            "_source": CANDIDATE_SOURCE}
+    multiplicity = {"size": 0, "track_total_hits": False, "query": selection(public_only=True),
                     "aggs": {"m": {"terms": {"field": "n_devices", "size": 500,
                                              "order": {"_key": "asc"}}}}}
     found, mult = msearch(es, [Search(indices.candidates(prefix), find),
                                Search(indices.candidates(prefix), multiplicity)])
     if not found["hits"]["hits"]:
         return None
-    src = found["hits"]["hits"][0]["_source"]
-    hit_ids = [str(h) for h in (src.get("hit_ids") or [])][:MAX_CANDIDATE_HITS]
-    hits: list[dict] = []
-    if hit_ids:
-        body = {"size": len(hit_ids), "query": {"terms": {"hit_id": hit_ids}},
-                "_source": HIT_PUBLIC_FIELDS, "sort": [{"t_ms": "asc"}]}
-        (resp,) = msearch(es, [Search(indices.hits(prefix), body)])
-        hits = [h["_source"] for h in resp["hits"]["hits"]]
-    out = public_candidate(src)
-    t0 = out.get("t_start_ms")
-    if t0 is None and hits:
-        t0 = min(int(h["t_ms"]) for h in hits)
-    out["hits"] = [{"device": h.get("device"), "offset_ms": int(h["t_ms"]) - int(t0), "cell": h.get("cell")}
-                   for h in hits]
-    cells: dict[tuple, dict] = {}
-    for h in hits:
-        point = published_point(h.get("cell_location"))
-        if point is not None:
-            cell = cells.setdefault(point, {"devices": set(), "hits": 0})
-            cell["devices"].add(h.get("device"))
-            cell["hits"] += 1
-    out["cells"] = [{"lat": p[0], "lon": p[1], "phones": len(c["devices"]), "hits": c["hits"]}
-                    for p, c in cells.items()]
+    out = public_candidate(found["hits"]["hits"][0]["_source"])
     out["multiplicity_distribution"] = [{"n_devices": int(b["key"]), "candidates": int(b["doc_count"])}
-                           for b in _buckets(mult, "m")]
+                                        for b in _buckets(mult, "m")]
     return out
 
 
 # --- a device, the leaderboard ------------------------------------------------------------
 
 def device(es, prefix: str, pseudonym: str, now_ms: int) -> dict | None:
-    """A volunteer's phone: hit rate, exposure, calibration state, candidates it is in."""
+    """A volunteer's phone: hourly hit rate, exposure, calibration state; every time to the hour
+    (its start) and no candidate (which candidates a phone is in is what the oracle reads)."""
     last = now_ms - now_ms % HOUR_MS
     first = last - 7 * DAY_MS + HOUR_MS
     mine = {"term": {"device": pseudonym}}
@@ -274,15 +259,10 @@ def device(es, prefix: str, pseudonym: str, now_ms: int) -> dict | None:
                               "aggs": {"live_s": {"sum": {"field": "live_s"}},
                                        "events": {"sum": {"field": "n_events"}}}}}}),
         Search(indices.calibrations(prefix), {
-            "size": 1, "query": mine, "_source": ["end_ms", "start_ms", "n_frames", "run"],
+            "size": 1, "query": mine, "_source": ["end_ms", "n_frames"],
             "sort": [{"end_ms": {"order": "desc", "unmapped_type": "long"}}]}),
-        Search(indices.candidates(prefix), {
-            "size": 50, "track_total_hits": True,
-            "query": {"bool": {"filter": [{"term": {"devices": pseudonym}}, selection()]}},
-            "sort": [{"t_start_ms": {"order": "desc", "unmapped_type": "long"}}],
-            "_source": CANDIDATE_SOURCE}),
     ]
-    hits, expo, calib, cands = msearch(es, searches)
+    hits, expo, calib = msearch(es, searches)
     n_hits, n_blocks = _total(hits), _total(expo)
     if n_hits == 0 and n_blocks == 0:
         return None
@@ -296,36 +276,34 @@ def device(es, prefix: str, pseudonym: str, now_ms: int) -> dict | None:
         "state": latest.get("state"), "l1_threshold": latest.get("l1_threshold"),
         "l2_threshold": latest.get("l2_threshold"),
         "resolution": f"{latest['res_x']}x{latest['res_y']}" if latest.get("res_x") else None,
-        "last_calibration_ms": cal.get("end_ms") if cal else None,
+        "last_calibration_ms": _hour(cal.get("end_ms")) if cal else None,
         "calibration_frames": cal.get("n_frames") if cal else None,
     } if (latest or cal) else None
-    items = [public_candidate(h["_source"]) for h in cands["hits"]["hits"]]
     return {
         "device": pseudonym,
         "model": latest.get("model"),
         "hits_total": n_hits,
-        "first_hit_ms": _int_or_none(ha["first"]["value"]),
-        "last_hit_ms": _int_or_none(ha["last"]["value"]),
+        "first_hit_ms": _hour(ha["first"]["value"]),
+        "last_hit_ms": _hour(ha["last"]["value"]),
         "exposure_hours": round(_value(ea["data"], "live_s") / 3600.0, 3),
         "exposure_blocks": n_blocks,
         "aborted_blocks": int(ea["aborted"]["doc_count"]),
-        "last_exposure_end_ms": _int_or_none(latest.get("end_ms")),
+        "last_exposure_end_ms": _hour(latest.get("end_ms")),
         "hits_per_min_7d": round(week_events / (week_live_s / 60.0), 3) if week_live_s > 0 else None,
         "hit_rate": {"bucket_ms": HOUR_MS, "t_ms": [int(b["key"]) for b in series],
                      "hits_per_min": [round(b["doc_count"] / 60.0, 3) for b in series]},
         "calibration": calibration,
-        "candidates_total": _total(cands),
-        "candidates": items,
     }
 
 
-def _int_or_none(value) -> int | None:
-    return None if value is None else int(value)
+def _hour(t_ms) -> int | None:
+    """The start of the hour holding t_ms (None stays None)."""
+    return None if t_ms is None else int(t_ms) - int(t_ms) % HOUR_MS
 
 
 def leaderboard_inputs(es, prefix: str, now_ms: int, days: int) -> dict:
-    """Per device over the last `days`: live seconds and events (exposure blocks), and the
-    candidates it joined."""
+    """Per device over the last `days`: live seconds and events (exposure blocks), and the public
+    candidates it joined (a count that moved with non-public ones would be the oracle again)."""
     since = now_ms - days * DAY_MS
     searches = [
         Search(indices.exposures(prefix), {
@@ -336,7 +314,7 @@ def leaderboard_inputs(es, prefix: str, now_ms: int, days: int) -> dict:
                                     "events": {"sum": {"field": "n_events"}}}}}}),
         Search(indices.candidates(prefix), {
             "size": 0, "track_total_hits": False,
-            "query": {"bool": {"filter": [_range("t_start_ms", gte=since), selection()]}},
+            "query": {"bool": {"filter": [_range("t_start_ms", gte=since), selection(public_only=True)]}},
             "aggs": {"d": {"terms": {"field": "devices", "size": MAX_TERMS}}}}),
     ]
     expo, cands = msearch(es, searches)

@@ -33,6 +33,7 @@ from django.db.models import Q
 from django.utils import timezone
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
+from accounts import pairing, trust
 from crayfis.es.documents import build_actions
 from crayfis.es.templates import ensure_templates
 from crayfis.wire import jsonapi
@@ -94,6 +95,8 @@ class Prepared:
     actions: list = field(default_factory=list)
     hit_times: np.ndarray | None = None
     precals: list = field(default_factory=list)
+    app_code: str = ""
+    cells: frozenset = frozenset()   # public cells of its exposure blocks (the device's history)
 
 
 @dataclass
@@ -215,7 +218,8 @@ class Indexer:
         return list(Upload.objects.filter(id__in=ids, claim_owner=self.owner, status=UploadStatus.PENDING)
                     .order_by("id")
                     .values("id", "device_id", "body", "received_at", "run_id", "camera_id",
-                            "crayfis_version", "crayfis_version_code", "attempts", "payload_format"))
+                            "crayfis_version", "crayfis_version_code", "attempts", "payload_format",
+                            "app_code"))
 
     def _renew(self, ids: list[int]) -> None:
         until = now_ms() + int(self.config.lease_s * 1000)
@@ -238,8 +242,11 @@ class Indexer:
         hits_prefix = f"{self.config.prefix}-hits-"
         hit_times = np.fromiter((a["_source"]["t_ms"] for a in actions if a["_index"].startswith(hits_prefix)),
                                 dtype=np.int64)
+        exposures_prefix = f"{self.config.prefix}-exposures-"
+        cells = frozenset(a["_source"]["cell"] for a in actions
+                          if a["_index"].startswith(exposures_prefix) and a["_source"].get("cell"))
         return Prepared(row["id"], row["device_id"], row["received_at"], row["attempts"], actions,
-                        hit_times, chunk.precalibrations)
+                        hit_times, chunk.precalibrations, row.get("app_code") or "", cells)
 
     # --- bulk -----------------------------------------------------------------------------------
 
@@ -303,6 +310,7 @@ class Indexer:
                         f"error = '', claim_owner = NULL, claim_until_ms = NULL "
                         f"WHERE id = %s AND claim_owner = %s")
         indexed_at = connection.ops.adapt_datetimefield_value(stamp)
+        marked: list[Prepared] = []
         with transaction.atomic():
             with connection.cursor() as cursor:
                 for upload_id in sorted(done):
@@ -310,6 +318,7 @@ class Indexer:
                     cursor.execute(mark_indexed, (UploadStatus.INDEXED.value, indexed_at, len(p.actions),
                                                   len(p.hit_times), upload_id, self.owner))
                     if cursor.rowcount:
+                        marked.append(p)
                         totals.indexed += 1
                         totals.docs += len(p.actions)
                         totals.hits += len(p.hit_times)
@@ -330,7 +339,17 @@ class Indexer:
             self._touch_buckets(done_list, t)
             self._record_devices(done_list, stamp)
             self._store_precals(done_list)
+            self._record_claims(marked)
         return totals
+
+    def _record_claims(self, marked: list[Prepared]) -> None:
+        """Pairing and the history that earns trust (accounts/pairing.py, accounts/trust.py):
+        counted here, once per upload marked indexed, in the same transaction."""
+        grown = pairing.record_indexed(
+            pairing.Arrival(p.upload_id, p.device_id, p.app_code, p.received_at, len(p.hit_times), p.cells)
+            for p in marked)
+        if grown:
+            trust.earn_by_history(grown)
 
     def _touch_buckets(self, done: list[Prepared], t: int) -> None:
         """One upsert per event-time bucket that received hits in this batch."""

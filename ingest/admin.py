@@ -1,8 +1,9 @@
-"""Operator views: devices (block, overrides), uploads (status, error), quarantine (re-queue)."""
+"""Operator views: devices (block, overrides, trust), uploads (status, error), quarantine (re-queue)."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from accounts import pairing, trust
 from ingest import policy
 from ingest.devices import pseudonym_of
 from ingest.models import AppCode, Device, PreCalibration, QuarantinedUpload, TouchedBucket, Upload, UploadStatus
@@ -17,18 +18,46 @@ class AppCodeAdmin(admin.ModelAdmin):
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
-    list_display = ("device_id", "pseudonym", "blocked", "l1_target_epm", "l1_thresh", "l1_trig_lock",
+    list_display = ("device_id", "pseudonym", "blocked", "trust", "l1_target_epm", "l1_thresh", "l1_trig_lock",
                     "xb_period_s", "uploads_indexed", "last_upload_at")
-    list_filter = ("blocked",)
+    list_filter = ("blocked", "trust")
     search_fields = ("device_id", "pseudonym", "note")
-    readonly_fields = ("pseudonym", "first_upload_at", "last_upload_at", "uploads_indexed")
+    readonly_fields = ("pseudonym", "first_upload_at", "last_upload_at", "uploads_indexed", "trust",
+                       "trust_reason", "trust_changed_at", "pairing_state", "history")
     fieldsets = (
         (None, {"fields": ("device_id", "pseudonym", "blocked", "note")}),
+        ("Trust (docs/security.md): change it with the actions or manage.py trust_device",
+         {"fields": ("trust", "trust_reason", "trust_changed_at", "pairing_state", "history")}),
         ("Server commands sent with every 202 (b-clients only)",
          {"fields": ("l1_target_epm", "l1_thresh", "l1_trig_lock", "xb_period_s")}),
         ("Activity", {"fields": ("first_upload_at", "last_upload_at", "uploads_indexed")}),
     )
-    actions = ("block", "unblock")
+    actions = ("block", "unblock", "approve", "revoke")
+
+    @admin.display(description="pairing")
+    def pairing_state(self, obj):
+        state = pairing.pairing(obj.device_id)
+        if state.owner_id is not None:
+            return f"paired to account #{state.owner_id}{' (confirmed by an operator)' if state.confirmed else ''}"
+        if state.contested:
+            accounts = ", ".join(f"#{u}" for u in state.claimants)
+            return f"contested by accounts {accounts}: confirm one claim under Accounts > Phone claims"
+        return "not paired"
+
+    @admin.display(description="history rule")
+    def history(self, obj):
+        ok, why = trust.history_verdict(obj.device_id)
+        return f"{'met' if ok else 'not met'}: {why}"
+
+    @admin.action(description="Approve (trust: their hits count toward public candidates)")
+    def approve(self, request, queryset):
+        n = trust.approve(queryset.values_list("device_id", flat=True), by=request.user.get_username())
+        self.message_user(request, f"trusted {n} device(s)", messages.SUCCESS)
+
+    @admin.action(description="Revoke trust (for good: history never trusts them again)")
+    def revoke(self, request, queryset):
+        n = trust.revoke(queryset.values_list("device_id", flat=True), by=request.user.get_username())
+        self.message_user(request, f"revoked {n} device(s)", messages.SUCCESS)
 
     def save_model(self, request, obj, form, change):
         if not obj.pseudonym:

@@ -26,12 +26,31 @@ class AppCode(models.Model):
         return self.code
 
 
+class Trust(models.TextChoices):
+    """Whether a device's data may make a public candidate (docs/security.md, "Devices earn trust").
+
+    Every device starts untrusted; it becomes trusted by its history (accounts/trust.py) or by an
+    operator's approval; an operator's revocation is final for the history rule (only another
+    approval trusts the device again).
+    """
+
+    UNTRUSTED = "untrusted", "untrusted"
+    HISTORY = "history", "trusted by history"
+    OPERATOR = "operator", "trusted by operator approval"
+    REVOKED = "revoked", "revoked by an operator"
+
+
+TRUSTED = (Trust.HISTORY, Trust.OPERATOR)   # the states that count as trusted
+
+
 class Device(models.Model):
     """A phone, keyed by the app's Device-id (ANDROID_ID), with the operator's controls.
 
     Overrides become server commands in the 202 reply of every /submit from this device
     (b-clients only, typed for the client's version). Blocking answers 403, which silences the
-    app until it restarts.
+    app until it restarts. `trust` says whether its hits count toward a public candidate; the
+    reason says who or what decided, and `trust_changed_at` lets the continuous search re-mark
+    the candidates of devices whose trust changed.
     """
 
     device_id = models.CharField(max_length=128, unique=True)
@@ -49,9 +68,17 @@ class Device(models.Model):
     first_upload_at = models.DateTimeField(null=True, blank=True)
     last_upload_at = models.DateTimeField(null=True, blank=True)
     uploads_indexed = models.BigIntegerField(default=0)
+    trust = models.CharField(max_length=16, choices=Trust.choices, default=Trust.UNTRUSTED,
+                             db_default=Trust.UNTRUSTED)
+    trust_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
+    trust_changed_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     def __str__(self) -> str:
         return self.device_id
+
+    @property
+    def trusted(self) -> bool:
+        return self.trust in TRUSTED
 
 
 class UploadStatus(models.TextChoices):

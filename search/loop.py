@@ -1,16 +1,26 @@
-"""The continuous search loop: pending buckets -> one exact pass -> book-keeping, status, alerts.
+"""The continuous search loop: trust changes and pending buckets -> one exact pass -> book-keeping,
+queued alerts, status.
 
 Each pass:
 1. holds the lease (one writer of candidates at a time; another process waits its turn);
-2. takes a snapshot of the touched buckets (ingest.TouchedBucket) whose hit count exceeds what
+2. re-marks the trust fields of the candidates of devices whose trust changed since the last
+   successful pass (``EsCandidateStore.retrust``), so a candidate is public exactly while k of
+   its members are trusted;
+3. takes a snapshot of the touched buckets (ingest.TouchedBucket) whose hit count exceeds what
    was searched (SearchedBucket), refreshes the hit indices so every acknowledged hit is
    searchable, and runs ``ContinuousSearch.run_pass`` on them;
-3. only after the candidates are written records the snapshot's counts as searched, so a
-   failed pass (ES down, write conflict, Spark job failure) leaves its buckets pending;
-4. writes the status document the dashboards read and delivers due alerts.
+4. only after the candidates are written, in ONE database transaction: records the snapshot's
+   counts as searched, advances the cursors, and queues an alert for every public, significant
+   candidate of the pass's region (or of the re-marked ones) not announced yet. A pass that
+   fails before that commit leaves its buckets pending and its alerts unqueued (the next pass
+   does both); none can mark buckets searched and lose their alerts;
+5. writes the status document the dashboards read.
+
+Nothing is sent from here: `manage.py deliver_alerts` delivers the queue (search/alerts.py).
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
@@ -20,17 +30,17 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from elasticsearch import Elasticsearch
 
 from crayfis.definition import MINUTE_MS, SECOND_MS, SearchParams
-from crayfis.es.candidates import ACTIVE
-from ingest.models import TouchedBucket
+from ingest.models import Device, TouchedBucket
 from search import alerts as alerting
 from search.continuous import ContinuousSearch, PassReport, now_ms
 from search.es_candidates import EsCandidateStore
 from search.es_hits import EsHitSource
 from search.models import SearchedBucket, SearchState
+from search.region import hit_ranges
 from search.scoring import EsSignificance
 from search.spark_runner import SparkRunner
 from search.status import note_failure, write_status
@@ -160,6 +170,19 @@ class SearchLoop:
             if len(touched) < 5_000 else dict(SearchedBucket.objects.values_list("bucket_ms", "hits_seen"))
         return {b: ht for b, ht in touched.items() if ht[0] > seen.get(b, 0)}
 
+    def trust_changes(self, state: SearchState) -> tuple[list[str], int]:
+        """(pseudonyms of devices whose trust changed since the last successful pass, the newest
+        change among them in Unix ms). Looks back CRAYFIS_SEARCH_TOUCH_SLACK_MS before the
+        cursor (a change stamped before its transaction committed); re-marking is idempotent."""
+        rows = Device.objects.filter(trust_changed_at__isnull=False)
+        if state.trust_seen_ms:
+            since = state.trust_seen_ms - self.config.touch_slack_ms
+            rows = rows.filter(trust_changed_at__gte=dt.datetime.fromtimestamp(since / SECOND_MS, dt.UTC))
+        newest = rows.aggregate(newest=Max("trust_changed_at"))["newest"]
+        names = sorted(set(rows.exclude(pseudonym="").values_list("pseudonym", flat=True)))
+        seen = int(newest.timestamp() * SECOND_MS) if newest is not None else state.trust_seen_ms
+        return names, max(seen, state.trust_seen_ms)
+
     def _mark_searched(self, snapshot: dict[int, tuple[int, int]], t: int) -> None:
         SearchedBucket.objects.bulk_create(
             [SearchedBucket(bucket_ms=b, hits_seen=h, searched_ms=t) for b, (h, _) in snapshot.items()],
@@ -180,18 +203,22 @@ class SearchLoop:
         state = self._state()
         self._check_params(state)
         state = self._state()
+        changed, trust_seen = self.trust_changes(state)
+        retrusted = self.store.retrust(changed, t0)
         newest_before = self.hits.newest_hit_ms(t0 + CLOCK_AHEAD_MS)
         snapshot = self.pending(state)
         if snapshot:
             self.hits.refresh()
         report = self.search.run_pass(snapshot.keys())
+        announce = self._alertable(report, retrusted)
         t1 = now_ms()
         with transaction.atomic():
             self._mark_searched(snapshot, t1)
             cursor = max([state.cursor_touched_ms] + [t for _, t in snapshot.values()])
             SearchState.objects.filter(name=state.name).update(
                 cursor_touched_ms=cursor, last_pass_ms=t1, passes=state.passes + 1,
-                searched_through_ms=newest_before)
+                searched_through_ms=newest_before, trust_seen_ms=trust_seen)
+            queued = alerting.queue_alerts(announce, self.config.alerts, t1) if announce else []
         after = self.pending(self._state())
         oldest = min(after) if after else None
         newest_now = self.hits.newest_hit_ms(t1 + CLOCK_AHEAD_MS)
@@ -199,19 +226,19 @@ class SearchLoop:
         lag = None if newest_now is None else max(0, newest_now - (newest_before or newest_now))
         outcome = PassOutcome(report=report, pending_after=len(after), oldest_pending_bucket_ms=oldest,
                               lag_ms=lag, duration_ms=t1 - t0)
+        outcome.alerts = {"queued": len(queued)} if queued else {}
         write_status(self.es, self.config.prefix, outcome, self.config.params, t1)
-        outcome.alerts = self._alerts(report, t1)
         self._log(outcome)
         return outcome
 
-    def _alerts(self, report: PassReport, t: int) -> dict:
+    def _alertable(self, report: PassReport, retrusted: list[str]) -> list[dict]:
+        """The public candidates this pass may announce: those its region holds (written now or
+        in a pass that failed before queueing) and those whose trust was re-marked."""
         cfg = self.config.alerts
         if cfg is None or not cfg.enabled:
-            return {}
-        active = [c for c in report.written if c.status == ACTIVE]
-        queued = alerting.queue_alerts(active, report.scores, cfg, t)
-        counts = alerting.deliver_due(cfg, t)
-        return {"queued": len(queued), **counts}
+            return []
+        ranges = hit_ranges(report.region, self.config.params.window_ms)
+        return self.store.alertable(ranges, retrusted, cfg.far_per_year)
 
     def _log(self, o: PassOutcome) -> None:
         r = o.report

@@ -36,13 +36,17 @@ class SearchState(models.Model):
     searched_through_ms = models.BigIntegerField(null=True, blank=True)
     last_pass_ms = models.BigIntegerField(null=True, blank=True)
     passes = models.BigIntegerField(default=0)
+    # newest ingest.Device.trust_changed_at (Unix ms) whose candidates a successful pass re-marked
+    trust_seen_ms = models.BigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"search {self.name} ({self.owner or 'idle'})"
 
 
 class Alert(models.Model):
-    """One announcement per candidate; each channel is retried until it succeeds or gives up."""
+    """One announcement per public candidate, queued by the search pass in the transaction that
+    marks its buckets searched; the worker (manage.py deliver_alerts) retries each channel until
+    it succeeds or gives up. The payload holds public fields only (search/alerts.py)."""
 
     candidate_id = models.CharField(max_length=64, unique=True)
     payload = models.JSONField()
@@ -63,3 +67,20 @@ class Alert(models.Model):
     @property
     def done(self) -> bool:
         return self.webhook_done and self.email_done
+
+
+class AlertAttempt(models.Model):
+    """One delivery attempt on one channel, kept whatever its outcome (for operators)."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="attempt_log")
+    channel = models.CharField(max_length=16)   # "webhook" or "email"
+    at_ms = models.BigIntegerField()
+    duration_ms = models.BigIntegerField()
+    ok = models.BooleanField()
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("alert", "at_ms", "id")
+
+    def __str__(self) -> str:
+        return f"{self.alert.candidate_id} {self.channel} {'ok' if self.ok else 'failed'}"

@@ -19,22 +19,27 @@ mapping is strict: a field outside it is refused, so the shape cannot drift.
 
 Readers select with ``selection``: the public pages and the read API by default show the
 continuous search's active candidates; a batch run's are read with source=batch and its job_id.
+
+Trust (docs/security.md): a document records which of its members are trusted devices
+(``trusted_devices``, ``n_trusted_devices``) and whether that makes it public: at least k trusted
+members (``is_public``). Anonymous readers, public counts and alerts see public candidates only
+(``selection(public_only=True)``); its writer re-marks a document when its members' trust changes.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from crayfis.definition import SearchParams
-from crayfis.es.fields import DATE, DOUBLE, GEO, INT, KW, LONG, STORED_TEXT
+from crayfis.es.fields import BOOL, DATE, DOUBLE, GEO, INT, KW, LONG, STORED_TEXT
 from crayfis.privacy import public_cell
 
 __all__ = [
     "ACTIVE", "BATCH", "CONTINUOUS", "CONTINUOUS_JOB_ID", "MAPPING", "MERGED", "RETRACTED",
-    "SCORE_FIELDS", "SOURCES", "UNSUPPORTED", "Component", "Lifecycle", "candidate_document",
-    "document_id", "lifecycle_fields", "selection",
+    "SCORE_FIELDS", "SOURCES", "TRUST_FIELDS", "UNSUPPORTED", "Component", "Lifecycle",
+    "candidate_document", "document_id", "is_public", "lifecycle_fields", "selection", "trust_fields",
 ]
 
 CONTINUOUS, BATCH = "continuous", "batch"   # values of `source`: who wrote the document
@@ -43,6 +48,7 @@ CONTINUOUS_JOB_ID = "continuous"            # `job_id` of the continuous search'
 ACTIVE, RETRACTED = "active", "retracted"   # values of `status`
 MERGED, UNSUPPORTED = "merged", "unsupported"   # values of `retraction`
 SCORE_FIELDS = ("expected_background", "p_value", "false_alarm_per_year")
+TRUST_FIELDS = ("trusted_devices", "n_trusted_devices", "public")
 
 MAPPING: dict[str, Any] = {
     "dynamic": "strict",
@@ -56,6 +62,8 @@ MAPPING: dict[str, Any] = {
         "hit_ids": KW, "anchor_ids": STORED_TEXT, "devices": KW, "n_hits": INT, "n_devices": INT,
         "multiplicity": INT, "n_triggered_anchors": INT, "t_start_ms": DATE, "t_end_ms": DATE,
         "location": GEO, "cell": KW, "cell_location": GEO,
+        # which members are trusted devices, and whether that makes it public
+        "trusted_devices": KW, "n_trusted_devices": INT, "public": BOOL,
         # how unlikely it is by accident
         "expected_background": DOUBLE, "p_value": DOUBLE, "false_alarm_per_year": DOUBLE,
         # the search that found it
@@ -127,17 +135,34 @@ def lifecycle_fields(life: Lifecycle) -> dict[str, Any]:
             "updated_at": int(life.updated_ms)}
 
 
+def is_public(n_trusted_devices: int, k: int) -> bool:
+    """The one rule: a candidate is public when at least k of its devices are trusted, so k
+    forged (untrusted) phones, or k - 1 forged ones and a real one, never make it public."""
+    return int(n_trusted_devices) >= int(k) > 0
+
+
+def trust_fields(devices: Iterable[str], trusted: Iterable[str], k: int) -> dict[str, Any]:
+    """The trust fields of a candidate with these member devices, given (a superset of) the
+    trusted ones: only members count."""
+    members = set(devices)
+    mine = sorted(members.intersection(trusted))
+    return {"trusted_devices": mine, "n_trusted_devices": len(mine), "public": is_public(len(mine), k)}
+
+
 def _finite(value) -> float | None:
     """JSON has no NaN or infinity: a score that is not a finite number is written as null."""
     return float(value) if value is not None and math.isfinite(value) else None
 
 
 def candidate_document(candidate_id: str, found: Component, life: Lifecycle, params: SearchParams,
-                       scores: Mapping[str, Any] | None, *, source: str, job_id: str) -> dict[str, Any]:
+                       scores: Mapping[str, Any] | None, *, source: str, job_id: str,
+                       trusted: Iterable[str] = ()) -> dict[str, Any]:
     """The whole `_source` of a candidate document: every field of ``MAPPING``, nothing else.
 
     ``scores`` holds SCORE_FIELDS (missing ones are null). The exact centroid goes to `location`
     (read by scientists only); public readers get `cell` / `cell_location`, its public cell.
+    ``trusted`` names the trusted devices (any superset of the trusted members); a writer that
+    does not know trust leaves it empty, and the candidate is then not public.
     """
     if source not in SOURCES:
         raise ValueError(f"unknown candidate source {source!r}")
@@ -153,6 +178,7 @@ def candidate_document(candidate_id: str, found: Component, life: Lifecycle, par
         "t_start_ms": int(found.t_start_ms), "t_end_ms": int(found.t_end_ms),
         "location": {"lat": float(found.lat), "lon": float(found.lon)} if cell else None,
         "cell": cell, "cell_location": {"lat": cell_lat, "lon": cell_lon} if cell else None,
+        **trust_fields(found.devices, trusted, params.min_devices),
         **{name: _finite(scores.get(name)) for name in SCORE_FIELDS},
         "tau_ms": int(params.window_ms), "radius_m": float(params.radius_m),
         "k": int(params.min_devices),
@@ -160,13 +186,16 @@ def candidate_document(candidate_id: str, found: Component, life: Lifecycle, par
 
 
 def selection(source: str = CONTINUOUS, job_id: str | None = None, *,
-              include_retracted: bool = False) -> dict[str, Any]:
+              include_retracted: bool = False, public_only: bool = False) -> dict[str, Any]:
     """Query clause for the candidates a reader shows: one source (the continuous search's
-    catalogue unless told otherwise), optionally one run, retracted ones left out unless asked."""
+    catalogue unless told otherwise), optionally one run, retracted ones left out unless asked,
+    and, for every anonymous reader and public count, public ones only."""
     if source not in SOURCES:
         raise ValueError(f"unknown candidate source {source!r}")
     filters: list[dict] = [{"term": {"source": source}}]
     if job_id is not None:
         filters.append({"term": {"job_id": job_id}})
+    if public_only:
+        filters.append({"term": {"public": True}})
     must_not = [] if include_retracted else [{"term": {"status": RETRACTED}}]
     return {"bool": {"filter": filters, "must_not": must_not}}

@@ -104,17 +104,20 @@ def test_anonymous_view_is_public_only(client, indexed):
     assert resp.status_code == 200
     hits = resp.json()["results"]
     assert len(hits) == 9
-    assert all(set(h) == {"hit_id", "t_ms", "device", "cell", "cell_lat", "cell_lon", "n_pix", "max_val"} for h in hits)
+    # no device identity in the public view (docs/security.md); the scientist view has it
+    assert all(set(h) == {"hit_id", "t_ms", "cell", "cell_lat", "cell_lon", "n_pix", "max_val"} for h in hits)
     assert {h["cell"] for h in hits} == {"46.25,6.15", "40.75,-74.05"}
-    assert {h["device"] for h in hits} == {indexed["geneva"].pseudonym, indexed["new_york"].pseudonym}
+    assert all(h["t_ms"] % 1000 == 0 for h in hits)
     text = resp.content.decode()
     assert indexed["geneva"].device_id not in text and "46.2044" not in text and "6.1432" not in text
+    assert indexed["geneva"].pseudonym not in text and indexed["new_york"].pseudonym not in text
     assert [h["t_ms"] for h in hits] == sorted(h["t_ms"] for h in hits)
     assert [h["max_val"] for h in hits[:5]] == [100, 101, 102, 103, 104]
 
 
 def test_scientist_view_has_exact_positions(client, indexed, scientist):
     hits = client.get(f"/api/v1/hits?{RANGE}", **auth(scientist[1])).json()["results"]
+    assert {h["device"] for h in hits} == {indexed["geneva"].pseudonym, indexed["new_york"].pseudonym}
     geneva = [h for h in hits if h["device"] == indexed["geneva"].pseudonym]
     assert len(geneva) == 5
     assert all((h["lat"], h["lon"], h["accuracy"]) == (pytest.approx(GENEVA[0]), pytest.approx(GENEVA[1]), 10.0)
@@ -137,13 +140,29 @@ def test_bbox_across_the_antimeridian(client, indexed):
     assert len(client.get(f"/api/v1/hits?{RANGE}&{wide}").json()["results"]) == 9
 
 
-def test_time_range_and_device_filters(client, indexed):
-    october = client.get(f"/api/v1/hits?from_ms={T0}&to_ms={T1}").json()["results"]
+def test_time_range_and_device_filters(client, indexed, scientist):
+    key = auth(scientist[1])
+    october = client.get(f"/api/v1/hits?from_ms={T0}&to_ms={T1}", **key).json()["results"]
     assert {h["device"] for h in october} == {indexed["geneva"].pseudonym} and len(october) == 5
+    assert len(client.get(f"/api/v1/hits?from_ms={T0}&to_ms={T1}").json()["results"]) == 5
     edge = client.get(f"/api/v1/hits?from_ms={T0 + 2000}&to_ms={T0 + 4000}").json()["results"]
     assert [h["t_ms"] for h in edge] == [T0 + 2000, T0 + 3000]           # from inclusive, to exclusive
-    ny = client.get(f"/api/v1/hits?{RANGE}&device={indexed['new_york'].pseudonym}").json()["results"]
+    ny = client.get(f"/api/v1/hits?{RANGE}&device={indexed['new_york'].pseudonym}", **key).json()["results"]
     assert len(ny) == 4
+    anonymous = client.get(f"/api/v1/hits?{RANGE}&device={indexed['new_york'].pseudonym}")
+    assert anonymous.status_code == 400 and anonymous.json()["errors"][0]["field"] == "device"
+
+
+def test_anonymous_ranges_are_whole_seconds(client, indexed, scientist):
+    """A millisecond range would tell a hit's millisecond (does one fall in [x, x + 1)?): without
+    a key the bounds are widened to whole seconds, for hits and for the network counts."""
+    t = T0 + 2000
+    key = auth(scientist[1])
+    assert [h["t_ms"] for h in client.get(f"/api/v1/hits?from_ms={t + 1}&to_ms={t + 2}", **key).json()["results"]] == []
+    assert [h["t_ms"] for h in client.get(f"/api/v1/hits?from_ms={t + 1}&to_ms={t + 2}").json()["results"]] == [t]
+    stats = client.get(f"/api/v1/network/stats?from_ms={t + 1}&to_ms={t + 2}").json()
+    assert (stats["hits"], stats["from_ms"], stats["to_ms"]) == (1, t, t + 1000)
+    assert client.get(f"/api/v1/network/stats?from_ms={t + 1}&to_ms={t + 2}", **key).json()["hits"] == 0
 
 
 def test_cursor_pages_cover_everything_once_in_order(client, indexed):
@@ -180,7 +199,7 @@ def test_parquet_stream_equals_the_pages(client, indexed, scientist, settings, w
 def test_parquet_of_an_empty_range_is_a_valid_empty_file(client, indexed):
     resp = client.get("/api/v1/hits?from_ms=1300000000000&to_ms=1300000001000&format=parquet")
     table = pq.read_table(io.BytesIO(b"".join(resp.streaming_content)))
-    assert table.num_rows == 0 and table.column_names[:3] == ["hit_id", "t_ms", "device"]
+    assert table.num_rows == 0 and table.column_names[:3] == ["hit_id", "t_ms", "cell"]   # no device without a key
 
 
 def test_ndjson_of_an_empty_range_is_empty(client, indexed):
@@ -225,7 +244,7 @@ def _candidate(i: int, t: int, n_devices: int, lat: float, lon: float) -> dict:
             "location": {"lat": lat, "lon": lon}, "cell": "46.25,6.15", "cell_location": {"lat": 46.25, "lon": 6.15},
             "n_triggered_anchors": 1, "expected_background": 0.01, "p_value": 1e-4 * i,
             "false_alarm_per_year": 0.5, "tau_ms": 100, "radius_m": 1000.0, "k": 3, "job_id": "test",
-            "source": "continuous"}
+            "source": "continuous", "trusted_devices": ["d0123456789abcdef"], "n_trusted_devices": 3, "public": True}
 
 
 def test_candidates_public_and_exact_views_filters_and_paging(client, es, es_prefix, scientist):
@@ -237,19 +256,26 @@ def test_candidates_public_and_exact_views_filters_and_paging(client, es, es_pre
                  document=_candidate(i, T0 + 1000 * i, 3 + i % 2, GENEVA[0], GENEVA[1]))
     retracted = {**_candidate(9, T0 + 500, 3, GENEVA[0], GENEVA[1]), "status": "retracted", "merged_into": "c001"}
     es.index(index=f"{es_prefix}-candidates", id="c009", document=retracted)   # as the continuous search leaves it
+    untrusted = {**_candidate(8, T0 + 700, 3, GENEVA[0], GENEVA[1]), "trusted_devices": [], "n_trusted_devices": 0,
+                 "public": False}
+    es.index(index=f"{es_prefix}-candidates", id="c008", document=untrusted)   # fewer than k trusted members
     es.indices.refresh(index=f"{es_prefix}-candidates")
     url = f"/api/v1/candidates?{RANGE}"
     public = client.get(url).json()["results"]
     assert [c["candidate_id"] for c in public] == ["c000", "c001", "c002", "c003", "c004"]
     assert all("lat" not in c and "lon" not in c and c["cell"] == "46.25,6.15" for c in public)
+    assert all("devices" not in c and "hit_ids" not in c and c["n_trusted_devices"] == 3 for c in public)
     assert public[0]["multiplicity"] is None
     exact = client.get(url, **auth(scientist[1])).json()["results"]
     assert exact[0]["lat"] == pytest.approx(GENEVA[0]) and exact[0]["hit_ids"] == ["h0a", "h0b"]
+    assert exact[0]["devices"] == exact[0]["trusted_devices"] == ["d0123456789abcdef"]
+    assert [(c["candidate_id"], c["public"]) for c in exact if not c["public"]] == [("c008", False)]
     assert [c["candidate_id"] for c in client.get(url + "&min_devices=4").json()["results"]] == ["c001", "c003"]
     assert [c["candidate_id"] for c in client.get(url + "&max_p_value=0.00015").json()["results"]] == ["c000", "c001"]
     paged, pages = get_all_pages(client, url, limit=2)
     assert pages == 3 and paged == public
     assert client.get(f"/api/v1/network/stats?{RANGE}").json()["candidates"] == 5
+    assert client.get(f"/api/v1/network/stats?{RANGE}", **auth(scientist[1])).json()["candidates"] == 6
 
 
 def test_index_down_is_503(client, settings, es_prefix):

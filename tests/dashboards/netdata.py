@@ -41,6 +41,7 @@ class Network:
     exposures: list[dict]  # (device, start_ms, end_ms, cell, cell_location) of every block
     candidates: list[dict] = field(default_factory=list)  # as indexed (active ones)
     retracted_id: str = ""
+    hidden: dict = field(default_factory=dict)   # a candidate without k trusted members (not public)
 
 
 def _shower_candidates(result, hit_docs: list[dict], pseudonyms: dict[str, str], now_ms: int) -> list[dict]:
@@ -72,6 +73,8 @@ def _shower_candidates(result, hit_docs: list[dict], pseudonyms: dict[str, str],
             "n_triggered_anchors": len(docs), "expected_background": 1.5e-4 * (1 + int(sid)),
             "p_value": 2e-7 * (1 + int(sid)), "false_alarm_per_year": 0.01 * (1 + int(sid)),
             "multiplicity": len(devices), "revision": 1, "updated_at": now_ms, "status": "active",
+            # every member trusted, so the candidate is public (docs/security.md)
+            "trusted_devices": devices, "n_trusted_devices": len(devices), "public": True,
         })
     return out
 
@@ -127,10 +130,14 @@ def index_network(es, prefix: str, key: str, now_ms: int, *, n_phones: int = 15,
         retracted.update(candidate_id="retracted-1", status="retracted", revision=3, retraction="merged",
                          merged_into=net.candidates[0]["candidate_id"])
         net.retracted_id = "retracted-1"
+    if net.candidates:   # the same phones again, untrusted: shown and counted nowhere public
+        net.hidden = {**net.candidates[-1], "candidate_id": "hidden-1", "trusted_devices": [],
+                      "n_trusted_devices": 0, "public": False}
     # lat/lon are the truth the tests compare with; the document holds the centroid as `location`
     bulk = [{"_index": f"{prefix}-candidates", "_id": c["candidate_id"],
              "_source": {k: v for k, v in c.items() if k not in ("lat", "lon")}}
-            for c in net.candidates + ([retracted] if retracted is not None else [])]
+            for c in net.candidates + ([retracted] if retracted is not None else [])
+            + ([net.hidden] if net.hidden else [])]
     helpers.bulk(es, bulk, refresh="wait_for")
     return net
 

@@ -65,7 +65,7 @@ def test_home_draws_map_and_charts_from_this_server_only(browser, live_server, d
 
     cand = dash.candidates[0]["candidate_id"]
     page.goto(f"{base}/candidates/{cand}/")
-    page.wait_for_selector("#cand-offsets[data-rendered='1'] .scatterlayer .trace", state="attached",
+    page.wait_for_selector("#cand-mult[data-rendered='1'] .barlayer .trace", state="attached",
                            timeout=30_000)
     page.wait_for_selector("#cand-map[data-rendered='1'] .land", state="attached", timeout=30_000)
     page.screenshot(path=str(SHOTS / "dashboard-candidate.png"), full_page=True)

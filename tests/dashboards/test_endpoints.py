@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from django.contrib.auth.models import Permission
 from django.utils import timezone
 
+from accounts.services import new_scientist_key
 from crayfis.privacy import public_cell
 from ingest.models import Upload
 
@@ -31,7 +33,7 @@ def test_overview_counts_match_the_indexed_network(client, dash):
     assert any(x["state"] == "CALIBRATION" and x["live_s"] for x in dash.exposures)
     assert ov["exposure_hours_total"] == pytest.approx(dash.live_s / 3600.0, abs=0.01)
     assert ov["exposure_blocks_total"] == dash.n_exposures
-    assert ov["candidates_total"] == len(dash.candidates)  # the retracted one is not counted
+    assert ov["candidates_total"] == len(dash.candidates)  # neither the retracted nor the hidden one
 
 
 @pytest.mark.parametrize("span,buckets,bucket_ms", [("24h", 96, 900_000), ("7d", 168, 3_600_000)])
@@ -97,6 +99,7 @@ def test_candidates_list_newest_first_without_retracted(client, dash):
         assert "hit_ids" not in item and "location" not in item
     everything = _get(client, "/api/dash/candidates?retracted=1")
     assert dash.retracted_id in {c["candidate_id"] for c in everything["candidates"]}
+    assert dash.hidden["candidate_id"] not in {c["candidate_id"] for c in everything["candidates"]}
 
 
 def test_candidates_paging(client, dash):
@@ -107,18 +110,39 @@ def test_candidates_paging(client, dash):
     _get(client, "/api/dash/candidates?limit=0", status=400)
 
 
-def test_candidate_detail_offsets_cells_and_multiplicity(client, dash):
+def test_candidate_detail_counts_cell_and_multiplicity(client, dash, django_user_model):
+    """The public detail shows counts, times, one public cell and the multiplicity distribution
+    of public candidates; its members (pseudonyms, hit times, per-hit cells) only reach a
+    scientist's key (docs/security.md). The member checks that the public detail used to carry
+    (its hits' devices and offsets) are made on the keyed read API."""
     truth = dash.candidates[0]
     c = _get(client, f"/api/dash/candidates/{truth['candidate_id']}")
-    assert {h["device"] for h in c["hits"]} == set(truth["devices"])
-    assert len(c["hits"]) == truth["n_hits"]
-    assert min(h["offset_ms"] for h in c["hits"]) == 0
-    assert max(h["offset_ms"] for h in c["hits"]) == truth["t_end_ms"] - truth["t_start_ms"]
-    assert sum(cell["hits"] for cell in c["cells"]) == truth["n_hits"]
+    assert not {"hits", "cells", "devices", "hit_ids"} & set(c)
+    assert (c["n_devices"], c["n_trusted_devices"], c["n_hits"]) == (truth["n_devices"], truth["n_devices"],
+                                                                      truth["n_hits"])
+    assert c["cell"] == truth["cell"] and (c["t_start_ms"], c["t_end_ms"]) == (truth["t_start_ms"], truth["t_end_ms"])
     expected = {}
     for cand in dash.candidates:
         expected[cand["n_devices"]] = expected.get(cand["n_devices"], 0) + 1
     assert {b["n_devices"]: b["candidates"] for b in c["multiplicity_distribution"]} == expected
+
+    user = django_user_model.objects.create_user("sci", password="x")
+    user.user_permissions.add(Permission.objects.get(codename="read_exact_hits"))
+    key = new_scientist_key(django_user_model.objects.get(pk=user.pk), "dash")
+    span = f"from_ms={truth['t_start_ms']}&to_ms={truth['t_start_ms'] + 1}"
+    keyed = client.get(f"/api/v1/candidates?{span}", HTTP_AUTHORIZATION=f"Api-Key {key}").json()["results"]
+    (sci,) = [k for k in keyed if k["candidate_id"] == truth["candidate_id"]]
+    assert sci["devices"] == truth["devices"] and len(sci["hit_ids"]) == truth["n_hits"]
+    hits = client.get(f"/api/v1/hits?from_ms={truth['t_start_ms']}&to_ms={truth['t_end_ms'] + 1}",
+                      HTTP_AUTHORIZATION=f"Api-Key {key}").json()["results"]
+    members = [h for h in hits if h["hit_id"] in set(sci["hit_ids"])]
+    assert {h["device"] for h in members} == set(truth["devices"])
+    offsets = [h["t_ms"] - truth["t_start_ms"] for h in members]
+    assert min(offsets) == 0 and max(offsets) == truth["t_end_ms"] - truth["t_start_ms"]
+
+
+def test_a_candidate_that_is_not_public_is_404(client, dash):
+    _get(client, f"/api/dash/candidates/{dash.hidden['candidate_id']}", status=404)
 
 
 def test_unknown_candidate_is_404(client, dash):
@@ -130,9 +154,10 @@ def test_device_summary(client, dash):
     d = _get(client, f"/api/dash/device/{pseud}")
     assert d["hits_total"] == dash.hits_by_device[pseud]
     assert d["exposure_hours"] == pytest.approx(dash.live_s_by_device[pseud] / 3600.0, abs=1e-3)
-    joined = [c["candidate_id"] for c in dash.candidates if pseud in c["devices"]]
-    assert d["candidates_total"] == len(joined)
-    assert {c["candidate_id"] for c in d["candidates"]} == set(joined)
+    # no candidate on a device page (which candidates a phone joined is the oracle's read-out;
+    # the leaderboard counts public ones), and no time finer than the hour
+    assert not [k for k in d if "candidate" in k]
+    assert all(d[k] % 3_600_000 == 0 for k in ("first_hit_ms", "last_hit_ms", "last_exposure_end_ms"))
     assert sum(d["hit_rate"]["hits_per_min"]) * 60 == pytest.approx(
         ((dash.hit_devices == pseud) & (dash.hit_times >= d["hit_rate"]["t_ms"][0])).sum(), abs=0.5)
     assert d["calibration"]["calibration_frames"] > 0

@@ -44,8 +44,9 @@ def test_candidate_pages(client, dash):
     cand = dash.candidates[-1]
     detail = client.get(f"/candidates/{cand['candidate_id']}/")
     assert detail.status_code == 200
-    for dev in cand["devices"]:
-        assert f"/device/{dev}/".encode() in detail.content
+    # members are not public (docs/security.md): the page names and links none of them
+    assert not [dev for dev in cand["devices"] if dev.encode() in detail.content]
+    assert client.get(f"/candidates/{dash.hidden['candidate_id']}/").status_code == 404
     missing = client.get("/candidates/nope/")
     assert missing.status_code == 404 and b"No such candidate" in missing.content
 

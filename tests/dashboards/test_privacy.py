@@ -45,6 +45,7 @@ def test_no_raw_device_id_or_exact_position_anywhere(client, dash):
         leaked_points = [v for v in exact if v in text]
         assert not leaked_points, (url, leaked_points[:3])
         assert '"location"' not in text and '"hit_ids"' not in text, url
+        assert '"offset_ms"' not in text and '"devices": [' not in text, url   # no member lists
     assert pages == len(_urls(dash))
 
 

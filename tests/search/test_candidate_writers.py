@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
+from django.contrib.auth.models import Permission
 
+from accounts import trust
+from accounts.services import new_scientist_key
 from crayfis.definition import SearchParams
 from crayfis.es.candidates import BATCH, CONTINUOUS, selection
 from crayfis.es.templates import MappingOutdated, ensure_templates
@@ -49,13 +52,20 @@ def continuous_documents(es, prefix: str) -> dict[str, dict]:
     return {h["_id"]: {k: h[k] for k in ("_source", "_seq_no", "_primary_term", "_version")} for h in hits}
 
 
+def scientist_key(django_user_model) -> str:
+    user = django_user_model.objects.create_user("scientist", password="Batch-Reader-2026")
+    user.user_permissions.add(Permission.objects.get(codename="read_exact_hits"))
+    return new_scientist_key(django_user_model.objects.get(pk=user.pk), "batch")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_run_leaves_the_continuous_candidates_and_their_history_intact(
-        client, es, es_url, es_prefix, make_loop, spark, tmp_path):
+        client, es, es_url, es_prefix, make_loop, spark, tmp_path, django_user_model):
     loop = make_loop(PARAMS)
     for device, events in first_uploads():
         post(client, *chunk(device, events, xbn=1))
     index_pending(es_url)
+    trust.approve(PHONES[:3])   # the showers' phones are trusted, so their candidates are public
     assert loop.run_once().report.changes == {"created": 3}
     for device, events in bridge_uploads():
         post(client, *chunk(device, events, xbn=2))
@@ -92,7 +102,10 @@ def test_a_batch_run_leaves_the_continuous_candidates_and_their_history_intact(
     listed = client.get(f"/api/v1/candidates?{rng}").json()["results"]
     assert sorted(c["candidate_id"] for c in listed) == sorted(c.candidate_id for c in active)
     assert {c["source"] for c in listed} == {CONTINUOUS}
-    runs = client.get(f"/api/v1/candidates?{rng}&source=batch&job_id={summary['job_id']}").json()["results"]
+    # a batch run does not know trust: its candidates are never public, a scientist reads them
+    assert client.get(f"/api/v1/candidates?{rng}&source=batch&job_id={summary['job_id']}").json()["results"] == []
+    runs = client.get(f"/api/v1/candidates?{rng}&source=batch&job_id={summary['job_id']}",
+                      HTTP_AUTHORIZATION=f"Api-Key {scientist_key(django_user_model)}").json()["results"]
     assert sorted(c["candidate_id"] for c in runs) == sorted(batch_ids)
     assert {(c["source"], c["job_id"]) for c in runs} == {(BATCH, summary["job_id"])}
     assert client.get(f"/api/v1/network/stats?{rng}").json()["candidates"] == 2

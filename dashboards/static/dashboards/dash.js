@@ -169,13 +169,12 @@
       parts: function () { return {candidate: cfg.endpoints.candidate}; },
       candidate: function (c) {
         if (!c) return;
-        setText("c-devices", int(c.n_devices)); setText("c-hits", int(c.n_hits));
+        setText("c-devices", int(c.n_devices)); setText("c-trusted", int(c.n_trusted_devices));
+        setText("c-hits", int(c.n_hits));
         setText("c-bg", sci(c.expected_background)); setText("c-p", sci(c.p_value));
         setText("c-far", sci(c.false_alarm_per_year)); setText("c-status", c.status || "–");
-        drawMap("cand-map", c.cells, "phones");
-        plot("cand-offsets", [{type: "scatter", mode: "markers", x: c.hits.map(function (h) { return h.offset_ms; }),
-                               y: c.hits.map(function (h) { return h.device; }), marker: {size: 10, color: "#1c7ed6"}}],
-             {xaxis: {title: {text: "ms after the first hit"}, zeroline: true}, yaxis: {type: "category", automargin: true}});
+        drawMap("cand-map", c.lat === null ? [] : [{lat: c.lat, lon: c.lon, phones: c.n_devices, hits: c.n_hits}],
+                "phones");
         var mult = c.multiplicity_distribution || [];
         plot("cand-mult", [{type: "bar", x: mult.map(function (b) { return b.n_devices; }),
                             y: mult.map(function (b) { return b.candidates; }),
@@ -183,9 +182,6 @@
              {xaxis: {title: {text: "phones in a candidate"}, dtick: 1},
               yaxis: {title: {text: "candidates"},
                       type: Math.max.apply(null, mult.map(function (b) { return b.candidates; }).concat([1])) > 50 ? "log" : "linear"}});
-        fillTable("members-table", c.hits, function (h) {
-          return [link(deviceUrl(h.device), h.device), int(h.offset_ms), h.cell || "–"];
-        });
       }
     },
     device: {
@@ -193,7 +189,7 @@
       device: function (d) {
         if (!d) return;
         setText("d-hits", int(d.hits_total)); setText("d-exposure", num(d.exposure_hours, 2));
-        setText("d-rate", num(d.hits_per_min_7d, 2)); setText("d-cands", int(d.candidates_total));
+        setText("d-rate", num(d.hits_per_min_7d, 2));
         drawSeries("dev-rate", d.hit_rate.t_ms, d.hit_rate.hits_per_min, "hits / min");
         var kv = $("dev-calib");
         if (kv) {
@@ -205,7 +201,6 @@
           });
         }
         showEmpty("dev-calib-empty", !d.calibration);
-        renderCandidateTable("dev", d);
       }
     },
     leaderboard: {

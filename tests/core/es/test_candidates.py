@@ -21,8 +21,10 @@ from crayfis.es.candidates import (
     Lifecycle,
     candidate_document,
     document_id,
+    is_public,
     lifecycle_fields,
     selection,
+    trust_fields,
 )
 from crayfis.es.templates import MAPPINGS, ensure_templates
 
@@ -129,3 +131,38 @@ def test_both_writers_documents_fit_and_readers_select_one_source(es, es_prefix)
     assert found(selection(BATCH)) == sorted([cid, other.canonical_id])
     assert found(selection(BATCH, "run2")) == [other.canonical_id]
     assert found(selection(CONTINUOUS, "run1")) == []
+
+
+def test_a_candidate_is_public_with_k_trusted_members_only():
+    comp = component()
+    life = Lifecycle.first(comp.canonical_id, T0)
+    members = comp.devices
+    k = PARAMS.min_devices
+
+    def doc(trusted):
+        return candidate_document(comp.canonical_id, comp, life, PARAMS, SCORES, source=CONTINUOUS,
+                                  job_id=CONTINUOUS_JOB_ID, trusted=trusted)
+
+    unknown = candidate_document(comp.canonical_id, comp, life, PARAMS, SCORES, source=BATCH, job_id="j")
+    assert (unknown["trusted_devices"], unknown["n_trusted_devices"], unknown["public"]) == ([], 0, False)
+    few = doc(list(members[:k - 1]) + ["d00000000000000ff"])      # a trusted device that is no member
+    assert (few["n_trusted_devices"], few["public"]) == (k - 1, False)
+    assert few["trusted_devices"] == sorted(members[:k - 1])
+    assert doc(members)["public"] and doc(members)["n_trusted_devices"] == k
+    assert trust_fields(members, members, k) == {"trusted_devices": sorted(members), "n_trusted_devices": k,
+                                                 "public": True}
+    assert not is_public(0, 0)   # no k, no public candidate
+
+
+def test_public_only_selects_public_candidates(es, es_prefix):
+    ensure_templates(es, es_prefix)
+    index = f"{es_prefix}-candidates"
+    public, private = component("h1"), component("h9")
+    for comp, trusted in ((public, public.devices), (private, public.devices[:1])):
+        cid = comp.canonical_id
+        es.index(index=index, id=document_id(CONTINUOUS, cid), refresh="wait_for",
+                 document=candidate_document(cid, comp, Lifecycle.first(cid, T0), PARAMS, SCORES, source=CONTINUOUS,
+                                             job_id=CONTINUOUS_JOB_ID, trusted=trusted))
+    hits = es.search(index=index, query=selection(public_only=True), size=10)["hits"]["hits"]
+    assert [h["_source"]["candidate_id"] for h in hits] == [public.canonical_id]
+    assert es.count(index=index, query=selection())["count"] == 2
