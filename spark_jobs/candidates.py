@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyspark.sql import functions as F
 
 from crayfis.coincidence.distance import centroid_lat_lon, unit_vectors
-from crayfis.coincidence.merge import candidate_ids
-from crayfis.coincidence.merge import merge_time_ordered
+from crayfis.coincidence.merge import candidate_ids, merge_time_ordered
 
 
 @dataclass
@@ -269,7 +269,6 @@ def is_sorted(strings: pa.Array) -> bool:
 
 def lookup_hit_ids(spark, hits, codes: np.ndarray) -> pa.Table:
     """(hit_code, hit_id, device_id) for the given codes: one pass over the input."""
-    from pyspark.sql import functions as F
 
     if len(codes) == 0:
         return pa.table({"hit_code": pa.array([], pa.int64()), "hit_id": pa.array([], pa.string()),

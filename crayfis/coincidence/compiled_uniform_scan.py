@@ -7,7 +7,7 @@ so:
 
 - each hit counts once in its quadrant's window count (``quad_count``) and enters the list of
   its cell (2 x 2 quadrants; linked newest first through ``prev``, of which only the first
-  ``cell_len`` links are read, exactly as in ``compiled_scan``);
+  ``cell_len`` links are read, as in ``compiled_scan``);
 - an anchor's first filter is the sum of the nine window counts around its quadrant, read at
   fixed integer offsets (its disc lies in those quadrants, ``uniform_grid``);
 - it then walks the lists of the 2 x 2 cells that hold those quadrants, keeps the hits inside
