@@ -65,6 +65,7 @@ def cache_dir() -> Path:
     return Path(tempfile.gettempdir()) / f"crayfis-numba-{os.getuid()}" / key
 
 
+CACHE_DIR_GIVEN = bool(os.environ.get("NUMBA_CACHE_DIR"))  # by the operator, before this module
 CACHE_DIR = cache_dir()
 os.environ["NUMBA_CACHE_DIR"] = numba_config.CACHE_DIR = str(CACHE_DIR)
 
