@@ -103,9 +103,9 @@ def unit_vectors(lat_deg, lon_deg) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x.reshape(shape)[()], y.reshape(shape)[()], z.reshape(shape)[()]
 
 
-_F8 = numba.float64
-# ``chord2_scalar`` as a numpy ufunc (broadcasting, any shapes): the same compiled formula.
-chord2 = numba.vectorize([_F8(_F8, _F8, _F8, _F8, _F8, _F8)], cache=True)(chord2_scalar.py_func)
+# ``chord2_scalar`` as a numpy ufunc (broadcasting, any shapes): the same compiled formula,
+# compiled (or loaded from the cache) for the input types of its first call.
+chord2 = numba.vectorize(cache=True)(chord2_scalar.py_func)
 
 
 def distance_from_chord2(c2) -> np.ndarray:

@@ -1,10 +1,11 @@
 """What the compiled scans take and give back: small typed structures, and the two lookups that
 numba specialises on whether an input is given.
 
-Each structure is a ``NamedTuple`` of numpy arrays and scalars. numba passes one as its fields,
-so a scan reads ``hits.lat[i]`` as cheaply as a plain argument, and the caller (``numba_engine``)
-builds them once per chunk from buffers it owns. Scalars must keep one Python type per field
-(int or float) so that every call hits the same compiled specialisation.
+Each structure is a ``NamedTuple`` of numpy arrays and scalars, which numba passes by value as
+its fields; the caller (``numba_engine``) builds them once per chunk from buffers it owns. A
+scan binds the arrays it needs to locals once per chunk (``compiled_window`` says why). Scalars
+must keep one Python type per field (int or float) so that every call hits the same compiled
+specialisation.
 
 ``perm`` and ``mask`` may be None. ``input_index`` and ``selected`` are resolved by type when a
 scan is compiled: with None the indirection or the test is not in the machine code at all.
