@@ -32,7 +32,7 @@ import numpy as np
 
 from .compiled import compiled
 from .compiled_window import finish_anchor
-from .scan_structs import OK, TABLE_FULL, input_index, selected
+from .scan_structs import OK, TABLE_FULL, HitPoints, input_index, selected
 
 _HASH_MUL = -7046029254386353131  # 0x9E3779B97F4A7C15 as int64 (Fibonacci hashing)
 SLOT_INTS = 6  # int32 per list slot: last hit, list length, hits per quadrant (4)
@@ -126,6 +126,7 @@ def _scan(hits, span, rule, grid, cells, lists, window, out, dense):  # noqa: C9
     prev, hslot = lists.prev, lists.slot
     run_m = window.run_m
     found, deferred, fill = out
+    points = HitPoints(perm, lat, lon, hits.dev)
     tau, k = rule.tau, rule.k
     j0 = span.j0
     n_loc = span.i2 - j0
@@ -272,7 +273,7 @@ def _scan(hits, span, rule, grid, cells, lists, window, out, dense):  # noqa: C9
                     r = prev[r]
             if mb < k:
                 continue
-            status, fills = finish_anchor(j0 + qa, qa, mb, j0, rule, fills, hits, window, found, deferred)
+            status, fills = finish_anchor(j0 + qa, qa, mb, j0, rule, fills, points, window, found, deferred)
             if status != OK:
                 return status, enter, leave
         q = g_end

@@ -22,7 +22,7 @@ import numpy as np
 
 from .compiled import compiled
 from .compiled_window import finish_anchor
-from .scan_structs import OK, input_index, selected
+from .scan_structs import OK, HitPoints, input_index, selected
 
 
 class UniformTables(NamedTuple):
@@ -68,6 +68,7 @@ def _scan(hits, span, rule, grid, tables, lists, window, out):
     prev, quad_of, cell_of = lists
     run_m = window.run_m
     found, deferred, fill = out
+    points = HitPoints(perm, lat, lon, hits.dev)
     tau, k, cols = rule.tau, rule.k, grid.cols
     cell_cols = (cols >> 1) + 1
     dlat, dlon = grid.lat_reach_deg, grid.lon_reach_deg
@@ -123,7 +124,7 @@ def _scan(hits, span, rule, grid, tables, lists, window, out):
                     r = prev[r]
             if mb < k:
                 continue
-            status, fills = finish_anchor(j0 + qa, qa, mb, j0, rule, fills, hits, window, found, deferred)
+            status, fills = finish_anchor(j0 + qa, qa, mb, j0, rule, fills, points, window, found, deferred)
             if status != OK:
                 return status, enter, leave
         q = g_end

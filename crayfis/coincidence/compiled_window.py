@@ -111,14 +111,16 @@ def _emit(a_pos, m, nd, j0, run_m, found, na, nm):
 
 
 @compiled(inline=True)
-def finish_anchor(a_pos, qa, mb, j0, rule, fills, hits, window, found, deferred):
+def finish_anchor(a_pos, qa, mb, j0, rule, fills, points, window, found, deferred):
     """Decide anchor ``a_pos`` (local ``qa``) from the members ``window.run_m[:mb]`` (module
-    doc). ``fills``: (na, nm, nda, ndm); returns (status, fills).
+    doc). ``points``: ``HitPoints``, built by the scan once per chunk (passing the scan's
+    whole ``ScanHits`` here measurably slows the scan); ``fills``: (na, nm, nda, ndm);
+    returns (status, fills).
 
     Most anchors stop after the chords, so those are computed here rather than in a helper;
     the helpers below run only for anchors with k members within R."""
     na, nm, nda, ndm = fills
-    perm, lat, lon = hits.perm, hits.lat, hits.lon
+    perm, lat, lon, dev = points
     ux, uy, uz, have_u, run_m, run_c2, run_dev, dev_scratch = window
     if not have_u[qa]:
         a_idx = input_index(perm, j0 + qa)
@@ -145,7 +147,7 @@ def finish_anchor(a_pos, qa, mb, j0, rule, fills, hits, window, found, deferred)
     if in_band:
         status, nda, ndm = _defer(a_pos, m, j0, run_m, run_c2, deferred, nda, ndm)
         return status, (na, nm, nda, ndm)
-    nd = _devices(m, j0, perm, hits.dev, run_m, run_dev, dev_scratch)
+    nd = _devices(m, j0, perm, dev, run_m, run_dev, dev_scratch)
     if nd < rule.k:
         return OK, fills
     status, na, nm = _emit(a_pos, m, nd, j0, run_m, found, na, nm)

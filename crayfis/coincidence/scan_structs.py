@@ -35,6 +35,15 @@ class ScanHits(NamedTuple):
     mask: np.ndarray | None  # bool per input index: anchors to evaluate; None: all
 
 
+class HitPoints(NamedTuple):
+    """What deciding a window reads of the hits (``ScanHits`` without times and mask)."""
+
+    perm: np.ndarray | None
+    lat: np.ndarray
+    lon: np.ndarray
+    dev: np.ndarray
+
+
 class Span(NamedTuple):
     """One chunk: hits at time positions [j0, i2) are scanned, anchors in [i0, i1) evaluated."""
 
