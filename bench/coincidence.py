@@ -1,20 +1,21 @@
-"""Coincidence search benchmark: the kernel (both engines), its floor, and baselines on the same hits.
+"""Coincidence search benchmark: the kernel, its floor, and baselines on the same hits.
 
     python bench/coincidence.py [--quick] [--sizes 1e5 1e6 ...] [--sections kernel,baselines,...]
                                 [--append-docs]
 
 Sections (``SECTIONS`` below; each returns markdown lines and is independent):
-  kernel     kernel hits/s per workload, beside numpy's sort of the same time keys
+  kernel     kernel hits/s per workload, beside numpy's sort of the same time keys and the kernel
+             with its general grid (grid="block") everywhere
   baselines  a HiSPARC-style sort-then-scan loop, sapphire's own scan, scipy cKDTree and
              sklearn DBSCAN, each on the same hits as the kernel
   scaling    kernel hits/s from 1e5 hits up to --max-size
-  memory     peak bytes per hit allocated by the kernel (tracemalloc traces numpy; the numba
-             engine allocates every buffer with numpy, so it is traced too)
-A Spark-job section can be added by registering another function in SECTIONS.
+  memory     peak bytes per hit allocated by the kernel (tracemalloc traces numpy; the compiled
+             scans allocate every buffer with numpy, so it is traced too)
+  spark      the whole Spark job (bench/coincidence_spark.py)
 
 One core: thread counts are pinned to 1 before numpy loads. Times are process CPU time
 (the shared VM's other tenants make wall time noisy); the median of --repeats runs is given.
-Workloads are generated here with numpy from a fixed seed (see ``Workload``).
+Workloads are generated with numpy from a fixed seed (bench/coincidence_workloads.py).
 """
 
 from __future__ import annotations
@@ -30,128 +31,26 @@ import math  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from scipy.spatial import cKDTree  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crayfis.coincidence.distance import EARTH_RADIUS_M, chord2, unit_vectors, within_radius  # noqa: E402
-from crayfis.coincidence.kernel import DEFAULT_ENGINE, distinct_counts, find_coincidences  # noqa: E402
+from bench.coincidence_spark import add_arguments as add_spark_arguments  # noqa: E402
+from bench.coincidence_spark import section_spark  # noqa: E402
+from bench.coincidence_workloads import WORKLOADS, Hits, Workload, generate  # noqa: E402
+from crayfis.coincidence.distance import chord2, unit_vectors, within_radius  # noqa: E402
+from crayfis.coincidence.kernel import find_coincidences  # noqa: E402
 from crayfis.coincidence.malloc_tuning import keep_freed_memory  # noqa: E402
+from crayfis.coincidence.packed_keys import distinct_counts  # noqa: E402
+from crayfis.definition import EARTH_RADIUS_M  # noqa: E402
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 RUN_DATE = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d")  # of the run
 MACHINE = "2-core shared VM (AMD EPYC, AVX2), 24 GiB"
-T0_MS = 1_795_305_600_000  # 2026-11-22T00:00:00Z
-
-
-# ----------------------------------------------------------------------------- workloads
-
-
-@dataclass(frozen=True)
-class Workload:
-    """A fleet of phones at fixed places (GPS jitter per hit), each firing as a Poisson process
-    at the app's tuned rate, plus showers that make nearby phones fire within clock errors."""
-
-    name: str
-    phones: int
-    side_km: float
-    window_ms: int
-    radius_m: float
-    min_devices: int
-    rate_per_min: float = 20.0  # CRAYFIS v1.0 trigger rate: almost all of it noise
-    lat0: float = 34.05
-    lon0: float = -118.25
-    gps_sigma_m: float = 10.0
-    showers_per_min: float = 6.0
-    shower_radius_m: float = 800.0  # phones within it fire with shower_p_fire
-    shower_p_fire: float = 0.8
-    clock_sigma_ms: float = 15.0
-
-    @property
-    def density_km2(self) -> float:
-        return self.phones / self.side_km**2
-
-    @property
-    def mean_other_devices(self) -> float:
-        """lambda: expected other phones firing in one window (phones within R x p)."""
-        p = 1 - math.exp(-self.rate_per_min / 60_000 * (self.window_ms + 1))
-        return self.density_km2 * math.pi * (self.radius_m / 1000) ** 2 * p
-
-    def describe(self) -> str:
-        return (f"{self.phones:,} phones over {self.side_km:g}x{self.side_km:g} km "
-                f"({self.density_km2:g}/km^2) at {self.rate_per_min:g} hits/min; tau = "
-                f"{self.window_ms} ms, R = {self.radius_m:g} m, k = {self.min_devices}; "
-                f"lambda = {self.mean_other_devices:.2f} other phones per window; "
-                f"{self.showers_per_min:g} showers/min injected (phones within {self.shower_radius_m:g} m "
-                f"of the core fire with p = {self.shower_p_fire:g}, clock jitter {self.clock_sigma_ms:g} ms)")
-
-
-WORKLOADS = {
-    # a metro area today: sparse phones, km-scale showers
-    "metro": Workload("metro", phones=50_000, side_km=100, window_ms=100, radius_m=1000, min_devices=4),
-    # the same area with a fifth of the phones
-    "sparse": Workload("sparse", phones=10_000, side_km=100, window_ms=100, radius_m=1000, min_devices=4),
-    # the design target density (DESIGN.md section 6), with R and tau scaled down to match
-    "city": Workload("city", phones=100_000, side_km=10, window_ms=50, radius_m=100, min_devices=4,
-                     shower_radius_m=80.0),
-}
-
-
-@dataclass
-class Hits:
-    t: np.ndarray
-    lat: np.ndarray
-    lon: np.ndarray
-    dev: np.ndarray
-    shower: np.ndarray  # shower index per hit, -1 for noise
-    n_showers: int
-
-    def __len__(self) -> int:
-        return len(self.t)
-
-    def take(self, idx):
-        return Hits(self.t[idx], self.lat[idx], self.lon[idx], self.dev[idx], self.shower[idx], self.n_showers)
-
-
-def _to_lat_lon(w: Workload, east_m, north_m):
-    lat = w.lat0 + np.degrees(north_m / EARTH_RADIUS_M)
-    lon = w.lon0 + np.degrees(east_m / (EARTH_RADIUS_M * math.cos(math.radians(w.lat0))))
-    return lat, lon
-
-
-def generate(w: Workload, n_hits: int, seed: int = 20261122) -> Hits:
-    """About n_hits hits in time order (as exports and index reads deliver them)."""
-    from scipy.spatial import cKDTree
-
-    rng = np.random.default_rng(seed)
-    half = w.side_km * 500.0
-    px, py = rng.uniform(-half, half, w.phones), rng.uniform(-half, half, w.phones)
-    rate_ms = w.rate_per_min / 60_000
-    span_ms = max(1, int(n_hits / (w.phones * rate_ms)))
-    n_showers = int(rng.poisson(w.showers_per_min * span_ms / 60_000))
-    cx, cy = rng.uniform(-half, half, n_showers), rng.uniform(-half, half, n_showers)
-    near = cKDTree(np.column_stack((px, py))).query_ball_point(np.column_stack((cx, cy)), w.shower_radius_m)
-    s_dev = np.concatenate([np.asarray(p, dtype=np.int64) for p in near] + [np.zeros(0, np.int64)])
-    s_idx = np.repeat(np.arange(n_showers), [len(p) for p in near])
-    fire = rng.random(len(s_dev)) < w.shower_p_fire
-    s_dev, s_idx = s_dev[fire], s_idx[fire]
-    t_core = rng.integers(0, span_ms, n_showers)
-    jitter = np.clip(rng.normal(0, w.clock_sigma_ms, len(s_dev)), -3 * w.clock_sigma_ms, 3 * w.clock_sigma_ms)
-    s_t = t_core[s_idx] + np.round(jitter).astype(np.int64)
-    n_bg = max(0, n_hits - len(s_dev))
-    dev = np.concatenate((rng.integers(0, w.phones, n_bg), s_dev))
-    t = np.concatenate((rng.integers(0, span_ms, n_bg), s_t))
-    shower = np.concatenate((np.full(n_bg, -1), s_idx))
-    order = np.argsort(t, kind="stable")
-    dev, t, shower = dev[order], t[order], shower[order]
-    ex = px[dev] + rng.normal(0, w.gps_sigma_m, len(dev))
-    ny = py[dev] + rng.normal(0, w.gps_sigma_m, len(dev))
-    lat, lon = _to_lat_lon(w, ex, ny)
-    return Hits(t + T0_MS, lat, lon, dev.astype(np.int64), shower, n_showers)
 
 
 # ----------------------------------------------------------------------------- timing
@@ -170,12 +69,9 @@ def median(xs) -> float:
     return float(np.median(xs))
 
 
-ENGINE = DEFAULT_ENGINE  # --engine
-
-
-def run_kernel(h: Hits, w: Workload, engine: str | None = None):
+def run_kernel(h: Hits, w: Workload, grid: str = "auto"):
     return find_coincidences(h.t, h.lat, h.lon, h.dev, w.window_ms, w.radius_m, w.min_devices,
-                             engine=engine or ENGINE)
+                             grid=grid)
 
 
 def showers_found(h: Hits, res, k: int) -> tuple[int, int]:
@@ -231,7 +127,7 @@ def hisparc_style(h: Hits, w: Workload) -> list[int]:
 def sapphire_scan(h: Hits, w: Workload) -> int:
     """sapphire's own coincidence scan on (timestamp, station, index) tuples, devices as
     stations: time only (no distance, no device count); window in its units (here ms)."""
-    from sapphire.analysis.coincidences import Coincidences
+    from sapphire.analysis.coincidences import Coincidences  # optional: make bench-install
 
     class _Quiet:
         progress = False
@@ -251,8 +147,6 @@ def ckdtree_search(h: Hits, w: Workload) -> np.ndarray:
     """The same definition through scipy's cKDTree: pairs within a Chebyshev box of R in
     (X, Y, Z, t * R / tau) (chord <= arc, so a superset), then the exact tests. Returns
     triggered anchors."""
-    from scipy.spatial import cKDTree
-
     n = len(h)
     pairs = cKDTree(_embed(h, w)).query_pairs(w.radius_m, p=np.inf, output_type="ndarray")
     i, j = pairs[:, 0], pairs[:, 1]
@@ -272,7 +166,7 @@ def dbscan_search(h: Hits, w: Workload) -> int:
     """sklearn DBSCAN on the same embedding (eps = R, Chebyshev, min_samples = k): a common
     off-the-shelf choice, but not this definition (symmetric in time, counts hits not
     devices). Returns the number of clusters."""
-    from sklearn.cluster import DBSCAN
+    from sklearn.cluster import DBSCAN  # optional: make bench-install
 
     labels = DBSCAN(eps=w.radius_m, min_samples=w.min_devices, metric="chebyshev",
                     algorithm="kd_tree", n_jobs=1).fit(_embed(h, w)).labels_
@@ -284,25 +178,25 @@ def dbscan_search(h: Hits, w: Workload) -> int:
 
 def section_kernel(args) -> list[str]:
     n = int(args.kernel_size)
-    other = "numpy" if ENGINE == "numba" else "numba"
-    lines = [f"Kernel ({ENGINE} engine), {n:,} hits per workload, median of {args.repeats} runs "
+    other = "block" if args.grid == "auto" else "auto"
+    lines = [f"Kernel (grid={args.grid}), {n:,} hits per workload, median of {args.repeats} runs "
              "(process CPU time, 1 thread).",
              "Input in time order (as exports and index reads deliver it) and shuffled; the floor is",
-             f"numpy sorting the same int64 time keys from shuffled order; the {other} engine on the",
-             "time-ordered input for comparison (same triggered anchors, asserted).", "",
+             f"numpy sorting the same int64 time keys from shuffled order; the kernel with grid={other}",
+             "on the time-ordered input for comparison (same triggered anchors, asserted).", "",
              "| workload | kernel, time-ordered input | kernel, shuffled input | np.argsort(t) | np.sort(t) "
-             f"| kernel / argsort time | {other} engine, time-ordered | triggered | candidates | showers found |",
+             f"| kernel / argsort time | grid={other}, time-ordered | triggered | candidates | showers found |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name in args.workloads:
         w = WORKLOADS[name]
         h = generate(w, n)
-        res = run_kernel(h, w)
-        assert np.array_equal(res.triggered, run_kernel(h, w, other).triggered), "engines disagree"
-        k_t = median(cpu_times(lambda: run_kernel(h, w), args.repeats))
+        res = run_kernel(h, w, args.grid)
+        assert np.array_equal(res.triggered, run_kernel(h, w, other).triggered), "grids disagree"
+        k_t = median(cpu_times(lambda: run_kernel(h, w, args.grid), args.repeats))
         o_t = median(cpu_times(lambda: run_kernel(h, w, other), args.repeats))
         perm = np.random.default_rng(1).permutation(len(h))
         hs = h.take(perm)
-        k_s = median(cpu_times(lambda: run_kernel(hs, w), args.repeats))
+        k_s = median(cpu_times(lambda: run_kernel(hs, w, args.grid), args.repeats))
         keys = hs.t.copy()
         a_s = median(cpu_times(lambda: np.argsort(keys), args.repeats))
         s_s = median(cpu_times(lambda: np.sort(keys), args.repeats))
@@ -329,15 +223,16 @@ def section_baselines(args) -> list[str]:
         h = generate(w, int(args.baseline_size))
         small = h.take(np.arange(min(len(h), int(args.loop_size))))
         tiny = h.take(np.arange(min(len(h), int(args.sapphire_size))))
-        kernel_s = median(cpu_times(lambda: run_kernel(h, w), args.repeats))
-        kernel_small = median(cpu_times(lambda: run_kernel(small, w), args.repeats))
+        kernel_s = median(cpu_times(lambda: run_kernel(h, w, args.grid), args.repeats))
+        kernel_small = median(cpu_times(lambda: run_kernel(small, w, args.grid), args.repeats))
         loop_out = []
         loop_s = median(cpu_times(lambda: loop_out.append(hisparc_style(small, w)), args.repeats))
-        assert loop_out[0] == run_kernel(small, w).triggered.tolist(), "HiSPARC-style loop disagrees with the kernel"
+        assert loop_out[0] == run_kernel(small, w, args.grid).triggered.tolist(), \
+            "HiSPARC-style loop disagrees with the kernel"
         sapphire_s = median(cpu_times(lambda: sapphire_scan(tiny, w), 1))
         tree_out = []
         tree_s = median(cpu_times(lambda: tree_out.append(ckdtree_search(h, w)), args.repeats))
-        assert np.array_equal(tree_out[0], run_kernel(h, w).triggered), "cKDTree disagrees with the kernel"
+        assert np.array_equal(tree_out[0], run_kernel(h, w, args.grid).triggered), "cKDTree disagrees with the kernel"
         db_s = median(cpu_times(lambda: dbscan_search(h, w), args.repeats))
         rate = len(h) / ((h.t[-1] - h.t[0] + 1) / 1000)
         kernel_rate, loop_rate = len(h) / kernel_s, len(small) / loop_s
@@ -366,10 +261,10 @@ def section_scaling(args) -> list[str]:
             continue
         h = generate(w, n)
         reps = args.repeats if n <= 10_000_000 else max(1, min(args.repeats, 3))
-        k_s = median(cpu_times(lambda: run_kernel(h, w), reps))
+        k_s = median(cpu_times(lambda: run_kernel(h, w, args.grid), reps))
         keys = h.t[np.random.default_rng(1).permutation(len(h))]
         a_s = median(cpu_times(lambda: np.argsort(keys), reps))
-        res = run_kernel(h, w)
+        res = run_kernel(h, w, args.grid)
         lines.append(f"| {len(h):,} | {len(h) / k_s / 1e6:.2f} M/s | {len(h) / a_s / 1e6:.1f} M/s "
                      f"| {k_s / a_s:.1f}x | {len(res.triggered):,} |")
         print(lines[-1], flush=True)
@@ -385,25 +280,14 @@ def section_memory(args) -> list[str]:
         w = WORKLOADS[name]
         h = generate(w, int(args.memory_size))
         for label, hh in (("time order", h), ("shuffled", h.take(np.random.default_rng(1).permutation(len(h))))):
-            run_kernel(hh.take(np.arange(1000)), w)  # compiles or loads the engine outside the trace
+            run_kernel(hh.take(np.arange(1000)), w, args.grid)  # compiles or loads the scans outside the trace
             tracemalloc.start()
-            run_kernel(hh, w)
+            run_kernel(hh, w, args.grid)
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             lines.append(f"| {name} | {len(h):,} | {label} | {peak / len(h):.0f} |")
             print(lines[-1], flush=True)
     return lines
-
-
-# ----------------------------------------------------------------------------- Spark (spark_jobs owner)
-# The Spark job section lives in bench/coincidence_spark.py (same generated hits); imported
-# lazily so the kernel sections never start a JVM.
-
-
-def section_spark(args) -> list[str]:
-    from bench.coincidence_spark import section_spark as run_spark_section
-
-    return run_spark_section(args)
 
 
 SECTIONS = {
@@ -441,18 +325,14 @@ def main(argv=None) -> None:
     p.add_argument("--sapphire-size", type=float, default=1e3, help="hits for sapphire's scan (quadratic)")
     p.add_argument("--memory-size", type=float, default=1e6)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--engine", default=DEFAULT_ENGINE, choices=("numba", "numpy"),
-                   help="kernel engine measured (the kernel section also runs the other one)")
+    p.add_argument("--grid", default="auto", choices=("auto", "block"),
+                   help="kernel grid measured (the kernel section also runs the other one)")
     p.add_argument("--no-malloc-tuning", action="store_true",
                    help="leave glibc's defaults (page faults on every large temporary)")
     p.add_argument("--append-docs", action="store_true", help=f"append the tables to {DOCS}")
-    from bench.coincidence_spark import add_arguments as add_spark_arguments  # section "spark"
-
     add_spark_arguments(p)
     args = p.parse_args(argv)
     args.workloads = args.workloads.split(",")
-    global ENGINE
-    ENGINE = args.engine
     if args.quick:
         args.sizes = [s for s in args.sizes if s <= 3e5]
         args.kernel_size, args.baseline_size, args.loop_size, args.memory_size = 2e5, 2e4, 1e3, 2e5

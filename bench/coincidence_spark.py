@@ -3,7 +3,7 @@
     python bench/coincidence_spark.py [--spark-sizes 1e6 3e6 1e7 3e7] [--append-docs]
     python bench/coincidence.py --sections spark ...      (the same, as a section)
 
-Same generated hits as the kernel sections (bench/coincidence.py ``generate``, workload
+Same generated hits as the kernel sections (bench/coincidence_workloads.py ``generate``, workload
 ``--scaling-workload``), written to Parquet with string ids (hit_id "h<i>", device_id "p<n>").
 In one Spark session, per size:
   - pass-through: mapInArrow that yields its input, over all five columns and over the three
@@ -36,6 +36,15 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pyspark.sql import functions as F  # noqa: E402
+
+from bench.coincidence_workloads import WORKLOADS, generate  # noqa: E402
+from crayfis.coincidence.kernel import find_coincidences  # noqa: E402
+from crayfis.definition import SearchParams  # noqa: E402
+from spark_jobs.coincidence import JobConfig, run_job  # noqa: E402
+from spark_jobs.job_config import WorkSplit  # noqa: E402
+from spark_jobs.session import build_session  # noqa: E402
+
 DOCS = ROOT / "docs" / "benchmarks.md"
 RUN_DATE = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d")  # of the run
 MACHINE = "2-core shared VM, 24 GiB"
@@ -57,8 +66,6 @@ def load() -> str:
 
 def passthrough(spark, path: Path, columns: list[str]) -> float:
     """Seconds for mapInArrow yielding its input over ``columns`` (sum forces every row)."""
-    from pyspark.sql import functions as F
-
     df = spark.read.parquet(str(path)).select(*columns)
 
     def same(batches):
@@ -70,19 +77,12 @@ def passthrough(spark, path: Path, columns: list[str]) -> float:
 
 
 def kernel_alone(h, w) -> tuple[float, int, int]:
-    from crayfis.coincidence.kernel import find_coincidences
-
     t0 = time.process_time()
     res = find_coincidences(h.t, h.lat, h.lon, h.dev, w.window_ms, w.radius_m, w.min_devices)
     return time.process_time() - t0, len(res.triggered), res.n_candidates
 
 
 def section_spark(args) -> list[str]:
-    from bench.coincidence import WORKLOADS, generate
-    from spark_jobs.coincidence import JobConfig, run_job
-    from spark_jobs.search_tasks import SearchParams
-    from spark_jobs.session import build_session
-
     w = WORKLOADS[args.scaling_workload]
     sizes = [int(s) for s in args.spark_sizes]
     t0 = time.perf_counter()
@@ -127,7 +127,7 @@ def section_spark(args) -> list[str]:
             s = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]  # the median run
             g = run_job(spark, JobConfig(input=str(path), output=str(tmp / f"out-g-{n}"),
                                          params=SearchParams(w.window_ms, w.radius_m, w.min_devices),
-                                         ordered_fast_path=False))
+                                         split=WorkSplit(ordered_fast_path=False)))
             for r in (*runs, g):
                 if (r["triggered_anchors"], r["candidates"]) != (k_trig, k_cand):
                     raise AssertionError(f"job {r['triggered_anchors']}/{r['candidates']} != kernel "

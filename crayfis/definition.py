@@ -12,13 +12,17 @@ Django settings all speak of the same thing (docs/coincidence.md states the defi
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 SECOND_MS = 1_000
 MINUTE_MS = 60 * SECOND_MS
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
-YEAR_MS = 365 * DAY_MS  # false-alarm rates are quoted per year of 365 days
+YEAR_MS = 365 * DAY_MS + DAY_MS // 4  # a Julian year (365.25 days): false-alarm rates and
+# cosmic-ray fluxes are quoted per year of this length
+
+MAX_WINDOW_MS = 1 << 61  # times and windows stay far from the int64 limit
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG), the sphere of every distance in the project
 
@@ -32,10 +36,10 @@ class SearchParams:
     min_devices: int
 
     def __post_init__(self):
-        if int(self.window_ms) != self.window_ms or self.window_ms < 0:
-            raise ValueError(f"window_ms must be a whole number >= 0, not {self.window_ms!r}")
-        if not self.radius_m > 0:
-            raise ValueError(f"radius_m must be > 0, not {self.radius_m!r}")
+        if int(self.window_ms) != self.window_ms or not 0 <= self.window_ms < MAX_WINDOW_MS:
+            raise ValueError(f"window_ms must be a whole number in [0, 2**61), not {self.window_ms!r}")
+        if not (self.radius_m >= 0 and math.isfinite(self.radius_m)):
+            raise ValueError(f"radius_m must be a finite number >= 0, not {self.radius_m!r}")
         if int(self.min_devices) != self.min_devices or self.min_devices < 1:
             raise ValueError(f"min_devices must be a whole number >= 1, not {self.min_devices!r}")
 

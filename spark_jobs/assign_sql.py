@@ -1,33 +1,34 @@
 """Partition assignment as Spark SQL expressions: each hit's copies and home, inside the JVM.
 
-The same rule as ``PartitionPlan.assign`` (partitioning.py, the numpy reference): a hit goes to
-every (slab, tile) whose core may hold an anchor with the hit in its window, i.e. slabs of
-t - tau .. t and the tiles within reach (R, padded) of it. Doing it in SQL keeps every hit out
-of Python until the kernel stage: a mapInArrow round trip of all hits cost more than the search.
+The rule is defined in Python: ``PartitionPlan.assign`` (partitioning.py), with its home slab
+(``PartitionPlan.slab_of``), home tile (``TileGrid.home_tile``) and tiles within reach
+(``TileGrid.tiles_within_reach``). A hit goes to every (slab, tile) whose core may hold an
+anchor with the hit in its window, i.e. slabs of t - tau .. t and the tiles within reach (R,
+padded) of it. Spark SQL restates that rule here so that hits stay out of Python until the
+kernel stage; tests/spark/test_assign_sql.py pins the two together, copy for copy, on hits at
+tile, band, slab and antimeridian edges and at the poles. Change the rule there first.
 
 Exactness does not depend on the JVM's trigonometry matching numpy's: the home slab and tile use
-only +, -, *, /, floor and mod (exact IEEE operations, evaluated in the same order as numpy), and
-the reach is padded by ~1 cm (tiles.py), far more than a last-bit difference in sin or asin.
-Slabs must be evenly spaced (``PartitionPlan.uniform_slabs``), so a slab is one division.
+only +, -, *, /, floor and mod (exact IEEE operations, evaluated in the same order as in
+Python), and the reach is padded by ~1 cm (``tiles.PAD_DEG``), far more than a last-bit
+difference in sin or asin. Slabs must be evenly spaced (``PartitionPlan.uniform_slabs``), so a
+slab is one division.
 """
 from __future__ import annotations
 
 import numpy as np
+from pyspark.sql import functions as F
 
 from spark_jobs.partitioning import PartitionPlan
-from spark_jobs.tiles import _PAD_DEG, EARTH_RADIUS_M
+from spark_jobs.tiles import PAD_DEG
 
 
 def _lit_array(values):
-    from pyspark.sql import functions as F
-
     return F.array(*[F.lit(int(v)).cast("long") for v in values])
 
 
 def slab_expr(plan: PartitionPlan, t):
-    """Slab index of time column ``t``: the number of cut points <= t."""
-    from pyspark.sql import functions as F
-
+    """``PartitionPlan.slab_of`` of time column ``t``: the number of cut points <= t."""
     c0, width, m = plan.uniform_slabs()
     if m == 0:
         return F.lit(0).cast("long")
@@ -37,18 +38,14 @@ def slab_expr(plan: PartitionPlan, t):
 
 
 def _band(plan: PartitionPlan, lat):
-    from pyspark.sql import functions as F
-
     nb = plan.grid.n_bands
     b = F.floor((lat + F.lit(90.0)) / F.lit(plan.grid.band_deg))
     return F.greatest(F.lit(0), F.least(F.lit(nb - 1), b)).cast("long")
 
 
 def home_tile_expr(plan: PartitionPlan, lat, lon):
-    """``TileGrid.home_tile`` in SQL (same operations in the same order)."""
-    from pyspark.sql import functions as F
-
-    per_band, offset = plan.grid._band_arrays()
+    """``TileGrid.home_tile`` of position columns ``lat``, ``lon``."""
+    per_band, offset = plan.grid.band_arrays()
     band = _band(plan, lat)
     n = F.element_at(_lit_array(per_band), (band + 1).cast("int"))
     x = F.pmod(lon + F.lit(180.0), F.lit(360.0))
@@ -57,16 +54,15 @@ def home_tile_expr(plan: PartitionPlan, lat, lon):
 
 
 def assigned_copies(df, plan: PartitionPlan):
-    """``df`` (t_ms, lat, lon, ...) -> one row per copy with ``pkey`` and ``home`` added.
+    """``PartitionPlan.assign`` of ``df`` (t_ms, lat, lon, ...): one row per copy, with ``pkey``
+    and ``home`` added.
 
     Three small explodes: slabs of t - tau .. t, latitude bands within reach, and longitude
     tiles within reach in each band (all of a band's tiles when the reach covers a pole).
     """
-    from pyspark.sql import functions as F
-
     grid = plan.grid
-    per_band, offset = grid._band_arrays()
-    reach = float(np.degrees(grid.radius_m / EARTH_RADIUS_M) * (1 + 1e-9) + _PAD_DEG)
+    per_band, offset = grid.band_arrays()
+    reach = grid.reach_deg
     lat, lon, t = F.col("t_lat"), F.col("t_lon"), F.col("t_ms")
     cols = list(df.columns)
     base = df.select(*cols, F.col("lat").alias("t_lat"), F.col("lon").alias("t_lon"))
@@ -75,7 +71,7 @@ def assigned_copies(df, plan: PartitionPlan):
     cos_lat = F.cos(F.radians(lat))
     ratio = F.when(cos_lat > F.lit(0.0), F.lit(float(np.sin(np.radians(reach)))) / cos_lat)
     half = F.when(over_pole | ratio.isNull() | ~(ratio < F.lit(1.0)), F.lit(180.0)).otherwise(
-        F.degrees(F.asin(F.least(F.greatest(ratio, F.lit(0.0)), F.lit(1.0)))) + F.lit(_PAD_DEG))
+        F.degrees(F.asin(F.least(F.greatest(ratio, F.lit(0.0)), F.lit(1.0)))) + F.lit(PAD_DEG))
     step1 = base.select(
         *cols, "t_lat", "t_lon",
         half.alias("t_half"),

@@ -2,7 +2,7 @@
 
 Triggered windows are few next to hits (each is an anchor that met k devices), so they are
 collected and merged on the driver: every windowed hit is numbered in canonical (t_ms, hit_id)
-order and the kernel's compiled union-find (``numba_engine.merge_time_ordered``) finds the
+order and the kernel's compiled union-find (``merge.merge_time_ordered``) finds the
 connected components, already in canonical order. Memory bound: one row per (triggered anchor,
 member), about 60 bytes each; 10^7 such pairs fit in ~1 GB of driver memory. The members'
 hit_id strings come from the search tasks (time-ordered Parquet) or are read back from the
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyspark.sql import functions as F
 
 from crayfis.coincidence.distance import centroid_lat_lon, unit_vectors
-from crayfis.coincidence.merge import candidate_ids
-from crayfis.coincidence.numba_engine import merge_time_ordered
+from crayfis.coincidence.merge import candidate_ids, merge_time_ordered
 
 
 @dataclass
@@ -269,7 +269,6 @@ def is_sorted(strings: pa.Array) -> bool:
 
 def lookup_hit_ids(spark, hits, codes: np.ndarray) -> pa.Table:
     """(hit_code, hit_id, device_id) for the given codes: one pass over the input."""
-    from pyspark.sql import functions as F
 
     if len(codes) == 0:
         return pa.table({"hit_code": pa.array([], pa.int64()), "hit_id": pa.array([], pa.string()),

@@ -5,6 +5,8 @@ import argparse
 import os
 import sys
 
+from elasticsearch import Elasticsearch
+
 from spark_jobs.hits_input import parse_time
 
 
@@ -56,17 +58,11 @@ def positive_float(text: str) -> float:
     return value
 
 
-def default_es_url() -> str:
-    return os.environ.get("CRAYFIS_ES_URL", "http://127.0.0.1:9200")
-
-
 def check_input(spec: str, es_url: str) -> None:
     """Fail fast (before Spark starts) on a missing local path or an unreachable ES."""
     if spec.startswith("es://"):
         if not spec[5:]:
             raise UserError("es:// needs an index pattern, e.g. es://crayfis-hits-*")
-        from elasticsearch import Elasticsearch
-
         es = Elasticsearch(es_url, request_timeout=10, max_retries=0)
         try:
             es.cluster.health()

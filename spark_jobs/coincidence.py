@@ -9,47 +9,28 @@ DIR/candidates.parquet and DIR/summary.json; see docs/coincidence.md.
 """
 from __future__ import annotations
 
-import os
-import re
 import sys
 import time
-from dataclasses import dataclass
 
+from crayfis.definition import SearchParams
 from spark_jobs.cli import (
     OneLineParser,
     check_input,
-    default_es_url,
     iso_time,
     non_negative_int,
     positive_float,
     positive_int,
     run_main,
 )
-from spark_jobs.search_tasks import SearchParams
+from spark_jobs.job_config import JobConfig, WorkSplit, default_es_url
+from spark_jobs.job_steps import search_and_write
+from spark_jobs.session import build_session
 
 PROG = "spark_jobs.coincidence"
 
 
-@dataclass(frozen=True)
-class JobConfig:
-    input: str
-    output: str
-    params: SearchParams
-    start_ms: int | None = None
-    end_ms: int | None = None
-    master: str | None = None
-    to_es: bool = False
-    time_slides: int = 0
-    slide_seed: int = 1
-    es_url: str = "http://127.0.0.1:9200"
-    es_prefix: str | None = None
-    es_slices: int | None = None
-    use_exposures: bool = True
-    ordered_fast_path: bool = True
-
-
 def build_parser() -> OneLineParser:
-    p = OneLineParser(prog=PROG, description="Exact coincidence search (DESIGN.md section 5).")
+    p = OneLineParser(prog=PROG, description="Exact coincidence search (docs/coincidence.md).")
     p.add_argument("--input", required=True, help="Parquet file/dir, or es://INDEX-PATTERN")
     p.add_argument("--output", required=True, help="output directory")
     p.add_argument("--window-ms", required=True, type=non_negative_int, help="tau, ms")
@@ -59,9 +40,10 @@ def build_parser() -> OneLineParser:
     p.add_argument("--end", type=iso_time, help="end of the searched span (exclusive)")
     p.add_argument("--master", help="Spark master, e.g. local[2] (default: spark-submit's)")
     p.add_argument("--to-es", action="store_true", help="also index candidates into ES")
-    p.add_argument("--time-slides", type=non_negative_int, default=0,
+    p.add_argument("--time-slides", type=non_negative_int, default=JobConfig.time_slides,
                    help="background estimate from N time-shifted searches")
-    p.add_argument("--slide-seed", type=int, default=1, help="seed of the time-slide offsets")
+    p.add_argument("--slide-seed", type=int, default=JobConfig.slide_seed,
+                   help="seed of the time-slide offsets")
     p.add_argument("--es-url", default=default_es_url(), help="Elasticsearch URL")
     p.add_argument("--es-prefix", help="index prefix for --to-es (default: from es:// input, "
                    "else CRAYFIS_ES_PREFIX or 'crayfis')")
@@ -71,14 +53,14 @@ def build_parser() -> OneLineParser:
     p.add_argument("--shuffle", action="store_true",
                    help="always partition by slabs x tiles with a shuffle, even for Parquet whose "
                    "row groups are in time order (see docs/coincidence.md)")
-    p.add_argument("--tile-deg", type=positive_float, default=2.0,
+    p.add_argument("--tile-deg", type=positive_float, default=WorkSplit.tile_deg,
                    help="spatial tile size, degrees (tiles never narrower than 2R)")
     p.add_argument("--time-slabs", type=positive_int, help="number of time slabs (default: auto)")
     p.add_argument("--slab-ms", type=positive_int,
-                   help="fixed time slabs at multiples of this many ms (default: count-balanced)")
-    p.add_argument("--rows-per-slab", type=positive_int, default=1_000_000,
+                   help="fixed time slabs at multiples of this many ms (default: even slabs)")
+    p.add_argument("--rows-per-slab", type=positive_int, default=WorkSplit.rows_per_slab,
                    help="target hits per time slab when --time-slabs is not given")
-    p.add_argument("--rows-per-task", type=positive_int, default=8_000_000,
+    p.add_argument("--rows-per-task", type=positive_int, default=WorkSplit.rows_per_task,
                    help="target hits per Spark task (a task searches several slabs)")
     return p
 
@@ -88,23 +70,14 @@ def parse_args(argv: list[str] | None = None) -> JobConfig:
     a = parser.parse_args(argv)
     if a.start is not None and a.end is not None and a.start >= a.end:
         parser.error("--start must be before --end")
-    params = SearchParams(window_ms=a.window_ms, radius_m=a.radius_m, min_devices=a.min_devices,
-                          tile_deg=a.tile_deg, n_slabs=a.time_slabs, slab_ms=a.slab_ms,
-                          rows_per_slab=a.rows_per_slab, rows_per_task=a.rows_per_task)
-    return JobConfig(input=a.input, output=a.output, params=params, start_ms=a.start, end_ms=a.end,
-                     master=a.master, to_es=a.to_es, time_slides=a.time_slides,
+    params = SearchParams(window_ms=a.window_ms, radius_m=a.radius_m, min_devices=a.min_devices)
+    split = WorkSplit(tile_deg=a.tile_deg, n_slabs=a.time_slabs, slab_ms=a.slab_ms,
+                      rows_per_slab=a.rows_per_slab, rows_per_task=a.rows_per_task,
+                      ordered_fast_path=not a.shuffle)
+    return JobConfig(input=a.input, output=a.output, params=params, split=split, start_ms=a.start,
+                     end_ms=a.end, master=a.master, to_es=a.to_es, time_slides=a.time_slides,
                      slide_seed=a.slide_seed, es_url=a.es_url, es_prefix=a.es_prefix,
-                     es_slices=a.es_slices, use_exposures=not a.no_exposures,
-                     ordered_fast_path=not a.shuffle)
-
-
-def es_prefix_for(cfg: JobConfig) -> str:
-    if cfg.es_prefix:
-        return cfg.es_prefix
-    m = re.match(r"^es://(.+?)-hits(-.*)?$", cfg.input)
-    if m:
-        return m.group(1)
-    return os.environ.get("CRAYFIS_ES_PREFIX", "crayfis")
+                     es_slices=a.es_slices, use_exposures=not a.no_exposures)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,8 +85,6 @@ def main(argv: list[str] | None = None) -> int:
 
     def body():
         check_input(cfg.input, cfg.es_url)
-        from spark_jobs.session import build_session
-
         t0 = time.perf_counter()
         spark = build_session("crayfis-coincidence", cfg.master)
         started = time.perf_counter() - t0
@@ -129,8 +100,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_job(spark, cfg: JobConfig) -> dict:
     """The whole job on an existing session; writes the outputs and returns the summary."""
-    from spark_jobs.job_steps import search_and_write
-
     return search_and_write(spark, cfg)
 
 

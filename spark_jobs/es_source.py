@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from pyspark.sql.pandas.types import from_arrow_schema
+
+from crayfis.es.client import make_client
 
 INPUT_FIELDS = (("hit_id", pa.string()), ("device_id", pa.string()), ("t_ms", pa.int64()),
                 ("lat", pa.float64()), ("lon", pa.float64()))
@@ -124,7 +127,6 @@ def page_to_batch(sources: list[dict[str, Any]], q: EsHitsQuery) -> pa.RecordBat
 
 def read_slice(q: EsHitsQuery, pit_id: str, slice_id: int, n_slices: int) -> Iterator[pa.RecordBatch]:
     """Every hit of one PIT slice, one Arrow batch per page (search_after on _shard_doc)."""
-    from crayfis.es.client import make_client
 
     es = make_client(q.url, request_timeout=120)
     body: dict[str, Any] = {
@@ -150,7 +152,6 @@ def read_slice(q: EsHitsQuery, pit_id: str, slice_id: int, n_slices: int) -> Ite
 @contextmanager
 def point_in_time(url: str, pattern: str, keep_alive: str = "10m"):
     """Open a PIT on the pattern for the duration of a job; None when nothing matches."""
-    from crayfis.es.client import make_client
 
     es = make_client(url)
     try:
@@ -199,6 +200,5 @@ def hits_dataframe(spark, q: EsHitsQuery, pit_id: str | None, n_slices: int,
 
 
 def _spark_schema(schema: pa.Schema):
-    from pyspark.sql.pandas.types import from_arrow_schema
 
     return from_arrow_schema(schema)

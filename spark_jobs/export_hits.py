@@ -13,7 +13,13 @@ from __future__ import annotations
 import sys
 import time
 
-from spark_jobs.cli import OneLineParser, UserError, check_input, default_es_url, iso_time, positive_int, run_main
+from pyspark.sql import functions as F
+
+from crayfis.es.client import make_client
+from spark_jobs.cli import OneLineParser, UserError, check_input, iso_time, positive_int, run_main
+from spark_jobs.es_source import EsHitsQuery, hits_dataframe, mapped_fields, point_in_time
+from spark_jobs.job_config import default_es_url
+from spark_jobs.session import build_session
 
 PROG = "spark_jobs.export_hits"
 _INPUT_SOURCES = {"hit_id", "device", "t_ms", "location"}
@@ -36,10 +42,7 @@ def build_parser() -> OneLineParser:
 def export(spark, es_url: str, pattern: str, start_ms: int, end_ms: int, output: str,
            slices: int | None = None, mode: str = "error") -> dict:
     """Write the hits of ``pattern`` in [start_ms, end_ms) under ``output``/day=.../."""
-    from pyspark.sql import functions as F
 
-    from crayfis.es.client import make_client
-    from spark_jobs.es_source import EsHitsQuery, hits_dataframe, mapped_fields, point_in_time
 
     t0 = time.perf_counter()
     es = make_client(es_url)
@@ -73,7 +76,6 @@ def main(argv: list[str] | None = None) -> int:
         if not a.input.startswith("es://"):
             raise UserError("--input must be es://INDEX-PATTERN")
         check_input(a.input, a.es_url)
-        from spark_jobs.session import build_session
 
         spark = build_session("crayfis-export-hits", a.master)
         result = export(spark, a.es_url, a.input[5:], a.start, a.end, a.output, a.es_slices, a.mode)

@@ -13,7 +13,15 @@ out and counted.
 from __future__ import annotations
 
 import datetime as dt
+import urllib.parse
 from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyarrow import fs
+from pyspark import StorageLevel
+from pyspark.sql import functions as F
 
 from spark_jobs.es_source import EsHitsQuery, hits_dataframe
 
@@ -34,14 +42,12 @@ def parse_time(text: str) -> int:
 
 def valid_hit():
     """Column predicate: the row can take part in the search."""
-    from pyspark.sql import functions as F
 
     return (F.col("t_ms").isNotNull() & F.col("device_id").isNotNull()
             & F.col("lat").between(-90.0, 90.0) & F.col("lon").between(-180.0, 180.0))
 
 
 def in_range(start_ms: int | None, end_ms: int | None):
-    from pyspark.sql import functions as F
 
     cond = F.lit(True)
     if start_ms is not None:
@@ -71,7 +77,6 @@ class InputHits:
         Parquet numbers its files by their place in ``files``; a row whose file is missing
         from it gets hit_code -1, which the kernel stage counts and the job refuses.
         """
-        from pyspark.sql import functions as F
 
         valid = valid_hit().alias("valid")
         if not self.is_parquet:
@@ -95,10 +100,7 @@ def open_parquet(uri: str, dictionary_ids: bool = False):
 
     ``dictionary_ids``: device_id comes back dictionary-encoded, straight from the file's
     dictionary pages, so per-device work runs over small integers instead of strings."""
-    import urllib.parse
 
-    import pyarrow.parquet as pq
-    from pyarrow import fs
 
     kw = {"read_dictionary": ["device_id"]} if dictionary_ids else {}
     if uri.startswith("file:"):
@@ -112,8 +114,6 @@ def read_parquet_hit_ids(files: list[str], codes, columns=("hit_id", "device_id"
     """(hit_code, *columns) table, as strings, for the given codes (sorted, distinct), read
     straight from the Parquet files: only the row groups that hold them, only those columns
     (the driver or a task reads a few row groups, not the data set)."""
-    import numpy as np
-    import pyarrow as pa
 
     codes = np.sort(np.asarray(codes, dtype=np.int64))
     codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if len(codes) else codes  # sort, not hash
@@ -144,7 +144,6 @@ def read_parquet_hit_ids(files: list[str], codes, columns=("hit_id", "device_id"
 
 
 def parquet_input(spark, path: str, start_ms: int | None, end_ms: int | None) -> InputHits:
-    from pyspark.sql import functions as F
 
     raw = (spark.read.parquet(path)
            .select(F.col("hit_id").cast("string"), F.col("device_id").cast("string"),
@@ -158,7 +157,6 @@ def parquet_input(spark, path: str, start_ms: int | None, end_ms: int | None) ->
 def es_input(spark, url: str, pattern: str, start_ms: int | None, end_ms: int | None,
              pit_id: str | None, n_slices: int) -> InputHits:
     """ES hits in range under one PIT, coded by (slice, position) and persisted (read once)."""
-    from pyspark import StorageLevel
 
     q = EsHitsQuery(url, pattern, start_ms, end_ms, only_hits=True)
     df = hits_dataframe(spark, q, pit_id, n_slices, code_column="hit_code")

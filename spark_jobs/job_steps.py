@@ -1,4 +1,5 @@
-"""The coincidence job's steps in order, on an existing SparkSession (coincidence.py is the CLI).
+"""The coincidence job's steps in order, on an existing SparkSession (coincidence.py is the CLI,
+job_config.py what it asks for).
 
 read input -> statistics and device codes -> distributed search -> merge into candidates ->
 hit ids for members -> significance -> optional time slides -> outputs (files, ES).
@@ -12,26 +13,42 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from pyspark.sql.pandas.types import from_arrow_schema
 
 from crayfis.coincidence.malloc_tuning import keep_freed_memory
+from crayfis.coincidence.merge import merge_windows
+from crayfis.coincidence.significance import SegmentModel, min_slide_shift_ms, slide_offsets
 from spark_jobs import ordered_parquet, significance_step
 from spark_jobs.candidates import distinct_names, distinct_pairs, lookup_hit_ids, merge_candidates, windows_from_rows
 from spark_jobs.cli import UserError
+from spark_jobs.es_source import point_in_time
 from spark_jobs.hits_input import es_input, parquet_input, read_parquet_hit_ids
+from spark_jobs.job_config import JobConfig, es_prefix_for
 from spark_jobs.output import CANDIDATE_SCHEMA, index_candidates, write_outputs
-from spark_jobs.search_tasks import Prepared, TimeSlide, device_ids, encode, prepare, search_partitions
+from spark_jobs.partitioning import PartitionPlan
+from spark_jobs.search_tasks import (
+    PACKED,
+    WINDOW_PAIRS,
+    Prepared,
+    SearchRows,
+    TimeSlide,
+    collect_windows,
+    device_ids,
+    encode,
+    prepare,
+    search_partitions,
+    stats_batch,
+)
 
 ARROW_BATCH_ROWS = 100_000  # rows per Arrow batch between the JVM and Python workers
 
 
 @contextlib.contextmanager
-def open_input(spark, cfg):
+def open_input(spark, cfg: JobConfig):
     """The job's InputHits; for es:// a point-in-time held open until the job is done."""
     if not cfg.input.startswith("es://"):
         yield parquet_input(spark, cfg.input, cfg.start_ms, cfg.end_ms)
         return
-    from spark_jobs.es_source import point_in_time
-
     pattern = cfg.input[len("es://"):]
     slices = cfg.es_slices or spark.sparkContext.defaultParallelism
     with point_in_time(cfg.es_url, pattern) as pit:
@@ -90,27 +107,22 @@ def candidates_table(c, significance: dict[str, np.ndarray]) -> pa.Table:
     }, schema=CANDIDATE_SCHEMA)
 
 
-def slide_offsets(n_slides: int, n_devices: int, span: int, window_ms: int, seed: int) -> np.ndarray:
-    """[slide, device code] offsets drawn as significance.time_slides draws them."""
-    shift = 100 * (window_ms + 1)
-    if span <= 2 * shift:
-        raise UserError(f"searched span {span} ms is too short for time slides "
-                        f"(shifts of at least {shift} ms)")
-    return np.random.default_rng(seed).integers(shift, span - shift + 1, size=(n_slides, n_devices))
-
-
-def run_time_slides(spark, prep: Prepared, encoded, cfg) -> dict[str, Any]:
+def run_time_slides(spark, prep: Prepared, encoded, cfg: JobConfig) -> dict[str, Any]:
     """N searches with each device's times shifted (modulo the span): accidental counts.
 
-    Same offsets and counting as ``significance.time_slides`` with rng = default_rng(seed).
+    The slides of ``significance.time_slides`` with rng = default_rng(seed): its offsets
+    (``slide_offsets``), its shift (``slid_times``, restated in SQL by ``TimeSlide``) and its
+    counts, so the two give the same numbers on the same hits.
     """
-    from crayfis.coincidence.merge import merge_windows
-
     if cfg.time_slides <= 0 or prep.n_hits == 0:
         return {}
     span = prep.t_max_ms - prep.t_min_ms + 1
-    offsets = slide_offsets(cfg.time_slides, prep.devices.num_rows, span, cfg.params.window_ms,
-                            cfg.slide_seed)
+    shift = min_slide_shift_ms(cfg.params.window_ms)
+    try:
+        offsets = slide_offsets(np.random.default_rng(cfg.slide_seed), cfg.time_slides,
+                                prep.devices.num_rows, span, shift)
+    except ValueError as exc:
+        raise UserError(f"time slides: {exc}") from None
     # the offsets are drawn per device in device_id order; device codes follow hash order
     rank = np.argsort(np.argsort(device_ids(prep).astype(str), kind="stable"), kind="stable")
     offsets = offsets[:, rank]
@@ -123,7 +135,7 @@ def run_time_slides(spark, prep: Prepared, encoded, cfg) -> dict[str, Any]:
         cands.append(merge_windows(w.anchors, w.offsets, w.members).n_candidates)
     return {
         "n": cfg.time_slides, "seed": cfg.slide_seed,
-        "min_shift_ms": 100 * (cfg.params.window_ms + 1),
+        "min_shift_ms": shift,
         "triggered_anchors": anchors, "candidates": cands,
         "mean_triggered_anchors": float(np.mean(anchors)),
         "std_error_triggered_anchors": (float(np.std(anchors, ddof=1) / np.sqrt(len(anchors)))
@@ -132,10 +144,8 @@ def run_time_slides(spark, prep: Prepared, encoded, cfg) -> dict[str, Any]:
     }
 
 
-def background_for(prep: Prepared, cfg):
+def background_for(prep: Prepared, cfg: JobConfig):
     """The device background: exposures' live intervals for es:// input when there are any."""
-    from spark_jobs.coincidence import es_prefix_for
-
     blocks, source = None, "observed_span"
     if cfg.input.startswith("es://") and cfg.use_exposures and prep.n_hits:
         blocks = significance_step.read_live_blocks(
@@ -154,14 +164,12 @@ def background_for(prep: Prepared, cfg):
 
 def segment_model(background, params):
     """The background model's device-level half, built once here rather than once per task."""
-    from crayfis.coincidence.significance import SegmentModel
-
     return SegmentModel.build(background, params.radius_m) if background is not None else None
 
 
-def ordered_layout(spark, cfg, inp):
+def ordered_layout(spark, cfg: JobConfig, inp):
     """(files, row groups, tasks) when the shuffle-free path applies (ordered_parquet.py)."""
-    if not inp.is_parquet or cfg.time_slides or not cfg.ordered_fast_path:
+    if not inp.is_parquet or cfg.time_slides or not cfg.split.ordered_fast_path:
         return None
     files = inp.files()
     groups = ordered_parquet.row_groups(files)
@@ -170,25 +178,20 @@ def ordered_layout(spark, cfg, inp):
     parallelism = spark.sparkContext.defaultParallelism
     n_rows = sum(g.n_rows for g in groups)
     # one kernel call per task here; few tasks: the background model's fixed cost is per task
-    n_tasks = max(2 * parallelism, -(-n_rows // max(1, cfg.params.rows_per_task)))
+    n_tasks = max(2 * parallelism, -(-n_rows // max(1, cfg.split.rows_per_task)))
     tasks = ordered_parquet.plan_tasks(groups, cfg.params.window_ms, cfg.start_ms, cfg.end_ms, n_tasks)
     if tasks is None:
         return None
     # row groups are the unit of work here: too few of them would leave cores idle or make one
     # task hold too many hits (a dense city in one row group), which slabs x tiles would split
     largest = max((sum(groups[i].n_rows for i in t.core) for t in tasks), default=0)
-    if largest > max(2 * cfg.params.rows_per_task, -(-n_rows // parallelism)):
+    if largest > max(2 * cfg.split.rows_per_task, -(-n_rows // parallelism)):
         return None
     return files, groups, tasks
 
 
-def search_ordered(spark, cfg, files, groups, tasks, max_m: int, lap):
+def search_ordered(spark, cfg: JobConfig, files, groups, tasks, max_m: int, lap):
     """Device table and kernel stage straight from time-ordered row groups (no shuffle)."""
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    from spark_jobs.partitioning import PartitionPlan
-    from spark_jobs.search_tasks import PACKED, WINDOW_PAIRS, SearchRows, collect_windows, stats_batch
-
     params = cfg.params
     desc = ordered_parquet.descriptors(spark, tasks) if tasks else None
     partials = (desc.mapInArrow(ordered_parquet.device_partials(files, groups, cfg.start_ms, cfg.end_ms),
@@ -200,7 +203,7 @@ def search_ordered(spark, cfg, files, groups, tasks, max_m: int, lap):
                     n_hits=n_hits,
                     t_min_ms=int(np.min(devices.column("t_min_ms").to_numpy())) if n_hits else None,
                     t_max_ms=int(np.max(devices.column("t_max_ms").to_numpy())) if n_hits else None,
-                    plan=PartitionPlan.build([], params.window_ms, params.tile_deg, params.radius_m),
+                    plan=PartitionPlan.build([], params.window_ms, cfg.split.tile_deg, params.radius_m),
                     task_keys=np.zeros(1, np.int64))
     lap("prepare_s")
     background, live_source = background_for(prep, cfg)
@@ -221,7 +224,7 @@ def search_ordered(spark, cfg, files, groups, tasks, max_m: int, lap):
     return prep, rows, background, live_source
 
 
-def search_and_write(spark, cfg) -> dict[str, Any]:
+def search_and_write(spark, cfg: JobConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     mark = [t0]
@@ -245,7 +248,7 @@ def search_and_write(spark, cfg) -> dict[str, Any]:
                                                                  max_m, lap)
             layout = {"layout": "time-ordered row groups", "time_slabs": len(tasks), "tiles": 1}
         else:
-            prep = prepare(spark, inp, params)
+            prep = prepare(spark, inp, params, cfg.split)
             lap("prepare_s")
             background, live_source = background_for(prep, cfg)
             encoded = encode(spark, prep)
@@ -284,7 +287,7 @@ def search_and_write(spark, cfg) -> dict[str, Any]:
         "input": cfg.input,
         "parameters": {"window_ms": params.window_ms, "radius_m": params.radius_m,
                        "min_devices": params.min_devices, "start_ms": cfg.start_ms,
-                       "end_ms": cfg.end_ms, "tile_deg": params.tile_deg,
+                       "end_ms": cfg.end_ms, "tile_deg": cfg.split.tile_deg,
                        "time_slides": cfg.time_slides, **layout},
         "rows_in_range": prep.rows_in_range,
         "hits_read": prep.n_hits,
@@ -302,8 +305,6 @@ def search_and_write(spark, cfg) -> dict[str, Any]:
     job_id = uuid.uuid4().hex
     summary["job_id"] = job_id
     if cfg.to_es:
-        from spark_jobs.coincidence import es_prefix_for
-
         summary["indexed_candidates"] = index_candidates(
             cfg.es_url, es_prefix_for(cfg), table, summary["parameters"], job_id)
     write_outputs(cfg.output, table, summary)

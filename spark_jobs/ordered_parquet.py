@@ -8,10 +8,10 @@ a core anchor in exactly one task. That is the same exactness argument as the sl
 partitions (partitioning.py) with time slabs given by the file layout, and it needs no shuffle.
 
 Each Spark task (a mapInArrow over task descriptors) reads its row groups itself with pyarrow,
-so the hits cross no JVM -> Python conversion at all: on local[2] that conversion alone runs at
-about the target rate of the whole job (docs/benchmarks.md). Input without such a layout (row
-groups spanning most of the time range) gets ``None`` from ``plan_tasks`` and takes the general
-path (search.py).
+so the hits cross no JVM -> Python conversion at all, a conversion that costs about as much as
+the search itself (docs/benchmarks.md). Input without such a layout (row groups spanning most
+of the time range) gets ``None`` from ``plan_tasks`` and takes the general path
+(search_tasks.py).
 """
 from __future__ import annotations
 
@@ -24,8 +24,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from crayfis.coincidence.device_stats import device_sums
+from crayfis.coincidence.distance import centroid_lat_lon
+from crayfis.coincidence.kernel import triggered_windows
 from crayfis.coincidence.malloc_tuning import keep_freed_memory
+from crayfis.coincidence.significance import estimate_background
 from spark_jobs.hits_input import ROW_BITS, open_parquet, read_parquet_hit_ids
+from spark_jobs.search_tasks import MEMBER_NAMES, packed, stats_batch, window_batch
 
 MAX_HALO_SHARE = 2.0  # fall back to the shuffle path if halos would re-read more rows than this
 # share of the input (row groups are read whole; the shuffle costs far more than a re-read)
@@ -222,9 +227,9 @@ def device_partials(files, groups, start_ms, end_ms):
 
     Per task, over the row groups' unified device dictionary (integer indices, no string
     hashing), in one compiled pass (device_stats.py); invalid rows count in n_rows only, rows
-    without a device in one null row. Unit vectors are geo.unit_vectors (the general path's
-    Spark SQL trig can differ in the last bit: device positions only place the background
-    model's neighbours, not the search).
+    without a device in one null row. Unit vectors are ``distance.unit_vector``'s (the general
+    path restates them in Spark SQL, ``search_tasks.device_table``; device positions only place
+    the background model's neighbours, not the search).
     """
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         keep_freed_memory()
@@ -239,7 +244,6 @@ def device_partials(files, groups, start_ms, end_ms):
 
 def _device_partial(tab: pa.Table, ok: np.ndarray) -> pa.RecordBatch:
     """One row per device id seen in ``tab`` (plus one null-id row counting rows without one)."""
-    from crayfis.coincidence.device_stats import device_sums
 
     dev = tab.column("device_id").unify_dictionaries()
     names = dev.chunk(0).dictionary.cast(pa.string())
@@ -262,7 +266,6 @@ def _device_partial(tab: pa.Table, ok: np.ndarray) -> pa.RecordBatch:
 
 def device_table(partials: pa.Table) -> tuple[pa.Table, int]:
     """Partials of all tasks -> (device table in device_id order, rows in range)."""
-    from crayfis.coincidence.distance import centroid_lat_lon
 
     rows_in_range = int(pc.sum(partials.column("n_rows")).as_py() or 0)
     agg = partials.group_by("device_id").aggregate(
@@ -288,11 +291,8 @@ def search_tasks(files, groups, start_ms, end_ms, shared, params, max_multiplici
     ``shared``: a Spark broadcast of (device ids in device-code order, the background's
     SegmentModel or None). Tens of MB for a large network: as a broadcast each Python worker
     loads it once, where a closure would be shipped and unpickled again for every task."""
-    from spark_jobs.search_tasks import packed, stats_batch, window_batch
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from crayfis.coincidence.kernel import triggered_windows
-        from crayfis.coincidence.significance import estimate_background
 
         keep_freed_memory()
         device_ids, model = shared.value
@@ -353,7 +353,6 @@ def search_tasks(files, groups, start_ms, end_ms, shared, params, max_multiplici
 
 def member_names(files, member_codes: np.ndarray) -> pa.RecordBatch:
     """search.MEMBER_NAMES: each distinct member's hit_id, from its row group."""
-    from spark_jobs.search_tasks import MEMBER_NAMES
 
     names = read_parquet_hit_ids(files, member_codes, columns=("hit_id",))
     return pa.RecordBatch.from_arrays([names.column("hit_code").combine_chunks(),

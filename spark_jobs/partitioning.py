@@ -6,8 +6,10 @@ partition whose core holds an anchor that could have the hit in its window: anch
 t_h - tau <= t_a <= t_h within R of h. So every window of a core anchor is complete inside that
 partition, and evaluating only core anchors there gives each triggered window exactly once.
 
-Slab boundaries come from quantiles of t (balanced by count), so a dense city's hits spread over
-many slabs instead of one task. Pure numpy: no Spark here, so it is testable on its own.
+Slabs are cut at evenly spaced times (``uniform_cuts``: as many slabs as the hits need, so a
+dense city's hits spread over many slabs instead of one task) or at the multiples of a fixed
+length (``aligned_cuts``). This module is the definition of the assignment; Spark SQL restates
+it in assign_sql.py. Pure numpy: no Spark here, so it is testable on its own.
 """
 from __future__ import annotations
 
@@ -16,24 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from spark_jobs.tiles import TileGrid, expand_ranges
-
-
-def balanced_cuts(edges: np.ndarray, counts: np.ndarray, n_slabs: int) -> np.ndarray:
-    """Cut points (histogram bin edges) that split the counted hits into ~equal slabs.
-
-    ``counts[i]`` hits lie in [edges[i], edges[i+1]). A bin denser than one slab stays whole,
-    so the balance is as fine as the histogram.
-    """
-    counts = np.asarray(counts, dtype=np.int64)
-    total = int(counts.sum())
-    if n_slabs <= 1 or total == 0:
-        return np.zeros(0, dtype=np.int64)
-    cum = np.cumsum(counts)
-    targets = total * np.arange(1, n_slabs) / n_slabs
-    bins = np.unique(np.searchsorted(cum, targets, side="left"))
-    bins = bins[bins < len(counts) - 1]
-    return np.asarray(edges, dtype=np.int64)[bins + 1]
-
 
 MAX_ALIGNED_SLABS = 100_000
 

@@ -6,7 +6,7 @@ Stages (each a Spark job over numbers only):
    time range, from which the time slabs are cut evenly.
 2. ``encode``: hits -> (hit_code, device_hash, t_ms, lat, lon); hit_id and device_id stay behind.
 3. ``search_partitions``: Spark SQL copies every hit into its home partition and the halo
-   partitions that need it (assign_sql.py, the numpy rule of partitioning.py done in the JVM),
+   partitions that need it (assign_sql.py restates the rule of partitioning.py in the JVM),
    a shuffle moves the copies to one task per time slab, and mapInArrow runs
    ``kernel.triggered_windows`` on each (slab, tile) partition with only home copies as
    anchors, plus the background model on the same anchors. Output: one row per (triggered
@@ -27,9 +27,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema
 
+from crayfis.coincidence.distance import centroid_lat_lon
+from crayfis.coincidence.kernel import triggered_windows
+from crayfis.coincidence.significance import estimate_background
+from crayfis.definition import SearchParams
 from spark_jobs.assign_sql import assigned_copies
 from spark_jobs.hits_input import InputHits
+from spark_jobs.job_config import WorkSplit
 from spark_jobs.partitioning import PartitionPlan, aligned_cuts, uniform_cuts
 
 # One copy of a hit in one partition, as the kernel stage receives it.
@@ -61,21 +68,6 @@ class SearchRows:
     # may be named twice (overlapping halos)
 
 
-@dataclass(frozen=True)
-class SearchParams:
-    """The definition's parameters plus how to cut the work."""
-
-    window_ms: int
-    radius_m: float
-    min_devices: int
-    tile_deg: float = 2.0
-    n_slabs: int | None = None  # None: from rows_per_slab and the parallelism
-    slab_ms: int | None = None  # fixed slabs at multiples of this (instead of even slabs)
-    rows_per_slab: int = 1_000_000  # bounds one kernel call (a slab x tile partition)
-    rows_per_task: int = 8_000_000  # slabs per Spark task: the background model's fixed cost
-    # (neighbours and segment edges of every device) is paid once per task
-
-
 @dataclass
 class Prepared:
     hits: object  # DataFrame (hit_code, hit_id, device_id, t_ms, lat, lon), valid rows
@@ -95,8 +87,6 @@ class Prepared:
 
 
 def device_hash_col():
-    from pyspark.sql import functions as F
-
     return F.xxhash64(F.col("device_id"))
 
 
@@ -104,13 +94,13 @@ def device_table(coded) -> tuple[pa.Table, int]:
     """Per device: hits, first and last time, position; codes 0..D-1 in device-hash order.
 
     The position is the normalised mean of the device's unit vectors (a hash aggregate; an
-    exact median per device costs a sort of all hits). One pass over all rows in range
+    exact median per device costs a sort of all hits), with the vectors of
+    ``distance.unit_vector`` restated in Spark SQL: the JVM's trigonometry may differ from it in
+    the last bit, which moves a device's position by far less than a millimetre. Positions only
+    place the background model's neighbours, never the search; tests/spark/test_coincidence_job
+    holds the job's background to the kernel's on the same hits. One pass over all rows in range
     (``coded`` has a ``valid`` column); also returns the number of rows in range.
     """
-    from pyspark.sql import functions as F
-
-    from crayfis.coincidence.distance import centroid_lat_lon
-
     ok = F.col("valid")
     lat, lon = F.radians("lat"), F.radians("lon")
     unit = {"x": F.cos(lat) * F.cos(lon), "y": F.cos(lat) * F.sin(lon), "z": F.sin(lat)}
@@ -154,8 +144,6 @@ def task_keys(spark, n_tasks: int) -> np.ndarray:
     """Key values k_0..k_{n-1} whose Spark hash partition is 0..n-1, so repartition(n, key)
     puts slab j (key k_{j mod n}) alone in task j mod n: equal slabs make balanced tasks,
     which hashing slab numbers would not."""
-    from pyspark.sql import functions as F
-
     if n_tasks <= 1:
         return np.zeros(1, dtype=np.int64)
     rows = (spark.range(0, 64 * n_tasks, 1, 1)
@@ -170,10 +158,8 @@ def task_keys(spark, n_tasks: int) -> np.ndarray:
     return first
 
 
-def prepare(spark, inp: InputHits, params: SearchParams) -> Prepared:
+def prepare(spark, inp: InputHits, params: SearchParams, split: WorkSplit) -> Prepared:
     """Device table, counts and the partition plan for one search (one pass over the hits)."""
-    from pyspark.sql import functions as F
-
     files = inp.files()
     coded = inp.coded(files)
     devices, rows_in_range = device_table(coded)
@@ -182,15 +168,15 @@ def prepare(spark, inp: InputHits, params: SearchParams) -> Prepared:
     t_min = int(np.min(devices.column("t_min_ms").to_numpy())) if n_hits else None
     t_max = int(np.max(devices.column("t_max_ms").to_numpy())) if n_hits else None
     parallelism = spark.sparkContext.defaultParallelism
-    n_slabs = params.n_slabs or max(2 * parallelism if n_hits >= 200_000 else 1,
-                                    math.ceil(n_hits / max(1, params.rows_per_slab)))
+    n_slabs = split.n_slabs or max(2 * parallelism if n_hits >= 200_000 else 1,
+                                   math.ceil(n_hits / max(1, split.rows_per_slab)))
     cuts = np.zeros(0, dtype=np.int64)
-    if n_hits and params.slab_ms:
-        cuts = aligned_cuts(t_min, t_max, params.slab_ms)
+    if n_hits and split.slab_ms:
+        cuts = aligned_cuts(t_min, t_max, split.slab_ms)
     elif n_hits and n_slabs > 1:
         cuts = uniform_cuts(t_min, t_max, n_slabs, params.window_ms)
-    plan = PartitionPlan.build(cuts, params.window_ms, params.tile_deg, params.radius_m)
-    n_tasks = max(1, min(plan.n_slabs, max(parallelism, -(-n_hits // max(1, params.rows_per_task)))))
+    plan = PartitionPlan.build(cuts, params.window_ms, split.tile_deg, params.radius_m)
+    n_tasks = max(1, min(plan.n_slabs, max(parallelism, -(-n_hits // max(1, split.rows_per_task)))))
     keys = task_keys(spark, n_tasks)
     return Prepared(hits=hits, devices=devices, files=files, rows_in_range=rows_in_range,
                     n_hits=n_hits, t_min_ms=t_min, t_max_ms=t_max, plan=plan,
@@ -204,17 +190,17 @@ def encode(spark, prep: Prepared):
 
 @dataclass(frozen=True)
 class TimeSlide:
-    """Shift device d's times by offsets[d] modulo the span, as significance.time_slides does
-    (offsets per device code, i.e. in device-hash order)."""
+    """Shift device d's times by offsets[d] modulo the span (offsets per device code, i.e. in
+    device-hash order). The shift is ``significance.slid_times``, which ``apply_sql``
+    restates in Spark SQL; tests/spark/test_time_slide_sql.py pins the two together."""
 
     t0: int
     span: int
     offsets_ms: np.ndarray  # per device code
 
     def apply_sql(self, encoded, device_hashes: np.ndarray):
-        """The same shift in Spark: offsets joined by device hash (a small broadcast table)."""
-        from pyspark.sql import functions as F
-
+        """``significance.slid_times`` in Spark: offsets joined by device hash (a small
+        broadcast table)."""
         table = encoded.sparkSession.createDataFrame(pa.table({
             "device_hash": np.asarray(device_hashes, np.int64),
             "slide_ms": np.asarray(self.offsets_ms, np.int64)}))
@@ -234,9 +220,6 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, device_hashes: np.
     add up over tasks because every hit is a core anchor of exactly one partition.
     """
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from crayfis.coincidence.kernel import triggered_windows
-        from crayfis.coincidence.significance import estimate_background
-
         batches = [b for b in batches if b.num_rows]
         cols = {name: (np.concatenate([b.column(name).to_numpy(zero_copy_only=False) for b in batches])
                        if batches else np.zeros(0, ASSIGNED.field(name).type.to_pandas_dtype()))
@@ -284,8 +267,7 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, device_hashes: np.
 
 # What the search stages hand to Spark: each WINDOW_PAIRS or TASK_STATS batch as one Arrow IPC
 # stream in one binary cell. Spark only moves the bytes; one row per (anchor, member) would cost
-# the JVM a conversion per cell, twice (task -> rows -> driver), which on local[2] is a large
-# share of the whole job's time.
+# the JVM a conversion per cell, twice (task -> rows -> driver).
 PACKED = pa.schema([("payload", pa.binary())])
 PACKED_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 
@@ -338,9 +320,6 @@ def stats_batch(stats: dict, lambdas) -> pa.RecordBatch:
 def search_partitions(encoded, prep: Prepared, params: SearchParams, slide: TimeSlide | None = None,
                       background=None, max_multiplicity: int = 0) -> SearchRows:
     """Triggered windows of all core anchors and per-task statistics."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.pandas.types import from_arrow_schema
-
     plan = prep.plan
     n_tasks = len(np.unique(prep.task_keys))
     if slide is not None:

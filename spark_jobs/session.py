@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import sys
 
+from pyspark.sql import SparkSession
+
 
 def build_session(app_name: str = "crayfis", master: str | None = None, conf: dict | None = None):
     """A SparkSession whose Python workers run this interpreter (PYSPARK_PYTHON).
@@ -12,16 +14,14 @@ def build_session(app_name: str = "crayfis", master: str | None = None, conf: di
     """
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    from pyspark.sql import SparkSession
-
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
     defaults = {
         # Arrow's allocator (mimalloc) hands freed memory back to the OS after 10 ms, so every
-        # task of a reused Python worker page-faulted its column buffers in again (on the shared
-        # VMs here that doubled the device-statistics tasks): workers keep it, like glibc's
-        # heap after malloc_tuning.keep_freed_memory(); a worker holds its largest task's memory
+        # task of a reused Python worker would page-fault its column buffers in again: workers
+        # keep it, like glibc's heap after malloc_tuning.keep_freed_memory(); a worker holds
+        # its largest task's memory
         "spark.executorEnv.MIMALLOC_PURGE_DELAY": "-1",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.session.timeZone": "UTC",

@@ -1,14 +1,15 @@
 """The background model of crayfis/coincidence/significance.py, fed from the job's device table.
 
-Device rates and live intervals:
+Device rates and live intervals, by the core's functions:
 - without exposures: each device is live over its observed span [first, last] with rate
-  (n - 1) / (last - first), exactly as ``significance.device_background(live=None)``;
+  ``significance.observed_rate`` (what ``significance.device_background(live=None)`` does);
 - with exposures (es:// input, ``{prefix}-exposures-*`` DATA blocks): live intervals are the
-  blocks' [start_ms, end_ms) merged per device, the rate is the blocks' hit counters (n_hits)
-  over their merged length, and devices without any block fall back to their observed span.
+  blocks' [start_ms, end_ms) merged per device (``significance.merge_intervals``), the rate is
+  the blocks' hit counters (n_hits) over their merged length, and devices without any block
+  fall back to their observed span.
 The device table is small (one row per phone), so this runs on the driver and the resulting
 ``DeviceBackground`` travels with the kernel stage, where each partition sums the expected
-accidental triggers and Lambda(m) of its core anchors (search.py).
+accidental triggers and Lambda(m) of its core anchors (search_tasks.py).
 """
 from __future__ import annotations
 
@@ -18,7 +19,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from crayfis.coincidence.significance import MS_PER_YEAR, DeviceBackground, candidate_significance
+from crayfis.coincidence.significance import (
+    DeviceBackground,
+    candidate_significance,
+    merge_intervals,
+    observed_rate,
+)
+from crayfis.definition import YEAR_MS
+from crayfis.es.client import make_client
 
 MULTIPLICITY_MARGIN = 10  # Lambda(m) is summed for m = 1 .. k + this (the core's default)
 
@@ -33,27 +41,6 @@ class LiveBlocks:
     n_hits: np.ndarray
 
 
-def merge_intervals(dev: np.ndarray, start: np.ndarray, end: np.ndarray, n_dev: int):
-    """Union of half-open intervals per device: (CSR offsets over devices, starts, ends)."""
-    keep = end > start
-    dev, start, end = dev[keep], start[keep], end[keep]
-    order = np.lexsort((start, dev))
-    dev, start, end = dev[order], start[order], end[order]
-    new = np.ones(len(dev), dtype=bool)
-    if len(dev) > 1:
-        # running max of ends within a device: shift each device's times into its own range
-        base = int(start.min())
-        width = int(end.max()) - base + 1
-        reach = np.maximum.accumulate(dev * width + (end - base)) - dev * width + base
-        new[1:] = (dev[1:] != dev[:-1]) | (start[1:] > reach[:-1])
-    first = np.flatnonzero(new)
-    starts = start[first]
-    ends = np.maximum.reduceat(end, first) if len(first) else end[:0]
-    offsets = np.zeros(n_dev + 1, dtype=np.int64)
-    np.cumsum(np.bincount(dev[first], minlength=n_dev), out=offsets[1:])
-    return offsets, starts, ends
-
-
 def device_background(devices: pa.Table, blocks: LiveBlocks | None = None,
                       span: tuple[int, int] | None = None) -> DeviceBackground:
     """DeviceBackground over device codes 0..D-1 from the job's device table (see module doc).
@@ -65,7 +52,7 @@ def device_background(devices: pa.Table, blocks: LiveBlocks | None = None,
     n = devices.column("n_hits").to_numpy()
     first = devices.column("t_min_ms").to_numpy()
     last = devices.column("t_max_ms").to_numpy()
-    observed = np.where(last > first, (n - 1) / np.maximum(last - first, 1), 0.0)
+    observed = observed_rate(n, first, last)
     lat = devices.column("lat").to_numpy()
     lon = devices.column("lon").to_numpy()
     if blocks is None or len(blocks.device_code) == 0:
@@ -91,8 +78,6 @@ def device_background(devices: pa.Table, blocks: LiveBlocks | None = None,
 def read_live_blocks(es_url: str, pattern: str, device_ids: list[str], start_ms: int | None,
                      end_ms: int | None, page: int = 5000) -> LiveBlocks:
     """DATA exposure blocks overlapping [start_ms, end_ms) of the given devices (driver-side)."""
-    from crayfis.es.client import make_client
-
     code_of = {d: i for i, d in enumerate(device_ids)}
     es = make_client(es_url, request_timeout=120)
     out: dict[str, list] = {"d": [], "s": [], "e": [], "n": []}
@@ -161,7 +146,7 @@ def combine(stats: pa.Table, background: DeviceBackground, multiplicity: np.ndar
     lambdas = np.sum(np.asarray(lam_lists), axis=0) if lam_lists else np.zeros(0)
     summed = SummedBackground(lambdas, int(background.searched_live_ms))
     sig = candidate_significance(np.asarray(multiplicity, dtype=np.int64), summed)
-    years = summed.searched_live_ms / MS_PER_YEAR
+    years = summed.searched_live_ms / YEAR_MS
     return Significance(
         per_candidate={"expected_background": sig.expected_background, "p_value": sig.p_value,
                        "far_per_year": sig.far_per_year},

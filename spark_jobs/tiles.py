@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-EARTH_RADIUS_M = 6371008.8
+from crayfis.definition import EARTH_RADIUS_M
+
 # Reach is padded by this (degrees, ~1 cm) so rounding in a distance test never drops a hit
 # that the kernel's own haversine would count as within R.
-_PAD_DEG = 1e-7
+PAD_DEG = 1e-7
 
 
 def expand_ranges(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +57,13 @@ class TileGrid:
     def n_tiles(self) -> int:
         return int(sum(self.tiles_per_band))
 
-    def _band_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def reach_deg(self) -> float:
+        """Latitude reach of R, padded: no point within R of a hit is further in latitude."""
+        return float(np.degrees(self.radius_m / EARTH_RADIUS_M) * (1 + 1e-9) + PAD_DEG)
+
+    def band_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(tiles per band, global index of each band's first tile), int64."""
         per_band = np.asarray(self.tiles_per_band, dtype=np.int64)
         return per_band, np.cumsum(per_band) - per_band
 
@@ -66,7 +73,7 @@ class TileGrid:
 
     def home_tile(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """The one tile that owns each position (global tile index)."""
-        per_band, offset = self._band_arrays()
+        per_band, offset = self.band_arrays()
         band = self.band_of(lat)
         n = per_band[band]
         x = np.mod(np.asarray(lon, dtype=np.float64) + 180.0, 360.0)
@@ -77,15 +84,15 @@ class TileGrid:
         """(hit index, tile) pairs: every tile that may hold a point within R of the hit."""
         lat = np.asarray(lat, dtype=np.float64)
         lon = np.asarray(lon, dtype=np.float64)
-        per_band, offset = self._band_arrays()
-        reach = np.degrees(self.radius_m / EARTH_RADIUS_M) * (1 + 1e-9) + _PAD_DEG
+        per_band, offset = self.band_arrays()
+        reach = self.reach_deg
         lat_lo, lat_hi = lat - reach, lat + reach
         over_pole = (lat_hi >= 90.0) | (lat_lo <= -90.0)
         cos_lat = np.cos(np.radians(lat))
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.sin(np.radians(reach)) / cos_lat
         half_lon = np.where(over_pole | ~(ratio < 1.0), 180.0,
-                            np.degrees(np.arcsin(np.clip(ratio, 0.0, 1.0))) + _PAD_DEG)
+                            np.degrees(np.arcsin(np.clip(ratio, 0.0, 1.0))) + PAD_DEG)
         full = half_lon >= 180.0
 
         b0, b1 = self.band_of(lat_lo), self.band_of(lat_hi)

@@ -1,5 +1,5 @@
-"""Coincidence search (DESIGN.md section 5): exact vectorised kernel, brute-force reference,
-window merging and the device-level background model.
+"""Coincidence search (docs/coincidence.md): the exact kernel, window merging and the
+device-level background model.
 
     from crayfis.coincidence import find_coincidences, triggered_windows, merge_windows
 """

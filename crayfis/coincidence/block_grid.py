@@ -3,8 +3,7 @@ anchor's window lies in the 3 x 3 half-cells ("quadrants") around its own, in at
 cells.
 
 Why: the compiled scan keeps one time-sliding list per cell, so each hit enters and leaves
-one list, and each anchor looks at the few cells its disc can reach. (The numpy engine's
-``grid.py`` instead puts every hit in four shifted grids so that a window is one sorted run.)
+one list, and each anchor looks at the few cells its disc can reach.
 
 Construction. Latitude bands have height h >= ``CELL_FACTOR`` R (as an angle); y = (lat + 90)
 / h. Two points within R of each other differ in y by at most ``reach_bands`` (R as an angle
@@ -24,12 +23,12 @@ of a reach that holds it exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
-from .distance import EARTH_RADIUS_M
+from crayfis.definition import EARTH_RADIUS_M
 
 CELL_FACTOR = 2.0  # cell width in units of R: two cells per axis reach any disc
 _SLACK = 1.0 + 1e-6  # relative slack on R and on longitude bounds
@@ -55,9 +54,8 @@ def lon_reach_deg(poleward_deg, radius_m: float) -> np.ndarray:
     return np.minimum(dlon * _SLACK + _ABS_SLACK_DEG, 360.0)
 
 
-@dataclass(frozen=True)
-class BlockGrid:
-    """Cell tables for a search radius (the scan's arguments; see the module doc)."""
+class BlockGrid(NamedTuple):
+    """Cell tables for a search radius, as the scan (``compiled_scan``) takes them (module doc)."""
 
     radius_m: float
     n_bands: int

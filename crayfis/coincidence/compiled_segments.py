@@ -2,7 +2,7 @@
 
 Why: the segment of an anchor is the number of its device's edge times at or before it. As one
 numpy search over all devices' edges that is a random-access search per anchor into an array
-of millions (seconds for a few million anchors). Anchors in time order (the usual case) are
+of millions. Anchors in time order (the usual case) are
 instead swept together with all edges in time order, keeping each device's current segment
 in a small array: one increment per edge and one lookup per anchor, no search. Anchors in any
 other order get a binary search among their own device's edges.
@@ -11,12 +11,12 @@ other order get a binary search among their own device's edges.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from .compiled_scan import is_time_ordered
+from .compiled import compiled
+from .compiled_checks import is_time_ordered
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _segment_ids(dev_idx, t, edge_offsets, edge_times, out):
     for i in range(len(dev_idx)):
         d = dev_idx[i]
@@ -31,7 +31,7 @@ def _segment_ids(dev_idx, t, edge_offsets, edge_times, out):
         out[i] = lo + d  # d's segments are numbered from edge_offsets[d] + d
 
 
-@njit(cache=True, nogil=True)
+@compiled
 def _sweep(dev_idx, t, edge_offsets, sweep_dev, sweep_time, out):
     """Anchors with non-decreasing t; edges (device, time) sorted by time."""
     current = edge_offsets[:-1] + np.arange(len(edge_offsets) - 1)  # each device's segment 0

@@ -1,29 +1,25 @@
 """Per-device statistics of a batch of hits in one compiled pass: what the background model
 needs from the hits (rows, valid hits, first and last time, summed unit vectors).
 
-Why: in numpy this is a dozen passes over every hit with large temporaries (the table-based
-sines and cosines of ``geo.unit_vectors`` alone take seconds for a few million hits on a busy
-machine); one compiled loop reads each hit once. The unit vectors are ``geo.unit_vectors``
-bit for bit (``compiled_scan.unit_vector``) and each device's sums add its hits in input
-order, as ``np.bincount(..., weights=...)`` does.
+Why: in numpy this is a dozen passes over every hit with large temporaries; one compiled loop
+reads each hit once. The unit vectors are ``distance.unit_vector``'s and each device's sums add
+its hits in input order, as ``np.bincount(..., weights=...)`` does.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
-from .compiled_scan import unit_vector
-from .distance import _COS_TABLE, _SIN_TABLE
+from .compiled import compiled
+from .distance import unit_vector
 
 _NO_TIME_MIN = np.iinfo(np.int64).max
 _NO_TIME_MAX = np.iinfo(np.int64).min
 
 
-@dataclass
-class DeviceSums:
+class DeviceSums(NamedTuple):
     """Per device index 0..n-1; a device without valid hits has t_min > t_max."""
 
     n_rows: np.ndarray  # rows carrying the device, valid or not
@@ -35,9 +31,9 @@ class DeviceSums:
     z: np.ndarray
 
 
-@njit(cache=True, nogil=True)
-def _accumulate(idx, ok, t, lat, lon, sin_table, cos_table, n_rows, n_hits, t_min, t_max,
-                sx, sy, sz):
+@compiled
+def _accumulate(idx, ok, t, lat, lon, out):
+    n_rows, n_hits, t_min, t_max, sx, sy, sz = out
     for i in range(len(idx)):
         d = idx[i]
         if d < 0:
@@ -51,7 +47,7 @@ def _accumulate(idx, ok, t, lat, lon, sin_table, cos_table, n_rows, n_hits, t_mi
             t_min[d] = ti
         if ti > t_max[d]:
             t_max[d] = ti
-        x, y, z = unit_vector(lat[i], lon[i], sin_table, cos_table)
+        x, y, z = unit_vector(lat[i], lon[i])
         sx[d] += x
         sy[d] += y
         sz[d] += z
@@ -74,6 +70,5 @@ def device_sums(device: np.ndarray, valid: np.ndarray, t_ms: np.ndarray, lat: np
         raise IndexError("device index outside 0 .. n_devices - 1")
     _accumulate(device, np.ascontiguousarray(valid, dtype=np.bool_),
                 np.ascontiguousarray(t_ms, dtype=np.int64), np.ascontiguousarray(lat, dtype=np.float64),
-                np.ascontiguousarray(lon, dtype=np.float64), _SIN_TABLE, _COS_TABLE,
-                out.n_rows, out.n_hits, out.t_min, out.t_max, out.x, out.y, out.z)
+                np.ascontiguousarray(lon, dtype=np.float64), out)
     return out

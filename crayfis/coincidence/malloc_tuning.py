@@ -1,11 +1,11 @@
-"""Opt-in glibc malloc tuning for batch processes that run the numpy kernel.
+"""Opt-in glibc malloc tuning for batch processes that run the search on large arrays.
 
 Why: glibc serves large blocks (over ~128 KiB, a threshold that adapts) with fresh ``mmap``
-pages and hands them back on ``free``; numpy temporaries of a chunk are exactly that size, so
-every operation page-faults its output in again. On the shared VMs this project runs on a fault
-costs microseconds and the faults took ~60% of the kernel's time. Raising the thresholds makes
-glibc reuse freed memory instead. It is process-wide, so it is left to batch entry points (the
-Spark job's workers, the benchmark) to call; a web process has no need for it.
+pages and hands them back on ``free``; the numpy arrays of a batch (candidates, merges, the
+background model, Arrow conversions) are that size, so every operation page-faults its output
+in again, and on virtual machines a page fault is slow. Raising the thresholds makes glibc
+reuse freed memory instead. It is process-wide, so it is left to batch entry points (the Spark
+job's driver and workers, the benchmark) to call; a web process has no need for it.
 """
 
 from __future__ import annotations

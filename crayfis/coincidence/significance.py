@@ -1,11 +1,12 @@
-"""Accidental-coincidence background and candidate significance (DESIGN.md section 5).
+"""Accidental-coincidence background and candidate significance (docs/significance.md).
 
 The trigger needs k distinct devices, so the background is modelled over devices:
 
 * Device d's rate r_d = its hits inside its live intervals / its live time; without live
   intervals, (n_d - 1) / (last - first) over its observed span, live over [first, last]
-  (spark_jobs/significance_step.py mirrors this). On searches only a few mean gaps long this
-  undercounts who is live near the two ends (by ~1/r_d at each end): pass exposure blocks.
+  (``observed_rate``; the Spark job builds its devices with the same functions). On searches
+  only a few mean gaps long this undercounts who is live near the two ends (by ~1/r_d at each
+  end): pass exposure blocks.
 * Devices are placed at the median of their hits' unit vectors (phones rarely move far).
 * For an anchor hit a of device d at t_a, every OTHER device e within R of d (same distance as
   the search) and live at t_a fires in the window with p_e = 1 - exp(-r_e * w), w = tau + 1 ms
@@ -29,7 +30,9 @@ devices in total than any single window, which the window model does not describ
 where the searched live time is the union of all devices' live intervals.
 
 ``time_slides`` checks the model: each device's times move by its own large random offset
-(modulo the searched span), the search runs again, and real coincidences cannot survive.
+(modulo the searched span), the search runs again, and real coincidences cannot survive. The
+offsets (``slide_offsets``) and the shift (``slid_times``) are the rule the Spark job's slides
+follow too.
 """
 
 from __future__ import annotations
@@ -39,10 +42,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
+from crayfis.definition import YEAR_MS
+
+from .compiled_segments import segment_ids
 from .distance import centroid_lat_lon, chord2, chord2_of_radius, unit_vectors, within_radius
 from .kernel import find_coincidences
 
-MS_PER_YEAR = 365.25 * 86400 * 1000
 _EXPANSION_BLOCK = 1 << 20  # (group, neighbour) pairs handled at once: bounds memory
 _EMPTY_I64 = np.zeros(0, dtype=np.int64)
 
@@ -130,22 +135,17 @@ class TimeSlides:
 # ----------------------------------------------------------------------------- devices
 
 
-def _intervals(dev_idx, t, n_dev, live, codes):
-    """Merged half-open live intervals per device, CSR; from ``live`` or the observed span."""
-    if live is None:
-        first = np.full(n_dev, np.iinfo(np.int64).max)
-        last = np.full(n_dev, np.iinfo(np.int64).min)
-        np.minimum.at(first, dev_idx, t)
-        np.maximum.at(last, dev_idx, t)
-        return np.arange(n_dev + 1), first, last + 1
-    l_dev, l_start, l_end = (np.asarray(x, dtype=np.int64) for x in live)
-    pos = np.searchsorted(codes, l_dev)
-    known = (pos < n_dev) & (codes[np.minimum(pos, n_dev - 1)] == l_dev) & (l_end > l_start)
-    d, s, e = pos[known], l_start[known], l_end[known]
-    order = np.lexsort((s, d))
-    d, s, e = d[order], s[order], e[order]
-    # merge overlapping or touching intervals of one device: a running maximum of the ends,
-    # keyed by device so that it never carries over from one device to the next
+def merge_intervals(dev, start, end, n_dev: int):
+    """Union of half-open intervals per device (device indices 0..n_dev-1; empty intervals
+    dropped): (CSR offsets over devices, starts, ends), each device's intervals ascending,
+    overlapping or touching ones merged."""
+    dev, start, end = (np.asarray(x, dtype=np.int64) for x in (dev, start, end))
+    keep = end > start
+    dev, start, end = dev[keep], start[keep], end[keep]
+    order = np.lexsort((start, dev))
+    d, s, e = dev[order], start[order], end[order]
+    # a running maximum of the ends, keyed by device so that it never carries over from one
+    # device to the next
     if len(d):
         t0 = int(s.min())
         span = int(e.max()) - t0 + 1
@@ -162,6 +162,28 @@ def _intervals(dev_idx, t, n_dev, live, codes):
     offsets = np.zeros(n_dev + 1, dtype=np.int64)
     np.cumsum(np.bincount(devs, minlength=n_dev), out=offsets[1:])
     return offsets, starts, ends
+
+
+def observed_rate(n_hits, first_ms, last_ms) -> np.ndarray:
+    """Rate (per ms) of devices without live intervals: (n - 1) / (last - first) over the
+    observed span, 0 where the span is empty."""
+    n_hits, first_ms, last_ms = (np.asarray(x) for x in (n_hits, first_ms, last_ms))
+    span = last_ms - first_ms
+    return np.where(span > 0, (n_hits - 1) / np.maximum(span, 1), 0.0)
+
+
+def _intervals(dev_idx, t, n_dev, live, codes):
+    """Merged half-open live intervals per device, CSR; from ``live`` or the observed span."""
+    if live is None:
+        first = np.full(n_dev, np.iinfo(np.int64).max)
+        last = np.full(n_dev, np.iinfo(np.int64).min)
+        np.minimum.at(first, dev_idx, t)
+        np.maximum.at(last, dev_idx, t)
+        return np.arange(n_dev + 1), first, last + 1
+    l_dev, l_start, l_end = (np.asarray(x, dtype=np.int64) for x in live)
+    pos = np.searchsorted(codes, l_dev)
+    known = (pos < n_dev) & (codes[np.minimum(pos, n_dev - 1)] == l_dev)
+    return merge_intervals(pos[known], l_start[known], l_end[known], n_dev)
 
 
 def _live_index(offsets, starts, ends, dev, t):
@@ -195,9 +217,7 @@ def device_background(t_ms, lat, lon, device, live=None) -> DeviceBackground:
         return DeviceBackground(z, f, f, f, np.zeros(1, np.int64), z, z)
     offsets, starts, ends = _intervals(dev_idx, t, n_dev, live, codes)
     if live is None:
-        n = np.bincount(dev_idx, minlength=n_dev)
-        span = ends - 1 - starts
-        rate = np.where(span > 0, (n - 1) / np.maximum(span, 1), 0.0)
+        rate = observed_rate(np.bincount(dev_idx, minlength=n_dev), starts, ends - 1)
     else:
         inside = _live_index(offsets, starts, ends, dev_idx, t)
         n_live = np.bincount(dev_idx[inside], minlength=n_dev)
@@ -326,8 +346,6 @@ class SegmentModel:
 
     def segment_ids(self, dev_idx: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Global segment of each (device index, time): a search among the device's own edges."""
-        from .compiled_segments import segment_ids
-
         return segment_ids(dev_idx, t, self.edge_offsets, self.edge_times, self.sweep_dev,
                            self.sweep_time)
 
@@ -419,7 +437,7 @@ def estimate_background(t_ms, lat, lon, device, window_ms, radius_m, min_devices
 def candidate_significance(multiplicity, background: BackgroundEstimate) -> CandidateSignificance:
     """Lambda(m), p-value and false-alarm rate per year for candidates of multiplicity m."""
     lam = background.expected_windows(multiplicity)
-    years = background.searched_live_ms / MS_PER_YEAR
+    years = background.searched_live_ms / YEAR_MS
     far = lam / years if years > 0 else np.full(len(lam), np.inf)
     return CandidateSignificance(expected_background=lam, p_value=-np.expm1(-lam), far_per_year=far)
 
@@ -427,25 +445,43 @@ def candidate_significance(multiplicity, background: BackgroundEstimate) -> Cand
 # ----------------------------------------------------------------------------- time slides
 
 
+def min_slide_shift_ms(window_ms: int) -> int:
+    """Least shift of a time slide: 100 windows, so no real coincidence survives a slide."""
+    return 100 * (int(window_ms) + 1)
+
+
+def slide_offsets(rng: np.random.Generator, n_slides: int, n_devices: int, span_ms: int,
+                  min_shift_ms: int) -> np.ndarray:
+    """[slide, device] offsets, each uniform in [min_shift, span - min_shift] ms; ValueError
+    where the span is too short for such shifts."""
+    if span_ms <= 2 * min_shift_ms:
+        raise ValueError(f"searched span {span_ms} ms is too short for shifts of at least "
+                         f"{min_shift_ms} ms")
+    return rng.integers(min_shift_ms, span_ms - min_shift_ms + 1, size=(n_slides, n_devices))
+
+
+def slid_times(t_ms, t0_ms: int, span_ms: int, offset_ms):
+    """Times moved by their device's offset, modulo the searched span [t0, t0 + span)."""
+    return t0_ms + (t_ms - t0_ms + offset_ms) % span_ms
+
+
 def time_slides(t_ms, lat, lon, device, window_ms, radius_m, min_devices, n_slides: int,
                 rng: np.random.Generator, *, min_shift_ms: int | None = None,
                 **tuning) -> TimeSlides:
     """Background by time slides: per slide, every device's times move by its own random
-    offset in [min_shift, span - min_shift] (default min_shift = 100 (tau + 1) ms), modulo
-    the searched span, and the search runs again."""
+    offset (``slide_offsets``; default least shift ``min_slide_shift_ms``), modulo the
+    searched span (``slid_times``), and the search runs again."""
     t = np.asarray(t_ms, dtype=np.int64)
     codes, dev_idx = np.unique(np.asarray(device, dtype=np.int64), return_inverse=True)
     dev_idx = dev_idx.reshape(-1)
     tau = int(window_ms)
-    shift = int(min_shift_ms if min_shift_ms is not None else 100 * (tau + 1))
+    shift = int(min_shift_ms if min_shift_ms is not None else min_slide_shift_ms(tau))
     t0 = int(t.min()) if len(t) else 0
     span = (int(t.max()) - t0 + 1) if len(t) else 1
-    if span <= 2 * shift:
-        raise ValueError(f"searched span {span} ms is too short for shifts of at least {shift} ms")
-    offsets = rng.integers(shift, span - shift + 1, size=(n_slides, len(codes)))
+    offsets = slide_offsets(rng, n_slides, len(codes), span, shift)
     trig, cand = np.zeros(n_slides, np.int64), np.zeros(n_slides, np.int64)
-    for i in range(n_slides):  # a loop over slides; each slide is one vectorised search
-        ts = t0 + (t - t0 + offsets[i][dev_idx]) % span
+    for i in range(n_slides):  # a loop over slides; each slide is one search
+        ts = slid_times(t, t0, span, offsets[i][dev_idx])
         res = find_coincidences(ts, lat, lon, device, tau, radius_m, min_devices, **tuning)
         trig[i], cand[i] = len(res.triggered), res.n_candidates
     return TimeSlides(offsets, trig, cand)

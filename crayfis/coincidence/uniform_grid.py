@@ -29,7 +29,7 @@ continents) are left to ``block_grid``'s hashed cells.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .block_grid import BlockGrid, lon_reach_deg
 
@@ -39,9 +39,8 @@ _MARGIN = 1.0 + 2e-6  # quadrants a little larger than the slackened reach
 _LAT_SLACK_DEG = 1e-7
 
 
-@dataclass(frozen=True)
-class UniformGrid:
-    """The scan's arguments (see the module doc)."""
+class UniformGrid(NamedTuple):
+    """The grid as the scan (``compiled_uniform_scan``) takes it (see the module doc)."""
 
     lat0: float
     lon0: float

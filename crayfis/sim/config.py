@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from crayfis.definition import HOUR_MS
+
 # 2026-01-01T22:00:00Z: a night in Europe, so the default "night" duty cycle has phones live.
 DEFAULT_START_MS = 1_767_304_800_000
 
@@ -131,7 +133,7 @@ class SimConfig:
 
     @property
     def end_ms(self) -> int:
-        return self.start_ms + int(round(self.hours * 3_600_000))
+        return self.start_ms + int(round(self.hours * HOUR_MS))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from crayfis.definition import EARTH_RADIUS_M
 from crayfis.sim.config import FleetConfig
-from crayfis.sim.projection import EARTH_RADIUS_M, enu_to_latlon
+from crayfis.sim.projection import enu_to_latlon
 
 # sigma of a 2-D Gaussian whose 68 % radius is the reported accuracy: 1 - exp(-a^2/2s^2) = 0.68
 ACCURACY_TO_SIGMA = 1.0 / np.sqrt(2.0 * np.log(1.0 / 0.32))

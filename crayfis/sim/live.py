@@ -11,10 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from crayfis.definition import DAY_MS, HOUR_MS
 from crayfis.sim.config import FleetConfig
-
-DAY_MS = 86_400_000
-HOUR_MS = 3_600_000
 
 
 @dataclass

@@ -19,8 +19,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from crayfis.definition import HOUR_MS
 from crayfis.sim.config import SimConfig
-from crayfis.sim.network import Progress, iter_hit_blocks, plan_network
+from crayfis.sim.network import HIT_SCHEMA, Progress, iter_hit_blocks, plan_network
 
 # Columns with few distinct values; dictionary-encoding the unique hit_id would only waste time.
 DICTIONARY_COLUMNS = ["device_id", "gps_accuracy", "shower_id", "device_index"]
@@ -72,8 +73,8 @@ def write_parquet(config: SimConfig, directory: str | os.PathLike, seed: int | N
         "live": {
             "n_intervals": len(plan.live),
             "n_devices_live": int((live_ms > 0).sum()),
-            "total_live_hours": float(live_ms.sum() / 3.6e6),
-            "mean_live_hours_per_device": float(live_ms.mean() / 3.6e6),
+            "total_live_hours": float(live_ms.sum() / HOUR_MS),
+            "mean_live_hours_per_device": float(live_ms.mean() / HOUR_MS),
         },
     }
     (out / "truth.json").write_text(json.dumps(truth, indent=1, default=_json_default))
@@ -84,7 +85,6 @@ def read_hits(directory: str | os.PathLike) -> pa.Table:
     """All hits written by write_parquet, in file (= time block) order."""
     files = sorted((Path(directory) / "hits").glob("part-*.parquet"))
     if not files:
-        from crayfis.sim.network import HIT_SCHEMA
         return HIT_SCHEMA.empty_table()
     return pa.concat_tables(pq.read_table(f) for f in files)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from crayfis.definition import DAY_MS, HOUR_MS
 from crayfis.sim.fleet import Fleet
 from crayfis.wire import build
 from crayfis.wire import crayfis_pb2 as pb
@@ -52,7 +53,7 @@ def make_profiles(fleet: Fleet, start_ms: int, rng: np.random.Generator) -> list
     n = fleet.n
     model = rng.integers(0, len(MODELS), n)
     l1 = np.round(rng.uniform(6.0, 30.0, n), 2)
-    boot = start_ms - rng.integers(3_600_000, 30 * 86_400_000, n)
+    boot = start_ms - rng.integers(HOUR_MS, 30 * DAY_MS, n)
     alt = rng.uniform(370.0, 500.0, n)
     batt = rng.normal(31.0, 3.0, n)
     az = rng.uniform(-np.pi, np.pi, n)

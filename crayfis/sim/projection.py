@@ -2,13 +2,13 @@
 
 The simulator works in a flat local frame where showers and distances are simple; positions
 leave it through the azimuthal equidistant projection, so distances from the centre are exact
-on the same sphere (R = 6371008.8 m) the coincidence search uses for haversine distances.
+on the same sphere (``definition.EARTH_RADIUS_M``) the coincidence search uses for distances.
 """
 from __future__ import annotations
 
 import numpy as np
 
-EARTH_RADIUS_M = 6_371_008.8
+from crayfis.definition import EARTH_RADIUS_M
 
 
 def enu_to_latlon(east_m, north_m, lat0: float, lon0: float) -> tuple[np.ndarray, np.ndarray]:

@@ -21,12 +21,13 @@ from dataclasses import replace
 
 import numpy as np
 
+from crayfis.definition import DAY_MS
 from crayfis.sim import phone as ph
 from crayfis.sim.background import background_frames
 from crayfis.sim.config import SimConfig
 from crayfis.sim.datachunks import DATACHUNK_SIZE, XB_PERIOD_MS, ZERO_BIAS_PRESCALE, PhoneHits, RunRecorder, Upload
 from crayfis.sim.fleet import make_fleet
-from crayfis.sim.live import DAY_MS, LiveIntervals, plan_live_intervals
+from crayfis.sim.live import LiveIntervals, plan_live_intervals
 from crayfis.sim.network import as_generator, assemble_hits
 from crayfis.sim.showers import sample_showers, shower_hits
 

@@ -1,6 +1,6 @@
 """Air showers: sampling (energy, direction, core, time) and the phones they hit.
 
-Model (DESIGN.md section 6):
+Model (docs/physics.md):
 - energy from the Auger 2020 spectrum (crayfis.sim.spectrum), zenith density sin(t)cos(t) up
   to zenith_max, uniform azimuth (direction the shower comes from, clockwise from north);
 - ground particle numbers from CORSIKA fits: muons 0.028 (E/GeV)^0.93, photons
@@ -23,6 +23,7 @@ import pyarrow as pa
 from scipy.spatial import cKDTree
 from scipy.special import gamma as gamma_fn
 
+from crayfis.definition import YEAR_MS
 from crayfis.sim.config import ShowerConfig
 from crayfis.sim.fleet import Fleet
 from crayfis.sim.live import LiveIntervals
@@ -30,7 +31,6 @@ from crayfis.sim.projection import enu_to_latlon
 from crayfis.sim.spectrum import AUGER_2020, BrokenPowerLaw
 
 C_M_PER_MS = 299_792.458
-MS_PER_YEAR = 365.25 * 86_400_000
 SEA_LEVEL_DEPTH = 1030.0  # g/cm^2
 MAX_REACH_M = 20_000.0
 
@@ -119,7 +119,7 @@ def sample_showers(cfg: ShowerConfig, region_km: float, lat0: float, lon0: float
     if cfg.natural:
         side_km = region_km + 2 * cfg.margin_m / 1000.0
         mean = (spectrum.rate_per_km2_yr(cfg.energy_min_eV, cfg.energy_max_eV)
-                * side_km**2 * span / MS_PER_YEAR)
+                * side_km**2 * span / YEAR_MS)
         n_nat = int(rng.poisson(mean))
     nat_half = half + cfg.margin_m
     t_nat = start_ms + np.floor(rng.random(n_nat) * span).astype(np.int64)

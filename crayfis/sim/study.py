@@ -3,7 +3,7 @@
     python -m crayfis.sim.study [--quick] [--seed S] [--out docs/study]
 
 Three parts, each a set of simulated networks searched with one set of parameters
-(``SearchParams``) and scored with ``study_match``:
+(``study_plan.STUDY_PARAMS``) and scored with ``study_match``:
 
 1. efficiency against energy: forced showers across log energy bins on a fleet at a fixed
    density, for the 'moderate' and 'optimistic' phone responses;
@@ -23,12 +23,13 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from crayfis.coincidence import find_coincidences
 from crayfis.coincidence.significance import candidate_significance, estimate_background
+from crayfis.definition import HOUR_MS, YEAR_MS, SearchParams
 from crayfis.sim.config import FleetConfig, ShowerConfig, SimConfig
 from crayfis.sim.network import SimResult, simulate_network
 from crayfis.sim.study_match import (
@@ -38,63 +39,8 @@ from crayfis.sim.study_match import (
     naive_poisson_expectation,
     time_slide_counts,
 )
-
-MS_PER_HOUR = 3_600_000
-
-
-@dataclass(frozen=True)
-class SearchParams:
-    """The coincidence search of DESIGN.md section 5: window tau, radius R, k devices."""
-
-    window_ms: int = 100  # clocks: ~30 ms spread (5 % at ~1 s) plus 33 ms frames
-    radius_m: float = 300.0  # 90 % of a shower's expected hits lie within ~250-400 m
-    min_devices: int = 3
-
-
-@dataclass(frozen=True)
-class AccidentalSpec:
-    """One noise-only run: trigger rate per phone, phone density, simulated hours."""
-
-    rate_per_min: float
-    density_per_km2: float
-    hours: float
-
-
-@dataclass(frozen=True)
-class StudyPlan:
-    """Sizes and settings of every run of the study (``FULL`` and ``QUICK`` below)."""
-
-    area_km: float = 3.0  # side of the square fleet; forced cores land uniformly on it
-    fiducial_margin_m: float = 500.0  # efficiencies quoted for cores this far inside
-    noise_rate_per_min: float = 0.2  # 3.3e-3 Hz: muon-level, mid DESIGN's 1e-3..1e-2 Hz
-    shower_spacing_ms: int = 10_000  # forced showers one per spacing (no overlap in time)
-    responses: tuple[str, ...] = ("moderate", "optimistic")
-    energy_edges_eV: tuple[float, ...] = tuple(np.logspace(18, 21, 13).tolist())
-    energy_density_per_km2: float = 1000.0
-    showers_per_energy_bin: int = 150
-    densities_per_km2: tuple[float, ...] = (100.0, 300.0, 1000.0, 3000.0)
-    density_energy_eV: float = 1e20
-    showers_per_density: int = 300
-    far_per_year: float = 1.0  # "significant": false alarms below this, whole network
-    accidental_area_km: float = 2.0
-    accidental_runs: tuple[AccidentalSpec, ...] = (
-        AccidentalSpec(20.0, 300.0, 10 / 60),
-        AccidentalSpec(20.0, 1000.0, 5 / 60),
-        AccidentalSpec(0.2, 300.0, 8.0),
-        AccidentalSpec(0.2, 1000.0, 4.0),
-        AccidentalSpec(0.2, 3000.0, 2.0),
-    )
-    multiplicities: tuple[int, ...] = (3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 25, 30)
-    time_slides: int = 3  # per noise-only run
-
-
-FULL = StudyPlan()
-QUICK = StudyPlan(
-    area_km=2.0, energy_edges_eV=tuple(np.logspace(18, 21, 7).tolist()),
-    showers_per_energy_bin=30, densities_per_km2=(300.0, 1000.0, 3000.0),
-    showers_per_density=40,
-    accidental_runs=(AccidentalSpec(20.0, 1000.0, 2 / 60), AccidentalSpec(0.2, 1000.0, 2.0)),
-)
+from crayfis.sim.study_plan import FULL, QUICK, STUDY_PARAMS, AccidentalSpec, StudyPlan, StudyResult
+from crayfis.sim.study_report import write_report
 
 Progress = Callable[[str], None]
 
@@ -123,7 +69,7 @@ def shower_config(plan: StudyPlan, density: float, response: str, energies: np.n
     slot = plan.shower_spacing_ms
     times = base.start_ms + (np.arange(n) + 0.25 + 0.5 * rng.random(n)) * slot
     return SimConfig(
-        hours=n * slot / MS_PER_HOUR,
+        hours=n * slot / HOUR_MS,
         fleet=FleetConfig(n_phones=max(1, round(density * plan.area_km**2)), area_km=plan.area_km,
                           rate_per_min=plan.noise_rate_per_min, duty_cycle="always"),
         showers=ShowerConfig(natural=False, forced=n, response=response,
@@ -170,7 +116,7 @@ def run_showers(plan: StudyPlan, params: SearchParams, density: float, response:
         "detected": match.detected, "significant": match.significant,
         "n_candidates": match.n_candidates, "purity": match.purity,
     }
-    years = bg.searched_live_ms / (MS_PER_HOUR * 24 * 365.25)
+    years = bg.searched_live_ms / YEAR_MS
     ms = np.arange(k, max(top + 1, k + 30) + 1)
     far = bg.expected_windows(ms) / years
     accidental = match.candidate_shower < 0
@@ -302,7 +248,7 @@ def run_accidentals(plan: StudyPlan, params: SearchParams, spec: AccidentalSpec,
     slides = time_slide_counts(c["t"], c["lat"], c["lon"], c["dev"], params.window_ms,
                                params.radius_m, params.min_devices, m, plan.time_slides,
                                slide_rng) if plan.time_slides else np.zeros((0, len(m)))
-    live_hours = sim.live.total_live_ms() / MS_PER_HOUR
+    live_hours = sim.live.total_live_ms() / HOUR_MS
     seconds = time.perf_counter() - clock
     return [{
         "rate_per_min": spec.rate_per_min, "density_per_km2": spec.density_per_km2,
@@ -327,26 +273,7 @@ def accidentals(plan, params, rng, progress) -> list[dict]:
 # ----------------------------------------------------------------------------- the study
 
 
-@dataclass
-class StudyResult:
-    plan: StudyPlan
-    params: SearchParams
-    seed: int
-    energy_rows: list[dict]
-    energy_runs: list[dict]
-    density_rows: list[dict]
-    density_runs: list[dict]
-    accidental_rows: list[dict]
-    seconds: dict[str, float]
-
-    def to_dict(self) -> dict:
-        return {"plan": asdict(self.plan), "params": asdict(self.params), "seed": self.seed,
-                "energy": {"rows": self.energy_rows, "runs": self.energy_runs},
-                "density": {"rows": self.density_rows, "runs": self.density_runs},
-                "accidentals": self.accidental_rows, "seconds": self.seconds}
-
-
-def run_study(plan: StudyPlan = FULL, params: SearchParams = SearchParams(), seed: int = 1,
+def run_study(plan: StudyPlan = FULL, params: SearchParams = STUDY_PARAMS, seed: int = 1,
               progress: Progress | None = None) -> StudyResult:
     """All three parts, each from its own child of one seeded Generator."""
     say = progress or (lambda _msg: None)
@@ -373,12 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="docs/study",
                         help="folder for the PNGs and results.json; the report is <out>.md")
     args = parser.parse_args(argv)
-    from crayfis.sim.study_report import write_report  # matplotlib only when writing
-
     started = time.perf_counter()
     progress = lambda msg: print(f"[{time.perf_counter() - started:7.1f} s] {msg}",  # noqa: E731
                                  file=sys.stderr, flush=True)
-    result = run_study(QUICK if args.quick else FULL, SearchParams(), args.seed, progress)
+    result = run_study(QUICK if args.quick else FULL, STUDY_PARAMS, args.seed, progress)
     command = "python -m crayfis.sim.study" + (" --quick" if args.quick else "") + \
         f" --seed {args.seed} --out {args.out}"
     md = write_report(result, args.out, command, time.perf_counter() - started)

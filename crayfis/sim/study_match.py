@@ -7,7 +7,7 @@
 * ``count_accidentals``: on noise only, the triggered windows with >= m devices, and the
   candidates they merge into, for several m from one search at the lowest k (a window with
   >= m devices is exactly a trigger of the search at k = m).
-* ``naive_poisson_expectation``: the plain Poisson-of-hits background DESIGN.md section 5
+* ``naive_poisson_expectation``: the plain Poisson-of-hits background docs/significance.md
   warns against, kept for contrast with the device-level model.
 * ``time_slide_counts``: the same counts after shifting every device's times by its own
   large random offset (as ``significance.time_slides``), which destroys real coincidences.
@@ -23,6 +23,7 @@ from scipy.stats import binomtest, poisson
 
 from crayfis.coincidence import CoincidenceResult, find_coincidences, merge_windows
 from crayfis.coincidence.distance import chord2, chord2_of_radius, unit_vectors, within_radius
+from crayfis.coincidence.significance import min_slide_shift_ms, slid_times, slide_offsets
 
 ONE_SIGMA = 0.6827
 
@@ -142,22 +143,19 @@ def time_slide_counts(t_ms, lat, lon, device, window_ms: int, radius_m: float,
                       rng: np.random.Generator) -> np.ndarray:
     """Triggers with >= m devices per slide, shape (n_slides, len(multiplicities)).
 
-    Shifts as ``crayfis.coincidence.significance.time_slides`` (per device, uniform in
-    [100 (tau + 1), span - 100 (tau + 1)] ms, modulo the searched span), but counts every m
-    from one search per slide. A shift moves a device's live intervals with its hits, so
-    slides lose the correlation of phones that plug in at the same hour.
+    The slides of ``crayfis.coincidence.significance.time_slides`` (its ``slide_offsets`` and
+    ``slid_times``), but every m is counted from one search per slide. A shift moves a
+    device's live intervals with its hits, so slides lose the correlation of phones that plug
+    in at the same hour.
     """
     t = np.asarray(t_ms, dtype=np.int64)
-    _, dev_idx = np.unique(np.asarray(device, dtype=np.int64), return_inverse=True)
+    codes, dev_idx = np.unique(np.asarray(device, dtype=np.int64), return_inverse=True)
     dev_idx = dev_idx.reshape(-1)
-    shift = 100 * (int(window_ms) + 1)
     t0, span = int(t.min()), int(t.max()) - int(t.min()) + 1
-    if span <= 2 * shift:
-        raise ValueError("searched span too short for time slides")
+    offsets = slide_offsets(rng, n_slides, len(codes), span, min_slide_shift_ms(window_ms))
     out = np.zeros((n_slides, len(np.atleast_1d(multiplicities))), np.int64)
-    for i in range(n_slides):  # one vectorised search per slide
-        offsets = rng.integers(shift, span - shift + 1, size=int(dev_idx.max()) + 1)
-        ts = t0 + (t - t0 + offsets[dev_idx]) % span
+    for i in range(n_slides):  # one search per slide
+        ts = slid_times(t, t0, span, offsets[i][dev_idx])
         res = find_coincidences(ts, lat, lon, device, window_ms, radius_m, min_devices)
         nd = res.n_window_devices
         out[i] = [(nd >= m).sum() for m in np.atleast_1d(multiplicities)]
@@ -167,7 +165,7 @@ def time_slide_counts(t_ms, lat, lon, device, window_ms: int, radius_m: float,
 def naive_poisson_expectation(dev_lat, dev_lon, hits_per_device, span_ms: int, window_ms: int,
                               radius_m: float, multiplicities) -> np.ndarray:
     """Expected triggers with >= m devices if hits were a plain Poisson process (the model
-    DESIGN.md section 5 rejects): per anchor of device d, lambda = w * sum of the hit rates of
+    docs/significance.md rejects): per anchor of device d, lambda = w * sum of the hit rates of
     the other devices within R, rates = hits / searched span (live time ignored), and
     P[Poisson(lambda) >= m - 1]; summed over anchors."""
     n = np.asarray(hits_per_device, dtype=np.float64)

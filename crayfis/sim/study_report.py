@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from crayfis.sim.config import RESPONSES
-from crayfis.sim.study import StudyResult
+from crayfis.sim.study_plan import StudyResult
 
 COLOURS = {"moderate": "tab:blue", "optimistic": "tab:orange"}
 MIN_EXPECTED_FOR_RATIO = 5.0
@@ -264,13 +264,13 @@ def markdown(result: StudyResult, command: str, runtime_s: float, plots: dict[st
         "",
         "## Setup",
         "",
-        f"Search (DESIGN.md section 5, `crayfis.coincidence.find_coincidences`): window tau = "
+        f"Search (docs/coincidence.md, `crayfis.coincidence.find_coincidences`): window tau = "
         f"{p.window_ms} ms, radius R = {p.radius_m:g} m, k = {k} distinct devices. tau covers "
         "the phones' clock spread (~30 ms, plus 33 ms frames; 5 % of phones have ~1 s offsets "
         "and are lost); R covers the bulk of a shower's hit phones (90 % of the expected hits "
         "lie within ~250-400 m of the core at 1e18-1e21 eV).",
         "",
-        "Simulation (`crayfis.sim.simulate_network`, DESIGN.md section 6): showers from the "
+        "Simulation (`crayfis.sim.simulate_network`, docs/physics.md): showers from the "
         "NKG/CORSIKA model with zenith density sin cos up to 65 degrees, phone response "
         f"{responses}. Shower runs: a {plan.area_km:g} km x {plan.area_km:g} km square, phones "
         "live the whole run (density = live phones), noise triggers at "
@@ -283,7 +283,7 @@ def markdown(result: StudyResult, command: str, runtime_s: float, plots: dict[st
         "R = 300 m a phone has ~10 neighbours firing in every window at 1000 phones/km^2, so "
         "k = 3 triggers on nearly every hit and the windows merge into one candidate that "
         "holds most of the data (part 3 measures this). Shower detection at that rate needs "
-        "hits cleaned to the muon level first (DESIGN: ~1e-3..1e-2 Hz per phone); "
+        "hits cleaned to the muon level first (docs/physics.md: ~1e-3..1e-2 Hz per phone); "
         f"{plan.noise_rate_per_min:g}/min = {plan.noise_rate_per_min / 60:.1e} Hz sits in "
         "that range.",
         "",
@@ -332,7 +332,7 @@ def markdown(result: StudyResult, command: str, runtime_s: float, plots: dict[st
               "merged. *Device model*: `estimate_background` with the simulated live intervals "
               "(the sum over anchors of P[Poisson-binomial >= k - 1]). *Plain Poisson*: "
               "lambda = (tau + 1 ms) x the summed hit rates (hits / span) of the other devices "
-              "within R, P[Poisson >= k - 1], summed over anchors (the model DESIGN.md section 5 "
+              "within R, P[Poisson >= k - 1], summed over anchors (the model docs/significance.md "
               "rejects). *Time slides*: the mean over "
               f"{plan.time_slides} searches after shifting each device's times by its own "
               "random offset (>= 100 (tau + 1) ms, modulo the span); a shift moves a phone's "

@@ -10,7 +10,6 @@ import pyarrow as pa
 
 from spark_jobs.tiles import TileGrid
 
-HOUR_MS = 3_600_000
 START_MS = 1_767_304_800_000 - 10 * 60_000  # 21:50 UTC: the span crosses 22:00
 SPAN_MS = 25 * 60_000
 M_PER_DEG = 111_195.0

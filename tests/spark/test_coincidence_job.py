@@ -7,9 +7,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from crayfis.definition import HOUR_MS, SearchParams
 from spark_jobs.coincidence import JobConfig, run_job
+from spark_jobs.job_config import WorkSplit
 from spark_jobs.partitioning import PartitionPlan, aligned_cuts
-from spark_jobs.search_tasks import SearchParams
 from spark_jobs.tiles import TileGrid
 from tests.spark.reference import assert_same_candidates, kernel_background, kernel_candidates, kernel_time_slides
 from tests.spark.showerdata import START_MS, boundary_showers, make_hits
@@ -20,9 +21,9 @@ TAU, R, K = 10, 500.0, 3
 TILE_DEG = 0.5
 
 
-def run(spark, path, out, **params):
+def run(spark, path, out, **split):
     cfg = JobConfig(input=str(path), output=str(out),
-                    params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K, **params))
+                    params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K), split=WorkSplit(**split))
     summary = run_job(spark, cfg)
     assert json.loads((out / "summary.json").read_text())["candidates"] == summary["candidates"]
     return summary, pq.read_table(out / "candidates.parquet")
@@ -74,8 +75,8 @@ def test_showers_on_partition_edges_are_found_once_and_match_the_kernel(spark, t
 def test_count_balanced_slabs_and_time_slides_equal_the_kernel(spark, tmp_path, boundary_data):
     table, truth, showers, path = boundary_data
     cfg = JobConfig(input=str(path), output=str(tmp_path / "out"), time_slides=2, slide_seed=3,
-                    params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K, tile_deg=1.0,
-                                        rows_per_slab=1500, rows_per_task=3000))
+                    params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K),
+                    split=WorkSplit(tile_deg=1.0, rows_per_slab=1500, rows_per_task=3000))
     summary = run_job(spark, cfg)
     assert summary["parameters"]["time_slabs"] >= 4
     assert_same_candidates(pq.read_table(tmp_path / "out" / "candidates.parquet"),
@@ -108,7 +109,8 @@ def test_time_range_limits_the_hits_searched(spark, tmp_path, boundary_data):
     table, truth, showers, path = boundary_data
     start, end = START_MS + 5 * 60_000, START_MS + 14 * 60_000
     cfg = JobConfig(input=str(path), output=str(tmp_path / "out"), start_ms=start, end_ms=end,
-                    params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K, tile_deg=TILE_DEG))
+                    params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K),
+                    split=WorkSplit(tile_deg=TILE_DEG))
     summary = run_job(spark, cfg)
     t = table.column("t_ms").to_numpy()
     inside = (t >= start) & (t < end)
@@ -119,7 +121,7 @@ def test_time_range_limits_the_hits_searched(spark, tmp_path, boundary_data):
 
 def test_a_range_without_hits_gives_empty_outputs(spark, tmp_path, boundary_data):
     table, truth, showers, path = boundary_data
-    cfg = JobConfig(input=str(path), output=str(tmp_path / "out"), start_ms=START_MS - 3_600_000,
+    cfg = JobConfig(input=str(path), output=str(tmp_path / "out"), start_ms=START_MS - HOUR_MS,
                     end_ms=START_MS - 60_000, time_slides=2,
                     params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K))
     summary = run_job(spark, cfg)

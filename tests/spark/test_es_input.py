@@ -8,12 +8,13 @@ import pyarrow.parquet as pq
 import pytest
 from elasticsearch import helpers
 
+from crayfis.definition import DAY_MS, SearchParams
 from crayfis.es.naming import index_for
 from crayfis.es.templates import ensure_templates
 from spark_jobs.coincidence import JobConfig, run_job
 from spark_jobs.export_hits import export
+from spark_jobs.job_config import WorkSplit
 from spark_jobs.output import index_candidates
-from spark_jobs.search_tasks import SearchParams
 from spark_jobs.tiles import TileGrid
 from tests.spark.reference import assert_same_candidates, kernel_background, kernel_candidates
 from tests.spark.showerdata import START_MS, boundary_showers, make_hits
@@ -21,7 +22,6 @@ from tests.spark.showerdata import START_MS, boundary_showers, make_hits
 pytestmark = pytest.mark.spark
 
 TAU, R, K = 10, 500.0, 3
-DAY_MS = 86_400_000
 
 
 def index_hits(es, prefix: str, table: pa.Table) -> None:
@@ -59,12 +59,12 @@ def test_es_input_equals_parquet_and_kernel_and_indexes_candidates(spark, es, es
                                                                    data, tmp_path):
     index_hits(es, es_prefix, data)
     pq.write_table(data, tmp_path / "hits.parquet")
-    params = SearchParams(window_ms=TAU, radius_m=R, min_devices=K, tile_deg=1.0)
+    params, split = SearchParams(window_ms=TAU, radius_m=R, min_devices=K), WorkSplit(tile_deg=1.0)
     from_es = JobConfig(input=f"es://{es_prefix}-hits-*", output=str(tmp_path / "es"),
-                        params=params, es_url=es_url, es_slices=3, to_es=True)
+                        params=params, split=split, es_url=es_url, es_slices=3, to_es=True)
     s_es = run_job(spark, from_es)
     s_pq = run_job(spark, JobConfig(input=str(tmp_path / "hits.parquet"),
-                                    output=str(tmp_path / "pq"), params=params))
+                                    output=str(tmp_path / "pq"), params=params, split=split))
     got_es = pq.read_table(tmp_path / "es" / "candidates.parquet")
     got_pq = pq.read_table(tmp_path / "pq" / "candidates.parquet")
     assert s_es["hits_read"] == s_pq["hits_read"] == data.num_rows
@@ -118,9 +118,9 @@ def index_exposures(es, prefix: str, hits: pa.Table, block_ms: int = 180_000):
 def test_exposures_give_live_time_and_rates(spark, es, es_url, es_prefix, data, tmp_path):
     index_hits(es, es_prefix, data)
     live = index_exposures(es, es_prefix, data)
-    params = SearchParams(window_ms=TAU, radius_m=R, min_devices=K, tile_deg=1.0)
+    params, split = SearchParams(window_ms=TAU, radius_m=R, min_devices=K), WorkSplit(tile_deg=1.0)
     summary = run_job(spark, JobConfig(input=f"es://{es_prefix}-hits-*", output=str(tmp_path / "x"),
-                                       params=params, es_url=es_url))
+                                       params=params, split=split, es_url=es_url))
     assert summary["live_time_source"] == "exposures"
     reference = kernel_background(data, TAU, R, K, live=live)
     assert summary["expected_accidental_triggers"] == pytest.approx(reference.expected_triggers,

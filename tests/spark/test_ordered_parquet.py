@@ -7,9 +7,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from crayfis.definition import SearchParams
 from spark_jobs.coincidence import JobConfig, run_job
+from spark_jobs.job_config import WorkSplit
 from spark_jobs.ordered_parquet import RowGroup, plan_tasks, row_groups
-from spark_jobs.search_tasks import SearchParams
 from spark_jobs.tiles import TileGrid
 from tests.spark.reference import assert_same_candidates, kernel_background, kernel_candidates
 from tests.spark.showerdata import START_MS, boundary_showers, make_hits
@@ -33,9 +34,10 @@ def ordered_data(tmp_path_factory):
     return table, path
 
 
-def run(spark, path, out, **kw):
+def run(spark, path, out, ordered_fast_path=True, **kw):
     cfg = JobConfig(input=str(path), output=str(out),
-                    params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K, rows_per_task=700), **kw)
+                    params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K),
+                    split=WorkSplit(rows_per_task=700, ordered_fast_path=ordered_fast_path), **kw)
     return run_job(spark, cfg), pq.read_table(out / "candidates.parquet")
 
 

@@ -5,8 +5,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spark_jobs.partitioning import PartitionPlan, balanced_cuts
-from spark_jobs.tiles import EARTH_RADIUS_M, TileGrid
+from crayfis.definition import EARTH_RADIUS_M
+from spark_jobs.partitioning import PartitionPlan
+from spark_jobs.tiles import TileGrid
+from tests.reference.slab_cuts import balanced_cuts
 
 
 def haversine_m(lat1, lon1, lat2, lon2):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from crayfis.coincidence.brute import BruteResult
 from crayfis.coincidence.kernel import CoincidenceResult, TriggeredWindows
+from tests.reference.brute import BruteResult
 
 
 def assert_windows_equal(tw: TriggeredWindows, ref: BruteResult, only=None):

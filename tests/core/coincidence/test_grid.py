@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from crayfis.coincidence.block_grid import BlockGrid
 from crayfis.coincidence.distance import pair_distance_m
-from crayfis.coincidence.grid import ShiftedGrids
+from tests.reference.shifted_grids import ShiftedGrids
 
 from .scenes import REGIONS, offset_points
 

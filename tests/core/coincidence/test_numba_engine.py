@@ -1,5 +1,6 @@
-"""The compiled engine's own guarantees: the same float bits as geo.py, band pairs decided by
-within_radius, and its growable buffers (hash table, outputs) on inputs that overflow them."""
+"""The compiled engine's own guarantees: the distance formulas' compiled forms give the bits of
+the same expressions evaluated by numpy, band pairs are decided by within_radius, and its
+growable buffers (hash table, outputs) hold on inputs that overflow them."""
 
 from __future__ import annotations
 
@@ -11,16 +12,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crayfis.coincidence import compiled_scan as cs
-from crayfis.coincidence.brute import brute_force
-from crayfis.coincidence.distance import _COS_TABLE, _SIN_TABLE, chord2, pair_distance_m, unit_vectors
-from crayfis.coincidence.kernel import find_coincidences, triggered_windows
-from crayfis.coincidence.merge import merge_windows
-from crayfis.coincidence.numba_engine import merge_time_ordered
+from crayfis.coincidence import distance
+from crayfis.coincidence.distance import chord2_scalar, pair_distance_m
+from crayfis.coincidence.kernel import find_coincidences
+from crayfis.coincidence.merge import merge_time_ordered, merge_windows
+from tests.reference import distance_numpy
+from tests.reference.brute import brute_force
 
 from .compare import assert_result_equal, assert_windows_equal
 from .scenes import offset_points, scenes
-from .variants import VARIANTS, engine_variant
+from .variants import VARIANTS
+from .variants import find_coincidences as find_with
+from .variants import triggered_windows as windows_with
 
 
 def _angles(rng, n):
@@ -30,22 +33,31 @@ def _angles(rng, n):
                            rng.uniform(-180, 180, n)))
 
 
-def test_unit_vectors_have_the_same_bits_as_geo():
+def test_unit_vectors_have_the_same_bits_as_numpy():
     rng = np.random.default_rng(3)
     lon = _angles(rng, 50_000)
     lat = np.clip(lon[::-1] / 2, -90, 90)
-    got = cs.unit_vectors_array(lat, lon, _SIN_TABLE, _COS_TABLE)
-    want = unit_vectors(lat, lon)
+    got = distance.unit_vectors(lat, lon)
+    want = distance_numpy.unit_vectors(lat, lon)
     for g, w in zip(got, want):
         assert np.array_equal(g.view(np.int64), w.view(np.int64))
 
 
-def test_chords_have_the_same_bits_as_geo():
+def test_chords_have_the_same_bits_as_numpy():
     rng = np.random.default_rng(4)
     lat, lon = rng.uniform(-90, 90, 20_000), rng.uniform(-180, 180, 20_000)
-    a = unit_vectors(lat, lon)
-    b = unit_vectors(lat + rng.normal(0, 0.01, 20_000).clip(-1, 1) * (np.abs(lat) < 89), lon)
-    assert np.array_equal(cs.chord2_array(*a, *b).view(np.int64), chord2(*a, *b).view(np.int64))
+    a = distance.unit_vectors(lat, lon)
+    b = distance.unit_vectors(lat + rng.normal(0, 0.01, 20_000).clip(-1, 1) * (np.abs(lat) < 89), lon)
+    want = distance_numpy.chord2(*a, *b)
+    assert np.array_equal(distance.chord2(*a, *b).view(np.int64), want.view(np.int64))
+    inlined = np.empty(len(want))  # as the scans call it
+    numba.njit(_chords_into)(*a, *b, inlined)
+    assert np.array_equal(inlined.view(np.int64), want.view(np.int64))
+
+
+def _chords_into(ax, ay, az, bx, by, bz, out):
+    for i in range(len(ax)):
+        out[i] = chord2_scalar(ax[i], ay[i], az[i], bx[i], by[i], bz[i])
 
 
 _FMA = ("vfmadd", "vfmsub", "vfnmadd", "vfnmsub")
@@ -54,8 +66,8 @@ _FMA = ("vfmadd", "vfmsub", "vfnmadd", "vfnmsub")
 @pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86 mnemonics")
 def test_compiled_arithmetic_has_no_fused_multiply_add():
     """A fused a * b + c rounds once instead of twice and would change the bits. Fresh
-    (uncached) compiles of the array forms, which inline the scan's unit-vector and chord
-    code; a fastmath function shows that the check sees FMA where the CPU has it."""
+    (uncached) compiles of loops that inline ``distance.unit_vector`` and ``chord2_scalar`` as
+    the scans do; a fastmath function shows that the check sees FMA where the CPU has it."""
     def muladd(a, b, c):
         out = np.empty(len(a))
         for i in range(len(a)):
@@ -67,10 +79,10 @@ def test_compiled_arithmetic_has_no_fused_multiply_add():
     control(x, x, x)
     if not any(op in "".join(control.inspect_asm().values()) for op in _FMA):
         pytest.skip("this CPU (as numba targets it) has no FMA")
-    uv = numba.njit(cache=False)(cs.unit_vectors_array.py_func)
-    uv(x, x, _SIN_TABLE, _COS_TABLE)
-    ch = numba.njit(cache=False)(cs.chord2_array.py_func)
-    ch(x, x, x, x, x, x)
+    uv = numba.njit(cache=False)(distance._unit_vectors_into.py_func)
+    uv(x, x, x.copy(), x.copy(), x.copy())
+    ch = numba.njit(cache=False)(_chords_into)
+    ch(x, x, x, x, x, x, x.copy())
     for fn in (uv, ch):
         asm = "".join(fn.inspect_asm().values())
         assert "mulsd" in asm  # the arithmetic is really in this code
@@ -91,8 +103,7 @@ def test_pairs_a_hair_inside_and_outside_radius(variant, region):
     for radius in (d, np.nextafter(d, 0), d * (1 - 1e-12), d * (1 - 5e-10), d * (1 + 5e-10)):
         for k in (2, 3):
             ref = brute_force(t, lat, lon, dev, 50, float(radius), k)
-            with engine_variant(variant) as engine:
-                res = find_coincidences(t, lat, lon, dev, 50, float(radius), k, engine=engine)
+            res = find_with(variant, t, lat, lon, dev, 50, float(radius), k)
             assert_result_equal(res, ref, t, dev)
 
 
@@ -110,7 +121,7 @@ def test_buffers_grow_and_chunks_rescan():
     dev = rng.integers(0, 40, n).astype(np.int64)
     for k, chunk in ((1, 1 << 16), (2, 500)):
         ref = brute_force(t, lat, lon, dev, 200, 20_000.0, k)
-        res = find_coincidences(t, lat, lon, dev, 200, 20_000.0, k, engine="numba", chunk_size=chunk)
+        res = find_coincidences(t, lat, lon, dev, 200, 20_000.0, k, chunk_size=chunk)
         assert_result_equal(res, ref, t, dev)
         assert len(res.triggered) > 1000
 
@@ -125,12 +136,12 @@ def test_uniform_grid_buffers_grow_and_chunks_rescan():
     dev = rng.integers(0, 60, n).astype(np.int64)
     for k, chunk in ((1, 1 << 16), (2, 7), (3, 500)):
         ref = brute_force(t, lat, lon, dev, 300, 1500.0, k)
-        res = find_coincidences(t, lat, lon, dev, 300, 1500.0, k, engine="numba", chunk_size=chunk)
+        res = find_coincidences(t, lat, lon, dev, 300, 1500.0, k, chunk_size=chunk)
         assert_result_equal(res, ref, t, dev)
         assert len(res.triggered) > 1000
 
 
-@pytest.mark.parametrize("variant", ["numba", "numba-banded"])
+@pytest.mark.parametrize("variant", ["auto", "block"])
 def test_many_anchors_with_band_pairs(variant):
     """Hundreds of hits on two spots exactly R apart: every anchor has pairs in the band, so
     the deferred buffers grow and within_radius decides them all (in both compiled scans)."""
@@ -144,8 +155,7 @@ def test_many_anchors_with_band_pairs(variant):
     d = float(pair_distance_m(45.0, 7.0, 45.003, 7.002))
     for radius in (d, np.nextafter(d, 0)):
         ref = brute_force(t, lat, lon, dev, 20, float(radius), 4)
-        with engine_variant(variant) as engine:
-            res = find_coincidences(t, lat, lon, dev, 20, float(radius), 4, engine=engine)
+        res = find_with(variant, t, lat, lon, dev, 20, float(radius), 4)
         assert_result_equal(res, ref, t, dev)
 
 
@@ -161,10 +171,9 @@ def test_time_ordered_input_equals_brute_force(variant, scene, data):
     n = len(t)
     mask = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
     chunk_size = data.draw(st.sampled_from([2, 1 << 16]))
-    with engine_variant(variant) as engine:
-        res = find_coincidences(t, lat, lon, dev, scene.tau, scene.radius, scene.k, engine=engine)
-        tw = triggered_windows(t, lat, lon, dev, scene.tau, scene.radius, scene.k, anchor_mask=mask,
-                               engine=engine, chunk_size=chunk_size)
+    res = find_with(variant, t, lat, lon, dev, scene.tau, scene.radius, scene.k)
+    tw = windows_with(variant, t, lat, lon, dev, scene.tau, scene.radius, scene.k, anchor_mask=mask,
+                      chunk_size=chunk_size)
     assert_result_equal(res, ref, t, dev)
     assert_windows_equal(tw, ref, only=mask)
 

@@ -1,10 +1,11 @@
 """Noise hits: per-phone rates as configured, on the frame grid, inside live time."""
 import numpy as np
 
+from crayfis.definition import HOUR_MS
 from crayfis.sim.background import background_frames
 from crayfis.sim.config import FleetConfig
 from crayfis.sim.fleet import make_fleet
-from crayfis.sim.live import HOUR_MS, plan_live_intervals
+from crayfis.sim.live import plan_live_intervals
 
 T0 = 1_767_304_800_000
 

@@ -1,8 +1,9 @@
 """Live intervals: merging, lookup, and the night-time duty cycle."""
 import numpy as np
 
+from crayfis.definition import DAY_MS, HOUR_MS
 from crayfis.sim.config import FleetConfig
-from crayfis.sim.live import DAY_MS, HOUR_MS, LiveIntervals, plan_live_intervals
+from crayfis.sim.live import LiveIntervals, plan_live_intervals
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00Z
 

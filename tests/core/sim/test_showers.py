@@ -4,9 +4,10 @@ import pytest
 from scipy import integrate, stats
 from scipy.spatial import cKDTree
 
+from crayfis.definition import HOUR_MS
 from crayfis.sim.config import FleetConfig, ShowerConfig
 from crayfis.sim.fleet import make_fleet
-from crayfis.sim.live import HOUR_MS, LiveIntervals
+from crayfis.sim.live import LiveIntervals
 from crayfis.sim.showers import (
     expected_particles,
     n_muons,

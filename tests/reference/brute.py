@@ -1,8 +1,9 @@
-"""O(N^2) reference of the coincidence definition (DESIGN.md section 5): clarity over speed.
+"""O(N^2) reference of the coincidence definition (docs/coincidence.md): clarity over speed.
 
-Every hit is an anchor; its window is found by testing every hit against the definition,
-with the same distance functions as the kernel (``geo.py``), and windows that share a hit are
-merged with a plain union-find. Used by the tests as the truth the kernel must equal.
+Every hit is an anchor; its window is found by testing every hit against the definition (the
+distance is ``distance_from_chord2`` of the chord by numpy's evaluation of the package's
+formulas, ``distance_numpy``), and windows that share a hit are merged with a plain union-find.
+The tests hold the kernel to it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .distance import chord2, distance_from_chord2, unit_vectors
+from crayfis.coincidence.distance import distance_from_chord2
+
+from .distance_numpy import chord2, unit_vectors
 
 
 @dataclass

@@ -1,4 +1,5 @@
 """Four shifted latitude/longitude cell grids; every point's R-disc lies inside its cell in one.
+The geometry of the reference engine (``numpy_engine.py``).
 
 Why: if the whole disc of radius R around an anchor lies inside one cell, the anchor's window
 is a contiguous run of that cell once hits are sorted by (cell, time), so it is found without
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .distance import EARTH_RADIUS_M
+from crayfis.definition import EARTH_RADIUS_M
 
 _MARGIN = 1.0 + 1e-6
 _MAX_BANDS = 1 << 17  # cells never smaller than ~150 m in latitude: keeps the tables small
