@@ -10,7 +10,6 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
 
@@ -22,15 +21,16 @@ DEBUG = env_bool("CRAYFIS_DEBUG", False)
 
 
 def _secret_key() -> str:
-    """SECRET_KEY from the environment; in DEBUG a generated key kept in var/ (stable pseudonyms)."""
+    """SECRET_KEY from the environment; in DEBUG a generated key kept in var/ (stable pseudonyms).
+
+    Outside DEBUG an unset key stays empty, so commands that need no secret (`manage.py esnode`)
+    still run. It is required where it is used: Django refuses an empty SECRET_KEY wherever it
+    signs (sessions, CSRF, messages), and the ops.E001 system check stops every other command
+    (runserver, migrate, index_uploads, search_continuously, check) before it starts.
+    """
     key = env_str("SECRET_KEY", "")
-    if key:
+    if key or not DEBUG:
         return key
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set: production (DEBUG off) refuses the generated development key; "
-            "set SECRET_KEY, or CRAYFIS_DEBUG=1 for a local run"
-        )
     path = VAR_DIR / "dev_secret_key"
     if not path.exists():
         path.write_text(secrets.token_urlsafe(50))
@@ -139,7 +139,7 @@ CRAYFIS_ES_HEAP = env_str("CRAYFIS_ES_HEAP", "1g")
 # --- Privacy ---------------------------------------------------------------------------------
 # Key of the HMAC that turns a phone's Device-id into its public pseudonym. Changing it renames
 # every device in the index, so production sets it once and keeps it.
-CRAYFIS_PSEUDONYM_KEY = env_str("CRAYFIS_PSEUDONYM_KEY", "") or f"pseudonym:{SECRET_KEY}"
+CRAYFIS_PSEUDONYM_KEY = env_str("CRAYFIS_PSEUDONYM_KEY", "") or (f"pseudonym:{SECRET_KEY}" if SECRET_KEY else "")
 
 # --- Ingest (owned by ingest/) -----------------------------------------------------------------
 # /submit: the body cap answers 413 above it (the app's chunks are ~50 kB; allow >= 1 MB).
