@@ -41,9 +41,9 @@ class ConflictError(RuntimeError):
     """Another writer changed a candidate this pass read: the pass is retried later."""
 
 
-def ensure_candidate_fields(es: Elasticsearch, prefix: str) -> str:
-    """Templates + the candidates index with the extra fields mapped (idempotent)."""
-    ensure_templates(es, prefix)
+def ensure_candidate_fields(es: Elasticsearch, prefix: str, replicas: int = 0) -> str:
+    """Templates (with this many replicas) + the candidates index with the extra fields mapped (idempotent)."""
+    ensure_templates(es, prefix, replicas=replicas)
     index = index_for(prefix, "candidates")
     es.indices.put_mapping(index=index, properties=CANDIDATE_EXTRA_FIELDS)
     return index
@@ -103,12 +103,14 @@ def overlap_query(ranges: Sequence[Interval]) -> dict[str, Any]:
 class EsCandidateStore:
     """``CandidateStore`` over `{prefix}-candidates` (see search/continuous.py)."""
 
-    def __init__(self, es: Elasticsearch, prefix: str, params: SearchParams, page_size: int = 5000):
+    def __init__(self, es: Elasticsearch, prefix: str, params: SearchParams, page_size: int = 5000,
+                 replicas: int = 0):
         self.es, self.prefix, self.params, self.page_size = es, prefix, params, page_size
+        self.replicas = replicas
         self.index = index_for(prefix, "candidates")
 
     def ensure(self) -> None:
-        ensure_candidate_fields(self.es, self.prefix)
+        ensure_candidate_fields(self.es, self.prefix, self.replicas)
 
     def active_overlapping(self, ranges: Sequence[Interval]) -> list[StoredCandidate]:
         if not ranges:
