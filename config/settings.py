@@ -290,3 +290,21 @@ CRAYFIS_ALERT_MAX_ATTEMPTS = env_int("CRAYFIS_ALERT_MAX_ATTEMPTS", 12)
 CRAYFIS_ALERT_RETRY_MIN_S = env_float("CRAYFIS_ALERT_RETRY_MIN_S", 30.0)
 CRAYFIS_ALERT_RETRY_MAX_S = env_float("CRAYFIS_ALERT_RETRY_MAX_S", 3600.0)
 LOGGING["loggers"]["search"] = {"handlers": ["console"], "level": env_str("CRAYFIS_LOG_LEVEL", "INFO")}
+
+# --- Production deployment (owned by ops/: make prod-check, deploy/) ----------------------------
+# Behind a TLS proxy (deploy/nginx-crayfis.conf) the app server sees plain http: with this on,
+# Django trusts the proxy's X-Forwarded-Proto to tell which requests came over https (turn it on
+# only when the proxy always sets that header and nothing else can reach the app server).
+CRAYFIS_TLS_PROXY = env_bool("CRAYFIS_TLS_PROXY", False)
+if CRAYFIS_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Origins (scheme://host[:port], comma-separated) whose browser forms pass the CSRF origin check
+# besides the request's own host, e.g. https://daq.example.org when the proxy rewrites Host.
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The cache every worker process and web host shares (API throttle counters, dashboard answers):
+# a Redis URL such as redis://127.0.0.1:6379/0 (needs the `redis` package: pip install ".[prod]");
+# empty = Django's per-process local-memory cache, right for one process only.
+CRAYFIS_CACHE_URL = env_str("CRAYFIS_CACHE_URL", "")
+if CRAYFIS_CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": CRAYFIS_CACHE_URL}}

@@ -18,7 +18,7 @@ def secrets_are_set(app_configs=None, **kwargs) -> list[Error]:
         return []
     errors = []
     try:
-        settings.SECRET_KEY  # Django raises when it is empty
+        _ = settings.SECRET_KEY  # Django raises when it is empty
     except ImproperlyConfigured:
         errors.append(Error("SECRET_KEY is not set: production (DEBUG off) refuses the generated "
                             "development key; set SECRET_KEY, or CRAYFIS_DEBUG=1 for a local run",
