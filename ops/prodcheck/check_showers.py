@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from django.db import close_old_connections
+from django.db import connection
 
 from ops.prodcheck.errors import CheckFailed
 from ops.prodcheck.scenario import Scenario
@@ -25,10 +25,26 @@ MATCH_MS = 1_000   # a candidate starting this close to a shower's time is that 
 
 
 def run(topo: Topology, context: dict, progress) -> None:
+    prepare(topo, context, progress)
+    found = _wait_for_showers(topo, context["truth"]["showers"], progress)
+    page = topo.get("/candidates/")
+    missing = [c for c in found.values() if c.encode() not in page[1]]
+    if page[0] != 200 or missing:
+        raise CheckFailed(f"https /candidates/ ({page[0]}) does not list {missing}")
+    progress(f"dashboard: /api/dash/candidates and /candidates/ list all {len(found)} showers")
+    _check_cluster(topo)
+    progress("elasticsearch: green, every index with 1 replica on the other node")
+
+
+def prepare(topo: Topology, context: dict, progress) -> None:
+    """The showers network in Parquet (context: parquet, truth) and posted, indexed, in the cluster.
+
+    Done once per run: the Spark and fault checks use the same data when check 1 did not run.
+    """
+    if "truth" in context:
+        return
     sim_dir = topo.root / "sim" / "showers"
     truth = _write_parquet(topo, sim_dir)
-    context["parquet"] = sim_dir / "hits"
-    context["truth"] = truth
     showers = truth["showers"]
     progress(f"phones: {SHOWERS.phones} over {SHOWERS.area_km} km^2, {SHOWERS.minutes:.0f} min, "
              f"{len(showers)} showers, {truth['n_hits']} hits; posting to {topo.base_url}/submit ...")
@@ -38,19 +54,12 @@ def run(topo: Topology, context: dict, progress) -> None:
     if posted["hits"] != truth["n_hits"]:
         raise CheckFailed(f"posted {posted['hits']} hits, the Parquet truth has {truth['n_hits']}")
     progress(f"phones: {posted['posted']} uploads acknowledged ({posted.get('statuses')})")
-    _wait_indexed(topo, progress)
+    wait_indexed(topo, progress)
     n_hits = _count_hits(topo)
     if n_hits != truth["n_hits"]:
         raise CheckFailed(f"the cluster holds {n_hits} hits, the phones sent {truth['n_hits']}")
     progress(f"indexer: every upload indexed; the cluster holds all {n_hits} hits")
-    found = _wait_for_showers(topo, showers, progress)
-    page = topo.get("/candidates/")
-    missing = [c for c in found.values() if c.encode() not in page[1]]
-    if page[0] != 200 or missing:
-        raise CheckFailed(f"https /candidates/ ({page[0]}) does not list {missing}")
-    progress(f"dashboard: /api/dash/candidates and /candidates/ list all {len(found)} showers")
-    _check_cluster(topo)
-    progress("elasticsearch: green, every index with 1 replica on the other node")
+    context.update(parquet=sim_dir / "hits", truth=truth)
 
 
 def _write_parquet(topo: Topology, out: Path) -> dict:
@@ -75,12 +84,12 @@ def _post(topo: Topology) -> dict:
 def pending_uploads() -> dict:
     from ingest.models import Upload, UploadStatus
 
-    close_old_connections()
+    connection.close()   # a fresh connection: the server may have restarted since the last query
     return {"pending": Upload.objects.filter(status=UploadStatus.PENDING).count(),
             "quarantined": Upload.objects.filter(status=UploadStatus.QUARANTINED).count()}
 
 
-def _wait_indexed(topo: Topology, progress, timeout: float = 600.0) -> None:
+def wait_indexed(topo: Topology, progress, timeout: float = 600.0) -> None:
     deadline = time.monotonic() + timeout
     last = 0.0
     while True:

@@ -231,6 +231,12 @@ class Topology:
         with urllib.request.urlopen(self.es_url + path, timeout=60) as resp:
             return json.loads(resp.read())
 
+    def es_post(self, path: str, body: dict) -> dict:
+        req = urllib.request.Request(self.es_url + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return json.loads(resp.read())
+
     def long_running(self) -> list[str]:
         return [name for name in self.supervisor.services if not name.startswith("spark-worker")]
 
