@@ -49,7 +49,11 @@ def run(topo: Topology, context: dict, progress) -> None:
         raise CheckFailed(f"pages loaded from other hosts: {sorted(h for h in hosts if h != HOST)}")
     progress(f"browser: candidates page lists {n_rows} candidates, every request to {HOST} over https")
     _upload_with_key(topo, key)
-    progress("api: the new device key uploads through https (202 accepted)")
+    counters = topo.redis_keys("*throttle*")
+    if not counters:
+        raise CheckFailed("the upload's throttle counter is not in the shared Redis cache")
+    progress(f"api: the new device key uploads through https (202 accepted); throttle counters in "
+             f"Redis: {len(counters)}")
 
 
 def _account_flow(page, base: str, user: str, password: str, progress) -> str:

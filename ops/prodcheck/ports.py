@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import time
 from dataclasses import dataclass
 
 from ops.prodcheck.errors import SetupError
@@ -54,9 +55,13 @@ def port_taken(port: int) -> bool:
     return False
 
 
-def require_free(ports: Ports) -> None:
-    """SetupError naming the first port that something already listens on."""
+def require_free(ports: Ports, grace_s: float = 10.0) -> None:
+    """SetupError naming the first port that something listens on for longer than grace_s
+    (a short-lived server of someone else's test may hold one for a moment)."""
     for port, what in ports.named():
+        deadline = time.monotonic() + grace_s
+        while port_taken(port) and time.monotonic() < deadline:
+            time.sleep(1.0)
         if port_taken(port):
             raise SetupError(f"port {port} ({what}) is taken on {HOST}: stop what listens there "
                              "(ss -ltnp shows it) and run prod-check again")

@@ -125,6 +125,9 @@ class Supervisor:
         self._undo.append((service.name, service.stop))
         return service
 
+    def started_anything(self) -> bool:
+        return bool(self._undo) or bool(self.services)
+
     def on_teardown(self, name: str, undo: Callable[[], None]) -> None:
         self._undo.append((name, undo))
 

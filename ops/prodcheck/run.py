@@ -91,13 +91,14 @@ def _check_memory(heap: str, n_nodes: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     progress = Progress()
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGHUP, _interrupt)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):   # SIGINT too: a shell may start us ignoring it
+        signal.signal(sig, _interrupt)
     root = Path(tempfile.mkdtemp(prefix="crayfis-prodcheck-"))
     root.chmod(0o755)   # the unprivileged accounts (PostgreSQL, Elasticsearch, nginx workers) enter it
     topo = None
+    error = None
+    interrupted = False
     outcome: dict[str, str] = {}
-    passed = False
     try:
         tools = find_tools(args.pg_bindir)
         ports = Ports()
@@ -109,46 +110,59 @@ def main(argv: list[str] | None = None) -> int:
         _check_memory(settings.CRAYFIS_ES_HEAP, len(ports.es_http))
         progress(f"prod-check: state in {root}")
         topo.up(settings.CRAYFIS_ES_HEAP)
-        checks = _check_names()
-        context: dict = {}
-        for name in args.wanted:
-            fn = checks[name]
-            label = fn.__module__.rsplit("_", 1)[-1]
-            progress(f"check {name} ({label}) ...")
-            try:
-                fn(topo, context, progress)
-                topo.supervisor.expect_running(*topo.long_running())
-            except (CheckFailed, SetupError) as exc:
-                outcome[f"{name} {label}"] = f"FAILED: {exc}"
-                progress(f"check {name} ({label}) FAILED: {exc}")
-            else:
-                outcome[f"{name} {label}"] = "ok"
-                progress(f"check {name} ({label}) passed")
-        passed = all(v == "ok" for v in outcome.values())
+        outcome = _run_checks(topo, args.wanted, progress)
     except SetupError as exc:
-        print(f"prod-check: error: {exc}", file=sys.stderr, flush=True)
-        outcome["setup"] = "error"
+        error = str(exc)
     except KeyboardInterrupt:
-        print(f"prod-check: interrupted after {progress.elapsed():.0f} s; stopping everything", flush=True)
-        outcome["interrupted"] = "yes"
+        interrupted = True
     finally:
-        if topo is not None:
+        if topo is not None and topo.supervisor.started_anything():
             progress("tearing down ...")
             topo.teardown()
+    return _summary(progress, root, args, outcome, error, interrupted, started=topo is not None
+                    and topo.supervisor.started_anything())
+
+
+def _run_checks(topo: Topology, wanted: list[str], progress) -> dict[str, str]:
+    """{'1 showers': 'ok' or 'FAILED: why'} for each check asked for, in order."""
+    checks = _check_names()
+    context: dict = {}
+    outcome = {}
+    for name in wanted:
+        fn = checks[name]
+        label = f"{name} {fn.__module__.rsplit('_', 1)[-1]}"
+        progress(f"check {label} ...")
+        try:
+            fn(topo, context, progress)
+            topo.supervisor.expect_running(*topo.long_running())
+        except (CheckFailed, SetupError) as exc:
+            outcome[label] = f"FAILED: {exc}"
+        else:
+            outcome[label] = "ok"
+        progress(f"check {label}: {outcome[label]}")
+    return outcome
+
+
+def _summary(progress: Progress, root: Path, args, outcome: dict, error: str | None, interrupted: bool,
+             started: bool) -> int:
+    """The one summary line; the run's directory kept only when its logs can explain a failure."""
     minutes, seconds = divmod(int(progress.elapsed()), 60)
     took = f"{minutes}m{seconds:02d}s"
-    if passed or (not outcome and not args.wanted):
+    logs = f" (logs: {root / 'log'})"
+    if interrupted:
+        print(f"prod-check: interrupted after {took}; everything started was stopped{logs}", flush=True)
+        return 130
+    if error is not None:
+        if not started:
+            shutil.rmtree(root, ignore_errors=True)
+        print(f"prod-check: error: {error}{logs if started else ''}", file=sys.stderr, flush=True)
+        return 1
+    if all(v == "ok" for v in outcome.values()):
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
         done = ", ".join(f"{k} {v}" for k, v in outcome.items()) or "topology up and down, no checks"
         print(f"prod-check: PASS in {took}: {done}", flush=True)
         return 0
-    if "interrupted" in outcome:
-        print(f"prod-check: INTERRUPTED after {took} (logs: {root / 'log'})", flush=True)
-        return 130
-    if "setup" in outcome:
-        print(f"prod-check: FAIL in {took}: the topology did not come up (logs: {root / 'log'})", flush=True)
-        return 1
     failed = ", ".join(f"{k} {v}" for k, v in outcome.items())
-    print(f"prod-check: FAIL in {took}: {failed} (logs: {root / 'log'})", flush=True)
+    print(f"prod-check: FAIL in {took}: {failed}{logs}", flush=True)
     return 1

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
+
 from ops import esnode
 from ops.prodcheck import units
 from ops.prodcheck.errors import SetupError
@@ -70,10 +72,11 @@ class Topology:
         return f"http://{HOST}:{self.ports.es_http[0]}"
 
     def django_env(self) -> dict[str, str]:
-        """The environment of every Django process: what deploy/crayfis.env holds in production."""
-        drop = ("CRAYFIS_", "DJANGO_SETTINGS_MODULE", "DATABASE_URL", "SECRET_KEY", "ALLOWED_HOSTS",
-                "CSRF_TRUSTED_ORIGINS", "GUNICORN_CMD_ARGS")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+        """The environment of every Django process: what deploy/crayfis.env holds in production.
+
+        The caller's other CRAYFIS_* settings (CRAYFIS_ES_HEAP, say) pass through; debug stays off.
+        """
+        env = {k: v for k, v in os.environ.items() if k != "CRAYFIS_DEBUG"}
         env.update({
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "PYTHONUNBUFFERED": "1",
@@ -236,6 +239,14 @@ class Topology:
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=60) as resp:
             return json.loads(resp.read())
+
+    def redis_keys(self, pattern: str) -> list[str]:
+        """KEYS pattern on the shared cache (a handful of keys here; never do this in production)."""
+        client = redis.Redis(host=HOST, port=self.ports.redis, socket_timeout=5)
+        try:
+            return [key.decode() for key in client.keys(pattern)]
+        finally:
+            client.close()
 
     def long_running(self) -> list[str]:
         return [name for name in self.supervisor.services if not name.startswith("spark-worker")]
