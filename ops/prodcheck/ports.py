@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import socket
-import time
 from dataclasses import dataclass
 
 from ops.prodcheck.errors import SetupError
@@ -45,7 +44,10 @@ class Ports:
 
 
 def port_taken(port: int) -> bool:
+    """Whether something listens on the port. SO_REUSEADDR, as the servers set it: connections of
+    an earlier run still in TIME_WAIT do not count."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError as exc:
@@ -55,13 +57,9 @@ def port_taken(port: int) -> bool:
     return False
 
 
-def require_free(ports: Ports, grace_s: float = 10.0) -> None:
-    """SetupError naming the first port that something listens on for longer than grace_s
-    (a short-lived server of someone else's test may hold one for a moment)."""
+def require_free(ports: Ports) -> None:
+    """SetupError naming the first port that something already listens on."""
     for port, what in ports.named():
-        deadline = time.monotonic() + grace_s
-        while port_taken(port) and time.monotonic() < deadline:
-            time.sleep(1.0)
         if port_taken(port):
             raise SetupError(f"port {port} ({what}) is taken on {HOST}: stop what listens there "
                              "(ss -ltnp shows it) and run prod-check again")

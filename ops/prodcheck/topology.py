@@ -93,8 +93,11 @@ class Topology:
             "CRAYFIS_API_NUM_PROXIES": "1",
             "CSRF_TRUSTED_ORIGINS": self.base_url,
             "CRAYFIS_SEARCH_EVERY_S": str(SEARCH_EVERY_S),
+            # gunicorn trusts no forwarding header itself (as on a web host behind a proxy on
+            # another host): Django's CRAYFIS_TLS_PROXY is what tells https requests apart.
             "GUNICORN_CMD_ARGS": (f"--workers={WEB_WORKERS} --bind={HOST}:{self.ports.web} "
-                                  f"--access-logfile={self.logs / 'web-access.log'} --graceful-timeout=5"),
+                                  f"--access-logfile={self.logs / 'web-access.log'} --graceful-timeout=5 "
+                                  "--forwarded-allow-ips="),
         })
         return env
 
