@@ -37,5 +37,18 @@ esnode-start: install
 esnode-stop: install
 	CRAYFIS_DEBUG=1 $(PY) manage.py esnode stop
 
+# The production topology on this machine, run for real: PostgreSQL, nginx (TLS), gunicorn, two
+# Elasticsearch nodes, a Spark standalone cluster, Redis, indexers and the search; then the checks
+# (docs/deploy.md). Installs the Debian packages it needs when missing. PRODCHECK_ARGS="--checks 1,2"
+# runs some checks only.
+.PHONY: prod-check
+prod-check: $(VENV)/.prod-installed
+	sh ops/prodcheck/debian-packages.sh
+	$(PY) -m ops.prodcheck $(PRODCHECK_ARGS)
+
+$(VENV)/.prod-installed: $(STAMP) pyproject.toml
+	$(PY) -m pip install -q -e ".[dev,prod]"
+	touch $@
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

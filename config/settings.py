@@ -10,7 +10,6 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
 
@@ -22,15 +21,16 @@ DEBUG = env_bool("CRAYFIS_DEBUG", False)
 
 
 def _secret_key() -> str:
-    """SECRET_KEY from the environment; in DEBUG a generated key kept in var/ (stable pseudonyms)."""
+    """SECRET_KEY from the environment; in DEBUG a generated key kept in var/ (stable pseudonyms).
+
+    Outside DEBUG an unset key stays empty, so commands that need no secret (`manage.py esnode`)
+    still run. It is required where it is used: Django refuses an empty SECRET_KEY wherever it
+    signs (sessions, CSRF, messages), and the ops.E001 system check stops every other command
+    (runserver, migrate, index_uploads, search_continuously, check) before it starts.
+    """
     key = env_str("SECRET_KEY", "")
-    if key:
+    if key or not DEBUG:
         return key
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY is not set: production (DEBUG off) refuses the generated development key; "
-            "set SECRET_KEY, or CRAYFIS_DEBUG=1 for a local run"
-        )
     path = VAR_DIR / "dev_secret_key"
     if not path.exists():
         path.write_text(secrets.token_urlsafe(50))
@@ -140,7 +140,7 @@ CRAYFIS_ES_HEAP = env_str("CRAYFIS_ES_HEAP", "1g")
 # --- Privacy ---------------------------------------------------------------------------------
 # Key of the HMAC that turns a phone's Device-id into its public pseudonym. Changing it renames
 # every device in the index, so production sets it once and keeps it.
-CRAYFIS_PSEUDONYM_KEY = env_str("CRAYFIS_PSEUDONYM_KEY", "") or f"pseudonym:{SECRET_KEY}"
+CRAYFIS_PSEUDONYM_KEY = env_str("CRAYFIS_PSEUDONYM_KEY", "") or (f"pseudonym:{SECRET_KEY}" if SECRET_KEY else "")
 
 # --- Ingest (ingest/ app: /submit, /precal.json, the raw store) ---------------------------------
 # /submit: the body cap answers 413 above it (the app's chunks are ~50 kB; allow >= 1 MB).
@@ -300,3 +300,21 @@ EMAIL_TIMEOUT = env_float("CRAYFIS_EMAIL_TIMEOUT_S", 10.0)
 CRAYFIS_TRUST_MIN_DAYS = env_int("CRAYFIS_TRUST_MIN_DAYS", 7)
 CRAYFIS_TRUST_MIN_SPAN_DAYS = env_int("CRAYFIS_TRUST_MIN_SPAN_DAYS", 14)
 LOGGING["loggers"]["search"] = {"handlers": ["console"], "level": env_str("CRAYFIS_LOG_LEVEL", "INFO")}
+
+# --- Production deployment (owned by ops/: make prod-check, deploy/) ----------------------------
+# Behind a TLS proxy (deploy/nginx-crayfis.conf) the app server sees plain http: with this on,
+# Django trusts the proxy's X-Forwarded-Proto to tell which requests came over https (turn it on
+# only when the proxy always sets that header and nothing else can reach the app server).
+CRAYFIS_TLS_PROXY = env_bool("CRAYFIS_TLS_PROXY", False)
+if CRAYFIS_TLS_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Origins (scheme://host[:port], comma-separated) whose browser forms pass the CSRF origin check
+# besides the request's own host, e.g. https://daq.example.org when the proxy rewrites Host.
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The cache every worker process and web host shares (API throttle counters, dashboard answers):
+# a Redis URL such as redis://127.0.0.1:6379/0 (needs the `redis` package: pip install ".[prod]");
+# empty = Django's per-process local-memory cache, right for one process only.
+CRAYFIS_CACHE_URL = env_str("CRAYFIS_CACHE_URL", "")
+if CRAYFIS_CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": CRAYFIS_CACHE_URL}}

@@ -1,19 +1,28 @@
-"""Run a real single-node Elasticsearch 8 on this machine, from Maven Central artifacts.
+"""Run real Elasticsearch 8 nodes on this machine, from Maven Central artifacts.
 
 Why: every part of the system (indexer, Spark reader, dashboards, tests) talks to a real node, and
 a newcomer must get one with no Docker and nothing downloaded outside the package registries.
 Maven unpacks Elastic's integ-test-zip distribution (see services/elasticsearch/pom.xml) into
-var/es/dist; each node keeps its config, data and logs under var/es/node-<port>/.
+var/es/dist; each node keeps its config, data and logs under var/es/node-<port>/ (or under the
+config's state_dir: `make prod-check` keeps its cluster in a temporary directory).
 
-Elasticsearch refuses to run as root, so when this process is root the node runs as `nobody`.
-Django-free on purpose: tests start extra nodes (for outage tests) through the same code.
+One node (the default) runs with `discovery.type: single-node`; nodes given seed hosts form one
+cluster with their peers (`start_cluster`), all from the same unpacked distribution. A single
+node also gets a catch-all index template of the lowest priority that lets replicas follow the
+number of nodes (`index.auto_expand_replicas: 0-1`), so an index no CRAYFIS template covers (the
+search's status index) is green on one node instead of waiting for a replica that has nowhere to go.
+
+Elasticsearch refuses to run as root, so when this process is root the nodes run as `nobody`.
+Django-free on purpose: tests and `make prod-check` start extra nodes through the same code.
 """
 from __future__ import annotations
 
 import grp
+import hashlib
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import stat
@@ -27,25 +36,46 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 POM = REPO_ROOT / "services" / "elasticsearch" / "pom.xml"
 ES_VERSION = "8.19.21"
+# Besides its heap, a node needs memory for direct buffers, metaspace, threads and the page cache
+# of its Lucene files: ask for this much per GiB of heap, plus a fixed allowance per node.
+MEMORY_PER_HEAP = 1.5
+MEMORY_PER_NODE = 256 * 2**20
+NODE_DEFAULTS_TEMPLATE = "node-defaults"
 
 
 class EsNodeError(RuntimeError):
-    """A problem starting or stopping the embedded node, worded for a one-line CLI error."""
+    """A problem starting or stopping an embedded node, worded for a one-line CLI error."""
 
 
 @dataclass
 class NodeConfig:
-    """Where and how one embedded node runs."""
+    """Where and how one embedded node runs.
+
+    seed_hosts (host:transport-port of every node of the cluster, this one included) and
+    initial_masters (their node names) make it a member of a multi-node cluster; without them
+    it is a single-node cluster.
+    """
 
     http_port: int = 9200
     transport_port: int | None = None
     heap: str = "1g"
     var_dir: Path = field(default_factory=lambda: REPO_ROOT / "var")
     cluster_name: str = "crayfis-embedded"
+    state_dir: Path | None = None
+    seed_hosts: tuple[str, ...] = ()
+    initial_masters: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def transport(self) -> int:
+        return self.transport_port or self.http_port + 100
+
+    @property
+    def node_name(self) -> str:
+        return f"embedded-{self.http_port}"
 
     @property
     def es_root(self) -> Path:
@@ -58,11 +88,23 @@ class NodeConfig:
 
     @property
     def node_dir(self) -> Path:
-        return self.es_root / f"node-{self.http_port}"
+        base = self.state_dir.resolve() if self.state_dir is not None else self.es_root
+        return base / f"node-{self.http_port}"
 
     @property
     def pid_file(self) -> Path:
         return self.node_dir / "es.pid"
+
+
+def cluster_configs(http_ports: list[int], *, cluster_name: str, heap: str, var_dir: Path,
+                    state_dir: Path | None = None) -> list[NodeConfig]:
+    """One NodeConfig per port, each naming all of them as seeds and initial masters."""
+    probes = [NodeConfig(http_port=port) for port in http_ports]
+    seeds = tuple(f"127.0.0.1:{p.transport}" for p in probes)
+    masters = tuple(p.node_name for p in probes)
+    return [NodeConfig(http_port=port, heap=heap, var_dir=var_dir, cluster_name=cluster_name,
+                       state_dir=state_dir, seed_hosts=seeds, initial_masters=masters)
+            for port in http_ports]
 
 
 def health(url: str, timeout: float = 2.0) -> dict | None:
@@ -72,6 +114,36 @@ def health(url: str, timeout: float = 2.0) -> dict | None:
             return json.loads(resp.read())
     except (urllib.error.URLError, OSError, ValueError):
         return None
+
+
+def heap_bytes(heap: str) -> int:
+    """'512m', '1g', '2G' (a JVM -Xmx size) in bytes; EsNodeError for anything else."""
+    m = re.fullmatch(r"\s*(\d+)\s*([kmgKMG])\s*", heap or "")
+    if not m:
+        raise EsNodeError(f"heap size {heap!r} is not a JVM size like 512m or 1g (CRAYFIS_ES_HEAP)")
+    return int(m.group(1)) * {"k": 2**10, "m": 2**20, "g": 2**30}[m.group(2).lower()]
+
+
+def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
+    """MemAvailable in bytes, or None where the kernel does not say."""
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_memory(n_nodes: int, heap: str, meminfo: Path = Path("/proc/meminfo")) -> None:
+    """EsNodeError when this machine has too little free memory for n_nodes with this heap."""
+    need = n_nodes * (MEMORY_PER_HEAP * heap_bytes(heap) + MEMORY_PER_NODE)
+    have = available_memory(meminfo)
+    if have is not None and have < need:
+        nodes = "one Elasticsearch node" if n_nodes == 1 else f"{n_nodes} Elasticsearch nodes"
+        raise EsNodeError(f"not enough memory for {nodes} with a {heap} heap each: "
+                          f"{have / 2**30:.1f} GiB available, {need / 2**30:.1f} GiB needed "
+                          "(free memory or lower CRAYFIS_ES_HEAP)")
 
 
 def _require_tools() -> str:
@@ -113,11 +185,13 @@ def _reachable_by_others(path: Path) -> bool:
 
 
 def _prepare_es_root(cfg: NodeConfig) -> None:
-    """Make var/es reachable by the unprivileged user the node runs as.
+    """Make var/es (and the state directory) reachable by the unprivileged user the node runs as.
 
     A checkout under a private folder (e.g. /root) cannot be entered by 'nobody'; then var/es
     becomes a link to a folder under /var/tmp, keyed by the checkout's path.
     """
+    if _run_as_unprivileged() and cfg.state_dir is not None and not _reachable_by_others(cfg.state_dir):
+        raise EsNodeError(f"the node runs as 'nobody', which cannot reach {cfg.state_dir}")
     link = cfg.var_dir / "es"
     if not _run_as_unprivileged() or link.exists():
         if _run_as_unprivileged() and not _reachable_by_others(cfg.es_root):
@@ -127,8 +201,6 @@ def _prepare_es_root(cfg: NodeConfig) -> None:
     if _reachable_by_others(cfg.var_dir):
         link.mkdir(mode=0o755)
         return
-    import hashlib
-
     key = hashlib.sha1(str(cfg.var_dir.resolve()).encode()).hexdigest()[:10]
     outside = Path("/var/tmp") / f"crayfis-es-{key}"
     outside.mkdir(mode=0o755, parents=True, exist_ok=True)
@@ -136,19 +208,13 @@ def _prepare_es_root(cfg: NodeConfig) -> None:
     link.symlink_to(outside, target_is_directory=True)
 
 
-def _write_config(cfg: NodeConfig) -> Path:
-    conf_dir = cfg.node_dir / "config"
-    if conf_dir.exists():
-        shutil.rmtree(conf_dir)
-    shutil.copytree(cfg.dist_home / "config", conf_dir)
-    transport = cfg.transport_port or cfg.http_port + 100
+def _node_settings(cfg: NodeConfig) -> dict:
     settings = {
         "cluster.name": cfg.cluster_name,
-        "node.name": f"embedded-{cfg.http_port}",
+        "node.name": cfg.node_name,
         "network.host": "127.0.0.1",
         "http.port": cfg.http_port,
-        "transport.port": transport,
-        "discovery.type": "single-node",
+        "transport.port": cfg.transport,
         "xpack.security.enabled": "false",
         "path.data": str(cfg.node_dir / "data"),
         "path.logs": str(cfg.node_dir / "logs"),
@@ -156,9 +222,22 @@ def _write_config(cfg: NodeConfig) -> Path:
         "cluster.routing.allocation.disk.threshold_enabled": "false",
         "action.destructive_requires_name": "false",
     }
+    if cfg.seed_hosts:
+        settings["discovery.seed_hosts"] = json.dumps(list(cfg.seed_hosts))
+        settings["cluster.initial_master_nodes"] = json.dumps(list(cfg.initial_masters))
+    else:
+        settings["discovery.type"] = "single-node"
+    return settings
+
+
+def _write_config(cfg: NodeConfig) -> Path:
+    conf_dir = cfg.node_dir / "config"
+    if conf_dir.exists():
+        shutil.rmtree(conf_dir)
+    shutil.copytree(cfg.dist_home / "config", conf_dir)
     with open(conf_dir / "elasticsearch.yml", "a") as fh:
         fh.write("\n# written by ops.esnode\n")
-        for key, value in settings.items():
+        for key, value in _node_settings(cfg).items():
             fh.write(f"{key}: {value}\n")
     return conf_dir
 
@@ -170,7 +249,8 @@ def _chown_tree(path: Path, uid: int, gid: int) -> None:
             os.chown(os.path.join(root, name), uid, gid)
 
 
-def _read_pid(cfg: NodeConfig) -> int | None:
+def node_pid(cfg: NodeConfig) -> int | None:
+    """The pid of the node this config started, while it runs; else None."""
     try:
         pid = int(cfg.pid_file.read_text().strip())
     except (OSError, ValueError):
@@ -184,15 +264,10 @@ def _read_pid(cfg: NodeConfig) -> int | None:
     return pid
 
 
-def start(cfg: NodeConfig, timeout: float = 180.0, progress=print) -> str:
-    """Start the node unless one already answers; wait for yellow or green health."""
-    existing = health(cfg.url)
-    if existing:
-        return f"already running at {cfg.url} ({existing.get('status')})"
-    java = _require_tools()
-    _prepare_es_root(cfg)
+def _launch(cfg: NodeConfig, java: str) -> subprocess.Popen:
+    """Start the node's launcher (it daemonizes and writes the pid file); return the launcher."""
     ensure_distribution(cfg)
-    for sub in ("data", "logs"):
+    for sub in ("data", "logs", "tmp"):
         (cfg.node_dir / sub).mkdir(parents=True, exist_ok=True)
     conf_dir = _write_config(cfg)
     env = dict(os.environ)
@@ -202,35 +277,97 @@ def start(cfg: NodeConfig, timeout: float = 180.0, progress=print) -> str:
         ES_JAVA_OPTS=f"-Xms{cfg.heap} -Xmx{cfg.heap}",
         ES_TMPDIR=str(cfg.node_dir / "tmp"),
     )
-    (cfg.node_dir / "tmp").mkdir(exist_ok=True)
     kwargs = {}
     if _run_as_unprivileged():
         uid, gid = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
         _chown_tree(cfg.node_dir, uid, gid)
         kwargs = dict(user=uid, group=gid, extra_groups=[])
-    log_path = cfg.node_dir / "launcher.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
+    with open(cfg.node_dir / "launcher.log", "wb") as log:
+        return subprocess.Popen(
             [str(cfg.dist_home / "bin" / "elasticsearch"), "-d", "-p", str(cfg.pid_file)],
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             cwd=str(cfg.node_dir), start_new_session=True, **kwargs,
         )
+
+
+def _wait_healthy(cfgs: list[NodeConfig], launchers: list[subprocess.Popen], timeout: float) -> dict:
+    """Wait until the first node reports all nodes joined and yellow or green; its health."""
     deadline = time.monotonic() + timeout
-    progress(f"starting Elasticsearch {ES_VERSION} at {cfg.url} ...")
     while time.monotonic() < deadline:
-        state = health(cfg.url)
-        if state and state.get("status") in ("yellow", "green"):
-            return f"started at {cfg.url} ({state['status']})"
-        if proc.poll() not in (None, 0):
-            break
+        state = health(cfgs[0].url)
+        if state and state.get("status") in ("yellow", "green") \
+                and state.get("number_of_nodes", 0) >= len(cfgs):
+            return state
+        for cfg, proc in zip(cfgs, launchers):
+            if proc.poll() not in (None, 0):
+                raise EsNodeError(f"Elasticsearch at {cfg.url} exited at start: {_last_line(cfg)}")
         time.sleep(1.0)
-    tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-    raise EsNodeError(f"Elasticsearch did not become healthy at {cfg.url}: {tail[0]} (log: {log_path})")
+    cfg = next((c for c in cfgs if health(c.url) is None), cfgs[0])
+    raise EsNodeError(f"Elasticsearch did not become healthy at {cfg.url}: {_last_line(cfg)} "
+                      f"(log: {cfg.node_dir / 'launcher.log'})")
+
+
+def _last_line(cfg: NodeConfig) -> str:
+    try:
+        lines = (cfg.node_dir / "launcher.log").read_text(errors="replace").strip().splitlines()
+    except OSError:
+        lines = []
+    return lines[-1] if lines else "no output"
+
+
+def install_node_defaults(url: str) -> None:
+    """The lowest-priority template for every index: replicas follow the nodes there are (0-1).
+
+    Any template of higher priority (every CRAYFIS template) replaces it entirely, so it only
+    shapes indices nobody templated.
+    """
+    body = json.dumps({"index_patterns": ["*"], "priority": 0,
+                       "template": {"settings": {"index.auto_expand_replicas": "0-1"}},
+                       "_meta": {"owner": "ops.esnode"}}).encode()
+    req = urllib.request.Request(f"{url}/_index_template/{NODE_DEFAULTS_TEMPLATE}", data=body, method="PUT",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            resp.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise EsNodeError(f"could not install the node's default template at {url}: {exc}") from None
+
+
+def start(cfg: NodeConfig, timeout: float = 180.0, progress=print) -> str:
+    """Start the node unless one already answers; wait for yellow or green health."""
+    existing = health(cfg.url)
+    if existing:
+        return f"already running at {cfg.url} ({existing.get('status')})"
+    java = _require_tools()
+    check_memory(1, cfg.heap)
+    _prepare_es_root(cfg)
+    launcher = _launch(cfg, java)
+    progress(f"starting Elasticsearch {ES_VERSION} at {cfg.url} ...")
+    state = _wait_healthy([cfg], [launcher], timeout)
+    if not cfg.seed_hosts:
+        install_node_defaults(cfg.url)
+    return f"started at {cfg.url} ({state['status']})"
+
+
+def start_cluster(cfgs: list[NodeConfig], timeout: float = 240.0, progress=print) -> str:
+    """Start every node of a cluster at once (none can elect a master alone); wait until all joined."""
+    running = [c.url for c in cfgs if health(c.url)]
+    if running:
+        raise EsNodeError(f"something already answers at {', '.join(running)}: not starting a cluster there")
+    java = _require_tools()
+    check_memory(len(cfgs), cfgs[0].heap)
+    for cfg in cfgs:
+        _prepare_es_root(cfg)
+    progress(f"starting an Elasticsearch {ES_VERSION} cluster of {len(cfgs)} nodes at "
+             f"{', '.join(c.url for c in cfgs)} ...")
+    launchers = [_launch(cfg, java) for cfg in cfgs]
+    state = _wait_healthy(cfgs, launchers, timeout)
+    return f"cluster {state.get('cluster_name')} of {state['number_of_nodes']} nodes ({state['status']})"
 
 
 def stop(cfg: NodeConfig, timeout: float = 60.0) -> str:
     """Stop the node this checkout started (by its pid file); a no-op when none runs."""
-    pid = _read_pid(cfg)
+    pid = node_pid(cfg)
     if pid is None:
         return "not running" if not health(cfg.url) else f"a node at {cfg.url} was not started by this checkout"
     os.kill(pid, signal.SIGTERM)
@@ -254,6 +391,7 @@ def status(cfg: NodeConfig) -> dict:
         "url": cfg.url,
         "running": state is not None,
         "health": state.get("status") if state else None,
-        "pid": _read_pid(cfg),
+        "nodes": state.get("number_of_nodes") if state else None,
+        "pid": node_pid(cfg),
         "data_dir": str(cfg.node_dir / "data"),
     }

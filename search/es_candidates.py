@@ -90,14 +90,15 @@ class EsCandidateStore:
     """``CandidateStore`` over `{prefix}-candidates` (see search/continuous.py)."""
 
     def __init__(self, es: Elasticsearch, prefix: str, params: SearchParams, page_size: int,
-                 trusted: TrustLookup = trusted_pseudonyms):
+                 trusted: TrustLookup = trusted_pseudonyms, replicas: int = 0):
         self.es, self.prefix, self.params, self.page_size = es, prefix, params, int(page_size)
+        self.replicas = int(replicas)
         self.index = index_for(prefix, "candidates")
         self.trusted = trusted
 
     def ensure(self) -> None:
-        """Templates and the index in place, and the index mapped as this code writes."""
-        ensure_templates(self.es, self.prefix)
+        """Templates (with the configured replicas) and the index in place, mapped as this code writes."""
+        ensure_templates(self.es, self.prefix, replicas=self.replicas)
         check_index_mapping(self.es, self.prefix, "candidates")
 
     def _all(self, query: dict, source: list[str] | bool = True) -> list[dict]:

@@ -116,7 +116,8 @@ class SearchLoop:
         self.es, self.config = es, config
         self.owner = owner or default_owner()
         self.hits = EsHitSource(es, config.prefix, config.page_size)
-        self.store = EsCandidateStore(es, config.prefix, config.params, config.page_size)
+        self.store = EsCandidateStore(es, config.prefix, config.params, config.page_size,
+                                      replicas=settings.CRAYFIS_ES_REPLICAS)
         runner = None
         if config.spark_threshold_hits is not None:
             runner = SparkRunner(config.es_url, config.prefix, config.spark_command,

@@ -23,7 +23,7 @@ from crayfis.definition import SearchParams
 from crayfis.es.candidates import BATCH, Component, Lifecycle, candidate_document, document_id
 from crayfis.es.client import make_client
 from crayfis.es.naming import index_for
-from crayfis.es.templates import check_index_mapping, ensure_templates
+from crayfis.es.templates import check_index_mapping, ensure_templates, template_name
 
 CANDIDATE_SCHEMA = pa.schema([
     ("candidate_id", pa.string()), ("hit_ids", pa.list_(pa.string())),
@@ -84,11 +84,14 @@ def candidate_documents(candidates: pa.Table, params: dict[str, Any], job_id: st
 
 def index_candidates(es_url: str, prefix: str, candidates: pa.Table, params: dict[str, Any],
                      job_id: str) -> int:
-    """Index a run's candidates (templates ensured, mapping checked first); returns the number
-    written."""
+    """Index a run's candidates (mapping checked first); returns the number written.
+
+    A deployment's templates (its replica count among them) are the deployment's: they are
+    installed here only where none exist yet, as on a fresh local node."""
     es = make_client(es_url)
     try:
-        ensure_templates(es, prefix)
+        if not es.indices.exists_index_template(name=template_name(prefix, "candidates")):
+            ensure_templates(es, prefix)
         check_index_mapping(es, prefix, "candidates")
         ok, errors = helpers.bulk(es, candidate_documents(candidates, params, job_id, prefix),
                                   raise_on_error=False, refresh="wait_for")

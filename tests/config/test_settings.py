@@ -19,7 +19,10 @@ def _load_settings(env: dict) -> subprocess.CompletedProcess:
 
 
 def test_production_refuses_missing_secret_key(tmp_path):
-    proc = _load_settings({"CRAYFIS_VAR_DIR": str(tmp_path)})
+    """Settings load without a secret (ops.checks): the commands that need one refuse to run."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "CRAYFIS_DEBUG", "DJANGO_SETTINGS_MODULE")}
+    proc = subprocess.run([sys.executable, "manage.py", "check"], cwd=REPO, capture_output=True, text=True,
+                          env={**clean, "CRAYFIS_VAR_DIR": str(tmp_path)})
     assert proc.returncode != 0
     assert "SECRET_KEY is not set" in proc.stderr
 

@@ -2,31 +2,55 @@
 
 Why one command: a newcomer (and `make demo`) gets a live network at once: the embedded
 Elasticsearch node, the web server, the indexer, a simulated phone network posting to /submit
-and the continuous coincidence search, each a child process whose output is prefixed by name.
+and the continuous coincidence search, each a child process. Their output (the web server's
+access log of thousands of uploads a minute among it) goes to var/log/<name>.log; the terminal
+shows one status line every few seconds: uploads, hits indexed, candidates.
 """
 from __future__ import annotations
 
 import signal
 import subprocess
 import sys
-import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from crayfis.es.templates import ensure_templates
+from dashboards import data
+from indexer.worker import backlog
+from ingest.models import Upload
 from ops import esnode
 from ops.elastic import embedded_node_config, get_es, index_prefix
 
 MANAGE = str(Path(settings.BASE_DIR) / "manage.py")
 
 
-def _pump(name: str, stream, out) -> None:
-    for line in iter(stream.readline, ""):
-        out.write(f"[{name}] {line.rstrip()}\n")
-        out.flush()
+def status_line() -> str:
+    """'uploads 1,234 (5 pending, lag 2 s) | hits indexed 45,678 | candidates 3', each part on its own
+    (a part whose source is down says so instead of stopping the demo)."""
+    try:
+        state = backlog()
+        uploads = f"uploads {Upload.objects.count():,} ({state['pending']:,} pending, lag {state['lag_s']:.0f} s)"
+    except Exception as exc:  # the database is busy or gone: say so, keep going
+        uploads = f"uploads ? ({type(exc).__name__})"
+    try:
+        numbers = data.overview()
+        found = f"hits indexed {numbers['hits_total']:,} | candidates {numbers['candidates_total']:,}"
+    except Exception as exc:  # Elasticsearch not answering (yet)
+        found = f"hits indexed ? | candidates ? ({type(exc).__name__})"
+    return f"{uploads} | {found}"
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return ""
 
 
 class Command(BaseCommand):
@@ -38,14 +62,15 @@ class Command(BaseCommand):
         parser.add_argument("--area-km", type=float, default=1.0, help="side of the simulated square region")
         parser.add_argument("--shower-every", type=float, default=120.0, help="mean seconds between injected showers")
         parser.add_argument("--search-every", default="20s", help="continuous search period")
-        # Cleaner phones than the app's 20/min so showers stand out at the search defaults
-        # (30 ms, 150 m, k=7): checked offline, 10 of 12 showers found, no noise candidate.
+        # Cleaner phones than the app's 20/min, so that showers stand out at the search's default
+        # tau, R and k without noise candidates (docs/study.md shows what the app's rate needs).
         parser.add_argument("--rate-per-min", type=float, default=2.0, help="noise triggers per phone per minute")
         parser.add_argument("--response", default="optimistic", help="phone response to shower particles")
         # The app's 180 s exposure blocks (tunable by the server's set_xb_period) would keep the
         # first hits off the dashboard for minutes; the demo's phones close blocks every 30 s.
         parser.add_argument("--xb-period", type=float, default=30.0, help="exposure block length, s")
         parser.add_argument("--seed", type=int, default=None)
+        parser.add_argument("--status-every", type=float, default=5.0, help="seconds between status lines")
 
     def handle(self, *args, **opts):
         cfg = embedded_node_config()
@@ -57,8 +82,6 @@ class Command(BaseCommand):
         elif esnode.health(settings.CRAYFIS_ES_URL) is None:
             raise CommandError(f"no Elasticsearch answers at {settings.CRAYFIS_ES_URL}")
         call_command("migrate", interactive=False, verbosity=0)
-        from crayfis.es.templates import ensure_templates
-
         ensure_templates(get_es(), index_prefix(), replicas=settings.CRAYFIS_ES_REPLICAS)
 
         base = f"http://{opts['addr']}"
@@ -74,19 +97,23 @@ class Command(BaseCommand):
             "phones": sim,
             "search": ["search_continuously", "--every", opts["search_every"]],
         }
+        logs = Path(settings.VAR_DIR) / "log"
+        logs.mkdir(parents=True, exist_ok=True)
         procs: dict[str, subprocess.Popen] = {}
         try:
             for name, argv in children.items():
-                proc = subprocess.Popen([sys.executable, MANAGE, *argv], stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True, bufsize=1)
-                procs[name] = proc
-                threading.Thread(target=_pump, args=(name, proc.stdout, self.stdout), daemon=True).start()
+                with open(logs / f"{name}.log", "ab") as log:
+                    procs[name] = subprocess.Popen([sys.executable, MANAGE, *argv], stdout=log,
+                                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
                 if name == "web":
                     self._wait_for_web(base)
             self.stdout.write(f"demo running: {base}/ (dashboard), {base}/healthz, {base}/admin/ - Ctrl-C stops")
-            while all(p.poll() is None for p in procs.values()):
-                time.sleep(1.0)
+            self.stdout.write(f"logs (web access log included): {logs}/{{{','.join(children)}}}.log")
+            self._report(procs, opts["status_every"])
             dead = [n for n, p in procs.items() if p.poll() is not None]
+            for name in dead:
+                self.stderr.write(f"{name} exited ({procs[name].returncode}); last lines of {logs / name}.log:\n"
+                                  f"{_tail(logs / f'{name}.log')}")
             raise CommandError(f"demo stopped: {', '.join(dead)} exited")
         except KeyboardInterrupt:
             self.stdout.write("stopping ...")
@@ -100,10 +127,17 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     proc.kill()
 
-    def _wait_for_web(self, base: str, timeout: float = 60.0) -> None:
-        import urllib.error
-        import urllib.request
+    def _report(self, procs: dict[str, subprocess.Popen], every_s: float) -> None:
+        """A status line every every_s seconds while every child runs."""
+        next_at = time.monotonic()
+        while all(p.poll() is None for p in procs.values()):
+            if time.monotonic() >= next_at:
+                self.stdout.write(f"{time.strftime('%H:%M:%S')}  {status_line()}")
+                self.stdout.flush()
+                next_at += every_s
+            time.sleep(0.5)
 
+    def _wait_for_web(self, base: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:

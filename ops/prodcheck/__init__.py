@@ -1,0 +1,1 @@
+"""`make prod-check`: the production topology on one machine, run for real (docs/deploy.md)."""

@@ -1,0 +1,5 @@
+import sys
+
+from ops.prodcheck.run import main
+
+sys.exit(main())
