@@ -14,14 +14,15 @@ this process holds: what it admitted itself, plus what the shared cache said eve
 together had admitted when it last looked. A background thread per process brings those up to
 date every CRAYFIS_INGEST_RATE_SYNC_S seconds: it adds to the cache's counter of each window what
 this process admitted since, and reads back the total (cache alias CRAYFIS_API_THROTTLE_CACHE).
-A key is shared only from its second request in a window on: a key seen once, such as each phone
-of a normal fleet within a minute, never costs a cache write.
+A key is shared only once this process has admitted an eighth of its limit in the current window
+(SHARE_FROM; at least two requests): the keys of ordinary clients, such as a phone uploading
+every few minutes, never cost a cache write, and only clients near their limit do.
 
 What this allows: within one process the limit is exact. Over W processes a client that spreads
-its requests can get up to W - 1 requests more than the rate (each process admits an unshared
-first request of a window), plus what it sends within one sync interval. These limits bound the
-load one client can put on the server, not what it can forge (docs/security.md), so that is
-enough; a refusal never loses data (the app keeps its file and sends it at its next flush).
+its requests evenly can get up to (W - 1) / 8 of its limit more before the processes see each
+other's counts, plus what it sends within one sync interval. These limits bound the load one
+client can put on the server, not what it can forge (docs/security.md), so that is enough; a
+refusal never loses data (the app keeps its file and sends it at its next flush).
 
 Memory: at most MAX_KEYS counts per process; past that, the counts of keys seen once are dropped
 (and if that is not enough, all of them: for a moment the limits are lifted rather than the
@@ -34,6 +35,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from hashlib import blake2b
 
@@ -43,6 +45,7 @@ from django.core.cache import caches
 logger = logging.getLogger(__name__)
 
 MAX_KEYS = 200_000
+SHARE_FROM = 8   # a key's counts are shared from 1/SHARE_FROM of its limit in a window on
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -113,6 +116,11 @@ class Limiter:
         self._syncer_pid = 0
         self._failing = False
 
+    def clear(self) -> None:
+        """Forget every count this process holds (the shared counters stay)."""
+        with self._lock:
+            self._counts.clear()
+
     def rate(self, scope: str) -> Rate | None:
         return parse_rate(getattr(settings, self._scopes[scope]))
 
@@ -150,7 +158,8 @@ class Limiter:
         return 0.0
 
     def _shrink(self) -> None:
-        """Drop the counts of keys seen once (never shared); all counts if that is not enough."""
+        """Drop the counts of keys seen once and never shared (far from any limit that allows two
+        requests); all counts if that is not enough."""
         for key in [k for k, c in self._counts.items() if c.admitted <= 1 and c.shared == 0]:
             del self._counts[key]
         if len(self._counts) > MAX_KEYS // 2:
@@ -162,10 +171,12 @@ class Limiter:
         """Add this process's new admissions to the shared counters and read back the totals;
         forget windows that no longer count. The background thread calls it every interval."""
         now = time.time() if now is None else now
+        share_from = {scope: max(2, rate.limit // SHARE_FROM) for scope in self._scopes
+                      if (rate := self.rate(scope)) is not None}
         with self._lock:
             self._forget_old(now)
             work = [(key, count.admitted - count.synced) for key, count in self._counts.items()
-                    if count.admitted > 1 or count.shared]
+                    if count.shared or count.admitted >= share_from.get(key[0], 2)]
         if not work:
             return
         cache = caches[settings.CRAYFIS_API_THROTTLE_CACHE]
@@ -201,22 +212,32 @@ class Limiter:
             if self._syncer_pid == os.getpid():
                 return
             self._syncer_pid = os.getpid()
-            self._syncer = threading.Thread(target=self._sync_forever, name="crayfis-rate-sync", daemon=True)
+            self._syncer = threading.Thread(target=_sync_forever, args=(weakref.ref(self),),
+                                            name="crayfis-rate-sync", daemon=True)
             self._syncer.start()
 
-    def _sync_forever(self) -> None:
-        while True:
-            time.sleep(max(0.05, float(settings.CRAYFIS_INGEST_RATE_SYNC_S)))
-            try:
-                self.sync()
-            except Exception as exc:  # the cache is down: each process limits on its own meanwhile
-                if not self._failing:
-                    logger.warning("rate counts not shared (each process limits on its own): %r", exc)
-                self._failing = True
-                continue
-            if self._failing:
-                logger.warning("rate counts are shared again")
-            self._failing = False
+    def _sync_once(self) -> None:
+        try:
+            self.sync()
+        except Exception as exc:  # the cache is down: each process limits on its own meanwhile
+            if not self._failing:
+                logger.warning("rate counts not shared (each process limits on its own): %r", exc)
+            self._failing = True
+            return
+        if self._failing:
+            logger.warning("rate counts are shared again")
+        self._failing = False
+
+
+def _sync_forever(limiter_ref: weakref.ref) -> None:
+    """The background thread: sync every interval while the limiter exists."""
+    while True:
+        time.sleep(max(0.05, float(settings.CRAYFIS_INGEST_RATE_SYNC_S)))
+        limiter = limiter_ref()
+        if limiter is None:
+            return
+        limiter._sync_once()
+        del limiter
 
 
 def _cache_key(key: tuple[str, str, int, int]) -> str:

@@ -6,6 +6,7 @@ and the continuous coincidence search, each a child process whose output is pref
 """
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -74,11 +75,15 @@ class Command(BaseCommand):
             "phones": sim,
             "search": ["search_continuously", "--every", opts["search_every"]],
         }
+        # Every simulated phone posts from this machine's one address: the per-address /submit rate
+        # (which is there for a NAT full of real phones) would refuse most of the fleet.
+        env = dict(os.environ)
+        env.setdefault("CRAYFIS_INGEST_RATE_PER_IP", "")
         procs: dict[str, subprocess.Popen] = {}
         try:
             for name, argv in children.items():
                 proc = subprocess.Popen([sys.executable, MANAGE, *argv], stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True, bufsize=1)
+                                        stderr=subprocess.STDOUT, text=True, bufsize=1, env=env)
                 procs[name] = proc
                 threading.Thread(target=_pump, args=(name, proc.stdout, self.stdout), daemon=True).start()
                 if name == "web":
