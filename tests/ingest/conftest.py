@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest import policy, submit
+from ingest import policy
 
 # The wire samples: the CRAYFIS project's reference DataChunks, kept with the wire tests.
 SAMPLES = Path(__file__).resolve().parents[1] / "core" / "wire" / "data"
@@ -27,12 +27,10 @@ def post_submit(client, body: bytes, headers: dict | None = None):
 
 @pytest.fixture(autouse=True)
 def _fresh_policy_cache():
-    """Fresh policy caches and /submit rate counts in every test (both live as long as the process)."""
+
     policy.clear()
-    submit.RATES.clear()
     yield
     policy.clear()
-    submit.RATES.clear()
 
 
 @pytest.fixture
