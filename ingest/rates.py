@@ -44,7 +44,7 @@ from django.core.cache import caches
 
 logger = logging.getLogger(__name__)
 
-MAX_KEYS = 200_000
+MAX_KEYS = 100_000
 SHARE_FROM = 8   # a key's counts are shared from 1/SHARE_FROM of its limit in a window on
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
