@@ -1,7 +1,8 @@
 """The event-time window (issue 16): uploads dated too far from their receive time, or spread over
 too many months, are quarantined with the reason; an operator's release indexes them once.
 
-Data is dated relative to now, as a phone's would be.
+Data is dated relative to now, as a phone's would be. On main at d21fe67 none of this exists:
+every upload is indexed whatever its dates, and a map's claimed end time is stored as sent.
 """
 from __future__ import annotations
 
