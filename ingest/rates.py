@@ -111,6 +111,8 @@ class Limiter:
     def __init__(self, scopes: dict[str, str]):
         self._scopes = dict(scopes)
         self._counts: dict[tuple[str, str, int, int], _Count] = {}
+        self._shared: set[tuple[str, str, int, int]] = set()   # the keys the sync adds and reads
+        self._windows: dict[str, tuple[int, int]] = {}           # scope -> (period, window) last pruned
         self._lock = threading.Lock()
         self._syncer: threading.Thread | None = None
         self._syncer_pid = 0
@@ -120,6 +122,8 @@ class Limiter:
         """Forget every count this process holds (the shared counters stay)."""
         with self._lock:
             self._counts.clear()
+            self._shared.clear()
+            self._windows.clear()
 
     def rate(self, scope: str) -> Rate | None:
         return parse_rate(getattr(settings, self._scopes[scope]))
@@ -143,14 +147,16 @@ class Limiter:
                 previous = self._counts.get((scope, ident, rate.period_s, key[3] - 1))
                 wait = max(wait, wait_s(rate, previous.total if previous else 0,
                                         current.total if current else 0, elapsed))
-                keys.append(key)
+                keys.append((key, max(2, rate.limit // SHARE_FROM)))
             if wait > 0.0:
                 return wait
-            for key in keys:
+            for key, share_from in keys:
                 count = self._counts.get(key)
                 if count is None:
                     count = self._counts[key] = _Count()
                 count.admitted += 1
+                if count.admitted >= share_from:
+                    self._shared.add(key)
             if len(self._counts) > MAX_KEYS:
                 self._shrink()
         if keys:
@@ -160,10 +166,11 @@ class Limiter:
     def _shrink(self) -> None:
         """Drop the counts of keys seen once and never shared (far from any limit that allows two
         requests); all counts if that is not enough."""
-        for key in [k for k, c in self._counts.items() if c.admitted <= 1 and c.shared == 0]:
+        for key in [k for k, c in self._counts.items() if c.admitted <= 1 and k not in self._shared]:
             del self._counts[key]
         if len(self._counts) > MAX_KEYS // 2:
             self._counts.clear()
+            self._shared.clear()
 
     # --- the shared counts ----------------------------------------------------------------------
 
@@ -171,12 +178,9 @@ class Limiter:
         """Add this process's new admissions to the shared counters and read back the totals;
         forget windows that no longer count. The background thread calls it every interval."""
         now = time.time() if now is None else now
-        share_from = {scope: max(2, rate.limit // SHARE_FROM) for scope in self._scopes
-                      if (rate := self.rate(scope)) is not None}
         with self._lock:
             self._forget_old(now)
-            work = [(key, count.admitted - count.synced) for key, count in self._counts.items()
-                    if count.shared or count.admitted >= share_from.get(key[0], 2)]
+            work = [(key, self._counts[key].admitted - self._counts[key].synced) for key in self._shared]
         if not work:
             return
         cache = caches[settings.CRAYFIS_API_THROTTLE_CACHE]
@@ -193,16 +197,21 @@ class Limiter:
 
     def _forget_old(self, now: float) -> None:
         """Drop the windows that no longer count: older than the previous one, or of a period
-        or a scope whose rate changed or was lifted."""
+        or a scope whose rate changed or was lifted. Looks through the counts only when a
+        window has ended since it last did."""
         current = {}
         for scope in self._scopes:
             rate = self.rate(scope)
             if rate is not None:
                 current[scope] = (rate.period_s, int(now // rate.period_s))
+        if current == self._windows:
+            return
+        self._windows = current
         stale = [key for key in self._counts
                  if key[0] not in current or key[2] != current[key[0]][0] or key[3] < current[key[0]][1] - 1]
         for key in stale:
             del self._counts[key]
+            self._shared.discard(key)
 
     def _ensure_syncer(self) -> None:
         """Start the background thread in this process (again after a fork: threads do not follow)."""
