@@ -106,10 +106,10 @@ class Prepared:
     device_id: str
     received_at: object
     attempts: int
-    received_ms: int = 0
     actions: list = field(default_factory=list)
     hit_times: np.ndarray | None = None
     precals: list = field(default_factory=list)
+    received_ms: int = 0   # the server's receive time: a precalibration map's end counts no later
 
 
 @dataclass
@@ -264,8 +264,8 @@ class Indexer:
             reason = self.config.event_window.violation(chunk, hit_times, self._months(actions), received_ms)
             if reason:
                 raise HeldBack(reason)
-        return Prepared(row["id"], row["device_id"], row["received_at"], row["attempts"], received_ms, actions,
-                        hit_times, chunk.precalibrations)
+        return Prepared(row["id"], row["device_id"], row["received_at"], row["attempts"], actions,
+                        hit_times, chunk.precalibrations, received_ms=received_ms)
 
     def _months(self, actions: list) -> set[str]:
         """'YYYY.MM' of every dated index the actions go to."""
