@@ -28,6 +28,17 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(marker)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_submit_rates():
+    """/submit's rate counts live as long as the process (ingest/rates.py): every test starts
+    with none, as a fresh server would, whatever the tests before it posted."""
+    from ingest.submit import RATES
+
+    RATES.clear()
+    yield
+    RATES.clear()
+
+
 @pytest.fixture(scope="session")
 def es_url():
     cfg = embedded_node_config()
