@@ -1,4 +1,5 @@
-"""Request rates per device (uploads), per scientist key and per anonymous address (reads).
+"""Request rates per device (uploads), per scientist key and per anonymous address (reads), and
+per client address on the dashboards and the sign-up form.
 
 DRF's SimpleRateThrottle (a sliding window kept in a Django cache) answers 429 with
 Retry-After. Rates and the cache alias are read from settings on every request, so operators
@@ -6,9 +7,11 @@ and tests can change them without a restart of the import-time defaults.
 """
 from __future__ import annotations
 
+import math
+
 from django.conf import settings
 from django.core.cache import caches
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
 
 from accounts.keys import DeviceCredential, ScientistCredential
 
@@ -56,3 +59,39 @@ class AnonReadThrottle(_SettingsRateThrottle):
         if request.auth is None:
             return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
         return None
+
+
+# --- Per-client limits outside DRF views (dashboards, sign-up, log-in lockout) ----------------
+# One rule names a client everywhere: DRF's (the socket's address, or behind
+# CRAYFIS_API_NUM_PROXIES trusted proxies the address they put in X-Forwarded-For).
+
+def client_address(request) -> str:
+    """The address every per-client limit counts by (django-axes reads it too:
+    AXES_CLIENT_IP_CALLABLE); works on Django's HttpRequest and DRF's Request alike."""
+    return BaseThrottle().get_ident(request)
+
+
+def retry_after(throttle: SimpleRateThrottle) -> str:
+    """Whole seconds to wait, at least one: the Retry-After of a 429."""
+    return str(max(1, math.ceil(throttle.wait() or 1)))
+
+
+class _ClientThrottle(_SettingsRateThrottle):
+    """Counts every request of one client address, keyed or not."""
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": client_address(request)}
+
+
+class DashboardThrottle(_ClientThrottle):
+    """The public pages and /api/dash/* (one bucket per client address)."""
+
+    scope = "dash"
+    rate_setting = "CRAYFIS_DASH_RATE"
+
+
+class SignUpThrottle(_ClientThrottle):
+    """Posts of the sign-up form, per client address."""
+
+    scope = "signup"
+    rate_setting = "CRAYFIS_ACCOUNTS_SIGNUP_RATE"
