@@ -122,7 +122,8 @@ def _es_call(fn, *args, **kwargs):
         raise Unavailable("the index is unavailable, retry later") from None
     except PartialResults as exc:
         logger.warning("read API: %s", exc)
-        raise Unavailable("the search took longer than the server allows: narrow the range, or retry later") from None
+        raise Unavailable("the search came back incomplete (over the server's time limit, or a part of the "
+                          "index failed): narrow the range, or retry later") from None
 
 
 def stream_max_rows(exact: bool) -> int:

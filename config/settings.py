@@ -278,9 +278,10 @@ AUTH_PASSWORD_VALIDATORS = [
 CRAYFIS_ACCOUNTS_SIGNUP_RATE = env_str("CRAYFIS_ACCOUNTS_SIGNUP_RATE", "50/day")
 # Log-in lockout (django-axes, /accounts/login/ and /admin/login/): from the FAILURES-th failed
 # log-in from one client address on, every log-in from it is refused (429, Retry-After) until it
-# has tried none for LOCKOUT_S (a try during the lockout starts the wait again). Counted per address, never per
-# account: a per-account lock would let anyone lock a volunteer or the operator out. A success
-# does not reset the count (an attacker with his own account could reset it between guesses).
+# has tried none for LOCKOUT_S (a try during the lockout starts the wait again). Counted per
+# address, never per account: a per-account lock would let anyone lock a volunteer or the
+# operator out. A success does not reset the count (an attacker with an account of his own
+# could reset it between guesses).
 CRAYFIS_ACCOUNTS_LOGIN_FAILURES = env_int("CRAYFIS_ACCOUNTS_LOGIN_FAILURES", 10)
 CRAYFIS_ACCOUNTS_LOGIN_LOCKOUT_S = env_float("CRAYFIS_ACCOUNTS_LOGIN_LOCKOUT_S", 900.0)
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
