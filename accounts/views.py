@@ -5,7 +5,11 @@ The account page shows an owner's phones only as his own uploads described them
 
 Every change is a POST (CSRF-protected) by the logged-in owner. A new API key is rendered in
 the reply to the POST that made it and nowhere else: it is not stored in clear, not put in the
-session, and cannot be shown again.
+session, and cannot be shown again; like every account page (the App-code is on it too) that
+reply says `Cache-Control: no-store`, so no browser cache or shared proxy keeps it.
+
+Sign-ups are limited per client address (CRAYFIS_ACCOUNTS_SIGNUP_RATE: 429 past it); log-ins are
+locked out after repeated failures by django-axes (accounts/lockout.py).
 """
 from __future__ import annotations
 
@@ -13,17 +17,27 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import keys, pairing, services
 from accounts.forms import KeyNameForm, RegisterDeviceForm, SignUpForm
 from accounts.models import RegisteredDevice
+from api.throttles import SignUpThrottle, retry_after
 
 
 @require_http_methods(["GET", "POST"])
 def signup(request):
     if request.user.is_authenticated:
         return redirect("accounts:home")
+    if request.method == "POST":
+        throttle = SignUpThrottle()
+        if not throttle.allow_request(request, None):
+            wait = retry_after(throttle)
+            response = render(request, "accounts/signup.html", {"form": SignUpForm(), "retry_after_s": int(wait)},
+                              status=429)
+            response["Retry-After"] = wait
+            return response
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
@@ -50,7 +64,9 @@ def _page(request, *, new_key: str | None = None, new_key_for: str | None = None
         "new_key": new_key,
         "new_key_for": new_key_for,
     }
-    return render(request, "accounts/home.html", context, status=status)
+    response = render(request, "accounts/home.html", context, status=status)
+    add_never_cache_headers(response)
+    return response
 
 
 @login_required

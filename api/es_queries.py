@@ -8,6 +8,11 @@ candidate: public ones only (k trusted members), with counts, times, cell and si
 never its members or hits. Scientist keys get everything: the device pseudonym and exact time
 and position of every hit, every candidate with its members and which of them are trusted. No
 reply ever holds a raw Device-id (documents do not contain one).
+
+Every search carries the server-side time limit CRAYFIS_ES_SEARCH_TIMEOUT_S (``_timeout``; counts
+are searches of size 0, since a _count cannot carry one). An answer that the limit or a failed
+shard cut short raises PartialResults (crayfis/es/partial.py): a page cut short would skip the
+rows behind its cursor, so the read API answers 503 instead of a partial page.
 """
 from __future__ import annotations
 
@@ -15,11 +20,13 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from elasticsearch import Elasticsearch
 
 from api.public_hits import floor_second
 from crayfis.es.candidates import CONTINUOUS, selection
 from crayfis.es.naming import index_for, index_pattern
+from crayfis.es.partial import require_complete, search_timeout
 
 MAX_NAMED_MONTHS = 24      # beyond this, search the wildcard pattern (keeps the URL short)
 HIT_SORT = [{"t_ms": "asc"}, {"hit_id": "asc"}]
@@ -123,12 +130,17 @@ def candidate_view(src: dict, exact: bool) -> dict:
     return out
 
 
+def _timeout() -> str:
+    return search_timeout(settings.CRAYFIS_ES_SEARCH_TIMEOUT_S)
+
+
 def search_page(es: Elasticsearch, index: str, query: dict, sort: list, size: int, after: list | None,
                 fields: tuple[str, ...]) -> tuple[list[dict], list | None]:
     """One page sorted on a unique key: (sources, sort values of the last one if more follow)."""
     resp = es.search(index=index, query=query, sort=sort, size=size + 1, search_after=after,
-                     source_includes=list(fields), track_total_hits=False,
+                     source_includes=list(fields), track_total_hits=False, timeout=_timeout(),
                      ignore_unavailable=True, allow_no_indices=True)
+    require_complete(resp, "read API page")
     hits = resp["hits"]["hits"]
     more = len(hits) > size
     hits = hits[:size]
@@ -151,7 +163,8 @@ def scan_sorted(es: Elasticsearch, index: str, query: dict, sort: list, batch: i
         while sent < max_rows:
             resp = es.search(pit={"id": pit, "keep_alive": "2m"}, query=query, sort=sort,
                              size=min(batch, max_rows - sent), search_after=after,
-                             source_includes=list(fields), track_total_hits=False)
+                             source_includes=list(fields), track_total_hits=False, timeout=_timeout())
+            require_complete(resp, "read API stream")
             pit = resp.get("pit_id", pit)
             hits = resp["hits"]["hits"]
             if not hits:
@@ -171,18 +184,21 @@ def network_stats(es: Elasticsearch, prefix: str, from_ms: int, to_ms: int, *, e
     (without a key: public candidates, and first/last hit times in whole seconds)."""
     hits = es.search(index=month_indices(prefix, "hits", from_ms, to_ms), size=0, track_total_hits=True,
                      query=hits_query(from_ms, to_ms, exact=False), ignore_unavailable=True,
-                     allow_no_indices=True,
+                     allow_no_indices=True, timeout=_timeout(),
                      aggs={"devices": {"cardinality": {"field": "device", "precision_threshold": 3000}},
                            "cells": {"cardinality": {"field": "cell", "precision_threshold": 3000}},
                            "first": {"min": {"field": "t_ms"}}, "last": {"max": {"field": "t_ms"}}})
     xb = es.search(index=month_indices(prefix, "exposures", from_ms, to_ms), size=0, track_total_hits=False,
                    query={"bool": {"filter": [time_range("start_ms", from_ms, to_ms), {"term": {"state": "DATA"}}]}},
-                   ignore_unavailable=True, allow_no_indices=True,
+                   ignore_unavailable=True, allow_no_indices=True, timeout=_timeout(),
                    aggs={"live": {"sum": {"field": "live_s"}},
                          "devices": {"cardinality": {"field": "device", "precision_threshold": 3000}}})
-    cands = es.count(index=index_pattern(prefix, "candidates"), ignore_unavailable=True, allow_no_indices=True,
-                     query={"bool": {"filter": [time_range("t_start_ms", from_ms, to_ms),
-                                                selection(public_only=not exact)]}})
+    cands = es.search(index=index_pattern(prefix, "candidates"), size=0, track_total_hits=True,
+                      ignore_unavailable=True, allow_no_indices=True, timeout=_timeout(),
+                      query={"bool": {"filter": [time_range("t_start_ms", from_ms, to_ms),
+                                                 selection(public_only=not exact)]}})
+    for resp in (hits, xb, cands):
+        require_complete(resp, "network statistics")
     ha = hits.get("aggregations") or {}          # absent when no index matched
     xa = xb.get("aggregations") or {}
     first, last = _agg(ha, "first"), _agg(ha, "last")
@@ -195,7 +211,7 @@ def network_stats(es: Elasticsearch, prefix: str, from_ms: int, to_ms: int, *, e
         "last_hit_ms": _time_shown(last, exact),
         "exposure_hours": round((_agg(xa, "live") or 0.0) / 3600.0, 6),
         "live_devices": int(_agg(xa, "devices") or 0),
-        "candidates": cands["count"],
+        "candidates": cands["hits"]["total"]["value"],
     }
 
 

@@ -6,7 +6,10 @@ filter by device (400). Scientist keys see everything. Pages are sorted on a uni
 (t_ms, hit_id) or (t_start_ms, candidate_id), and continue with an opaque cursor
 (Elasticsearch search_after), so no server-side state is kept between pages; anonymous hit
 pages are ordered and cut by whole seconds instead (api/public_hits.py). `format=ndjson` (or
-`parquet`) streams a whole range under one point in time instead.
+`parquet`) streams a whole range under one point in time instead: at most
+CRAYFIS_API_STREAM_MAX_ROWS rows with a key, CRAYFIS_API_ANON_STREAM_MAX_ROWS without (0: anonymous
+streams need a key), the cap sent as X-Crayfis-Max-Rows. Every search has a server-side time limit;
+one that it cuts short is a 503, never a partial page (api/es_queries.py).
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from elasticsearch import ApiError, TransportError
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -42,6 +46,7 @@ from api.serializers import (
 )
 from api.throttles import AnonReadThrottle, ScientistReadThrottle
 from crayfis.definition import DAY_MS
+from crayfis.es.partial import PartialResults
 from ops.elastic import get_es, index_prefix
 
 logger = logging.getLogger(__name__)
@@ -115,6 +120,20 @@ def _es_call(fn, *args, **kwargs):
     except (TransportError, ApiError) as exc:
         logger.warning("read API: Elasticsearch failed: %s", exc)
         raise Unavailable("the index is unavailable, retry later") from None
+    except PartialResults as exc:
+        logger.warning("read API: %s", exc)
+        raise Unavailable("the search came back incomplete (over the server's time limit, or a part of the "
+                          "index failed): narrow the range, or retry later") from None
+
+
+def stream_max_rows(exact: bool) -> int:
+    """Rows one stream may hold: the key's cap, or the anonymous one (never above the key's).
+    An anonymous cap of 0 means anonymous streams need a key."""
+    if exact:
+        return settings.CRAYFIS_API_STREAM_MAX_ROWS
+    if settings.CRAYFIS_API_ANON_STREAM_MAX_ROWS <= 0:
+        raise NotAuthenticated("streams (format=ndjson|parquet) need a scientist's read key")
+    return min(settings.CRAYFIS_API_ANON_STREAM_MAX_ROWS, settings.CRAYFIS_API_STREAM_MAX_ROWS)
 
 
 class HitsView(ReadView):
@@ -128,7 +147,8 @@ class HitsView(ReadView):
             "whole seconds, no device; rows ordered by (second, hit_id), the range widened to whole "
             "seconds, bbox filters cell centres; `device` needs a key). With a scientist key: device "
             "pseudonym, exact time and position. Page with `cursor`; or `format=ndjson` / `format=parquet` "
-            "to stream the whole range."),
+            "to stream the whole range (without a key, only its first rows: the header X-Crayfis-Max-Rows "
+            "gives the cap, and a stream that long may have been cut)."),
         responses={(200, "application/json"): HitsPage,
                    (200, "application/x-ndjson"): OpenApiResponse(HitExact, description="one hit per line"),
                    (200, PARQUET): OpenApiResponse(OpenApiTypes.BINARY, description=(
@@ -145,7 +165,7 @@ class HitsView(ReadView):
         query = es_queries.hits_query(from_ms, to_ms, exact=exact, bbox=q.get("bbox"), devices=q.get("device"))
         fields = es_queries.EXACT_HIT_FIELDS if exact else es_queries.PUBLIC_HIT_FIELDS
         if q["format"] in ("ndjson", "parquet"):
-            return _stream(es, index, query, fields, exact, q["format"])
+            return _stream(es, index, query, fields, exact, q["format"], stream_max_rows(exact))
         size = q.get("limit") or settings.CRAYFIS_API_PAGE_SIZE
         if exact:
             docs, last = _es_call(es_queries.search_page, es, index, query, es_queries.HIT_SORT, size,
@@ -161,9 +181,9 @@ class HitsView(ReadView):
                          "next": self.next_link(request, cursor)})
 
 
-def _stream(es, index, query, fields, exact, fmt: str) -> StreamingHttpResponse:
+def _stream(es, index, query, fields, exact, fmt: str, max_rows: int) -> StreamingHttpResponse:
     batches = es_queries.scan_sorted(es, index, query, es_queries.HIT_SORT, settings.CRAYFIS_API_STREAM_BATCH,
-                                 settings.CRAYFIS_API_STREAM_MAX_ROWS, fields)
+                                     max_rows, fields)
     first = _es_call(next, batches, None)   # opens the point in time now: a down index is still a clean 503
 
     def exact_order():
@@ -186,6 +206,7 @@ def _stream(es, index, query, fields, exact, fmt: str) -> StreamingHttpResponse:
         lines = (b"".join(_encode(h) + b"\n" for h in rows) for rows in views())
         response = StreamingHttpResponse(lines, content_type="application/x-ndjson")
     response["Cache-Control"] = "no-store"
+    response["X-Crayfis-Max-Rows"] = str(max_rows)   # a stream this long may have been cut: resume after it
     return response
 
 

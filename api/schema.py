@@ -130,7 +130,9 @@ appear in the read API once indexed (normally seconds).
 
 **Reading.** Ranges are `[from_ms, to_ms)`. Pages: follow `next` (or pass `next_cursor` as
 `cursor`) until it is null. For large ranges use `GET /api/v1/hits?...&format=ndjson` (one hit
-per line) or `format=parquet` (one Parquet file), streamed from a consistent snapshot.
+per line) or `format=parquet` (one Parquet file), streamed from a consistent snapshot; without
+a key a stream holds only its first rows (the header `X-Crayfis-Max-Rows` gives the cap). A
+search that runs past the server's time limit is a 503: narrow the range.
 
 **Privacy.** No reply contains a device's own id or, without a scientist key, an exact position:
 places are the 0.1-degree grid cell (`cell`, with its centre `cell_lat`/`cell_lon`), and an

@@ -1,5 +1,5 @@
 """Request rates per device and per client address (uploads), per scientist key and per
-anonymous address (reads).
+anonymous address (reads), and per client address on the dashboards and the sign-up form.
 
 DRF's SimpleRateThrottle (a sliding window kept in a Django cache) answers 429 with
 Retry-After. Rates and the cache alias are read from settings on every request, so operators
@@ -7,6 +7,8 @@ and tests can change them without a restart of the import-time defaults. The cli
 the one every per-client limit counts by (ingest/addresses.py, CRAYFIS_API_NUM_PROXIES).
 """
 from __future__ import annotations
+
+import math
 
 from django.conf import settings
 from django.core.cache import caches
@@ -31,8 +33,7 @@ class _SettingsRateThrottle(SimpleRateThrottle):
         return caches[settings.CRAYFIS_API_THROTTLE_CACHE]
 
     def get_ident(self, request) -> str:
-        meta = request.META
-        return client_address(meta.get("REMOTE_ADDR", ""), meta.get("HTTP_X_FORWARDED_FOR"))
+        return request_address(request)
 
 
 class DeviceUploadThrottle(_SettingsRateThrottle):
@@ -74,3 +75,40 @@ class AnonReadThrottle(_SettingsRateThrottle):
         if request.auth is None:
             return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
         return None
+
+
+# --- Per-client limits outside DRF views (dashboards, sign-up, log-in lockout) ----------------
+# One rule names a client everywhere: DRF's (the socket's address, or behind
+# CRAYFIS_API_NUM_PROXIES trusted proxies the address they put in X-Forwarded-For).
+
+def request_address(request) -> str:
+    """The address every per-client limit counts by (ingest/addresses.py; django-axes reads it
+    too: AXES_CLIENT_IP_CALLABLE); works on Django's HttpRequest and DRF's Request alike."""
+    meta = request.META
+    return client_address(meta.get("REMOTE_ADDR", ""), meta.get("HTTP_X_FORWARDED_FOR"))
+
+
+def retry_after(throttle: SimpleRateThrottle) -> str:
+    """Whole seconds to wait, at least one: the Retry-After of a 429."""
+    return str(max(1, math.ceil(throttle.wait() or 1)))
+
+
+class _ClientThrottle(_SettingsRateThrottle):
+    """Counts every request of one client address, keyed or not."""
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": request_address(request)}
+
+
+class DashboardThrottle(_ClientThrottle):
+    """The public pages and /api/dash/* (one bucket per client address)."""
+
+    scope = "dash"
+    rate_setting = "CRAYFIS_DASH_RATE"
+
+
+class SignUpThrottle(_ClientThrottle):
+    """Posts of the sign-up form, per client address."""
+
+    scope = "signup"
+    rate_setting = "CRAYFIS_ACCOUNTS_SIGNUP_RATE"

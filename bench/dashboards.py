@@ -291,6 +291,8 @@ def start_server(prefix: str, cache_s: float, db: str) -> tuple[subprocess.Popen
     port = free_port()
     env = {**os.environ, "CRAYFIS_ES_PREFIX": prefix, "CRAYFIS_DASH_CACHE_S": str(cache_s),
            "SECRET_KEY": "bench-dashboards-not-secret", "ALLOWED_HOSTS": "127.0.0.1",
+           "CRAYFIS_PSEUDONYM_KEY": "bench-dashboards-not-secret",
+           "CRAYFIS_DASH_RATE": "1000000/min",   # one client times every endpoint: no budget
            "DATABASE_URL": f"sqlite:///{db}", "CRAYFIS_LOG_LEVEL": "WARNING"}
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "-w", "1", "--threads", "2",
                              "-b", f"127.0.0.1:{port}", "--log-level", "warning"], cwd=ROOT, env=env)
@@ -390,6 +392,7 @@ def main() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("SECRET_KEY", "bench-dashboards-not-secret")
+    os.environ.setdefault("CRAYFIS_PSEUDONYM_KEY", "bench-dashboards-not-secret")
     # Django and the dashboards app need the settings module chosen just above: imported here.
     import django
 

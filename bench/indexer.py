@@ -47,6 +47,7 @@ from ingest.synthetic import make_chunk  # noqa: E402
 def setup_django(var_dir: Path) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret")
+    os.environ.setdefault("CRAYFIS_PSEUDONYM_KEY", "bench-only-pseudonym-key")
     os.environ["CRAYFIS_VAR_DIR"] = str(var_dir)
     os.environ.pop("DATABASE_URL", None)
     os.environ.setdefault("CRAYFIS_LOG_LEVEL", "WARNING")

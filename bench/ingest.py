@@ -178,7 +178,8 @@ def write_bodies(tmp: Path, named: dict[str, list[bytes]]) -> dict[str, Path]:
 
 def server_env(tmp: Path, settings_module: str) -> dict:
     env = dict(os.environ, DJANGO_SETTINGS_MODULE=settings_module, SECRET_KEY="bench-only-secret",
-               CRAYFIS_VAR_DIR=str(tmp), CRAYFIS_LOG_LEVEL="WARNING", ALLOWED_HOSTS="127.0.0.1,localhost")
+               CRAYFIS_PSEUDONYM_KEY="bench-only-pseudonym-key", CRAYFIS_VAR_DIR=str(tmp),
+               CRAYFIS_LOG_LEVEL="WARNING", ALLOWED_HOSTS="127.0.0.1,localhost")
     env.pop("DATABASE_URL", None)
     # All the load comes from one address: the per-address rate is checked on every upload, as in
     # production, but set where it never refuses (the per-device rate keeps its default).

@@ -165,6 +165,7 @@ def main() -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("SECRET_KEY", "bench-only-secret")
+    os.environ.setdefault("CRAYFIS_PSEUDONYM_KEY", "bench-only-pseudonym-key")
     protos, jsons, n_events, n_hits = build_payloads(args.bodies)
     print(f"payloads: {len(protos)} uploads, {n_events} events each ({n_hits} hits), protobuf "
           f"{statistics.mean(map(len, protos)) / 1000:.1f} kB, JSON {statistics.mean(map(len, jsons)) / 1000:.1f} kB",
@@ -174,7 +175,8 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="crayfis-bench-json-"))
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY="bench-only-secret",
-               CRAYFIS_VAR_DIR=str(tmp), CRAYFIS_LOG_LEVEL="WARNING", ALLOWED_HOSTS="127.0.0.1,localhost",
+               CRAYFIS_PSEUDONYM_KEY="bench-only-pseudonym-key", CRAYFIS_VAR_DIR=str(tmp),
+               CRAYFIS_LOG_LEVEL="WARNING", ALLOWED_HOSTS="127.0.0.1,localhost",
                CRAYFIS_API_DEVICE_UPLOAD_RATE="1000000/min",
                # all the load comes from 127.0.0.1: the per-address rates are checked, never refuse
                CRAYFIS_API_UPLOAD_RATE_PER_IP="1000000/min", CRAYFIS_INGEST_RATE_PER_IP="1000000/hour")

@@ -6,10 +6,12 @@ named setting so operators can find and tune it.
 """
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
 
@@ -49,6 +51,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "axes",                        # log-in lockout (accounts section below)
+    "csp",                         # Content-Security-Policy header (security section below)
     "ops",
     "ingest",
     "indexer",
@@ -57,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -64,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",   # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -135,12 +141,20 @@ CRAYFIS_ES_URL = env_str("CRAYFIS_ES_URL", "http://127.0.0.1:9200")
 CRAYFIS_ES_PREFIX = env_str("CRAYFIS_ES_PREFIX", "crayfis")
 CRAYFIS_ES_REPLICAS = env_int("CRAYFIS_ES_REPLICAS", 0)
 CRAYFIS_ES_TIMEOUT_S = env_float("CRAYFIS_ES_TIMEOUT_S", 10.0)
+# Server-side time limit of every search the web tier sends (pages, /api/dash/, the read API):
+# the node stops collecting then, not only this client waiting. Dashboards show what was found,
+# marked "partial"; the read API answers 503 rather than a page with rows missing. Keep it below
+# CRAYFIS_ES_TIMEOUT_S, so the node gives up before the client does.
+CRAYFIS_ES_SEARCH_TIMEOUT_S = env_float("CRAYFIS_ES_SEARCH_TIMEOUT_S", 5.0)
 CRAYFIS_ES_HEAP = env_str("CRAYFIS_ES_HEAP", "1g")
 
 # --- Privacy ---------------------------------------------------------------------------------
 # Key of the HMAC that turns a phone's Device-id into its public pseudonym. Changing it renames
-# every device in the index, so production sets it once and keeps it.
-CRAYFIS_PSEUDONYM_KEY = env_str("CRAYFIS_PSEUDONYM_KEY", "") or (f"pseudonym:{SECRET_KEY}" if SECRET_KEY else "")
+# every device in the index, so production sets it once and keeps it. Required outside DEBUG
+# (ops.E002 stops every command without it): derived from SECRET_KEY, whoever learned one would
+# know both, and rotating SECRET_KEY would silently rename every device. In DEBUG an unset key
+# is derived from the development SECRET_KEY.
+CRAYFIS_PSEUDONYM_KEY = env_str("CRAYFIS_PSEUDONYM_KEY", "") or (f"pseudonym:{SECRET_KEY}" if DEBUG else "")
 
 # --- Ingest (ingest/ app: /submit, /precal.json, the raw store) ---------------------------------
 # /submit: the body cap answers 413 above it (the app's chunks are ~50 kB; allow >= 1 MB).
@@ -194,6 +208,10 @@ CRAYFIS_DASH_CACHE_S = env_float("CRAYFIS_DASH_CACHE_S", 5.0)
 # Pages poll their JSON endpoints this often while visible, and this often while hidden (0 = stop).
 CRAYFIS_DASH_POLL_S = env_float("CRAYFIS_DASH_POLL_S", 5.0)
 CRAYFIS_DASH_HIDDEN_POLL_S = env_float("CRAYFIS_DASH_HIDDEN_POLL_S", 0.0)
+# Requests per client address to the pages and /api/dash/* together (DRF rate "N/s|min|hour|day";
+# 429 with Retry-After past it). An open home page polls five endpoints every CRAYFIS_DASH_POLL_S
+# (60 a minute at 5 s): the default serves five of them behind one address (a school, a NAT).
+CRAYFIS_DASH_RATE = env_str("CRAYFIS_DASH_RATE", "300/min")
 # Geotile zoom of the activity map (12 ~ 0.09 degrees, the size of a public cell; lower = coarser).
 CRAYFIS_DASH_MAP_PRECISION = env_int("CRAYFIS_DASH_MAP_PRECISION", 12)
 CRAYFIS_DASH_MAP_MAX_PRECISION = 12  # never finer than a public cell
@@ -250,19 +268,69 @@ CRAYFIS_API_UPLOAD_RATE_PER_IP = env_str("CRAYFIS_API_UPLOAD_RATE_PER_IP", "600/
 CRAYFIS_API_SCIENTIST_READ_RATE = env_str("CRAYFIS_API_SCIENTIST_READ_RATE", "600/min")
 CRAYFIS_API_ANON_READ_RATE = env_str("CRAYFIS_API_ANON_READ_RATE", "60/min")
 CRAYFIS_API_THROTTLE_CACHE = env_str("CRAYFIS_API_THROTTLE_CACHE", "default")
-# Every per-client limit (API throttles, /submit rates) counts per client address: the number of
-# trusted proxies in front of the app (0 = use the socket address; X-Forwarded-For is then
-# ignored, so it cannot be spoofed; 1 behind the documented TLS proxy). ingest/addresses.py.
-CRAYFIS_API_NUM_PROXIES = env_int("CRAYFIS_API_NUM_PROXIES", 0)
-REST_FRAMEWORK["NUM_PROXIES"] = CRAYFIS_API_NUM_PROXIES
+# Per-client rates count by client address: see CRAYFIS_API_NUM_PROXIES (production block).
 # A verified API key is trusted this long per worker process (0 = check the database each time):
 # revocations and expiries reach other workers within this time.
 CRAYFIS_API_KEY_CACHE_S = env_float("CRAYFIS_API_KEY_CACHE_S", 5.0)
-# Read API: page size default and cap, NDJSON stream batch and cap on rows per stream.
+# Read API: page size default and cap, NDJSON stream batch and cap on rows per stream (with a
+# scientist key; without one, the anonymous cap: 0 = anonymous streams need a key).
 CRAYFIS_API_PAGE_SIZE = env_int("CRAYFIS_API_PAGE_SIZE", 500)
 CRAYFIS_API_PAGE_MAX = env_int("CRAYFIS_API_PAGE_MAX", 5_000)
 CRAYFIS_API_STREAM_BATCH = env_int("CRAYFIS_API_STREAM_BATCH", 5_000)
 CRAYFIS_API_STREAM_MAX_ROWS = env_int("CRAYFIS_API_STREAM_MAX_ROWS", 10_000_000)
+CRAYFIS_API_ANON_STREAM_MAX_ROWS = env_int("CRAYFIS_API_ANON_STREAM_MAX_ROWS", 10_000)
+
+# --- Accounts: passwords, sign-up, log-in lockout (accounts/ app; docs/security.md) -------------
+# Django's validators: not too like the account's own name and e-mail, at least MIN_LENGTH
+# characters, not a common password, not all digits.
+CRAYFIS_ACCOUNTS_PASSWORD_MIN_LENGTH = env_int("CRAYFIS_ACCOUNTS_PASSWORD_MIN_LENGTH", 10)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": CRAYFIS_ACCOUNTS_PASSWORD_MIN_LENGTH}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Posts of the sign-up form per client address (DRF rate "N/s|min|hour|day"; 429 past it). Each
+# account is an App-code for pairing phones and room for JSON-API detectors; a class signing up
+# together behind one school address still fits.
+CRAYFIS_ACCOUNTS_SIGNUP_RATE = env_str("CRAYFIS_ACCOUNTS_SIGNUP_RATE", "50/day")
+# Log-in lockout (django-axes, /accounts/login/ and /admin/login/): from the FAILURES-th failed
+# log-in from one client address on, every log-in from it is refused (429, Retry-After) until it
+# has tried none for LOCKOUT_S (a try during the lockout starts the wait again). Counted per
+# address, never per account: a per-account lock would let anyone lock a volunteer or the
+# operator out. A success does not reset the count (an attacker with an account of his own
+# could reset it between guesses).
+CRAYFIS_ACCOUNTS_LOGIN_FAILURES = env_int("CRAYFIS_ACCOUNTS_LOGIN_FAILURES", 10)
+CRAYFIS_ACCOUNTS_LOGIN_LOCKOUT_S = env_float("CRAYFIS_ACCOUNTS_LOGIN_LOCKOUT_S", 900.0)
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = CRAYFIS_ACCOUNTS_LOGIN_FAILURES
+AXES_COOLOFF_TIME = dt.timedelta(seconds=CRAYFIS_ACCOUNTS_LOGIN_LOCKOUT_S)
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "api.throttles.request_address"   # the one client-address rule
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.locked_out"
+AXES_RESET_ON_SUCCESS = False
+AXES_DISABLE_ACCESS_LOG = True   # failures are kept (for the lockout); every log-in's address is not
+
+# --- Security headers (every response) ------------------------------------------------------------
+# Content-Security-Policy (django-csp): every script is a static file of this site (no inline
+# script, no eval), so an injected script does not run. Styles may be inline: plotly sets the
+# styles of what it draws, and a stylesheet cannot run code. Nothing is loaded from or posted to
+# another origin, and no other site may frame these pages.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- Continuous search (search/ app: manage.py search_continuously) ------------------------------
 INSTALLED_APPS += ["search"]
@@ -322,13 +390,36 @@ CRAYFIS_TRUST_MIN_DAYS = env_int("CRAYFIS_TRUST_MIN_DAYS", 7)
 CRAYFIS_TRUST_MIN_SPAN_DAYS = env_int("CRAYFIS_TRUST_MIN_SPAN_DAYS", 14)
 LOGGING["loggers"]["search"] = {"handlers": ["console"], "level": env_str("CRAYFIS_LOG_LEVEL", "INFO")}
 
-# --- Production deployment (owned by ops/: make prod-check, deploy/) ----------------------------
-# Behind a TLS proxy (deploy/nginx-crayfis.conf) the app server sees plain http: with this on,
-# Django trusts the proxy's X-Forwarded-Proto to tell which requests came over https (turn it on
-# only when the proxy always sets that header and nothing else can reach the app server).
+# --- Production deployment (make prod-check, deploy/, docs/deploy.md) ---------------------------
+# Behind a TLS proxy (deploy/nginx-crayfis.conf) the app server sees plain http. With this on,
+# the site is served over https only: Django trusts the proxy's X-Forwarded-Proto to tell which
+# requests came over https (turn it on only when the proxy always sets that header and nothing
+# else can reach the app server), redirects anything else to https (but /healthz, which load
+# balancers may probe on the app server itself), tells browsers to use https only (HSTS, below),
+# and sends session and CSRF cookies over https only. `manage.py check --deploy` is clean then.
 CRAYFIS_TLS_PROXY = env_bool("CRAYFIS_TLS_PROXY", False)
+# HSTS: seconds browsers remember to use https only (0 = no header), whether that covers the
+# site's own subdomains, and the token that allows a submission to the browsers' preload list
+# (the token alone commits nothing: someone must submit the domain).
+CRAYFIS_HSTS_SECONDS = env_int("CRAYFIS_HSTS_SECONDS", 31_536_000)
+CRAYFIS_HSTS_INCLUDE_SUBDOMAINS = env_bool("CRAYFIS_HSTS_INCLUDE_SUBDOMAINS", True)
+CRAYFIS_HSTS_PRELOAD = env_bool("CRAYFIS_HSTS_PRELOAD", True)
 if CRAYFIS_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = CRAYFIS_HSTS_SECONDS
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = CRAYFIS_HSTS_INCLUDE_SUBDOMAINS
+    SECURE_HSTS_PRELOAD = CRAYFIS_HSTS_PRELOAD
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+# Every per-client limit (API reads, /api/dash/, sign-up, log-in lockout, /submit) counts by
+# client address: the socket's, or with N trusted proxies in front, the N-th address from the
+# end of X-Forwarded-For, the one the outermost proxy saw (DRF's NUM_PROXIES). 1 behind the TLS
+# proxy, else 0 (the header is then ignored, so it cannot be spoofed); one more for each further
+# proxy in front of it.
+CRAYFIS_API_NUM_PROXIES = env_int("CRAYFIS_API_NUM_PROXIES", 1 if CRAYFIS_TLS_PROXY else 0)
+REST_FRAMEWORK["NUM_PROXIES"] = CRAYFIS_API_NUM_PROXIES  # ingest/addresses.py applies the same rule
 # Origins (scheme://host[:port], comma-separated) whose browser forms pass the CSRF origin check
 # besides the request's own host, e.g. https://daq.example.org when the proxy rewrites Host.
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

@@ -1,8 +1,10 @@
 """JSON endpoints under /api/dash/: one per chart or table (documented in docs/dashboards.md).
 
-Answers: 200 with the data; 400 for a bad parameter; 404 for an unknown candidate or device;
-503 {"error": ..., "elasticsearch": false} when Elasticsearch is unreachable or failing (the
-pages then show their banner and keep polling).
+Answers: 200 with the data (`"partial": true` when the search time limit cut it short); 400 for a
+bad parameter; 404 for an unknown candidate or device (cached like any answer); 429 with
+Retry-After past the client's CRAYFIS_DASH_RATE (dashboards/budget.py); 503 {"error": ...,
+"elasticsearch": false} when Elasticsearch is unreachable or failing (the pages then show their
+banner and keep polling).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
-from dashboards import data, queries
+from dashboards import budget, data, queries
 
 log = logging.getLogger("crayfis.dashboards")
 
@@ -29,11 +31,17 @@ def _json(payload: dict, status: int = 200) -> JsonResponse:
 
 
 def endpoint(view):
-    """GET only; bad parameters -> 400; Elasticsearch trouble -> 503 with a JSON reason."""
+    """GET only; over the client's budget -> 429; bad parameters -> 400; Elasticsearch trouble ->
+    503 with a JSON reason."""
 
     @require_GET
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
+        wait = budget.refused(request)
+        if wait is not None:
+            resp = _json({"error": "too many requests from this address", "retry_after_s": int(wait)}, status=429)
+            resp["Retry-After"] = wait
+            return resp
         try:
             return view(request, *args, **kwargs)
         except BadParameter as exc:

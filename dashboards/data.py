@@ -60,9 +60,12 @@ def leaderboard(days: int) -> dict:
                               min_hours=settings.CRAYFIS_DASH_LEADERBOARD_MIN_HOURS,
                               rate_factor=settings.CRAYFIS_DASH_LEADERBOARD_RATE_FACTOR,
                               limit=settings.CRAYFIS_DASH_LEADERBOARD_SIZE)
-        return {"days": days, "since_ms": inputs["since_ms"],
-                "min_hours": settings.CRAYFIS_DASH_LEADERBOARD_MIN_HOURS,
-                "rate_factor": settings.CRAYFIS_DASH_LEADERBOARD_RATE_FACTOR, **ranked}
+        out = {"days": days, "since_ms": inputs["since_ms"],
+               "min_hours": settings.CRAYFIS_DASH_LEADERBOARD_MIN_HOURS,
+               "rate_factor": settings.CRAYFIS_DASH_LEADERBOARD_RATE_FACTOR, **ranked}
+        if inputs.get("partial"):
+            out["partial"] = True
+        return out
 
     return cached("leaderboard", (days,), compute)
 

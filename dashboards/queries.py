@@ -13,6 +13,11 @@ hourly counts at most and no candidates. So nothing here moves when forged phone
 candidate with a real one, and nothing joins a pseudonym to a candidate or to a time finer than
 the hour.
 
+Every search carries the server-side time limit CRAYFIS_ES_SEARCH_TIMEOUT_S: a costly one stops
+on the node, not only in this client. An answer that the limit (or a failed shard) cut short is
+still shown, marked `"partial": true` (``_marked``); a lookup that found nothing in a partial
+answer is an error, not a "not found" (it would be cached as one).
+
 Phone activity (active phones, the map, exposure, per-phone hit counts) comes from exposure
 blocks, one per phone per ~3 minutes, about 60 times fewer documents than hits: every hit
 arrives inside its exposure block, so a phone with hits in a window also has a block there.
@@ -21,8 +26,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from crayfis.definition import DAY_MS, HOUR_MS, MINUTE_MS
 from crayfis.es.candidates import selection
+from crayfis.es.partial import is_partial, search_timeout
 from dashboards import indices
 from dashboards.public_positions import published_point
 
@@ -47,16 +55,31 @@ class Search:
 
 
 def msearch(es, searches: list[Search]) -> list[dict]:
-    """Run searches in one round trip; missing indices count as empty, other errors raise."""
+    """Run searches in one round trip, each under the server-side time limit; missing indices
+    count as empty, other errors raise."""
+    timeout = search_timeout(settings.CRAYFIS_ES_SEARCH_TIMEOUT_S)
     lines: list[dict] = []
     for s in searches:
         lines.append({"index": s.index, "ignore_unavailable": True, "allow_no_indices": True})
-        lines.append(s.body)
+        lines.append({**s.body, "timeout": timeout})
     responses = es.msearch(searches=lines)["responses"]
     for r in responses:
         if "error" in r:
             raise QueryError(str(r["error"])[:500])
     return responses
+
+
+def _marked(out: dict, responses: list[dict]) -> dict:
+    """``out``, with `"partial": true` when any of the responses it was built from is partial."""
+    if any(is_partial(r) for r in responses):
+        out["partial"] = True
+    return out
+
+
+def _found_nothing(responses: list[dict]) -> None:
+    """A lookup that found nothing: an answer only when every search was complete."""
+    if any(is_partial(r) for r in responses):
+        raise QueryError("the lookup was cut short by the search time limit; nothing found so far")
 
 
 def _range(field: str, gte: int | None = None, lte: int | None = None) -> dict:
@@ -110,9 +133,10 @@ def overview(es, prefix: str, now_ms: int) -> dict:
         Search(indices.candidates(prefix), {
             "size": 0, "track_total_hits": True, "query": selection(public_only=True)}),
     ]
-    expo, hits, cands = msearch(es, searches)
+    responses = msearch(es, searches)
+    expo, hits, cands = responses
     ea = expo.get("aggregations", {})
-    return {
+    return _marked({
         "now_ms": now_ms,
         "active_phones_10m": int(ea.get("now", {}).get("n", {}).get("value") or 0),
         "active_phones_24h": int(ea.get("day", {}).get("n", {}).get("value") or 0),
@@ -122,7 +146,7 @@ def overview(es, prefix: str, now_ms: int) -> dict:
         "hits_24h": int(hits.get("aggregations", {}).get("day", {}).get("doc_count", 0)),
         "hits_total": _total(hits),
         "candidates_total": _total(cands),
-    }
+    }, responses)
 
 
 def _histogram(field: str, first: int, last: int, bucket: int) -> dict:
@@ -162,8 +186,8 @@ def rates(es, prefix: str, now_ms: int, span: str) -> dict:
         per_min.append(round(events / minutes, 3))
         phones.append(int(b["phones"]["value"]) if b else 0)
         per_live_min.append(round(events / live_min, 3) if live_min > 0 else None)
-    return {"span": span, "now_ms": now_ms, "bucket_ms": bucket, "t_ms": keys, "hits_per_min": per_min,
-            "phones": phones, "hits_per_live_min": per_live_min, "total_hits": total}
+    return _marked({"span": span, "now_ms": now_ms, "bucket_ms": bucket, "t_ms": keys, "hits_per_min": per_min,
+                    "phones": phones, "hits_per_live_min": per_live_min, "total_hits": total}, [resp])
 
 
 def activity_map(es, prefix: str, now_ms: int, window: str, precision: int) -> dict:
@@ -184,8 +208,8 @@ def activity_map(es, prefix: str, now_ms: int, window: str, precision: int) -> d
         tiles.append({"tile": b["key"], "lat": point[0], "lon": point[1],
                       "phones": int(b["phones"]["value"]), "hits": int(b["hits"]["value"] or 0)})
     tiles.sort(key=lambda t: -t["phones"])
-    return {"window": window, "precision": precision, "since_ms": since, "now_ms": now_ms,
-            "tiles": tiles, "phones": sum(t["phones"] for t in tiles)}
+    return _marked({"window": window, "precision": precision, "since_ms": since, "now_ms": now_ms,
+                    "tiles": tiles, "phones": sum(t["phones"] for t in tiles)}, [resp])
 
 
 # --- candidates ----------------------------------------------------------------------------
@@ -213,7 +237,7 @@ def candidates(es, prefix: str, limit: int, offset: int, include_retracted: bool
             "_source": CANDIDATE_SOURCE}
     (resp,) = msearch(es, [Search(indices.candidates(prefix), body)])
     items = [public_candidate(h["_source"]) for h in resp["hits"]["hits"]]
-    return {"total": _total(resp), "limit": limit, "offset": offset, "candidates": items}
+    return _marked({"total": _total(resp), "limit": limit, "offset": offset, "candidates": items}, [resp])
 
 
 def candidate_detail(es, prefix: str, candidate_id: str) -> dict | None:
@@ -225,14 +249,16 @@ def candidate_detail(es, prefix: str, candidate_id: str) -> dict | None:
     multiplicity = {"size": 0, "track_total_hits": False, "query": selection(public_only=True),
                     "aggs": {"m": {"terms": {"field": "n_devices", "size": 500,
                                              "order": {"_key": "asc"}}}}}
-    found, mult = msearch(es, [Search(indices.candidates(prefix), find),
-                               Search(indices.candidates(prefix), multiplicity)])
+    responses = msearch(es, [Search(indices.candidates(prefix), find),
+                             Search(indices.candidates(prefix), multiplicity)])
+    found, mult = responses
     if not found["hits"]["hits"]:
+        _found_nothing(responses)
         return None
     out = public_candidate(found["hits"]["hits"][0]["_source"])
     out["multiplicity_distribution"] = [{"n_devices": int(b["key"]), "candidates": int(b["doc_count"])}
                                         for b in _buckets(mult, "m")]
-    return out
+    return _marked(out, responses)
 
 
 # --- a device, the leaderboard ------------------------------------------------------------
@@ -262,9 +288,11 @@ def device(es, prefix: str, pseudonym: str, now_ms: int) -> dict | None:
             "size": 1, "query": mine, "_source": ["end_ms", "n_frames"],
             "sort": [{"end_ms": {"order": "desc", "unmapped_type": "long"}}]}),
     ]
-    hits, expo, calib = msearch(es, searches)
+    responses = msearch(es, searches)
+    hits, expo, calib = responses
     n_hits, n_blocks = _total(hits), _total(expo)
     if n_hits == 0 and n_blocks == 0:
+        _found_nothing(responses)
         return None
     ha, ea = hits.get("aggregations", {}), expo.get("aggregations", {})
     week_live_s = float(ea["week"]["live_s"]["value"] or 0.0)
@@ -279,7 +307,7 @@ def device(es, prefix: str, pseudonym: str, now_ms: int) -> dict | None:
         "last_calibration_ms": _hour(cal.get("end_ms")) if cal else None,
         "calibration_frames": cal.get("n_frames") if cal else None,
     } if (latest or cal) else None
-    return {
+    return _marked({
         "device": pseudonym,
         "model": latest.get("model"),
         "hits_total": n_hits,
@@ -293,7 +321,7 @@ def device(es, prefix: str, pseudonym: str, now_ms: int) -> dict | None:
         "hit_rate": {"bucket_ms": HOUR_MS, "t_ms": [int(b["key"]) for b in series],
                      "hits_per_min": [round(b["doc_count"] / 60.0, 3) for b in series]},
         "calibration": calibration,
-    }
+    }, responses)
 
 
 def _hour(t_ms) -> int | None:
@@ -317,10 +345,11 @@ def leaderboard_inputs(es, prefix: str, now_ms: int, days: int) -> dict:
             "query": {"bool": {"filter": [_range("t_start_ms", gte=since), selection(public_only=True)]}},
             "aggs": {"d": {"terms": {"field": "devices", "size": MAX_TERMS}}}}),
     ]
-    expo, cands = msearch(es, searches)
+    responses = msearch(es, searches)
+    expo, cands = responses
     live, events = {}, {}
     for b in _buckets(expo, "d"):
         live[b["key"]] = float(b["live_s"]["value"] or 0.0)
         events[b["key"]] = int(b["events"]["value"] or 0)
     joined = {b["key"]: int(b["doc_count"]) for b in _buckets(cands, "d")}
-    return {"since_ms": since, "live_s": live, "hits": events, "candidates": joined}
+    return _marked({"since_ms": since, "live_s": live, "hits": events, "candidates": joined}, responses)

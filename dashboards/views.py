@@ -2,19 +2,20 @@
 endpoints, embedded with json_script) and then polls its endpoints from the browser.
 
 When Elasticsearch is down a page still renders, with a banner, and keeps polling until it is
-back.
+back. A page counts against its client's request budget like its endpoints (dashboards/budget.py).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from dashboards import data
+from dashboards import budget, data
 
 
 def _config(page: str, endpoints: dict[str, str]) -> dict:
@@ -44,6 +45,10 @@ def _load(parts: dict[str, Callable[[], dict | None]]) -> tuple[dict, bool]:
 def _page(request, template: str, page: str, parts: dict, endpoints: dict, *,
           missing: str | None = None, **extra):
     """Render a page with its first data; `missing` names a part whose absence (with ES up) is a 404."""
+    wait = budget.refused(request)
+    if wait is not None:
+        return HttpResponse(f"Too many requests from your address: try again in {wait} s.\n", status=429,
+                            content_type="text/plain; charset=utf-8", headers={"Retry-After": wait})
     status = data.status()  # health first: with ES down, skip the parts (no timeouts to wait out)
     if status["elasticsearch"]["ok"]:
         initial, es_down = _load(parts)

@@ -24,6 +24,7 @@ def secrets_are_set(app_configs=None, **kwargs) -> list[Error]:
                             "development key; set SECRET_KEY, or CRAYFIS_DEBUG=1 for a local run",
                             id="ops.E001"))
     if not settings.CRAYFIS_PSEUDONYM_KEY:
-        errors.append(Error("CRAYFIS_PSEUDONYM_KEY is empty and there is no SECRET_KEY to derive it from",
-                            id="ops.E002"))
+        errors.append(Error("CRAYFIS_PSEUDONYM_KEY is not set: production (DEBUG off) does not derive it from "
+                            "SECRET_KEY; set it once to a new random value and never change it (it names "
+                            "every device)", id="ops.E002"))
     return errors

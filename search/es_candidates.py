@@ -35,6 +35,7 @@ from crayfis.es.candidates import (
     trust_fields,
 )
 from crayfis.es.naming import index_for
+from crayfis.es.partial import require_complete
 from crayfis.es.templates import check_index_mapping, ensure_templates
 from ingest.devices import trusted_pseudonyms
 from search.incremental import Change, StoredCandidate
@@ -108,7 +109,7 @@ class EsCandidateStore:
                                 "sort": [{"t_start_ms": "asc"}, {"candidate_id": "asc"}],
                                 "seq_no_primary_term": True, "track_total_hits": False}
         while True:
-            hits = self.es.search(index=self.index, **body)["hits"]["hits"]
+            hits = require_complete(self.es.search(index=self.index, **body), "stored candidates")["hits"]["hits"]
             out += hits
             if len(hits) < self.page_size:
                 return out

@@ -4,6 +4,10 @@ One point-in-time over the monthly hit indices the ranges touch, paged with sear
 _shard_doc (the cheapest stable order), reading only hit_id, device, t_ms and the exact
 location from _source (doc values of a geo_point are quantised; the search needs the position
 as indexed). Hits without a position cannot take part and are not read.
+
+The search needs every hit of its ranges: a partial answer (a time limit set on the cluster, a
+failed shard) fails the pass (crayfis/es/partial.py ``require_complete``), which then searches
+the same buckets again, instead of writing a catalogue from part of the hits.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from elasticsearch import Elasticsearch
 
 from crayfis.definition import DAY_MS
 from crayfis.es.naming import index_for, index_pattern
+from crayfis.es.partial import require_complete
 from search.incremental import HitBatch
 from search.region import Interval
 
@@ -75,7 +80,7 @@ class EsHitSource:
             return 0
         resp = self.es.count(index=self._index(ranges), query=ranges_query(ranges),
                              ignore_unavailable=True, allow_no_indices=True)
-        return int(resp["count"])
+        return int(require_complete(resp, "hit count")["count"])
 
     def newest_hit_ms(self, not_after_ms: int) -> int | None:
         """The latest hit time not after ``not_after_ms`` (phones with clocks far ahead are ignored)."""
@@ -84,6 +89,7 @@ class EsHitSource:
             allow_no_indices=True, query={"range": {"t_ms": {"lte": int(not_after_ms),
                                                             "format": "epoch_millis"}}},
             aggs={"newest": {"max": {"field": "t_ms"}}})
+        require_complete(resp, "newest hit")
         value = (resp.get("aggregations") or {}).get("newest", {}).get("value")
         return None if value is None else int(value)
 
@@ -101,7 +107,7 @@ class EsHitSource:
                                     "_source": SOURCE, "sort": ["_shard_doc"],
                                     "track_total_hits": False}
             while True:
-                resp = self.es.search(pit={"id": pit, "keep_alive": "2m"}, **body)
+                resp = require_complete(self.es.search(pit={"id": pit, "keep_alive": "2m"}, **body), "hit ranges")
                 hits = resp["hits"]["hits"]
                 if hits:
                     parts.append(_columns([h["_source"] for h in hits]))

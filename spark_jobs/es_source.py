@@ -8,6 +8,8 @@ slice, so the read runs as parallel as there are slices.
 Hit documents (crayfis/es/templates.py) map to the job's input schema: device -> device_id,
 location {lat, lon} -> lat, lon; t_ms stays Unix ms. Other indexed fields can be asked for by
 name and come through with Arrow types taken from the index mapping (geo_points as two doubles).
+A partial page (a failed shard, a time limit set on the cluster) fails the task instead of
+leaving hits out (crayfis/es/partial.py).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import pyarrow as pa
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from crayfis.es.client import make_client
+from crayfis.es.partial import require_complete
 
 INPUT_FIELDS = (("hit_id", pa.string()), ("device_id", pa.string()), ("t_ms", pa.int64()),
                 ("lat", pa.float64()), ("lon", pa.float64()))
@@ -138,7 +141,7 @@ def read_slice(q: EsHitsQuery, pit_id: str, slice_id: int, n_slices: int) -> Ite
         body["slice"] = {"id": slice_id, "max": n_slices}
     try:
         while True:
-            hits = es.search(**body).body["hits"]["hits"]
+            hits = require_complete(es.search(**body).body, "hit slice")["hits"]["hits"]
             if not hits:
                 return
             yield page_to_batch([h["_source"] for h in hits], q)

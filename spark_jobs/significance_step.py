@@ -27,6 +27,7 @@ from crayfis.coincidence.significance import (
 )
 from crayfis.definition import YEAR_MS
 from crayfis.es.client import make_client
+from crayfis.es.partial import require_complete
 
 MULTIPLICITY_MARGIN = 10  # Lambda(m) is summed for m = 1 .. k + this (the core's default)
 
@@ -96,7 +97,7 @@ def read_live_blocks(es_url: str, pattern: str, device_ids: list[str], start_ms:
                                 "track_total_hits": False}
         try:
             while True:
-                hits = es.search(**body).body["hits"]["hits"]
+                hits = require_complete(es.search(**body).body, "exposure blocks")["hits"]["hits"]
                 for h in hits:
                     src = h["_source"]
                     code = code_of.get(src.get("device"))

@@ -1,9 +1,11 @@
 """Settings for the test suite (pytest's DJANGO_SETTINGS_MODULE): production's settings with a
-throw-away SECRET_KEY (DEBUG stays off), a fast password hasher and a per-process test database.
+throw-away SECRET_KEY and pseudonym key (DEBUG stays off), a fast password hasher and a
+per-process test database.
 """
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
+os.environ.setdefault("CRAYFIS_PSEUDONYM_KEY", "test-only-pseudonym-key-not-for-production-use-9876543210")
 
 from config.settings import *  # noqa: F403
 from config.settings import DATABASES, VAR_DIR

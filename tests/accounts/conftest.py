@@ -1,4 +1,13 @@
 import pytest
+from django.core.cache import caches
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Per-client counters (the sign-up rate) start empty in every test."""
+    for cache in caches.all():
+        cache.clear()
+    yield
 
 
 @pytest.fixture

@@ -93,3 +93,25 @@ def test_home_fits_a_phone_screen(browser, live_server, dash, settings):
     page.screenshot(path=str(SHOTS / "dashboard-home-phone.png"), full_page=True)
     context.close()
     assert set(hosts) == {"127.0.0.1"}
+
+
+def test_a_page_over_its_budget_waits_for_retry_after(browser, live_server, dash, settings):
+    """The candidates page polls two endpoints a second here; past the client's budget the
+    answers are 429 and the page holds its polls back for Retry-After instead of polling on."""
+    settings.CRAYFIS_DASH_POLL_S = 1.0
+    settings.CRAYFIS_DASH_CACHE_S = 0       # every poll reaches the server (max-age=0)
+    settings.CRAYFIS_DASH_RATE = "5/min"    # the page, then two polls of two endpoints
+    base = _local(live_server, settings)
+    context, page, _ = _open(browser, {"width": 1280, "height": 900})
+    polls = []
+    page.on("response", lambda r: polls.append((r.status, r.url)) if "/api/dash/" in r.url else None)
+    page.goto(base + "/candidates/")
+    deadline = 20
+    while not any(status == 429 for status, _ in polls) and deadline:
+        page.wait_for_timeout(500)
+        deadline -= 1
+    refused = len(polls)
+    assert [s for s, _ in polls].count(429) >= 1, polls
+    page.wait_for_timeout(4_000)                                # four poll periods
+    context.close()
+    assert len(polls) == refused, polls[refused:]

@@ -221,6 +221,7 @@
 
   /* ---- polling ---- */
   var timer = null;
+  var notBefore = 0;  /* ms since epoch: a 429's Retry-After holds the next poll back until then */
   function render(name, data) {
     if (name === "status") renderStatus(data);
     else if (page && page[name] && data) page[name](data);
@@ -229,6 +230,11 @@
     return fetch(url, {headers: {Accept: "application/json"}, credentials: "same-origin"})
       .then(function (resp) {
         if (resp.status === 503 || resp.status === 502) { setBanner(true); return null; }
+        if (resp.status === 429) {
+          var after = parseInt(resp.headers.get("Retry-After"), 10);
+          notBefore = Math.max(notBefore, Date.now() + 1000 * (after > 0 ? after : 60));
+          return null;
+        }
         return resp.ok ? resp.json() : null;
       })
       .then(function (data) { if (data) render(name, data); })
@@ -244,7 +250,7 @@
   function schedule() {
     clearTimeout(timer);
     var wait = document.hidden ? cfg.hidden_poll_ms : cfg.poll_ms;
-    if (wait > 0) timer = setTimeout(tick, wait);
+    if (wait > 0) timer = setTimeout(tick, Math.max(wait, notBefore - Date.now()));
   }
   document.addEventListener("visibilitychange", function () {
     if (document.hidden) schedule(); else tick();
