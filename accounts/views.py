@@ -1,4 +1,5 @@
-"""Account pages: sign up, the account page, app codes, JSON API devices and keys.
+"""Account pages: sign up, the account page, app codes, JSON API devices and keys, the switch of
+the e-mails about one's phones (the phone pages themselves are in accounts/phone_views.py).
 
 The account page shows an owner's phones only as his own uploads described them
 (accounts/pairing.py ``phones_of``): no public pseudonym, nothing another account's uploads sent.
@@ -9,13 +10,14 @@ session, and cannot be shown again.
 """
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import keys, pairing, services
+from accounts import keys, notify, pairing, services
 from accounts.forms import KeyNameForm, RegisterDeviceForm, SignUpForm
 from accounts.models import RegisteredDevice
 
@@ -49,6 +51,8 @@ def _page(request, *, new_key: str | None = None, new_key_for: str | None = None
         "read_keys": user.read_api_keys.order_by("-created"),
         "new_key": new_key,
         "new_key_for": new_key_for,
+        "mail_on": notify.subscribed(user),
+        "silent_hours": settings.CRAYFIS_NOTIFY_SILENT_HOURS,
     }
     return render(request, "accounts/home.html", context, status=status)
 
