@@ -1,5 +1,7 @@
 import pytest
 
+from tests.browser import browser  # noqa: F401  (a fixture, for the browser tests here)
+
 
 @pytest.fixture
 def volunteer(django_user_model):

@@ -2,35 +2,14 @@
 the home page draws its map and charts from this server alone and keeps polling."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from playwright import sync_api as playwright  # a dev dependency: missing = failure, not skip
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+from tests.browser import SHOTS
+from tests.browser import local_url as _local
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
-
-
-@pytest.fixture
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def _local(live_server, settings) -> str:
-    """The live server's address as 127.0.0.1 (its default name is 'localhost')."""
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "127.0.0.1"]
-    return f"http://127.0.0.1:{urlparse(live_server.url).port}"
 
 
 def _open(browser, viewport):
