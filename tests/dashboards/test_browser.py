@@ -31,6 +31,12 @@ def test_home_draws_map_and_charts_from_this_server_only(browser, live_server, d
     page.wait_for_selector("#map[data-rendered='1'] .geo path.land, #map[data-rendered='1'] .land",
                            state="attached", timeout=30_000)
     assert page.locator("#map .countries path, #map path.countries").count() > 0
+    # it opens on where the phones are (a network of 0.4 km), not on a continent
+    lat0, lat1 = page.evaluate("document.getElementById('map')._fullLayout.geo.lataxis.range")
+    lon0, lon1 = page.evaluate("document.getElementById('map')._fullLayout.geo.lonaxis.range")
+    assert lat1 - lat0 <= 2.0 and lon1 - lon0 <= 4.0
+    assert all(lat0 < x["cell_location"]["lat"] < lat1 and lon0 < x["cell_location"]["lon"] < lon1
+               for x in dash.exposures if x["cell_location"])
     n_tiles = len({(x["cell_location"]["lat"], x["cell_location"]["lon"]) for x in dash.exposures
                    if x["end_ms"] >= dash.now_ms - 600_000})
     assert page.locator("#map .scattergeo .point, #map .scattergeo path.point").count() == n_tiles
@@ -46,6 +52,9 @@ def test_home_draws_map_and_charts_from_this_server_only(browser, live_server, d
     page.goto(f"{base}/candidates/{cand}/")
     page.wait_for_selector("#cand-mult[data-rendered='1'] .barlayer .trace", state="attached",
                            timeout=30_000)
+    # multiplicity against the background: observed candidates beside the expected accidental windows
+    names = page.evaluate("document.getElementById('cand-mult').data.map(t => t.name)")
+    assert names == ["observed candidates", "expected by accident"]
     page.wait_for_selector("#cand-map[data-rendered='1'] .land", state="attached", timeout=30_000)
     page.screenshot(path=str(SHOTS / "dashboard-candidate.png"), full_page=True)
 
