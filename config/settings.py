@@ -170,6 +170,9 @@ CRAYFIS_INDEXER_BACKOFF_MAX_S = env_float("CRAYFIS_INDEXER_BACKOFF_MAX_S", 30.0)
 CRAYFIS_INDEXER_BULK_BYTES = env_int("CRAYFIS_INDEXER_BULK_BYTES", 8 * 1024 * 1024)
 CRAYFIS_INDEXER_MAX_ATTEMPTS = env_int("CRAYFIS_INDEXER_MAX_ATTEMPTS", 8)
 CRAYFIS_INGEST_BUCKET_MS = env_int("CRAYFIS_INGEST_BUCKET_MS", 60_000)
+# Classify every hit's shape (spot, track, worm, noise: docs/morphology.md) into its document's
+# `morphology` field; off only to measure what the classification costs (bench/indexer.py).
+CRAYFIS_INDEXER_MORPHOLOGY = env_bool("CRAYFIS_INDEXER_MORPHOLOGY", True)
 
 # --- Dashboards (dashboards/ app) -------------------------------------------------------------
 # Answers are cached this many seconds (every visitor polls; 0 disables the cache).

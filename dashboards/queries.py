@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from crayfis.definition import DAY_MS, HOUR_MS, MINUTE_MS
 from crayfis.es.candidates import BACKGROUND_FIELDS, selection
+from crayfis.morphology.rules import CLASS_NAMES
 from dashboards import indices
 from dashboards.public_positions import published_point
 
@@ -94,7 +95,8 @@ def _buckets(resp: dict, name: str) -> list[dict]:
 # --- / -----------------------------------------------------------------------------------
 
 def overview(es, prefix: str, now_ms: int) -> dict:
-    """Headline numbers: active phones (10 min, 24 h), hits, exposure hours, candidates."""
+    """Headline numbers: active phones (10 min, 24 h), hits (and per morphology class), exposure
+    hours, candidates."""
     searches = [
         Search(indices.exposures(prefix), {
             "size": 0, "track_total_hits": True,
@@ -106,12 +108,13 @@ def overview(es, prefix: str, now_ms: int) -> dict:
                              "aggs": {"n": {"cardinality": {"field": "device"}}}}}}),
         Search(indices.hits(prefix), {
             "size": 0, "track_total_hits": True,
-            "aggs": {"day": {"filter": _range("t_ms", now_ms - DAY_MS, now_ms)}}}),
+            "aggs": {"day": {"filter": _range("t_ms", now_ms - DAY_MS, now_ms), "aggs": {"classes": _classes()}},
+                     "classes": _classes()}}),
         Search(indices.candidates(prefix), {
             "size": 0, "track_total_hits": True, "query": selection(public_only=True)}),
     ]
     expo, hits, cands = msearch(es, searches)
-    ea = expo.get("aggregations", {})
+    ea, ha = expo.get("aggregations", {}), hits.get("aggregations", {})
     return {
         "now_ms": now_ms,
         "active_phones_10m": int(ea.get("now", {}).get("n", {}).get("value") or 0),
@@ -119,10 +122,22 @@ def overview(es, prefix: str, now_ms: int) -> dict:
         "phones_total": int(_value(ea, "phones")),
         "exposure_hours_total": round(_value(ea.get("data", {}), "live_s") / 3600.0, 2),
         "exposure_blocks_total": int(ea.get("data", {}).get("doc_count", 0)),
-        "hits_24h": int(hits.get("aggregations", {}).get("day", {}).get("doc_count", 0)),
+        "hits_24h": int(ha.get("day", {}).get("doc_count", 0)),
         "hits_total": _total(hits),
+        "hits_by_class_24h": _class_counts(ha.get("day", {})),
+        "hits_by_class": _class_counts(ha),
         "candidates_total": _total(cands),
     }
+
+
+def _classes() -> dict:
+    return {"terms": {"field": "morphology", "size": len(CLASS_NAMES)}}
+
+
+def _class_counts(aggs: dict) -> dict[str, int]:
+    """Hits per morphology class (every class named, 0 when none): network-wide, no phone named."""
+    found = {b["key"]: int(b["doc_count"]) for b in aggs.get("classes", {}).get("buckets", [])}
+    return {name: found.get(name, 0) for name in CLASS_NAMES}
 
 
 def _histogram(field: str, first: int, last: int, bucket: int) -> dict:

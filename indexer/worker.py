@@ -40,6 +40,7 @@ from crayfis.wire import jsonapi
 from crayfis.wire.decode import WireDecodeError, decode_submit
 from indexer.bulk import bulk_send, create_lines
 from indexer.esjson import fast_serializers
+from indexer.morphology import hit_classes, label_hits
 from ingest.devices import pseudonym_of
 from ingest.models import Device, PreCalibration, TouchedBucket, Upload, UploadStatus
 
@@ -69,6 +70,7 @@ class IndexerConfig:
     bulk_bytes: int
     max_attempts: int
     bucket_ms: int
+    morphology: bool   # classify every hit (indexer/morphology.py)
 
     @classmethod
     def from_settings(cls, **overrides) -> IndexerConfig:
@@ -79,7 +81,7 @@ class IndexerConfig:
                       lease_s=s.CRAYFIS_INDEXER_LEASE_S, poll_s=s.CRAYFIS_INDEXER_POLL_S,
                       backoff_min_s=s.CRAYFIS_INDEXER_BACKOFF_MIN_S, backoff_max_s=s.CRAYFIS_INDEXER_BACKOFF_MAX_S,
                       bulk_bytes=s.CRAYFIS_INDEXER_BULK_BYTES, max_attempts=s.CRAYFIS_INDEXER_MAX_ATTEMPTS,
-                      bucket_ms=s.CRAYFIS_INGEST_BUCKET_MS)
+                      bucket_ms=s.CRAYFIS_INGEST_BUCKET_MS, morphology=s.CRAYFIS_INDEXER_MORPHOLOGY)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -240,6 +242,8 @@ class Indexer:
         actions = build_actions(chunk, prefix=self.config.prefix, key=self.config.pseudonym_key,
                                 device_id=row["device_id"], received_ms=received_ms)
         hits_prefix = f"{self.config.prefix}-hits-"
+        if self.config.morphology:
+            label_hits(actions, hit_classes(bytes(row["body"]), chunk, row.get("payload_format")), hits_prefix)
         hit_times = np.fromiter((a["_source"]["t_ms"] for a in actions if a["_index"].startswith(hits_prefix)),
                                 dtype=np.int64)
         exposures_prefix = f"{self.config.prefix}-exposures-"

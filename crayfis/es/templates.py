@@ -38,6 +38,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "n_pix": INT, "max_val": LONG, "avg": DOUBLE, "std": DOUBLE,
             "zero_bias": BOOL, "is_hit": BOOL, "pressure": FLOAT,
             "orient_x": FLOAT, "orient_y": FLOAT, "orient_z": FLOAT, "exposure_ns": LONG,
+            "morphology": KW,   # spot, track, worm or noise (indexer/morphology.py)
             **_DEVICE,
         },
     },

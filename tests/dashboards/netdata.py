@@ -24,6 +24,7 @@ from crayfis.sim.config import FleetConfig, ShowerConfig, SimConfig
 from crayfis.sim.datachunks import iter_uploads
 from crayfis.sim.network import simulate_network
 from crayfis.wire.decode import decode_submit
+from indexer.morphology import hit_classes, label_hits
 from search.incremental import HitBatch
 from search.live_significance import score_components
 
@@ -46,6 +47,7 @@ class Network:
     hit_times: np.ndarray  # t_ms of every indexed hit
     hit_devices: np.ndarray  # pseudonym of every indexed hit (same order)
     exposures: list[dict]  # (device, start_ms, end_ms, cell, cell_location) of every block
+    hits_by_class: dict[str, int] = field(default_factory=dict)  # morphology class -> hits
     candidates: list[dict] = field(default_factory=list)  # as indexed (active ones)
     retracted_id: str = ""
     hidden: dict = field(default_factory=dict)   # a candidate without k trusted members (not public)
@@ -114,8 +116,9 @@ def index_network(es, prefix: str, key: str, now_ms: int, *, n_phones: int = 15,
     actions = []
     for up in iter_uploads(result, seed):
         chunk = decode_submit(up.body, up.headers, with_pixels=False)
-        actions += build_actions(chunk, prefix=prefix, key=key, device_id=up.device_id,
-                                 received_ms=up.send_ms)
+        built = build_actions(chunk, prefix=prefix, key=key, device_id=up.device_id, received_ms=up.send_ms)
+        label_hits(built, hit_classes(up.body, chunk, "protobuf"), f"{prefix}-hits-")   # as the indexer does
+        actions += built
     helpers.bulk(es, actions, refresh="wait_for", chunk_size=5000)
 
     hit_docs = [a["_source"] for a in actions if a["_index"].startswith(f"{prefix}-hits-")]
@@ -142,6 +145,9 @@ def index_network(es, prefix: str, key: str, now_ms: int, *, n_phones: int = 15,
                                           "n_events", "live_s", "state")}
                    for d in expo_docs],
     )
+    for d in hit_docs:
+        if d.get("morphology"):
+            net.hits_by_class[d["morphology"]] = net.hits_by_class.get(d["morphology"], 0) + 1
     net.candidates = _shower_candidates(result, hit_docs, pseudonyms, now_ms)
     retracted = dict(net.candidates[0]) if net.candidates else None
     if retracted is not None:

@@ -42,6 +42,7 @@ def test_home_draws_map_and_charts_from_this_server_only(browser, live_server, d
     assert page.locator("#map .scattergeo .point, #map .scattergeo path.point").count() == n_tiles
     page.wait_for_selector("#rates[data-rendered='1'] .scatterlayer .trace", state="attached", timeout=30_000)
     assert page.inner_text("#ov-active10") == str(len(dash.raw_ids))
+    assert page.inner_text("#cls-noise") == f"{dash.hits_by_class['noise']:,}"
     assert page.locator("#latest-table tbody tr").count() == len(dash.candidates)
     # it keeps itself live: a poll of the JSON endpoints arrives after the first paint
     with page.expect_response(lambda r: "/api/dash/overview" in r.url and r.status == 200, timeout=10_000):

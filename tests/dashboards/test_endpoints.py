@@ -36,6 +36,14 @@ def test_overview_counts_match_the_indexed_network(client, dash):
     assert ov["candidates_total"] == len(dash.candidates)  # neither the retracted nor the hidden one
 
 
+def test_overview_counts_hits_per_morphology_class(client, dash):
+    """Network-wide counts per class as indexed, every class named (0 when none)."""
+    ov = _get(client, "/api/dash/overview")
+    truth = {name: dash.hits_by_class.get(name, 0) for name in ("spot", "track", "worm", "noise")}
+    assert ov["hits_by_class"] == truth and ov["hits_by_class_24h"] == truth   # the network is 30 min old
+    assert 0 < sum(truth.values()) < dash.n_hits      # zero-bias samples have no class
+
+
 @pytest.mark.parametrize("span,buckets,bucket_ms", [("24h", 96, 900_000), ("7d", 168, 3_600_000)])
 def test_rates_sum_the_exposure_blocks_of_each_bucket(client, dash, span, buckets, bucket_ms):
     r = _get(client, f"/api/dash/rates?span={span}")

@@ -192,6 +192,8 @@
         setText("ov-active10", int(ov.active_phones_10m)); setText("ov-active24", int(ov.active_phones_24h));
         setText("ov-hits24", int(ov.hits_24h)); setText("ov-exposure", num(ov.exposure_hours_total, 1));
         setText("ov-candidates", int(ov.candidates_total));
+        var by = ov.hits_by_class_24h || {};
+        ["spot", "track", "worm", "noise"].forEach(function (k) { setText("cls-" + k, int(by[k])); });
       },
       rates: function (r) {
         drawSeries("rates", r.t_ms, r.hits_per_min, "hits / min", {t_ms: r.t_ms, values: r.phones}, "phones live");
