@@ -120,8 +120,10 @@ class Findings:
         return bool(self.silent or self.new_flags)
 
 
-def _silence(claim: PhoneClaim, watch: PhoneWatch, last: dt.datetime | None, since: dt.datetime,
-             now: dt.datetime, cfg: NotifyConfig) -> str | None:
+def _silence(watch: PhoneWatch, last: dt.datetime | None, since: dt.datetime, now: dt.datetime,
+             cfg: NotifyConfig) -> str | None:
+    """Why the phone counts as silent now (its last upload at ``last``; the owner opted in at
+    ``since``), or None."""
     quiet_for = dt.timedelta(hours=cfg.silent_hours)
     if last is None or now - last < quiet_for or watch.silence_noted_for == last or last + quiet_for < since:
         return None
@@ -137,7 +139,7 @@ def findings(claim: PhoneClaim, watch: PhoneWatch, subscribed_since: dt.datetime
     last = uploads.aggregate(last=Max("received_at"))["last"]
     found = phones.phone_health(uploads, now).flags
     known = set(watch.flags)
-    return Findings(_silence(claim, watch, last, subscribed_since, now, cfg), last, found,
+    return Findings(_silence(watch, last, subscribed_since, now, cfg), last, found,
                     [f for f in found if f.code not in known])
 
 

@@ -13,8 +13,11 @@ each, ingest.synthetic) are stored as pending uploads in a fresh SQLite database
 Each target gets fresh indices (own prefix, same templates). After `--warmup` untimed rounds of
 all three (a freshly started node runs its first ~30 s at a third to a half of its speed), runs repeat with the order of
 the targets rotating per repeat; medians are reported as hits (events) per second, with the
-indexer / raw bulk ratio of each repeat and the indexer with / without classification. Everything
-created is deleted at the end.
+indexer / raw bulk ratio of each repeat and the indexer with / without classification. Beside
+them, the CPU time (this process's, so less sensitive to the neighbours' load) the indexer's
+per-upload preparation (decode + documents, with and without the classification) takes per
+event, the median of `--repeats` passes over all uploads. Everything created is deleted at the
+end.
 
     .venv/bin/python bench/indexer.py [--uploads 200] [--repeats 3] [--warmup 2]
 """
@@ -118,6 +121,29 @@ def prebuilt_actions(prefix: str) -> list[dict]:
     return [a for row in rows for a in helper.prepare(row).actions]
 
 
+def prepare_cpu_us(prefix: str, repeats: int) -> dict[str, float]:
+    """CPU microseconds per event of Indexer.prepare over every stored upload, with and without
+    the morphology classification (median of `repeats` passes each, alternating)."""
+    from indexer.worker import Indexer, IndexerConfig
+    from ingest.models import Upload
+
+    rows = list(Upload.objects.order_by("id").values("id", "device_id", "body", "received_at", "run_id", "camera_id",
+                                                      "crayfis_version", "crayfis_version_code", "attempts",
+                                                      "payload_format"))
+    helpers = {"with": Indexer(None, IndexerConfig.from_settings(prefix=prefix, morphology=True)),
+               "without": Indexer(None, IndexerConfig.from_settings(prefix=prefix, morphology=False))}
+    times: dict[str, list[float]] = {name: [] for name in helpers}
+    events = 0
+    for _ in range(repeats):
+        for name, helper in helpers.items():
+            t0, n = time.process_time(), 0
+            for row in rows:
+                n += len(helper.prepare(row).hit_times)
+            times[name].append((time.process_time() - t0) / n * 1e6)
+            events = n
+    return {name: statistics.median(v) for name, v in times.items()} | {"events": events}
+
+
 def run_raw_bulk(es, actions: list[dict], bulk_bytes: int) -> float:
     t0 = time.perf_counter()
     for _ok, item in streaming_bulk(es, actions, chunk_size=10_000, max_chunk_bytes=bulk_bytes,
@@ -173,6 +199,9 @@ def main() -> None:
         print(f"{args.uploads} pending uploads, {n_events} events; ES {settings.CRAYFIS_ES_URL}", flush=True)
         tag = uuid.uuid4().hex[:6]
         actions = prebuilt_actions(f"bench{tag}raw")
+        cpu = prepare_cpu_us(f"bench{tag}cpu", args.repeats)
+        print(f"prepare CPU per event: {cpu['with']:.2f} us with classification, {cpu['without']:.2f} us "
+              f"without", flush=True)
         bodies = ndjson_bodies([dict(a, _index=a["_index"].replace(f"bench{tag}raw", f"bench{tag}nd"))
                                 for a in actions], bulk_bytes)
         print(f"{len(actions)} documents per target", flush=True)
@@ -214,6 +243,7 @@ def main() -> None:
                    "ratio_vs_ndjson": med["indexer"] / med["ndjson"],
                    "ratio_vs_raw_bulk_per_run": [i / r for i, r in zip(rates["indexer"], rates["raw_bulk"])],
                    "ratio_with_vs_without_morphology": med["indexer"] / med["indexer_plain"],
+                   "prepare_cpu_us_per_event": cpu,
                    "ratio_with_vs_without_morphology_per_run": [
                        i / p for i, p in zip(rates["indexer"], rates["indexer_plain"])],
                    "warmup_events_per_s": warmup}
