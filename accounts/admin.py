@@ -1,12 +1,22 @@
-"""Admin: app-code links, registered devices, phone claims (resolving a contested phone), and both
-key kinds (created keys shown once, revocation final), via djangorestframework-api-key's
-APIKeyModelAdmin."""
+"""Admin: app-code links, registered devices, phone claims (resolving a contested phone), both
+key kinds (created keys shown once, revocation final, via djangorestframework-api-key's
+APIKeyModelAdmin), and the e-mails to owners with their attempts and opt-ins."""
 from django.contrib import admin, messages
+from django.utils import timezone
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from accounts import pairing, trust
-from accounts.models import AccountAppCode, DeviceAPIKey, PhoneClaim, RegisteredDevice, ScientistAPIKey
+from accounts.models import (
+    AccountAppCode,
+    DeviceAPIKey,
+    OwnerMessage,
+    OwnerMessageAttempt,
+    PhoneClaim,
+    PhoneMailSubscription,
+    RegisteredDevice,
+    ScientistAPIKey,
+)
 
 # The library's own concrete APIKey model is unused here: hide it so nobody issues a key that
 # no endpoint accepts.
@@ -68,3 +78,47 @@ class PhoneClaimAdmin(admin.ModelAdmin):
             pairing.confirm(device_id, user_id)
         trust.earn_by_history(d for d, _ in devices)   # a paired device may now meet the history rule
         self.message_user(request, f"confirmed {len(devices)} owner(s)", messages.SUCCESS)
+
+
+class OwnerMessageAttemptInline(admin.TabularInline):
+    model = OwnerMessageAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ("at", "duration_ms", "ok", "error")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(OwnerMessage)
+class OwnerMessageAdmin(admin.ModelAdmin):
+    """Every e-mail the notifier wrote to an owner (manage.py notify_owners), with every attempt
+    to send it. "Retry now" makes a given-up or waiting message due at once."""
+
+    list_display = ("subject", "user", "day", "to_email", "attempts", "sent_at", "gave_up", "short_error")
+    list_filter = ("gave_up", "day")
+    search_fields = ("subject", "user__username", "to_email")
+    readonly_fields = ("user", "claim", "day", "kinds", "to_email", "subject", "body", "unsubscribe_url",
+                       "created_at", "attempts", "next_attempt_at", "sent_at", "gave_up", "last_error")
+    inlines = (OwnerMessageAttemptInline,)
+    actions = ("retry_now",)
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="last error")
+    def short_error(self, obj):
+        return (obj.last_error or "")[:80]
+
+    @admin.action(description="Retry now")
+    def retry_now(self, request, queryset):
+        n = queryset.filter(sent_at__isnull=True).update(gave_up=False, next_attempt_at=timezone.now())
+        self.message_user(request, f"{n} message(s) due now", messages.SUCCESS)
+
+
+@admin.register(PhoneMailSubscription)
+class PhoneMailSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ("user", "active", "changed_at")
+    list_filter = ("active",)
+    search_fields = ("user__username",)
+    raw_id_fields = ("user",)

@@ -21,3 +21,8 @@ class RegisterDeviceForm(forms.Form):
 
 class KeyNameForm(forms.Form):
     name = forms.CharField(max_length=50, required=False)
+
+
+class PhoneMailForm(forms.Form):
+    email = forms.EmailField(required=False)
+    active = forms.BooleanField(required=False)

@@ -116,3 +116,72 @@ class ClaimDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.claim_id} {self.day} {self.cell or '-'}"
+
+
+class PhoneMailSubscription(models.Model):
+    """An account's opt-in to e-mails about its phones (silence, new flags). `changed_at` is when
+    it was last switched on or off: a phone that fell silent before the owner opted in is not
+    announced."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="phone_mail")
+    active = models.BooleanField(default=True)
+    changed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user}: {'on' if self.active else 'off'}"
+
+
+class PhoneWatch(models.Model):
+    """What the notifier last settled about one claim: the flags already announced (or seen
+    before the owner opted in), and the last upload whose silence was announced."""
+
+    claim = models.OneToOneField(PhoneClaim, on_delete=models.CASCADE, related_name="watch")
+    flags = models.JSONField(default=list, help_text="codes of the flags the owner knows of")
+    silence_noted_for = models.DateTimeField(null=True, blank=True,
+                                             help_text="receive time of the last upload before the announced silence")
+
+    def __str__(self) -> str:
+        return f"watch on claim {self.claim_id}"
+
+
+class OwnerMessage(models.Model):
+    """One e-mail to an owner about one phone, at most one per phone per day (UTC). Kept whatever
+    becomes of it; the worker retries it with capped backoff (accounts/notify.py)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="phone_messages")
+    claim = models.ForeignKey(PhoneClaim, on_delete=models.CASCADE, related_name="messages")
+    day = models.DateField()
+    kinds = models.JSONField(default=list, help_text='"silent" and/or "flagged"')
+    to_email = models.EmailField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    unsubscribe_url = models.URLField(max_length=500)
+    created_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    gave_up = models.BooleanField(default=False)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["claim", "day"], name="owner_message_claim_day_unique")]
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.subject} ({self.day})"
+
+
+class OwnerMessageAttempt(models.Model):
+    """One attempt to send an OwnerMessage, kept whatever its outcome (for operators)."""
+
+    message = models.ForeignKey(OwnerMessage, on_delete=models.CASCADE, related_name="attempt_log")
+    at = models.DateTimeField()
+    duration_ms = models.BigIntegerField()
+    ok = models.BooleanField()
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ("message", "at", "id")
+
+    def __str__(self) -> str:
+        return f"message {self.message_id} {'sent' if self.ok else 'failed'} at {self.at}"

@@ -16,8 +16,10 @@ registered). So:
 
 ``record_indexed`` is called by the indexer, in the transaction that marks uploads indexed (so
 each upload counts exactly once), and also records each claim's receive days and public cells,
-the history accounts/trust.py reads. Issue 19's owner pages build on ``phones_of`` and
-``owner_of``.
+the history accounts/trust.py reads. The owner pages (accounts/phone_views.py) list an account's
+claims (``own_claims``) and build each phone's page from ``own_uploads`` alone: the uploads under
+the claimed Device-id that carried one of the account's App-codes, the active one or an earlier
+one, whatever became of them (indexed, quarantined or waiting).
 """
 from __future__ import annotations
 
@@ -26,13 +28,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.db.models.functions import Greatest, Least
 
 from accounts.models import AccountAppCode, ClaimDay, PhoneClaim, RegisteredDevice
 from accounts.services import API_DEVICE_PREFIX
+from ingest.models import Upload
 
-__all__ = ["Arrival", "OwnPhone", "Pairing", "confirm", "owner_of", "pairing", "phones_of", "record_indexed"]
+__all__ = ["Arrival", "OwnPhone", "Pairing", "confirm", "label_of", "own_claims", "own_uploads", "owner_of",
+           "pairing", "phones_of", "record_indexed"]
 
 LABEL_CHARS = 4   # a phone is shown to its owner by the last characters of the Device-id he sent
 
@@ -174,18 +178,36 @@ def confirm(device_id: str, user_id: int) -> bool:
 
 @dataclass(frozen=True)
 class OwnPhone:
-    """A phone as its owner's page shows it: only what the owner's own uploads carried."""
+    """A phone as its owner's page shows it: only what the owner's own uploads carried.
+    ``claim_id`` names its owner pages (/accounts/phones/<claim_id>/)."""
 
     label: str
     uploads: int
     hits: int
     first_seen_at: dt.datetime
     last_seen_at: dt.datetime
+    claim_id: int = 0
+
+
+def label_of(device_id: str) -> str:
+    """How an owner's pages name a phone: the end of the Device-id its uploads sent."""
+    return "…" + device_id[-LABEL_CHARS:]
+
+
+def own_claims(user) -> QuerySet[PhoneClaim]:
+    """The account's claims on phones (not JSON detectors), latest first."""
+    return (PhoneClaim.objects.filter(user=user).exclude(device_id__startswith=API_DEVICE_PREFIX)
+            .order_by("-last_seen_at", "id"))
 
 
 def phones_of(user) -> list[OwnPhone]:
     """The phones (not JSON detectors) this account's App-codes were sent from, latest first."""
-    claims = (PhoneClaim.objects.filter(user=user).exclude(device_id__startswith=API_DEVICE_PREFIX)
-              .order_by("-last_seen_at", "id"))
-    return [OwnPhone(label="…" + c.device_id[-LABEL_CHARS:], uploads=c.uploads, hits=c.hits,
-                     first_seen_at=c.first_seen_at, last_seen_at=c.last_seen_at) for c in claims]
+    return [OwnPhone(label=label_of(c.device_id), uploads=c.uploads, hits=c.hits, first_seen_at=c.first_seen_at,
+                     last_seen_at=c.last_seen_at, claim_id=c.pk) for c in own_claims(user)]
+
+
+def own_uploads(claim: PhoneClaim) -> QuerySet[Upload]:
+    """Every upload under the claim's Device-id that carried one of its account's App-codes
+    (active or replaced), whatever its status; the body deferred."""
+    codes = AccountAppCode.objects.filter(user_id=claim.user_id).values("app_code__code")
+    return Upload.objects.filter(device_id=claim.device_id, app_code__in=codes).defer("body")

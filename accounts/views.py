@@ -1,4 +1,5 @@
-"""Account pages: sign up, the account page, app codes, JSON API devices and keys.
+"""Account pages: sign up, the account page, app codes, JSON API devices and keys, the switch of
+the e-mails about one's phones (the phone pages themselves are in accounts/phone_views.py).
 
 The account page shows an owner's phones only as his own uploads described them
 (accounts/pairing.py ``phones_of``): no public pseudonym, nothing another account's uploads sent.
@@ -13,6 +14,7 @@ locked out after repeated failures by django-axes (accounts/lockout.py).
 """
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -20,7 +22,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import keys, pairing, services
+from accounts import keys, notify, pairing, services
 from accounts.forms import KeyNameForm, RegisterDeviceForm, SignUpForm
 from accounts.models import RegisteredDevice
 from api.throttles import SignUpThrottle, retry_after
@@ -63,6 +65,8 @@ def _page(request, *, new_key: str | None = None, new_key_for: str | None = None
         "read_keys": user.read_api_keys.order_by("-created"),
         "new_key": new_key,
         "new_key_for": new_key_for,
+        "mail_on": notify.subscribed(user),
+        "silent_hours": settings.CRAYFIS_NOTIFY_SILENT_HOURS,
     }
     response = render(request, "accounts/home.html", context, status=status)
     add_never_cache_headers(response)

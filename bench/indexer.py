@@ -2,8 +2,10 @@
 
 In one run, on the embedded node (CRAYFIS_ES_URL): `--uploads` realistic DataChunks (150 events
 each, ingest.synthetic) are stored as pending uploads in a fresh SQLite database, then
-  indexer   Indexer.run(once=True): claim, decode, build documents, bulk create (indexer.bulk),
-            mark indexed, touched buckets, devices (the whole path, timed end to end);
+  indexer   Indexer.run(once=True): claim, decode, build documents, classify every hit's shape
+            (indexer/morphology.py), bulk create (indexer.bulk), mark indexed, touched buckets,
+            devices (the whole path, timed end to end);
+  indexer_plain  the same with the classification off (CRAYFIS_INDEXER_MORPHOLOGY): what it costs;
   raw bulk  the same documents, built beforehand (not timed), sent with the same client and
             chunking through elasticsearch.helpers.streaming_bulk;
   ndjson    the same documents pre-serialized to NDJSON bodies (not timed) and POSTed with
@@ -11,7 +13,11 @@ each, ingest.synthetic) are stored as pending uploads in a fresh SQLite database
 Each target gets fresh indices (own prefix, same templates). After `--warmup` untimed rounds of
 all three (a freshly started node runs its first ~30 s at a third to a half of its speed), runs repeat with the order of
 the targets rotating per repeat; medians are reported as hits (events) per second, with the
-indexer / raw bulk ratio of each repeat. Everything created is deleted at the end.
+indexer / raw bulk ratio of each repeat and the indexer with / without classification. Beside
+them, the CPU time (this process's, so less sensitive to the neighbours' load) the indexer's
+per-upload preparation (decode + documents, with and without the classification) takes per
+event, the median of `--repeats` passes over all uploads. Everything created is deleted at the
+end.
 
     .venv/bin/python bench/indexer.py [--uploads 200] [--repeats 3] [--warmup 2]
 """
@@ -93,12 +99,13 @@ def count_hits(es, prefix: str) -> int:
     return es.count(index=f"{prefix}-hits-*", ignore_unavailable=True)["count"]
 
 
-def run_indexer(es, prefix: str, batch: int) -> tuple[float, int]:
+def run_indexer(es, prefix: str, batch: int, morphology: bool) -> tuple[float, int]:
     from indexer.worker import Indexer, IndexerConfig
     from ingest.models import Upload
 
     Upload.objects.update(status="pending", claim_owner=None, claim_until_ms=None, attempts=0)
-    indexer = Indexer(es, IndexerConfig.from_settings(prefix=prefix, batch=batch), owner=f"bench-{prefix}")
+    config = IndexerConfig.from_settings(prefix=prefix, batch=batch, morphology=morphology)
+    indexer = Indexer(es, config, owner=f"bench-{prefix}")
     t0 = time.perf_counter()
     totals = indexer.run(once=True, log_every_s=3600)
     return time.perf_counter() - t0, totals.hits
@@ -113,6 +120,29 @@ def prebuilt_actions(prefix: str) -> list[dict]:
                                                  "crayfis_version", "crayfis_version_code", "attempts",
                                                  "payload_format")
     return [a for row in rows for a in helper.prepare(row).actions]
+
+
+def prepare_cpu_us(prefix: str, repeats: int) -> dict[str, float]:
+    """CPU microseconds per event of Indexer.prepare over every stored upload, with and without
+    the morphology classification (median of `repeats` passes each, alternating)."""
+    from indexer.worker import Indexer, IndexerConfig
+    from ingest.models import Upload
+
+    rows = list(Upload.objects.order_by("id").values("id", "device_id", "body", "received_at", "run_id", "camera_id",
+                                                      "crayfis_version", "crayfis_version_code", "attempts",
+                                                      "payload_format"))
+    helpers = {"with": Indexer(None, IndexerConfig.from_settings(prefix=prefix, morphology=True)),
+               "without": Indexer(None, IndexerConfig.from_settings(prefix=prefix, morphology=False))}
+    times: dict[str, list[float]] = {name: [] for name in helpers}
+    events = 0
+    for _ in range(repeats):
+        for name, helper in helpers.items():
+            t0, n = time.process_time(), 0
+            for row in rows:
+                n += len(helper.prepare(row).hit_times)
+            times[name].append((time.process_time() - t0) / n * 1e6)
+            events = n
+    return {name: statistics.median(v) for name, v in times.items()} | {"events": events}
 
 
 def run_raw_bulk(es, actions: list[dict], bulk_bytes: int) -> float:
@@ -170,6 +200,9 @@ def main() -> None:
         print(f"{args.uploads} pending uploads, {n_events} events; ES {settings.CRAYFIS_ES_URL}", flush=True)
         tag = uuid.uuid4().hex[:6]
         actions = prebuilt_actions(f"bench{tag}raw")
+        cpu = prepare_cpu_us(f"bench{tag}cpu", args.repeats)
+        print(f"prepare CPU per event: {cpu['with']:.2f} us with classification, {cpu['without']:.2f} us "
+              f"without", flush=True)
         bodies = ndjson_bodies([dict(a, _index=a["_index"].replace(f"bench{tag}raw", f"bench{tag}nd"))
                                 for a in actions], bulk_bytes)
         print(f"{len(actions)} documents per target", flush=True)
@@ -178,21 +211,21 @@ def main() -> None:
         # slow whichever target runs beside them.
         gc.collect()
         gc.freeze()
-        rates: dict[str, list[float]] = {"indexer": [], "raw_bulk": [], "ndjson": []}
-        warmup: dict[str, list[float]] = {"indexer": [], "raw_bulk": [], "ndjson": []}
-        names = ("indexer", "raw_bulk", "ndjson")
+        names = ("indexer", "indexer_plain", "raw_bulk", "ndjson")
+        rates: dict[str, list[float]] = {name: [] for name in names}
+        warmup: dict[str, list[float]] = {name: [] for name in names}
         # Warm-up rounds (untimed in the medians): a freshly started node indexes at a third to a
         # half of its speed for its first ~30 s (JIT), and whichever target ran first paid for it.
         # Then the order rotates per repeat, so no target always runs first or right after the same one.
         for r in range(-args.warmup, args.repeats):
-            order = names[r % 3:] + names[:r % 3] if r >= 0 else names
+            order = names[r % len(names):] + names[:r % len(names)] if r >= 0 else names
             for name in order:
-                prefix = {"indexer": f"bench{tag}ix{r % 100}", "raw_bulk": f"bench{tag}raw",
-                          "ndjson": f"bench{tag}nd"}[name]
+                prefix = {"indexer": f"bench{tag}ix{r % 100}", "indexer_plain": f"bench{tag}ip{r % 100}",
+                          "raw_bulk": f"bench{tag}raw", "ndjson": f"bench{tag}nd"}[name]
                 drop(es, prefix)
                 ensure_templates(es, prefix, replicas=0)
-                if name == "indexer":
-                    dt, hits = run_indexer(es, prefix, batch)
+                if name in ("indexer", "indexer_plain"):
+                    dt, hits = run_indexer(es, prefix, batch, morphology=name == "indexer")
                     assert hits == n_events, (hits, n_events)
                 elif name == "raw_bulk":
                     dt = run_raw_bulk(es, actions, bulk_bytes)
@@ -210,6 +243,10 @@ def main() -> None:
                    "ratio_vs_raw_bulk": med["indexer"] / med["raw_bulk"],
                    "ratio_vs_ndjson": med["indexer"] / med["ndjson"],
                    "ratio_vs_raw_bulk_per_run": [i / r for i, r in zip(rates["indexer"], rates["raw_bulk"])],
+                   "ratio_with_vs_without_morphology": med["indexer"] / med["indexer_plain"],
+                   "prepare_cpu_us_per_event": cpu,
+                   "ratio_with_vs_without_morphology_per_run": [
+                       i / p for i, p in zip(rates["indexer"], rates["indexer_plain"])],
                    "warmup_events_per_s": warmup}
         print(json.dumps(summary, indent=1))
         if args.json:

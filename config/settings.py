@@ -201,6 +201,9 @@ CRAYFIS_INDEXER_BACKOFF_MAX_S = env_float("CRAYFIS_INDEXER_BACKOFF_MAX_S", 30.0)
 CRAYFIS_INDEXER_BULK_BYTES = env_int("CRAYFIS_INDEXER_BULK_BYTES", 8 * 1024 * 1024)
 CRAYFIS_INDEXER_MAX_ATTEMPTS = env_int("CRAYFIS_INDEXER_MAX_ATTEMPTS", 8)
 CRAYFIS_INGEST_BUCKET_MS = env_int("CRAYFIS_INGEST_BUCKET_MS", 60_000)
+# Classify every hit's shape (spot, track, worm, noise: docs/morphology.md) into its document's
+# `morphology` field; off only to measure what the classification costs (bench/indexer.py).
+CRAYFIS_INDEXER_MORPHOLOGY = env_bool("CRAYFIS_INDEXER_MORPHOLOGY", True)
 
 # --- Dashboards (dashboards/ app) -------------------------------------------------------------
 # Answers are cached this many seconds (every visitor polls; 0 disables the cache).
@@ -331,6 +334,50 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     },
 }
+
+# --- Data quality, owner pages, owner notifications (quality/, accounts/; docs/volunteers.md) ------
+INSTALLED_APPS += ["quality"]
+# A phone is judged on its uploads received in the last WINDOW_H hours; the rate rule needs
+# MIN_LIVE_H live hours there. Flags (crayfis/quality.py): hits per live hour above HOT_FACTOR
+# times the network's median; the app's darkness check refusing more than MAX_QUALITY_FAIL of
+# the frames, or frames brighter than COVERED_MAX_MEAN (the app's own facedown cut) or noisier
+# than COVERED_MAX_STD (a covered sensor's dark noise is a few units); more than MAX_NO_FIX of
+# the exposure blocks without a position, or fixes worse than MAX_GPS_ACCURACY_M on average;
+# events dated more than MAX_CLOCK_LEAD_S after their upload arrived; exposure blocks of
+# MIN_BLOCK_S or less on average (the app's are 180 s); data more than CALIBRATION_MAX_AGE_H
+# after the phone's last calibration.
+CRAYFIS_QUALITY_WINDOW_H = env_float("CRAYFIS_QUALITY_WINDOW_H", 24.0)
+CRAYFIS_QUALITY_MIN_LIVE_H = env_float("CRAYFIS_QUALITY_MIN_LIVE_H", 0.5)
+CRAYFIS_QUALITY_HOT_FACTOR = env_float("CRAYFIS_QUALITY_HOT_FACTOR", 2.5)
+CRAYFIS_QUALITY_MAX_QUALITY_FAIL = env_float("CRAYFIS_QUALITY_MAX_QUALITY_FAIL", 0.5)
+CRAYFIS_QUALITY_COVERED_MAX_MEAN = env_float("CRAYFIS_QUALITY_COVERED_MAX_MEAN", 10.0)
+CRAYFIS_QUALITY_COVERED_MAX_STD = env_float("CRAYFIS_QUALITY_COVERED_MAX_STD", 5.0)
+CRAYFIS_QUALITY_MAX_NO_FIX = env_float("CRAYFIS_QUALITY_MAX_NO_FIX", 0.5)
+CRAYFIS_QUALITY_MAX_GPS_ACCURACY_M = env_float("CRAYFIS_QUALITY_MAX_GPS_ACCURACY_M", 100.0)
+CRAYFIS_QUALITY_MAX_CLOCK_LEAD_S = env_float("CRAYFIS_QUALITY_MAX_CLOCK_LEAD_S", 60.0)
+CRAYFIS_QUALITY_MIN_BLOCK_S = env_float("CRAYFIS_QUALITY_MIN_BLOCK_S", 60.0)
+CRAYFIS_QUALITY_CALIBRATION_MAX_AGE_H = env_float("CRAYFIS_QUALITY_CALIBRATION_MAX_AGE_H", 48.0)
+# The worker (manage.py notify_owners) summarizes new uploads BATCH at a time and re-evaluates
+# every device's flags (the admin's) every REFRESH_S; an owner's page summarizes at most
+# PAGE_SUMMARIES of the phone's uploads the worker has not reached yet, per view.
+CRAYFIS_QUALITY_BATCH = env_int("CRAYFIS_QUALITY_BATCH", 200)
+CRAYFIS_QUALITY_REFRESH_S = env_float("CRAYFIS_QUALITY_REFRESH_S", 600.0)
+CRAYFIS_QUALITY_PAGE_SUMMARIES = env_int("CRAYFIS_QUALITY_PAGE_SUMMARIES", 500)
+# Owner pages (/accounts/phones/): uploads per page of the upload list, events per gallery page.
+CRAYFIS_OWNER_UPLOADS_PAGE = env_int("CRAYFIS_OWNER_UPLOADS_PAGE", 50)
+CRAYFIS_OWNER_GALLERY_PAGE = env_int("CRAYFIS_OWNER_GALLERY_PAGE", 24)
+# Owner notifications (opt-in per account): an e-mail when a phone that was sending goes
+# SILENT_HOURS without an upload carrying the owner's code, or gets a new flag; at most one
+# per phone per day (UTC), sent by the worker every POLL_S from FROM_EMAIL, links under
+# BASE_URL (the site as the owner reaches it), retried with capped exponential backoff
+# (RETRY_MIN_S doubling up to RETRY_MAX_S) until MAX_ATTEMPTS.
+CRAYFIS_NOTIFY_SILENT_HOURS = env_float("CRAYFIS_NOTIFY_SILENT_HOURS", 24.0)
+CRAYFIS_NOTIFY_FROM_EMAIL = env_str("CRAYFIS_NOTIFY_FROM_EMAIL", "crayfis-phones@localhost")
+CRAYFIS_NOTIFY_BASE_URL = env_str("CRAYFIS_NOTIFY_BASE_URL", "http://127.0.0.1:8000")
+CRAYFIS_NOTIFY_POLL_S = env_float("CRAYFIS_NOTIFY_POLL_S", 60.0)
+CRAYFIS_NOTIFY_MAX_ATTEMPTS = env_int("CRAYFIS_NOTIFY_MAX_ATTEMPTS", 8)
+CRAYFIS_NOTIFY_RETRY_MIN_S = env_float("CRAYFIS_NOTIFY_RETRY_MIN_S", 60.0)
+CRAYFIS_NOTIFY_RETRY_MAX_S = env_float("CRAYFIS_NOTIFY_RETRY_MAX_S", 3600.0)
 
 # --- Continuous search (search/ app: manage.py search_continuously) ------------------------------
 INSTALLED_APPS += ["search"]

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from crayfis.definition import DAY_MS, HOUR_MS, MINUTE_MS
-from crayfis.es.candidates import selection
+from crayfis.es.candidates import BACKGROUND_FIELDS, selection
 from crayfis.es.partial import is_partial, search_timeout
+from crayfis.morphology.rules import CLASS_NAMES
 from dashboards import indices
 from dashboards.public_positions import published_point
 
@@ -117,7 +118,8 @@ def _buckets(resp: dict, name: str) -> list[dict]:
 # --- / -----------------------------------------------------------------------------------
 
 def overview(es, prefix: str, now_ms: int) -> dict:
-    """Headline numbers: active phones (10 min, 24 h), hits, exposure hours, candidates."""
+    """Headline numbers: active phones (10 min, 24 h), hits (and per morphology class), exposure
+    hours, candidates."""
     searches = [
         Search(indices.exposures(prefix), {
             "size": 0, "track_total_hits": True,
@@ -129,13 +131,14 @@ def overview(es, prefix: str, now_ms: int) -> dict:
                              "aggs": {"n": {"cardinality": {"field": "device"}}}}}}),
         Search(indices.hits(prefix), {
             "size": 0, "track_total_hits": True,
-            "aggs": {"day": {"filter": _range("t_ms", now_ms - DAY_MS, now_ms)}}}),
+            "aggs": {"day": {"filter": _range("t_ms", now_ms - DAY_MS, now_ms), "aggs": {"classes": _classes()}},
+                     "classes": _classes()}}),
         Search(indices.candidates(prefix), {
             "size": 0, "track_total_hits": True, "query": selection(public_only=True)}),
     ]
     responses = msearch(es, searches)
     expo, hits, cands = responses
-    ea = expo.get("aggregations", {})
+    ea, ha = expo.get("aggregations", {}), hits.get("aggregations", {})
     return _marked({
         "now_ms": now_ms,
         "active_phones_10m": int(ea.get("now", {}).get("n", {}).get("value") or 0),
@@ -143,10 +146,22 @@ def overview(es, prefix: str, now_ms: int) -> dict:
         "phones_total": int(_value(ea, "phones")),
         "exposure_hours_total": round(_value(ea.get("data", {}), "live_s") / 3600.0, 2),
         "exposure_blocks_total": int(ea.get("data", {}).get("doc_count", 0)),
-        "hits_24h": int(hits.get("aggregations", {}).get("day", {}).get("doc_count", 0)),
+        "hits_24h": int(ha.get("day", {}).get("doc_count", 0)),
         "hits_total": _total(hits),
+        "hits_by_class_24h": _class_counts(ha.get("day", {})),
+        "hits_by_class": _class_counts(ha),
         "candidates_total": _total(cands),
     }, responses)
+
+
+def _classes() -> dict:
+    return {"terms": {"field": "morphology", "size": len(CLASS_NAMES)}}
+
+
+def _class_counts(aggs: dict) -> dict[str, int]:
+    """Hits per morphology class (every class named, 0 when none): network-wide, no phone named."""
+    found = {b["key"]: int(b["doc_count"]) for b in aggs.get("classes", {}).get("buckets", [])}
+    return {name: found.get(name, 0) for name in CLASS_NAMES}
 
 
 def _histogram(field: str, first: int, last: int, bucket: int) -> dict:
@@ -163,6 +178,8 @@ def rates(es, prefix: str, now_ms: int, span: str) -> dict:
     60 times fewer documents. Buckets are whole numbers of 180 s blocks, so a phone running
     without pause adds the same number of blocks to every bucket. The newest bucket is still
     running: it is divided by its elapsed minutes (and blocks still being recorded are missing).
+    Buckets before the first that holds data are left out, so a young network's chart spans the
+    data it has (from the bucket of its first block to now), not a flat line and then its data.
     """
     length, bucket = SPANS[span]
     last = now_ms - now_ms % bucket  # the running bucket
@@ -175,7 +192,8 @@ def rates(es, prefix: str, now_ms: int, span: str) -> dict:
                                     "phones": {"cardinality": {"field": "device"}}}}}}
     (resp,) = msearch(es, [Search(indices.exposures(prefix), body)])
     by_key = {int(b["key"]): b for b in _buckets(resp, "t")}
-    keys = list(range(first, last + 1, bucket))
+    held = [k for k, b in by_key.items() if b["doc_count"]]
+    keys = list(range(min(held, default=last), last + 1, bucket))
     per_min, phones, per_live_min, total = [], [], [], 0
     for k in keys:
         b = by_key.get(k)
@@ -241,11 +259,18 @@ def candidates(es, prefix: str, limit: int, offset: int, include_retracted: bool
 
 
 def candidate_detail(es, prefix: str, candidate_id: str) -> dict | None:
-    """One public candidate (retracted ones too: they name their successor) and the
-    multiplicity distribution of all public candidates (to set this one against)."""
+    """One public candidate (retracted ones too: they name their successor), the multiplicity
+    distribution of all public candidates, and its multiplicity against the background.
+
+    The background (null when the candidate's document has no curve): for each multiplicity m
+    from k up, Lambda(m), the accidental windows with at least m devices the search expected over
+    the span of hits it scored the candidate on, beside the public candidates observed in that
+    span with multiplicity at least m. The span is known only once the candidate is read, so this
+    part is a second round trip.
+    """
     find = {"size": 1, "query": {"bool": {"filter": [{"term": {"candidate_id": candidate_id}},
                                                      selection(include_retracted=True, public_only=True)]}},
-            "_source": CANDIDATE_SOURCE}
+            "_source": [*CANDIDATE_SOURCE, "k", *BACKGROUND_FIELDS]}
     multiplicity = {"size": 0, "track_total_hits": False, "query": selection(public_only=True),
                     "aggs": {"m": {"terms": {"field": "n_devices", "size": 500,
                                              "order": {"_key": "asc"}}}}}
@@ -255,10 +280,29 @@ def candidate_detail(es, prefix: str, candidate_id: str) -> dict | None:
     if not found["hits"]["hits"]:
         _found_nothing(responses)
         return None
-    out = public_candidate(found["hits"]["hits"][0]["_source"])
+    src = found["hits"]["hits"][0]["_source"]
+    out = public_candidate(src)
     out["multiplicity_distribution"] = [{"n_devices": int(b["key"]), "candidates": int(b["doc_count"])}
                                         for b in _buckets(mult, "m")]
-    return _marked(out, responses)
+    out["background"], seen = _background(es, prefix, src)
+    return _marked(out, [*responses, *seen])
+
+
+def _background(es, prefix: str, src: dict) -> tuple[dict | None, list[dict]]:
+    """Expected accidental windows by multiplicity (the candidate's own background curve) beside
+    the public candidates observed over the same span; and the responses it was built from."""
+    curve, start, end, k = (src.get("expected_by_multiplicity"), src.get("background_from_ms"),
+                            src.get("background_to_ms"), src.get("k"))
+    if not curve or start is None or end is None or not k:
+        return None, []
+    seen = {"size": 0, "track_total_hits": False,
+            "query": {"bool": {"filter": [selection(public_only=True), _range("t_start_ms", int(start), int(end))]}},
+            "aggs": {"m": {"terms": {"field": "multiplicity", "size": 500}}}}
+    (resp,) = msearch(es, [Search(indices.candidates(prefix), seen)])
+    counts = {int(b["key"]): int(b["doc_count"]) for b in _buckets(resp, "m")}
+    ms = list(range(int(k), int(k) + len(curve)))
+    return {"from_ms": int(start), "to_ms": int(end), "multiplicity": ms, "expected": curve,
+            "observed": [sum(n for m2, n in counts.items() if m2 >= m) for m in ms]}, [resp]
 
 
 # --- a device, the leaderboard ------------------------------------------------------------

@@ -43,6 +43,7 @@ from crayfis.wire import jsonapi
 from crayfis.wire.decode import WireDecodeError, decode_submit
 from indexer.bulk import bulk_send, create_lines
 from indexer.esjson import fast_serializers
+from indexer.morphology import hit_classes, label_hits
 from ingest.devices import pseudonym_of
 from ingest.event_window import EventWindow
 from ingest.models import Device, PreCalibration, TouchedBucket, Upload, UploadStatus
@@ -77,6 +78,7 @@ class IndexerConfig:
     max_event_age_s: int
     max_event_lead_s: int
     max_months_per_upload: int
+    morphology: bool   # classify every hit (indexer/morphology.py)
 
     @classmethod
     def from_settings(cls, **overrides) -> IndexerConfig:
@@ -89,7 +91,8 @@ class IndexerConfig:
                       bulk_bytes=s.CRAYFIS_INDEXER_BULK_BYTES, max_attempts=s.CRAYFIS_INDEXER_MAX_ATTEMPTS,
                       bucket_ms=s.CRAYFIS_INGEST_BUCKET_MS, max_event_age_s=s.CRAYFIS_INGEST_MAX_EVENT_AGE_S,
                       max_event_lead_s=s.CRAYFIS_INGEST_MAX_EVENT_LEAD_S,
-                      max_months_per_upload=s.CRAYFIS_INGEST_MAX_MONTHS_PER_UPLOAD)
+                      max_months_per_upload=s.CRAYFIS_INGEST_MAX_MONTHS_PER_UPLOAD,
+                      morphology=s.CRAYFIS_INDEXER_MORPHOLOGY)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -261,6 +264,8 @@ class Indexer:
         actions = build_actions(chunk, prefix=self.config.prefix, key=self.config.pseudonym_key,
                                 device_id=row["device_id"], received_ms=received_ms)
         hits_prefix = f"{self.config.prefix}-hits-"
+        if self.config.morphology:
+            label_hits(actions, hit_classes(bytes(row["body"]), chunk, row.get("payload_format")), hits_prefix)
         hit_times = np.fromiter((a["_source"]["t_ms"] for a in actions if a["_index"].startswith(hits_prefix)),
                                 dtype=np.int64)
         if row.get("released_at") is None:

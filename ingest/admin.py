@@ -8,6 +8,7 @@ from ingest import policy
 from ingest.devices import pseudonym_of
 from ingest.models import AppCode, Device, PreCalibration, QuarantinedUpload, TouchedBucket, Upload, UploadStatus
 from ingest.quarantine import ReleaseRefused, release
+from quality.admin import DeviceQualityMixin, FlaggedFilter, UploadFateMixin
 
 
 @admin.register(AppCode)
@@ -18,17 +19,18 @@ class AppCodeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Device)
-class DeviceAdmin(admin.ModelAdmin):
-    list_display = ("device_id", "pseudonym", "blocked", "trust", "l1_target_epm", "l1_thresh", "l1_trig_lock",
-                    "xb_period_s", "uploads_indexed", "last_upload_at")
-    list_filter = ("blocked", "trust")
+class DeviceAdmin(DeviceQualityMixin, admin.ModelAdmin):
+    list_display = ("device_id", "pseudonym", "blocked", "trust", "quality_flags", "l1_target_epm", "l1_thresh",
+                    "l1_trig_lock", "xb_period_s", "uploads_indexed", "last_upload_at")
+    list_filter = ("blocked", "trust", FlaggedFilter)
     search_fields = ("device_id", "pseudonym", "note")
     readonly_fields = ("pseudonym", "first_upload_at", "last_upload_at", "uploads_indexed", "trust",
-                       "trust_reason", "trust_changed_at", "pairing_state", "history")
+                       "trust_reason", "trust_changed_at", "pairing_state", "history", "data_quality")
     fieldsets = (
         (None, {"fields": ("device_id", "pseudonym", "blocked", "note")}),
         ("Trust (docs/security.md): change it with the actions or manage.py trust_device",
          {"fields": ("trust", "trust_reason", "trust_changed_at", "pairing_state", "history")}),
+        ("Data quality over the recent window (docs/volunteers.md)", {"fields": ("data_quality",)}),
         ("Server commands sent with every 202 (b-clients only)",
          {"fields": ("l1_target_epm", "l1_thresh", "l1_trig_lock", "xb_period_s")}),
         ("Activity", {"fields": ("first_upload_at", "last_upload_at", "uploads_indexed")}),
@@ -78,8 +80,8 @@ class DeviceAdmin(admin.ModelAdmin):
         self.message_user(request, f"unblocked {n} device(s)", messages.SUCCESS)
 
 
-class _UploadAdminBase(admin.ModelAdmin):
-    list_display = ("id", "device_id", "status", "size", "received_at", "crayfis_version", "unlinked",
+class _UploadAdminBase(UploadFateMixin, admin.ModelAdmin):
+    list_display = ("id", "device_id", "status", "fate", "size", "received_at", "crayfis_version", "unlinked",
                     "n_hits", "attempts", "short_error")
     list_filter = ("status", "unlinked", "crayfis_version")
     search_fields = ("device_id", "sha256", "run_id")
@@ -88,7 +90,7 @@ class _UploadAdminBase(admin.ModelAdmin):
     readonly_fields = ("device_id", "sha256", "size", "received_at", "remote_addr", "run_id",
                                    "camera_id", "crayfis_version", "crayfis_version_code", "app_code",
                                    "hash_code", "unlinked", "status", "claim_owner", "claim_until_ms",
-                                   "attempts", "error", "released_at", "indexed_at", "n_docs", "n_hits")
+                                   "attempts", "error", "released_at", "indexed_at", "n_docs", "n_hits", "fate")
     actions = ("requeue", "release_from_quarantine")
 
     def get_queryset(self, request):

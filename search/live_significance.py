@@ -7,6 +7,11 @@ span, divided by its live time, is the false-alarm rate per year; the p-value is
 
 The span is the hit range the pass already read around the candidate when that range is at
 least ``span_ms`` long (no second read), else [t_start - span/2, t_end + span/2], read anew.
+
+Each score also carries the background curve the public candidate page charts against the
+candidates observed (crayfis/es/candidates.py, BACKGROUND_FIELDS): Lambda(m) for m = k up to
+CURVE_BEYOND past the highest multiplicity scored, and the span of the hits it came from,
+widened to whole seconds (hit times are public to the second only).
 """
 from __future__ import annotations
 
@@ -15,14 +20,17 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from crayfis.coincidence.significance import candidate_significance, estimate_background
-from crayfis.definition import SearchParams
+from crayfis.definition import SECOND_MS, SearchParams
 from crayfis.es.candidates import Component
 from search.incremental import HitBatch, StoredCandidate
 from search.region import Interval, merge_intervals
 
+CURVE_BEYOND = 4   # the background curve runs this far past the highest multiplicity scored
+
 
 def score_components(hits: HitBatch, comps: Sequence[Component], params: SearchParams) -> list[dict]:
-    """{expected_background, p_value, false_alarm_per_year, background_span_ms} per component."""
+    """{expected_background, p_value, false_alarm_per_year, background_span_ms,
+    expected_by_multiplicity, background_from_ms, background_to_ms} per component."""
     if not comps:
         return []
     hits = hits.unique()
@@ -31,13 +39,16 @@ def score_components(hits: HitBatch, comps: Sequence[Component], params: SearchP
         return [{"expected_background": None, "p_value": None, "false_alarm_per_year": None}
                 for _ in comps]
     _, dev = np.unique(hits.device.astype(str), return_inverse=True)
+    top = max(int(mult.max()), params.min_devices) + CURVE_BEYOND
     bg = estimate_background(hits.t_ms, hits.lat, hits.lon, dev.reshape(-1).astype(np.int64),
-                             params.window_ms, params.radius_m, params.min_devices,
-                             max_multiplicity=int(mult.max()) + 1)
+                             params.window_ms, params.radius_m, params.min_devices, max_multiplicity=top)
     sig = candidate_significance(mult, bg)
-    span = int(hits.t_ms.max() - hits.t_ms.min()) + 1
+    first, last = int(hits.t_ms.min()), int(hits.t_ms.max())
+    curve = {"expected_by_multiplicity": bg.expected_windows(np.arange(params.min_devices, top + 1)).tolist(),
+             "background_from_ms": first - first % SECOND_MS,
+             "background_to_ms": last - last % SECOND_MS + SECOND_MS - 1}
     return [{"expected_background": float(sig.expected_background[i]), "p_value": float(sig.p_value[i]),
-             "false_alarm_per_year": float(sig.far_per_year[i]), "background_span_ms": span}
+             "false_alarm_per_year": float(sig.far_per_year[i]), "background_span_ms": last - first + 1, **curve}
             for i in range(len(comps))]
 
 

@@ -20,6 +20,14 @@ mapping is strict: a field outside it is refused, so the shape cannot drift.
 Readers select with ``selection``: the public pages and the read API by default show the
 continuous search's active candidates; a batch run's are read with source=batch and its job_id.
 
+Background: the continuous search also records what its significance was estimated from, for
+the public "multiplicity against the background" chart: Lambda(m), the accidental windows with
+at least m devices expected over the span of hits it used, for m = k, k + 1, ...
+(``expected_by_multiplicity``), and that span in whole seconds (``background_from_ms``,
+``background_to_ms``). These say nothing of the members. They are ``LATER_FIELDS``: an index
+created before them is given them in place (crayfis.es.templates.check_index_mapping), and a
+document written before them simply lacks the chart.
+
 Trust (docs/security.md): a document records which of its members are trusted devices
 (``trusted_devices``, ``n_trusted_devices``) and whether that makes it public: at least k trusted
 members (``is_public``). Anonymous readers, public counts and alerts see public candidates only
@@ -33,12 +41,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from crayfis.definition import SearchParams
-from crayfis.es.fields import BOOL, DATE, DOUBLE, GEO, INT, KW, LONG, STORED_TEXT
+from crayfis.es.fields import BOOL, DATE, DOUBLE, GEO, INT, KW, LONG, STORED_DOUBLES, STORED_TEXT
 from crayfis.privacy import public_cell
 
 __all__ = [
-    "ACTIVE", "BATCH", "CONTINUOUS", "CONTINUOUS_JOB_ID", "MAPPING", "MERGED", "RETRACTED",
-    "SCORE_FIELDS", "SOURCES", "TRUST_FIELDS", "UNSUPPORTED", "Component", "Lifecycle",
+    "ACTIVE", "BACKGROUND_FIELDS", "BATCH", "CONTINUOUS", "CONTINUOUS_JOB_ID", "LATER_FIELDS", "MAPPING", "MERGED",
+    "RETRACTED", "SCORE_FIELDS", "SOURCES", "TRUST_FIELDS", "UNSUPPORTED", "Component", "Lifecycle",
     "candidate_document", "document_id", "is_public", "lifecycle_fields", "selection", "trust_fields",
 ]
 
@@ -49,6 +57,8 @@ ACTIVE, RETRACTED = "active", "retracted"   # values of `status`
 MERGED, UNSUPPORTED = "merged", "unsupported"   # values of `retraction`
 SCORE_FIELDS = ("expected_background", "p_value", "false_alarm_per_year")
 TRUST_FIELDS = ("trusted_devices", "n_trusted_devices", "public")
+BACKGROUND_FIELDS = ("expected_by_multiplicity", "background_from_ms", "background_to_ms")
+LATER_FIELDS = frozenset(BACKGROUND_FIELDS)   # an older index gets these in place (module docstring)
 
 MAPPING: dict[str, Any] = {
     "dynamic": "strict",
@@ -66,6 +76,8 @@ MAPPING: dict[str, Any] = {
         "trusted_devices": KW, "n_trusted_devices": INT, "public": BOOL,
         # how unlikely it is by accident
         "expected_background": DOUBLE, "p_value": DOUBLE, "false_alarm_per_year": DOUBLE,
+        # the background it was scored against: Lambda(m) for m = k, k + 1, ... over that span
+        "expected_by_multiplicity": STORED_DOUBLES, "background_from_ms": DATE, "background_to_ms": DATE,
         # the search that found it
         "tau_ms": LONG, "radius_m": DOUBLE, "k": INT,
     },
@@ -154,13 +166,23 @@ def _finite(value) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
+def background_fields(scores: Mapping[str, Any]) -> dict[str, Any]:
+    """BACKGROUND_FIELDS from a scorer's output (null where it gave none)."""
+    curve = scores.get("expected_by_multiplicity")
+    start, end = scores.get("background_from_ms"), scores.get("background_to_ms")
+    return {"expected_by_multiplicity": None if curve is None else [_finite(v) for v in curve],
+            "background_from_ms": None if start is None else int(start),
+            "background_to_ms": None if end is None else int(end)}
+
+
 def candidate_document(candidate_id: str, found: Component, life: Lifecycle, params: SearchParams,
                        scores: Mapping[str, Any] | None, *, source: str, job_id: str,
                        trusted: Iterable[str] = ()) -> dict[str, Any]:
     """The whole `_source` of a candidate document: every field of ``MAPPING``, nothing else.
 
-    ``scores`` holds SCORE_FIELDS (missing ones are null). The exact centroid goes to `location`
-    (read by scientists only); public readers get `cell` / `cell_location`, its public cell.
+    ``scores`` holds SCORE_FIELDS and BACKGROUND_FIELDS (missing ones are null). The exact
+    centroid goes to `location` (read by scientists only); public readers get `cell` /
+    `cell_location`, its public cell.
     ``trusted`` names the trusted devices (any superset of the trusted members); a writer that
     does not know trust leaves it empty, and the candidate is then not public.
     """
@@ -180,6 +202,7 @@ def candidate_document(candidate_id: str, found: Component, life: Lifecycle, par
         "cell": cell, "cell_location": {"lat": cell_lat, "lon": cell_lon} if cell else None,
         **trust_fields(found.devices, trusted, params.min_devices),
         **{name: _finite(scores.get(name)) for name in SCORE_FIELDS},
+        **background_fields(scores),
         "tau_ms": int(params.window_ms), "radius_m": float(params.radius_m),
         "k": int(params.min_devices),
     }

@@ -17,3 +17,4 @@ DOUBLE = {"type": "double"}
 GEO = {"type": "geo_point"}
 STORED_LONGS = {"type": "long", "index": False, "doc_values": False}   # arrays kept for reading back
 STORED_TEXT = {"type": "keyword", "index": False, "doc_values": False}
+STORED_DOUBLES = {"type": "double", "index": False, "doc_values": False}   # arrays kept for reading back

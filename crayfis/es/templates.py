@@ -38,6 +38,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "n_pix": INT, "max_val": LONG, "avg": DOUBLE, "std": DOUBLE,
             "zero_bias": BOOL, "is_hit": BOOL, "pressure": FLOAT,
             "orient_x": FLOAT, "orient_y": FLOAT, "orient_z": FLOAT, "exposure_ns": LONG,
+            "morphology": KW,   # spot, track, worm or noise (indexer/morphology.py)
             **_DEVICE,
         },
     },
@@ -81,6 +82,8 @@ MAPPINGS: dict[str, dict[str, Any]] = {
     "candidates": candidates.MAPPING,
 }
 assert set(MAPPINGS) == set(KINDS)
+LATER_FIELDS: dict[str, frozenset[str]] = {"candidates": candidates.LATER_FIELDS}
+"""Per kind, fields added to its mapping after indices of it existed (check_index_mapping)."""
 
 
 def template_name(prefix: str, kind: str) -> str:
@@ -138,14 +141,24 @@ def check_index_mapping(es: Elasticsearch, prefix: str, kind: str) -> None:
 
     ``ensure_templates`` creates a missing index from the template, but an index that exists
     keeps the mapping it was created with; a writer checks before it writes, so documents never
-    go to an index that would drop or misread their fields.
+    go to an index that would drop or misread their fields. Fields added to a mapping later
+    (``LATER_FIELDS``), which older documents may lack without harm, are first added to an index
+    that matches in everything else.
     """
     index = index_for(prefix, kind)
     have = es.indices.get_mapping(index=index)[index]["mappings"]
     want = MAPPINGS[kind]
     props = have.get("properties", {})
-    differ = sorted(name for name, spec in want["properties"].items()
-                    if props.get(name, {}).get("type") != spec["type"])
+
+    def differing(present: dict) -> list[str]:
+        return sorted(name for name, spec in want["properties"].items()
+                      if present.get(name, {}).get("type") != spec["type"])
+
+    later = {name: want["properties"][name] for name in LATER_FIELDS.get(kind, ()) if name not in props}
+    if later and str(have.get("dynamic")) == str(want["dynamic"]) and set(differing(props)) == set(later):
+        es.indices.put_mapping(index=index, properties=later)
+        props = {**props, **later}
+    differ = differing(props)
     if str(have.get("dynamic")) != str(want["dynamic"]) or differ:
         raise MappingOutdated(
             f"index {index} was created with an older {kind} mapping (dynamic: {have.get('dynamic')}; "

@@ -1,6 +1,6 @@
 """What a v1.0.4 phone writes: its fixed profile and the protobuf records of one run.
 
-Records follow crayfis-wire.md sections 4-6 and are built with crayfis.wire.build. Values the
+Records follow docs/wire-protocol.md sections 4-6 and are built with crayfis.wire.build. Values the
 backend only displays (pixel values, histograms, temperatures, orientation) are plausible
 random draws; values it computes with (timestamps, positions, frame counters, live time) are
 consistent with the simulated hits and live intervals.

@@ -1,6 +1,6 @@
 """POST simulated uploads to a /submit URL concurrently, behaving like the app's uploader.
 
-Per crayfis-wire.md sections 1-2: connect timeout 2 s, read timeout 5 s; success is 200/202
+Per docs/wire-protocol.md sections 1-2: connect timeout 2 s, read timeout 5 s; success is 200/202
 with a JSON object body (anything else, including an empty or non-object body, keeps the file
 and resends the same bytes); 403 silences that device until "restart" (the end of this
 poster); no backoff in the app, so retries here are immediate up to ``max_attempts`` (a

@@ -1,6 +1,8 @@
 import pytest
 from django.core.cache import caches
 
+from tests.browser import browser  # noqa: F401  (a fixture, for the browser tests here)
+
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
@@ -8,7 +10,6 @@ def _fresh_caches():
     for cache in caches.all():
         cache.clear()
     yield
-
 
 @pytest.fixture
 def volunteer(django_user_model):

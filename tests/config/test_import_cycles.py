@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("config", "ingest", "indexer", "api", "accounts", "dashboards")
+PACKAGES = ("config", "ingest", "indexer", "api", "accounts", "dashboards", "quality")
 
 
 def _modules() -> dict[str, Path]:

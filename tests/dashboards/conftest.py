@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+from tests.browser import browser  # noqa: F401  (a fixture, for the browser tests here)
 from tests.dashboards.netdata import delete_prefix, index_network
 
 

@@ -3,17 +3,20 @@
 simulator (crayfis.sim) -> the app's DataChunk uploads -> wire decoding -> crayfis.es document
 builder -> bulk index through the project's templates. Candidates come from the simulator's
 truth (showers seen by >= 2 phones) as the coincidence search would write them, with the real
-hit ids of the indexed hits, plus one retracted candidate. The truth (raw device ids, exact
-positions, hot phones) stays here so tests can check the pages against it.
+hit ids of the indexed hits and the background curve the continuous search's scorer computes
+from the indexed hits (search/live_significance.py, k = 2), plus one retracted candidate. The
+truth (raw device ids, exact positions, hot phones) stays here so tests can check the pages
+against it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 from elasticsearch import helpers
 
-from crayfis.definition import HOUR_MS
+from crayfis.definition import HOUR_MS, SearchParams
 from crayfis.es.documents import build_actions
 from crayfis.es.templates import ensure_templates
 from crayfis.privacy import pseudonym, public_cell
@@ -21,6 +24,11 @@ from crayfis.sim.config import FleetConfig, ShowerConfig, SimConfig
 from crayfis.sim.datachunks import iter_uploads
 from crayfis.sim.network import simulate_network
 from crayfis.wire.decode import decode_submit
+from indexer.morphology import hit_classes, label_hits
+from search.incremental import HitBatch
+from search.live_significance import score_components
+
+PARAMS = SearchParams(window_ms=30, radius_m=150.0, min_devices=2)   # the candidates' search
 
 
 @dataclass
@@ -39,9 +47,19 @@ class Network:
     hit_times: np.ndarray  # t_ms of every indexed hit
     hit_devices: np.ndarray  # pseudonym of every indexed hit (same order)
     exposures: list[dict]  # (device, start_ms, end_ms, cell, cell_location) of every block
+    hits_by_class: dict[str, int] = field(default_factory=dict)  # morphology class -> hits
     candidates: list[dict] = field(default_factory=list)  # as indexed (active ones)
     retracted_id: str = ""
     hidden: dict = field(default_factory=dict)   # a candidate without k trusted members (not public)
+
+
+def _background(hit_docs: list[dict], multiplicity: int) -> dict:
+    """The scorer's background fields for a candidate of this multiplicity, over every indexed hit."""
+    located = [d for d in hit_docs if d.get("location")]
+    hits = HitBatch([d["hit_id"] for d in located], [d["device"] for d in located], [d["t_ms"] for d in located],
+                    [d["location"]["lat"] for d in located], [d["location"]["lon"] for d in located])
+    (scores,) = score_components(hits, [SimpleNamespace(multiplicity=multiplicity)], PARAMS)
+    return {k: scores[k] for k in ("expected_by_multiplicity", "background_from_ms", "background_to_ms")}
 
 
 def _shower_candidates(result, hit_docs: list[dict], pseudonyms: dict[str, str], now_ms: int) -> list[dict]:
@@ -73,6 +91,8 @@ def _shower_candidates(result, hit_docs: list[dict], pseudonyms: dict[str, str],
             "n_triggered_anchors": len(docs), "expected_background": 1.5e-4 * (1 + int(sid)),
             "p_value": 2e-7 * (1 + int(sid)), "false_alarm_per_year": 0.01 * (1 + int(sid)),
             "multiplicity": len(devices), "revision": 1, "updated_at": now_ms, "status": "active",
+            "k": PARAMS.min_devices, "tau_ms": PARAMS.window_ms, "radius_m": PARAMS.radius_m,
+            **_background(hit_docs, len(devices)),
             # every member trusted, so the candidate is public (docs/security.md)
             "trusted_devices": devices, "n_trusted_devices": len(devices), "public": True,
         })
@@ -96,8 +116,9 @@ def index_network(es, prefix: str, key: str, now_ms: int, *, n_phones: int = 15,
     actions = []
     for up in iter_uploads(result, seed):
         chunk = decode_submit(up.body, up.headers, with_pixels=False)
-        actions += build_actions(chunk, prefix=prefix, key=key, device_id=up.device_id,
-                                 received_ms=up.send_ms)
+        built = build_actions(chunk, prefix=prefix, key=key, device_id=up.device_id, received_ms=up.send_ms)
+        label_hits(built, hit_classes(up.body, chunk, "protobuf"), f"{prefix}-hits-")   # as the indexer does
+        actions += built
     helpers.bulk(es, actions, refresh="wait_for", chunk_size=5000)
 
     hit_docs = [a["_source"] for a in actions if a["_index"].startswith(f"{prefix}-hits-")]
@@ -124,6 +145,9 @@ def index_network(es, prefix: str, key: str, now_ms: int, *, n_phones: int = 15,
                                           "n_events", "live_s", "state")}
                    for d in expo_docs],
     )
+    for d in hit_docs:
+        if d.get("morphology"):
+            net.hits_by_class[d["morphology"]] = net.hits_by_class.get(d["morphology"], 0) + 1
     net.candidates = _shower_candidates(result, hit_docs, pseudonyms, now_ms)
     retracted = dict(net.candidates[0]) if net.candidates else None
     if retracted is not None:

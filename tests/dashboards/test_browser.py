@@ -2,35 +2,14 @@
 the home page draws its map and charts from this server alone and keeps polling."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from playwright import sync_api as playwright  # a dev dependency: missing = failure, not skip
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+from tests.browser import SHOTS
+from tests.browser import local_url as _local
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
-
-
-@pytest.fixture
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-def _local(live_server, settings) -> str:
-    """The live server's address as 127.0.0.1 (its default name is 'localhost')."""
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "127.0.0.1"]
-    return f"http://127.0.0.1:{urlparse(live_server.url).port}"
 
 
 def _open(browser, viewport):
@@ -52,11 +31,18 @@ def test_home_draws_map_and_charts_from_this_server_only(browser, live_server, d
     page.wait_for_selector("#map[data-rendered='1'] .geo path.land, #map[data-rendered='1'] .land",
                            state="attached", timeout=30_000)
     assert page.locator("#map .countries path, #map path.countries").count() > 0
+    # it opens on where the phones are (a network of 0.4 km), not on a continent
+    lat0, lat1 = page.evaluate("document.getElementById('map')._fullLayout.geo.lataxis.range")
+    lon0, lon1 = page.evaluate("document.getElementById('map')._fullLayout.geo.lonaxis.range")
+    assert lat1 - lat0 <= 2.0 and lon1 - lon0 <= 4.0
+    assert all(lat0 < x["cell_location"]["lat"] < lat1 and lon0 < x["cell_location"]["lon"] < lon1
+               for x in dash.exposures if x["cell_location"])
     n_tiles = len({(x["cell_location"]["lat"], x["cell_location"]["lon"]) for x in dash.exposures
                    if x["end_ms"] >= dash.now_ms - 600_000})
     assert page.locator("#map .scattergeo .point, #map .scattergeo path.point").count() == n_tiles
     page.wait_for_selector("#rates[data-rendered='1'] .scatterlayer .trace", state="attached", timeout=30_000)
     assert page.inner_text("#ov-active10") == str(len(dash.raw_ids))
+    assert page.inner_text("#cls-noise") == f"{dash.hits_by_class['noise']:,}"
     assert page.locator("#latest-table tbody tr").count() == len(dash.candidates)
     # it keeps itself live: a poll of the JSON endpoints arrives after the first paint
     with page.expect_response(lambda r: "/api/dash/overview" in r.url and r.status == 200, timeout=10_000):
@@ -67,6 +53,9 @@ def test_home_draws_map_and_charts_from_this_server_only(browser, live_server, d
     page.goto(f"{base}/candidates/{cand}/")
     page.wait_for_selector("#cand-mult[data-rendered='1'] .barlayer .trace", state="attached",
                            timeout=30_000)
+    # multiplicity against the background: observed candidates beside the expected accidental windows
+    names = page.evaluate("document.getElementById('cand-mult').data.map(t => t.name)")
+    assert names == ["observed candidates", "expected by accident"]
     page.wait_for_selector("#cand-map[data-rendered='1'] .land", state="attached", timeout=30_000)
     page.screenshot(path=str(SHOTS / "dashboard-candidate.png"), full_page=True)
 

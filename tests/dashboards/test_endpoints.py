@@ -36,10 +36,22 @@ def test_overview_counts_match_the_indexed_network(client, dash):
     assert ov["candidates_total"] == len(dash.candidates)  # neither the retracted nor the hidden one
 
 
+def test_overview_counts_hits_per_morphology_class(client, dash):
+    """Network-wide counts per class as indexed, every class named (0 when none)."""
+    ov = _get(client, "/api/dash/overview")
+    truth = {name: dash.hits_by_class.get(name, 0) for name in ("spot", "track", "worm", "noise")}
+    assert ov["hits_by_class"] == truth and ov["hits_by_class_24h"] == truth   # the network is 30 min old
+    assert 0 < sum(truth.values()) < dash.n_hits      # zero-bias samples have no class
+
+
 @pytest.mark.parametrize("span,buckets,bucket_ms", [("24h", 96, 900_000), ("7d", 168, 3_600_000)])
 def test_rates_sum_the_exposure_blocks_of_each_bucket(client, dash, span, buckets, bucket_ms):
     r = _get(client, f"/api/dash/rates?span={span}")
-    assert len(r["t_ms"]) == len(r["hits_per_min"]) == len(r["phones"]) == buckets
+    # a young network (30 minutes): the chart spans its data, from the bucket of its first
+    # data-taking block to the running bucket, not the whole span
+    first = min(x["start_ms"] for x in dash.exposures if x["state"] not in ("CALIBRATION", "PRECALIBRATION"))
+    assert r["t_ms"][0] == first - first % bucket_ms
+    assert len(r["t_ms"]) == len(r["hits_per_min"]) == len(r["phones"]) < buckets
     assert r["bucket_ms"] == bucket_ms
     assert np.all(np.diff(r["t_ms"]) == bucket_ms)
     for i, start in enumerate(r["t_ms"]):
@@ -139,6 +151,24 @@ def test_candidate_detail_counts_cell_and_multiplicity(client, dash, django_user
     assert {h["device"] for h in members} == set(truth["devices"])
     offsets = [h["t_ms"] - truth["t_start_ms"] for h in members]
     assert min(offsets) == 0 and max(offsets) == truth["t_end_ms"] - truth["t_start_ms"]
+
+
+def test_candidate_multiplicity_against_the_background(client, dash):
+    """The chart's data: per multiplicity m from k, the accidental windows with at least m phones
+    the scorer expected over its span (as stored), beside the public active candidates observed
+    in that span with at least m phones (the retracted and the hidden one not counted)."""
+    truth = dash.candidates[0]
+    bg = _get(client, f"/api/dash/candidates/{truth['candidate_id']}")["background"]
+    curve = truth["expected_by_multiplicity"]
+    assert bg["multiplicity"] == list(range(truth["k"], truth["k"] + len(curve)))
+    assert bg["expected"] == pytest.approx(curve)
+    assert curve[0] > 0 and all(a >= b for a, b in zip(curve, curve[1:]))   # fewer at higher multiplicity
+    assert (bg["from_ms"], bg["to_ms"]) == (truth["background_from_ms"], truth["background_to_ms"])
+    assert bg["from_ms"] % 1000 == 0 and bg["to_ms"] % 1000 == 999
+    in_span = [c for c in dash.candidates if bg["from_ms"] <= c["t_start_ms"] <= bg["to_ms"]]
+    assert bg["observed"] == [sum(c["multiplicity"] >= m for c in in_span) for m in bg["multiplicity"]]
+    assert bg["observed"][0] == len(dash.candidates) > 0
+    assert max(truth["multiplicity"] for truth in dash.candidates) <= bg["multiplicity"][-1]
 
 
 def test_a_candidate_that_is_not_public_is_404(client, dash):

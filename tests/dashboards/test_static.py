@@ -19,10 +19,11 @@ def test_plotly_is_served_from_the_installed_package():
 
 
 def test_world_outline_is_vendored_topojson_with_the_layers_plotly_draws():
-    found = finders.find("dashboards/vendor/topojson/world_110m.json")
-    topo = json.loads(Path(found).read_text())
-    assert topo["type"] == "Topology"
-    assert {"land", "countries", "coastlines", "ocean"} <= set(topo["objects"])
+    for scale in ("110m", "50m"):    # the world view, and a view of the phones' region
+        found = finders.find(f"dashboards/vendor/topojson/world_{scale}.json")
+        topo = json.loads(Path(found).read_text())
+        assert topo["type"] == "Topology"
+        assert {"land", "countries", "coastlines", "ocean"} <= set(topo["objects"])
 
 
 def test_templates_and_scripts_name_no_other_host():

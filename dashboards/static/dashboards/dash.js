@@ -71,21 +71,28 @@
     });
   }
 
+  /* The map opens on where the phones are: their cells' extent, padded by a quarter of it and
+   * at least MIN_PAD_DEG (about 55 km, so one cell shows its surroundings), longitudes widened by
+   * 1/cos(latitude) so the view keeps its shape; the world when there is nothing to show. Both
+   * outline files are served by this project (vendor/topojson/). */
+  var MIN_PAD_DEG = 0.5;
   function geoLayout(points) {
     var lat = {range: [-58, 78]}, lon = {range: [-180, 180]};
     if (points.length) {
       var lats = points.map(function (p) { return p.lat; }), lons = points.map(function (p) { return p.lon; });
       var la0 = Math.min.apply(null, lats), la1 = Math.max.apply(null, lats);
       var lo0 = Math.min.apply(null, lons), lo1 = Math.max.apply(null, lons);
-      var pad = Math.max(6, 0.25 * Math.max(la1 - la0, lo1 - lo0));
+      var pad = Math.max(MIN_PAD_DEG, 0.25 * Math.max(la1 - la0, lo1 - lo0));
+      var widen = 1 / Math.max(Math.cos((la0 + la1) / 2 * Math.PI / 180), 0.2);
       lat.range = [Math.max(-89, la0 - pad), Math.min(89, la1 + pad)];
-      lon.range = [Math.max(-180, lo0 - 1.6 * pad), Math.min(180, lo1 + 1.6 * pad)];
+      lon.range = [Math.max(-180, lo0 - 1.6 * pad * widen), Math.min(180, lo1 + 1.6 * pad * widen)];
     }
+    var fine = lat.range[1] - lat.range[0] < 20;   /* the phones' region: the 1:50m outlines */
     return {margin: {l: 0, r: 0, t: 0, b: 0},
-            geo: {projection: {type: "equirectangular"}, resolution: 110, lataxis: lat, lonaxis: lon,
+            geo: {projection: {type: "equirectangular"}, resolution: fine ? 50 : 110, lataxis: lat, lonaxis: lon,
                   showland: true, landcolor: "#eef1e6", showocean: true, oceancolor: "#dde9f3",
                   showcountries: true, countrycolor: "#a9b0a0", coastlinecolor: "#7d8a7a",
-                  showlakes: false, showframe: false, bgcolor: "rgba(0,0,0,0)"}};
+                  showlakes: true, lakecolor: "#dde9f3", showframe: false, bgcolor: "rgba(0,0,0,0)"}};
   }
 
   function drawMap(id, points, label) {
@@ -101,7 +108,8 @@
   function dates(tms) { return tms.map(function (t) { return new Date(t); }); }
   function drawSeries(id, tms, ys, ytitle, y2, y2title) {
     var x = dates(tms);
-    var traces = [{type: "scatter", mode: "lines", x: x, y: ys, name: ytitle, line: {color: "#1c7ed6", width: 1.5},
+    var mode = tms.length < 24 ? "lines+markers" : "lines";   /* a young network: few points, each shown */
+    var traces = [{type: "scatter", mode: mode, x: x, y: ys, name: ytitle, line: {color: "#1c7ed6", width: 1.5},
                    fill: "tozeroy", fillcolor: "rgba(28,126,214,0.12)"}];
     var layout = {xaxis: {type: "date"}, yaxis: {title: {text: ytitle}, rangemode: "tozero"}};
     if (y2) {
@@ -111,6 +119,37 @@
       layout.margin = {l: 48, r: 48, t: 8, b: 36};
     }
     plot(id, traces, layout);
+  }
+
+  /* A candidate's multiplicity against the background: per multiplicity m (at least m phones),
+   * the public candidates observed over the span the search scored it on, beside the accidental
+   * windows the background model expected there; this candidate's m marked. */
+  function drawBackground(c) {
+    var bg = c.background;
+    var labels = bg.multiplicity.map(function (m) { return "≥ " + m; });
+    var mine = bg.multiplicity.map(function (m) { return m === c.multiplicity ? "#d9480f" : "#495057"; });
+    var floor = 1e-6;
+    plot("cand-mult", [
+      {type: "bar", name: "observed candidates", x: labels, y: bg.observed, marker: {color: mine}},
+      {type: "bar", name: "expected by accident", x: labels,
+       y: bg.expected.map(function (v) { return Math.max(v, floor); }), marker: {color: "#74c0fc"},
+       text: bg.expected.map(function (v) { return sci(v); }), hoverinfo: "x+text+name"}
+    ], {barmode: "group", showlegend: true, legend: {orientation: "h", y: 1.15},
+        xaxis: {title: {text: "phones in a window (" + utc(bg.from_ms) + " to " + utc(bg.to_ms) + " UTC)"}},
+        yaxis: {title: {text: "windows"}, type: "log", exponentformat: "power"}});
+    setText("cand-mult-note", "Bars per multiplicity m: public candidates with at least m phones that began " +
+            "in the span the background was estimated on, and the windows with at least m phones that " +
+            "background alone would give there. This candidate's multiplicity is marked.");
+  }
+  function drawDistribution(c) {
+    var mult = c.multiplicity_distribution || [];
+    plot("cand-mult", [{type: "bar", x: mult.map(function (b) { return b.n_devices; }),
+                        y: mult.map(function (b) { return b.candidates; }),
+                        marker: {color: mult.map(function (b) { return b.n_devices === c.n_devices ? "#d9480f" : "#adb5bd"; })}}],
+         {xaxis: {title: {text: "phones in a candidate"}, dtick: 1},
+          yaxis: {title: {text: "candidates"},
+                  type: Math.max.apply(null, mult.map(function (b) { return b.candidates; }).concat([1])) > 50 ? "log" : "linear"}});
+    setText("cand-mult-note", "No background was recorded for this candidate: its phones among all public candidates.");
   }
 
   /* ---- shared parts ---- */
@@ -153,6 +192,8 @@
         setText("ov-active10", int(ov.active_phones_10m)); setText("ov-active24", int(ov.active_phones_24h));
         setText("ov-hits24", int(ov.hits_24h)); setText("ov-exposure", num(ov.exposure_hours_total, 1));
         setText("ov-candidates", int(ov.candidates_total));
+        var by = ov.hits_by_class_24h || {};
+        ["spot", "track", "worm", "noise"].forEach(function (k) { setText("cls-" + k, int(by[k])); });
       },
       rates: function (r) {
         drawSeries("rates", r.t_ms, r.hits_per_min, "hits / min", {t_ms: r.t_ms, values: r.phones}, "phones live");
@@ -175,13 +216,7 @@
         setText("c-far", sci(c.false_alarm_per_year)); setText("c-status", c.status || "–");
         drawMap("cand-map", c.lat === null ? [] : [{lat: c.lat, lon: c.lon, phones: c.n_devices, hits: c.n_hits}],
                 "phones");
-        var mult = c.multiplicity_distribution || [];
-        plot("cand-mult", [{type: "bar", x: mult.map(function (b) { return b.n_devices; }),
-                            y: mult.map(function (b) { return b.candidates; }),
-                            marker: {color: mult.map(function (b) { return b.n_devices === c.n_devices ? "#d9480f" : "#adb5bd"; })}}],
-             {xaxis: {title: {text: "phones in a candidate"}, dtick: 1},
-              yaxis: {title: {text: "candidates"},
-                      type: Math.max.apply(null, mult.map(function (b) { return b.candidates; }).concat([1])) > 50 ? "log" : "linear"}});
+        if (c.background) drawBackground(c); else drawDistribution(c);
       }
     },
     device: {
