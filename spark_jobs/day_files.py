@@ -1,0 +1,146 @@
+"""Hits as Parquet partitioned by UTC day, written by the tasks that read them, committed once.
+
+Each task attempt writes its rows with pyarrow under ``OUT/_temporary/<job>/<attempt>/day=D/``
+(the rows never cross into the JVM) and returns one row per file it finished. The driver holds
+the returned rows of exactly one successful attempt per task: it moves those files, and only
+those, to ``OUT/day=D/part-<task>-<n>.parquet``, writes ``_SUCCESS`` and drops ``_temporary``.
+A failed, retried or speculative attempt's files are never moved, so every hit is written once.
+
+The layout is Spark's (``day=`` directories, no day column inside the files, rows without a
+time under ``day=__HIVE_DEFAULT_PARTITION__``), so Spark, pyarrow.dataset and the coincidence
+job read it as it is. OUT is a local path or a URI pyarrow understands (s3://, hdfs://, gs://).
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyarrow import fs
+
+NULL_DAY = "__HIVE_DEFAULT_PARTITION__"
+ROW_GROUP_ROWS = 128 * 1024  # rows buffered per day before a row group is written
+WRITTEN = pa.schema([("path", pa.string()), ("day", pa.string()), ("rows", pa.int64())])
+
+
+def output_dir(uri: str) -> tuple[fs.FileSystem, str]:
+    """(filesystem, root) of a local path (made absolute) or a filesystem URI."""
+    if "://" in uri:
+        filesystem, root = fs.FileSystem.from_uri(uri)
+        return filesystem, root.rstrip("/")
+    return fs.LocalFileSystem(), os.path.abspath(uri)
+
+
+def exists(filesystem: fs.FileSystem, path: str) -> bool:
+    return filesystem.get_file_info(path).type != fs.FileType.NotFound
+
+
+def prepare(filesystem: fs.FileSystem, root: str, mode: str) -> None:
+    """``mode`` "error": refuse an existing output; "overwrite": remove it first."""
+    if not exists(filesystem, root):
+        return
+    if mode != "overwrite":
+        raise FileExistsError(f"output exists: {root} (--mode overwrite replaces it)")
+    if filesystem.get_file_info(root).type == fs.FileType.Directory:
+        filesystem.delete_dir(root)
+    else:
+        filesystem.delete_file(root)
+
+
+def day_of(t_ms: pa.Array) -> pa.Array:
+    """YYYY-MM-DD (UTC) of each Unix-ms time; NULL_DAY where there is none."""
+    days = pc.strftime(pc.cast(t_ms, pa.timestamp("ms", tz="UTC")), format="%Y-%m-%d")
+    return pc.fill_null(days, NULL_DAY)
+
+
+@dataclass
+class _DayFile:
+    writer: pq.ParquetWriter
+    path: str
+    pending: list
+    pending_rows: int = 0
+    rows: int = 0
+
+
+class DayWriters:
+    """One open Parquet file per day for one task attempt; row groups of ROW_GROUP_ROWS."""
+
+    def __init__(self, uri: str, staging: str, schema: pa.Schema):
+        self.filesystem, _ = output_dir(uri)
+        self.staging = staging
+        self.schema = schema
+        self.files: dict[str, _DayFile] = {}
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if not batch.num_rows:
+            return
+        days = day_of(batch.column("t_ms"))
+        distinct = pc.unique(days).to_pylist()
+        for day in distinct:
+            part = batch if len(distinct) == 1 else batch.filter(pc.equal(days, day))
+            f = self.files.get(day)
+            if f is None:
+                self.filesystem.create_dir(f"{self.staging}/day={day}", recursive=True)
+                path = f"{self.staging}/day={day}/part-{uuid.uuid4().hex}.parquet"
+                f = self.files[day] = _DayFile(pq.ParquetWriter(path, self.schema, filesystem=self.filesystem),
+                                               path, [])
+            f.pending.append(part)
+            f.pending_rows += part.num_rows
+            if f.pending_rows >= ROW_GROUP_ROWS:
+                self._flush(f)
+
+    def _flush(self, f: _DayFile) -> None:
+        if f.pending_rows:
+            f.writer.write_table(pa.Table.from_batches(f.pending, self.schema), row_group_size=f.pending_rows)
+            f.rows += f.pending_rows
+            f.pending, f.pending_rows = [], 0
+
+    def close(self) -> pa.RecordBatch:
+        """Finish every file; one WRITTEN row per file."""
+        for f in self.files.values():
+            self._flush(f)
+            f.writer.close()
+        days = list(self.files)
+        return pa.RecordBatch.from_arrays(
+            [pa.array([self.files[d].path for d in days], pa.string()), pa.array(days, pa.string()),
+             pa.array([self.files[d].rows for d in days], pa.int64())], schema=WRITTEN)
+
+
+def task_writer(uri: str, job_staging: str, schema: pa.Schema):
+    """The function a read task runs on its (slice number, batch) stream: write, report files."""
+
+    def write(pages: Iterator[tuple[int, pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        ctx = TaskContext.get()
+        attempt = f"task-{ctx.partitionId()}-attempt-{ctx.taskAttemptId()}" if ctx else uuid.uuid4().hex
+        writers = DayWriters(uri, f"{job_staging}/{attempt}", schema)
+        for _, page in pages:
+            writers.write(page)
+        yield writers.close()
+
+    return write
+
+
+def staging_dir(root: str) -> str:
+    return f"{root}/_temporary/{uuid.uuid4().hex}"
+
+
+def commit(filesystem: fs.FileSystem, root: str, staging: str, written: pa.Table) -> int:
+    """Move the reported files into place, write _SUCCESS, drop the staging; the rows moved."""
+    rows = 0
+    seen: dict[str, int] = {}
+    for path, day, n in zip(*(written.column(c).to_pylist() for c in ("path", "day", "rows"))):
+        k = seen.get(day, 0)
+        seen[day] = k + 1
+        filesystem.create_dir(f"{root}/day={day}", recursive=True)
+        filesystem.move(path, f"{root}/day={day}/part-{k:05d}-{os.path.basename(path)[5:]}")
+        rows += n
+    with filesystem.open_output_stream(f"{root}/_SUCCESS"):
+        pass
+    filesystem.delete_dir(f"{root}/_temporary")
+    return rows
