@@ -1,32 +1,37 @@
-"""Benchmark: reading hit documents back from Elasticsearch, the job and export against a bare client.
+"""Benchmark: reading hit documents back from Elasticsearch, the job and export against bare clients.
 
 Setup (untimed): ``--uploads`` realistic v1.0.4 DataChunks (150 events each, ingest.synthetic) are
 stored as pending uploads in a fresh SQLite database and indexed by the indexer (Indexer.run, as
-in production) under this run's own prefix, then force-merged to one segment per shard. In one
-run, under ``flock /tmp/bench.lock``, every target reads all of those hit documents:
+in production) under this run's own prefix, then force-merged to one segment per shard.
 
-  ceiling     a bare client, the fastest way this Elasticsearch (8.x core) allows as measured
-              by ``--shapes``: one point-in-time per index, doc-id slices of about a page
-              (10,000 hits) per shard, sort ``_shard_doc``, no ``track_total_hits``, in
-              parallel worker processes (urllib3, one request at a time per process), each
-              response decoded by msgspec into typed structs and then into columns (hit id,
-              device, t_ms, lat, lon). Two request shapes: the whole ``_source`` (exact
-              positions) and ``_source: false`` with doc values (``docvalue_fields``; positions
-              to ~1e-7 degrees); the best of shapes and process counts is the ceiling;
-  reader      spark_jobs.es_source.read_slices (the job's reader, compiled scanner to Arrow)
-              in the same worker processes, without Spark;
-  job read    the coincidence job's input stage on local[2]: hits_input.es_input (PIT, plan,
-              mapInArrow over the slices) persisted and counted, as the job materialises it;
-  export      spark_jobs.export_hits.export of every hit to day-partitioned Parquet.
+Timed, under /tmp/bench.lock (the script takes it): every target reads all of those documents,
+through the same plan (spark_jobs.es_source: one point-in-time per index, doc-id slices of about
+a page per shard, sort _shard_doc, no track_total_hits, no filter_path: ``--shapes`` times one
+stream of each request shape so that choice is shown, not assumed). Two groups:
 
-Each target must see the same hits (count and sum of t_ms, checked). After ``--warmup`` untimed
-rounds, ``--repeats`` rounds with the order of the targets rotating; medians, the ratio of each
-to the ceiling, and the load average before each run. ``--shapes`` first times one stream of
-each request shape (which fields, doc values or _source, filter_path) so the ceiling's choice
-is shown, not assumed. Everything created is deleted at the end.
+  the job's five columns (hit id, device, t_ms, lat, lon of the hits, zero-bias left out)
+    bare msgspec, source     worker processes (urllib3, one request at a time each) asking for
+                             the whole _source, decoding with msgspec typed structs into columns;
+    bare msgspec, doc_values the same with _source off and docvalue_fields (positions to ~1e-7 deg);
+    bare scanner             the job's reader (compiled scanner to Arrow) in the same worker
+                             processes, without Spark;
+    job read                 the coincidence job's input stage on local[2]: hits_input.es_input
+                             (plan, mapInArrow over the slices) persisted and counted, as the job
+                             materialises it;
+    job, whole               the whole coincidence job on es:// (tau 10 ms, R 500 m, k 3), for
+                             context (its hits/s counts the search too);
+  every field of every document (the export's work)
+    bare msgspec / bare scanner, every field;
+    export                   spark_jobs.export_hits.export to day-partitioned Parquet.
 
-    flock -u: the script takes /tmp/bench.lock itself for the timed part
-    .venv/bin/python bench/es_read.py [--uploads 6700] [--repeats 3] [--warmup 1] [--json out.json]
+The best bare client of a group is its ceiling; each target's ratio to it is reported. Worker
+counts from ``--workers``. Targets of a group must read the same hits (count and sum of t_ms,
+checked). After ``--warmup`` untimed rounds (a fresh Spark session's first read pays cold Python
+workers), ``--repeats`` rounds with the order of the targets rotating; medians, every run, and
+the load average before each run. Everything created is deleted at the end (``--keep PREFIX``
+reuses and keeps an index instead, for repeated runs).
+
+    .venv/bin/python bench/es_read.py [--uploads 6700] [--repeats 3] [--warmup 1] [--shapes] [--json out.json]
 """
 from __future__ import annotations
 
@@ -55,6 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from spark_jobs.es_source import EsHitsQuery, plan_read, point_in_time, raw_client, read_slices  # noqa: E402
+from spark_jobs.export_hits import export_query  # noqa: E402
 
 LOCK = "/tmp/bench.lock"
 JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
@@ -242,7 +248,8 @@ def shape_bodies(plan, shape: str) -> list[dict]:
     return out
 
 
-def run_ceiling(pool, workers: int, url: str, plan, shape: str, fields=None) -> tuple[int, int, float]:
+def run_bare(pool, workers: int, url: str, plan, shape: str, fields=None) -> tuple[int, int, float]:
+    """msgspec bare client in ``workers`` processes over the plan's slices."""
     bodies = shape_bodies(plan, shape)
     parts = [bodies[w::workers] for w in range(workers)]
     t0 = time.perf_counter()
@@ -251,7 +258,8 @@ def run_ceiling(pool, workers: int, url: str, plan, shape: str, fields=None) -> 
     return sum(r[0] for r in results), sum(r[1] for r in results), seconds
 
 
-def run_reader(pool, workers: int, q, plan) -> tuple[int, int, float]:
+def run_scanner(pool, workers: int, q, plan) -> tuple[int, int, float]:
+    """The job's reader (compiled scanner) in ``workers`` processes, without Spark."""
     parts = [list(range(w, len(plan.slices), workers)) for w in range(workers)]
     t0 = time.perf_counter()
     results = pool.starmap(reader_part, [(q, plan, part) for part in parts])
@@ -273,6 +281,19 @@ def run_job_read(spark, url: str, pattern: str) -> tuple[int, int, float]:
         t_sum = int(inp.raw.agg(F.sum("t_ms")).collect()[0][0])
         inp.raw.unpersist()
     return n, t_sum, seconds
+
+
+def run_whole_job(spark, url: str, pattern: str, out: Path) -> tuple[int, None, float]:
+    """The whole coincidence job on es:// (tau 10 ms, R 500 m, k 3): wall time, hits read."""
+    from spark_jobs.coincidence import JobConfig, run_job
+    from spark_jobs.search_tasks import SearchParams
+
+    t0 = time.perf_counter()
+    summary = run_job(spark, JobConfig(input=f"es://{pattern}", output=str(out), es_url=url,
+                                       params=SearchParams(window_ms=10, radius_m=500.0, min_devices=3)))
+    seconds = time.perf_counter() - t0
+    shutil.rmtree(out, ignore_errors=True)
+    return summary["hits_read"], None, seconds
 
 
 def run_export(spark, url: str, pattern: str, out: Path) -> tuple[int, int, float]:
@@ -343,6 +364,81 @@ def request_shapes(url: str, plan, n_docs: int) -> list[dict]:
 
 # ----------------------------------------------------------------------------------------------
 
+# Which targets read what: the job's five columns of the hits (zero-bias samples left out), or
+# every field of every document (the export's work). Ratios are to the best bare client of the group.
+JOB_GROUP, EXPORT_GROUP = "job's five columns", "every field (export)"
+
+
+def make_targets(args, pool, spark, url: str, pattern: str, plans: dict, tmp: Path) -> dict:
+    """name -> (group, function returning (hits, sum of t_ms or None, seconds), is a bare client)."""
+    hits_q, docs_q = plans["hits"][0], plans["docs"][0]
+    hits_plan, docs_plan = plans["hits"][1], plans["docs"][1]
+    fields = mapped_hit_fields(url, pattern)
+    targets = {}
+    for w in args.workers:
+        for shape in SHAPES:
+            targets[f"bare msgspec, {shape} x{w}"] = (
+                JOB_GROUP, lambda w=w, shape=shape: run_bare(pool, w, url, hits_plan, shape), True)
+        targets[f"bare scanner x{w}"] = (JOB_GROUP, lambda w=w: run_scanner(pool, w, hits_q, hits_plan), True)
+        targets[f"bare msgspec, every field x{w}"] = (
+            EXPORT_GROUP, lambda w=w: run_bare(pool, w, url, docs_plan, "source", fields), True)
+        targets[f"bare scanner, every field x{w}"] = (
+            EXPORT_GROUP, lambda w=w: run_scanner(pool, w, docs_q, docs_plan), True)
+    targets["job read"] = (JOB_GROUP, lambda: run_job_read(spark, url, pattern), False)
+    targets["job, whole"] = (JOB_GROUP, lambda: run_whole_job(spark, url, pattern, tmp / "job"), False)
+    targets["export"] = (EXPORT_GROUP, lambda: run_export(spark, url, pattern, tmp / "export"), False)
+    return targets
+
+
+def run_rounds(args, targets: dict) -> tuple[dict, dict]:
+    """Rates (hits/s) and load averages per target over the timed rounds; checks every target
+    of a group read the same hits."""
+    rates: dict[str, list[float]] = {}
+    loads: dict[str, list[float]] = {}
+    expect: dict[str, tuple] = {}
+    names = list(targets)
+    for r in range(-args.warmup, args.repeats):
+        order = names[r % len(names):] + names[:r % len(names)] if r >= 0 else names
+        for name in order:
+            group, fn, _ = targets[name]
+            before = os.getloadavg()[0]
+            n, t_sum, seconds = fn()
+            want = expect.setdefault(group, (n, t_sum))
+            if n != want[0] or (t_sum is not None and t_sum != want[1]):
+                raise AssertionError(f"{name} read {n} hits (t sum {t_sum}), expected {want}")
+            label = f"run {r}" if r >= 0 else "warm-up"
+            print(f"  {name:34s} {label}: {n / seconds:9,.0f} hits/s ({seconds:.2f} s, load {before:.1f})",
+                  flush=True)
+            if r >= 0:
+                rates.setdefault(name, []).append(n / seconds)
+                loads.setdefault(name, []).append(before)
+    return rates, loads
+
+
+def summarize(targets: dict, rates: dict, loads: dict) -> dict:
+    median = {k: statistics.median(v) for k, v in rates.items()}
+    ceilings = {g: max((k for k, (group, _, bare) in targets.items() if group == g and bare), key=median.get)
+                for g in (JOB_GROUP, EXPORT_GROUP)}
+    ratio = {k: v / median[ceilings[targets[k][0]]] for k, v in median.items()}
+    print("\n| target | reads | hits/s, median | runs | / best bare client of its group | load before runs |\n"
+          "|---|---|---|---|---|---|")
+    for k, v in median.items():
+        print(f"| {k} | {targets[k][0]} | {v:,.0f} | {' / '.join(f'{x:,.0f}' for x in rates[k])} "
+              f"| {ratio[k]:.2f} | {' / '.join(f'{x:.1f}' for x in loads[k])} |")
+    return {"hits_per_s_median": median, "hits_per_s_runs": rates, "load_before_runs": loads,
+            "ceilings": ceilings, "ratio_to_ceiling": ratio}
+
+
+def reuse_index(es, tmp: Path, prefix: str) -> dict:
+    from bench.indexer import setup_django
+
+    setup_django(tmp)  # the settings drop() reads at the end
+    stats = msgspec.json.decode(es.indices.stats(index=f"{prefix}-hits-*", metric="store,docs").body)
+    docs = stats["_all"]["primaries"]["docs"]["count"]
+    print(f"reusing {prefix}-hits-*: {docs:,} documents", flush=True)
+    return {"documents": docs, "bytes_per_document": stats["_all"]["primaries"]["store"]["size_in_bytes"] / docs}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--uploads", type=int, default=6700, help="uploads of 150 events (6700: 1,005,000 hits)")
@@ -361,16 +457,8 @@ def main() -> None:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         url = os.environ.get("CRAYFIS_ES_URL", "http://127.0.0.1:9200")
         es = raw_client(url)
-        have = es.options(ignore_status=404).indices.exists(index=f"{prefix}-hits-*").body if args.keep else False
-        if have:
-            from bench.indexer import setup_django
-
-            setup_django(tmp)
-            stats = msgspec.json.decode(es.indices.stats(index=f"{prefix}-hits-*", metric="store,docs").body)
-            docs = stats["_all"]["primaries"]["docs"]["count"]
-            setup = {"documents": docs,
-                     "bytes_per_document": stats["_all"]["primaries"]["store"]["size_in_bytes"] / docs}
-            print(f"reusing {prefix}-hits-*: {docs:,} documents", flush=True)
+        if args.keep and es.options(ignore_status=404).indices.exists(index=f"{prefix}-hits-*").body:
+            setup = reuse_index(es, tmp, prefix)
         else:
             setup = build_index(args, tmp, prefix)
         pattern = f"{prefix}-hits-*"
@@ -379,64 +467,25 @@ def main() -> None:
         spark = build_session("bench-es-read", "local[2]", {"spark.driver.memory": "4g",
                                                              "spark.local.dir": str(tmp)})
         pool = multiprocessing.get_context("spawn").Pool(max(args.workers), initializer=warm_worker)
-        q = EsHitsQuery(url, pattern, only_hits=True)
-        results: dict[str, list[float]] = {}
-        loads: dict[str, list[float]] = {}
-        shapes = []
         with open(LOCK, "w") as lock:
             print(f"waiting for {LOCK}", flush=True)
             fcntl.flock(lock, fcntl.LOCK_EX)
             print(f"holding {LOCK}; load {os.getloadavg()[0]:.1f}", flush=True)
             with point_in_time(url, pattern) as pits:
-                plan = plan_read(es, q, pits)
+                plans = {}
+                for key, q in (("hits", EsHitsQuery(url, pattern, only_hits=True)),
+                               ("docs", export_query(url, pattern, None, None))):
+                    plans[key] = (q, plan_read(es, q, pits))
+                plan = plans["hits"][1]
                 print(f"plan: {len(plan.pits)} index(es), {len(plan.slices)} slices of <= {plan.page_size} hits",
                       flush=True)
-                if args.shapes:
-                    shapes = request_shapes(url, plan, setup["documents"])
-                targets = {f"ceiling {shape} x{w}": (lambda shape=shape, w=w: run_ceiling(pool, w, url, plan, shape))
-                           for shape in SHAPES for w in args.workers}
-                targets |= {f"reader x{w}": (lambda w=w: run_reader(pool, w, q, plan)) for w in args.workers}
-                fields = mapped_hit_fields(url, pattern)
-                targets |= {f"ceiling all fields x{w}": (lambda w=w: run_ceiling(pool, w, url, plan, "source", fields))
-                            for w in args.workers}
-                targets["job read"] = lambda: run_job_read(spark, url, pattern)
-                targets["export"] = lambda: run_export(spark, url, pattern, tmp / "export")
-                names = list(targets)
-                expect = None
-                for r in range(-args.warmup, args.repeats):
-                    order = names[r % len(names):] + names[:r % len(names)] if r >= 0 else names
-                    for name in order:
-                        before = os.getloadavg()[0]
-                        n, t_sum, seconds = targets[name]()
-                        if expect is None:
-                            expect = (n, t_sum)
-                        elif (n, t_sum) != expect:
-                            raise AssertionError(f"{name} read {n} hits (t sum {t_sum}), expected {expect}")
-                        label = f"run {r}" if r >= 0 else "warm-up"
-                        print(f"  {name:22s} {label}: {n / seconds:9,.0f} hits/s ({seconds:.2f} s, load {before:.1f})",
-                              flush=True)
-                        if r >= 0:
-                            results.setdefault(name, []).append(n / seconds)
-                            loads.setdefault(name, []).append(before)
-        median = {k: statistics.median(v) for k, v in results.items()}
-        ceiling_name = max((k for k in median if k.startswith("ceiling") and "all fields" not in k), key=median.get)
-        ceiling = median[ceiling_name]
-        all_name = max((k for k in median if k.startswith("ceiling all fields")), key=median.get)
-        summary = {
-            "date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), **setup, "hits": expect[0],
-            "slices": len(plan.slices), "repeats": args.repeats,
-            "hits_per_s_median": median, "hits_per_s_runs": results, "load_before_runs": loads,
-            "ceiling": ceiling_name,
-            "ratio_to_ceiling": {k: v / ceiling for k, v in median.items()},
-            "ceiling_all_fields": all_name,
-            "export_to_ceiling_all_fields": median["export"] / median[all_name],
-            "shapes": shapes,
-        }
+                shapes = request_shapes(url, plan, setup["documents"]) if args.shapes else []
+                targets = make_targets(args, pool, spark, url, pattern, plans, tmp)
+                rates, loads = run_rounds(args, targets)
+        summary = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), **setup,
+                   "slices": len(plan.slices), "repeats": args.repeats, **summarize(targets, rates, loads),
+                   "shapes": shapes}
         print(json.dumps(summary, indent=1), flush=True)
-        print("\n| target | hits/s, median | runs | / ceiling | load before runs |\n|---|---|---|---|---|")
-        for k, v in median.items():
-            print(f"| {k} | {v:,.0f} | {' / '.join(f'{x:,.0f}' for x in results[k])} | {v / ceiling:.2f} "
-                  f"| {' / '.join(f'{x:.1f}' for x in loads[k])} |")
         if args.json:
             args.json.write_text(json.dumps(summary, indent=1))
     finally:

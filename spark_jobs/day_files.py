@@ -12,18 +12,23 @@ job read it as it is. OUT is a local path or a URI pyarrow understands (s3://, h
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyarrow import fs
 
 NULL_DAY = "__HIVE_DEFAULT_PARTITION__"
+DAY_MS = 86_400_000
+NO_DAY = np.iinfo(np.int64).min  # day number of rows without a time
 ROW_GROUP_ROWS = 128 * 1024  # rows buffered per day before a row group is written
+UNIQUE = {"hit_id"}  # columns with a value per row: a dictionary would be built only to be dropped
 WRITTEN = pa.schema([("path", pa.string()), ("day", pa.string()), ("rows", pa.int64())])
 
 
@@ -51,10 +56,20 @@ def prepare(filesystem: fs.FileSystem, root: str, mode: str) -> None:
         filesystem.delete_file(root)
 
 
-def day_of(t_ms: pa.Array) -> pa.Array:
-    """YYYY-MM-DD (UTC) of each Unix-ms time; NULL_DAY where there is none."""
-    days = pc.strftime(pc.cast(t_ms, pa.timestamp("ms", tz="UTC")), format="%Y-%m-%d")
-    return pc.fill_null(days, NULL_DAY)
+def day_numbers(t_ms: pa.Array) -> np.ndarray:
+    """UTC day number (Unix ms // DAY_MS) of each time; NO_DAY where there is none."""
+    t = pc.fill_null(t_ms, 0).to_numpy(zero_copy_only=False)
+    days = np.floor_divide(t, DAY_MS)
+    if t_ms.null_count:
+        days[np.asarray(t_ms.is_null())] = NO_DAY
+    return days
+
+
+def day_name(day: int) -> str:
+    """The partition value of a day number: YYYY-MM-DD, or NULL_DAY."""
+    if day == NO_DAY:
+        return NULL_DAY
+    return (dt.datetime(1970, 1, 1) + dt.timedelta(days=int(day))).strftime("%Y-%m-%d")
 
 
 @dataclass
@@ -78,16 +93,18 @@ class DayWriters:
     def write(self, batch: pa.RecordBatch) -> None:
         if not batch.num_rows:
             return
-        days = day_of(batch.column("t_ms"))
-        distinct = pc.unique(days).to_pylist()
-        for day in distinct:
-            part = batch if len(distinct) == 1 else batch.filter(pc.equal(days, day))
+        days = day_numbers(batch.column("t_ms"))
+        distinct = np.unique(days)
+        for number in distinct.tolist():
+            part = batch if len(distinct) == 1 else batch.filter(pa.array(days == number))
+            day = day_name(number)
             f = self.files.get(day)
             if f is None:
                 self.filesystem.create_dir(f"{self.staging}/day={day}", recursive=True)
                 path = f"{self.staging}/day={day}/part-{uuid.uuid4().hex}.parquet"
-                f = self.files[day] = _DayFile(pq.ParquetWriter(path, self.schema, filesystem=self.filesystem),
-                                               path, [])
+                writer = pq.ParquetWriter(path, self.schema, filesystem=self.filesystem,
+                                          use_dictionary=[n for n in self.schema.names if n not in UNIQUE])
+                f = self.files[day] = _DayFile(writer, path, [])
             f.pending.append(part)
             f.pending_rows += part.num_rows
             if f.pending_rows >= ROW_GROUP_ROWS:

@@ -110,7 +110,8 @@ def outside_source(mapping: dict[str, Any], names: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class IndexPit:
-    """A point-in-time on one index, and how many doc-id slices each of its shards is cut into."""
+    """A point-in-time on one index, with what plan_read needs to cut its shards into slices
+    and to choose between _source and doc values."""
 
     index: str
     pit_id: str
@@ -183,12 +184,14 @@ def point_in_time(url: str, pattern: str, keep_alive: str = KEEP_ALIVE):
         if not names:
             yield None
             return
-        mappings = es.indices.get_mapping(index=",".join(names)).body
+        mappings = es.indices.get_mapping(index=pattern, expand_wildcards="open", ignore_unavailable=True,
+                                         allow_no_indices=True).body
         for name in names:
             pit = es.open_point_in_time(index=name, keep_alive=keep_alive).body
             pits.append(IndexPit(name, pit["id"], int(pit["_shards"]["total"]), 0,
                                  mappings.get(name, {}).get("mappings", {})))
-        stats = es.indices.stats(index=",".join(names), level="shards", metric="docs").body["indices"]
+        stats = es.indices.stats(index=pattern, level="shards", metric="docs", expand_wildcards="open",
+                                 ignore_unavailable=True, allow_no_indices=True).body["indices"]
         pits = [IndexPit(p.index, p.pit_id, p.shards, _max_shard_docs(stats.get(p.index, {})), p.mapping)
                 for p in pits]
         yield tuple(pits)

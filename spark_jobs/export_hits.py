@@ -35,17 +35,11 @@ def build_parser() -> OneLineParser:
     return p
 
 
-def export(spark, es_url: str, pattern: str, start_ms: int, end_ms: int, output: str,
-           slices: int | None = None, mode: str = "error") -> dict:
-    """Write the hits of ``pattern`` in [start_ms, end_ms) under ``output``/day=.../.
-
-    Raises FileExistsError when ``output`` exists and ``mode`` is "error"; writes nothing when
-    no hit matches."""
+def export_query(es_url: str, pattern: str, start_ms: int | None, end_ms: int | None):
+    """What the export reads: the input columns and every other field the hit mapping has."""
     from crayfis.es.client import make_client
-    from spark_jobs import day_files
-    from spark_jobs.es_source import EsHitsQuery, map_read_tasks, mapped_fields, point_in_time
+    from spark_jobs.es_source import EsHitsQuery, mapped_fields
 
-    t0 = time.perf_counter()
     es = make_client(es_url)
     try:
         fields = mapped_fields(es, pattern)
@@ -53,7 +47,20 @@ def export(spark, es_url: str, pattern: str, start_ms: int, end_ms: int, output:
         es.close()
     extra = tuple(sorted((name, kind) for name, kind in fields.items()
                          if name not in _INPUT_SOURCES and kind != "object"))
-    q = EsHitsQuery(es_url, pattern, start_ms, end_ms, extra=extra)
+    return EsHitsQuery(es_url, pattern, start_ms, end_ms, extra=extra)
+
+
+def export(spark, es_url: str, pattern: str, start_ms: int, end_ms: int, output: str,
+           slices: int | None = None, mode: str = "error") -> dict:
+    """Write the hits of ``pattern`` in [start_ms, end_ms) under ``output``/day=.../.
+
+    Raises FileExistsError when ``output`` exists and ``mode`` is "error"; writes nothing when
+    no hit matches."""
+    from spark_jobs import day_files
+    from spark_jobs.es_source import map_read_tasks, point_in_time
+
+    t0 = time.perf_counter()
+    q = export_query(es_url, pattern, start_ms, end_ms)
     schema = q.schema()
     filesystem, root = day_files.output_dir(output)
     day_files.prepare(filesystem, root, mode)

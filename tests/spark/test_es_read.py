@@ -3,6 +3,9 @@ the same hit codes on every read of the same points-in-time, doc values where a 
 field out of _source, and export files committed once."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -175,3 +178,14 @@ def test_commit_moves_only_the_reported_files(tmp_path):
         day_files.prepare(filesystem, root, "error")
     day_files.prepare(filesystem, root, "overwrite")
     assert not (tmp_path / "out").exists()
+
+
+def test_export_cli_refuses_an_existing_output_in_one_line(es_url, es_prefix, tmp_path):
+    (tmp_path / "out").mkdir()
+    r = subprocess.run([sys.executable, "-m", "spark_jobs.export_hits", "--input", f"es://{es_prefix}-hits-*",
+                        "--start", "2026-01-01", "--end", "2026-01-02", "--output", str(tmp_path / "out"),
+                        "--master", "local[1]", "--es-url", es_url], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("spark_jobs.export_hits")]
+    assert errors == [f"spark_jobs.export_hits: error: output exists: {tmp_path / 'out'} "
+                      "(--mode overwrite replaces it)"]
