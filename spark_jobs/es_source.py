@@ -190,8 +190,8 @@ def point_in_time(url: str, pattern: str, keep_alive: str = KEEP_ALIVE):
             pit = es.open_point_in_time(index=name, keep_alive=keep_alive).body
             pits.append(IndexPit(name, pit["id"], int(pit["_shards"]["total"]), 0,
                                  mappings.get(name, {}).get("mappings", {})))
-        stats = es.indices.stats(index=pattern, level="shards", metric="docs", expand_wildcards="open",
-                                 ignore_unavailable=True, allow_no_indices=True).body["indices"]
+        stats = es.indices.stats(index=pattern, level="shards", metric="docs",
+                                 expand_wildcards="open").body["indices"]
         pits = [IndexPit(p.index, p.pit_id, p.shards, _max_shard_docs(stats.get(p.index, {})), p.mapping)
                 for p in pits]
         yield tuple(pits)
