@@ -1,41 +1,52 @@
 """Read Elasticsearch hit documents into Spark as Arrow batches, without ES-Hadoop.
 
-The driver opens one point-in-time (a consistent snapshot across all matched indices); each
-Spark task then pages through one slice of it with search_after, sorted by _shard_doc (the
-cheapest PIT order), and turns each page into an Arrow record batch. One Spark partition per
-slice, so the read runs as parallel as there are slices.
+The driver opens one point-in-time per index the pattern matches (a consistent snapshot of each;
+a hit lives in exactly one index, the month of its event time) and cuts every shard into doc-id
+slices small enough for one page each: Elasticsearch splits a point-in-time slice first by shard
+(slice id modulo the shards) and then into contiguous ranges of Lucene doc ids, so a slice is
+answered by one shard walking one doc-id range in order, the cheapest read it has. A slice
+that still holds more than a page (documents the shard statistics did not count) is finished
+with search_after on ``_shard_doc``. Indices with no matching document are not read.
 
-Hit documents (crayfis/es/templates.py) map to the job's input schema: device -> device_id,
-location {lat, lon} -> lat, lon; t_ms stays Unix ms. Other indexed fields can be asked for by
-name and come through with Arrow types taken from the index mapping (geo_points as two doubles).
-A partial page (a failed shard, a time limit set on the cluster) fails the task instead of
-leaving hits out (crayfis/es/partial.py).
+Spark tasks take the slices round-robin (a time range that selects a few neighbouring slices is
+still shared by every task), keep a few requests in flight, and decode each raw response with
+the compiled scanner of es_pages.py straight into an Arrow batch: no Python object per hit.
+Responses come as Elasticsearch writes them, full ``_source`` and no ``filter_path``: filtering
+costs the node more than the bytes it saves (it re-parses every ``_source``). Fields a mapping
+keeps out of ``_source`` are asked for as doc values (``docvalue_fields``) and read from there.
+
+Hit documents (crayfis/es/templates.py) map to the job's input schema: ``_id`` (the hit id) ->
+hit_id, device -> device_id, location {lat, lon} -> lat, lon; t_ms stays Unix ms. Other indexed
+fields can be asked for by name and come through with Arrow types taken from the index mapping
+(geo_points as two doubles). Every request forbids partial results
+(``allow_partial_search_results=false``): a failed shard fails the task instead of leaving hits
+out.
 """
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
+import fnmatch
+import math
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import numpy as np
 import pyarrow as pa
-from pyspark.sql.pandas.types import from_arrow_schema
+from elastic_transport import JsonSerializer
 
-from crayfis.es.client import make_client
-from crayfis.es.partial import require_complete
+from spark_jobs.es_pages import ID, Field, PageLayout, decode_page
 
-INPUT_FIELDS = (("hit_id", pa.string()), ("device_id", pa.string()), ("t_ms", pa.int64()),
-                ("lat", pa.float64()), ("lon", pa.float64()))
-_SOURCE_OF = {"hit_id": "hit_id", "device_id": "device", "t_ms": "t_ms", "lat": "location",
-              "lon": "location"}
-_ARROW_OF_ES = {"keyword": pa.string(), "text": pa.string(), "date": pa.int64(), "long": pa.int64(),
-                "integer": pa.int32(), "short": pa.int16(), "byte": pa.int8(),
-                "float": pa.float32(), "double": pa.float64(), "half_float": pa.float32(),
-                "boolean": pa.bool_()}
-DEFAULT_PAGE = 5000
+INPUT_FIELDS = (Field.named("_id", ID, "hit_id"), Field.named("device", "keyword", "device_id"),
+                Field.named("t_ms", "date"), Field("location", "geo_point", ("lat", "lon")))
+DEFAULT_PAGE = 10_000  # hits per request: Elasticsearch's default index.max_result_window
 SLICE_ROW_BITS = 40  # a slice holds < 2**40 hits; up to 2**23 slices
+IN_FLIGHT = 2  # requests a read task keeps going while it decodes
+KEEP_ALIVE = "10m"  # each request renews the point-in-time for this long
+_NO_DOC_VALUES = {"text", "object", "nested", "binary"}
 
 
 @dataclass(frozen=True)
@@ -61,17 +72,14 @@ class EsHitsQuery:
             query["bool"]["must_not"] = [{"term": {"is_hit": False}}]
         return query
 
-    def schema(self) -> pa.Schema:
-        fields = [pa.field(n, t) for n, t in INPUT_FIELDS]
-        for name, es_type in self.extra:
-            if es_type == "geo_point":
-                fields += [pa.field(f"{name}_lat", pa.float64()), pa.field(f"{name}_lon", pa.float64())]
-            else:
-                fields.append(pa.field(name, _ARROW_OF_ES.get(es_type, pa.string())))
-        return pa.schema(fields)
+    def fields(self) -> list[Field]:
+        return list(INPUT_FIELDS) + [Field.named(name, es_type) for name, es_type in self.extra]
 
-    def source_fields(self) -> list[str]:
-        return sorted(set(_SOURCE_OF.values()) | {name for name, _ in self.extra})
+    def layout(self) -> PageLayout:
+        return PageLayout(self.fields())
+
+    def schema(self) -> pa.Schema:
+        return self.layout().schema
 
 
 def mapped_fields(es, pattern: str) -> dict[str, str]:
@@ -83,125 +91,273 @@ def mapped_fields(es, pattern: str) -> dict[str, str]:
     return out
 
 
-def _lat_lon(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """geo_point values from _source as given: {lat, lon}, [lon, lat] or 'lat,lon'; None -> NaN."""
-    lat = np.full(len(values), np.nan)
-    lon = np.full(len(values), np.nan)
-    for i, v in enumerate(values):
-        if isinstance(v, dict):
-            lat[i], lon[i] = v.get("lat", np.nan), v.get("lon", np.nan)
-        elif isinstance(v, (list, tuple)) and len(v) >= 2:
-            lon[i], lat[i] = v[0], v[1]
-        elif isinstance(v, str) and "," in v:
-            a, b = v.split(",", 1)
-            lat[i], lon[i] = float(a), float(b)
-    return lat, lon
-
-
-def _as_ms(v: Any) -> int | None:
-    if v is None or isinstance(v, int):
-        return v
-    if isinstance(v, float) or (isinstance(v, str) and v.lstrip("-").isdigit()):
-        return int(v)
-    return int(dt.datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp() * 1000)
-
-
-def page_to_batch(sources: list[dict[str, Any]], q: EsHitsQuery) -> pa.RecordBatch:
-    """One page of _source dicts -> an Arrow batch in ``q.schema()``."""
-    schema = q.schema()
-    lat, lon = _lat_lon([s.get("location") for s in sources])
-    cols: dict[str, Any] = {
-        "hit_id": [s.get("hit_id") for s in sources],
-        "device_id": [s.get("device") for s in sources],
-        "t_ms": [_as_ms(s.get("t_ms")) for s in sources],
-        "lat": lat, "lon": lon,
-    }
-    for name, es_type in q.extra:
-        values = [s.get(name) for s in sources]
-        if es_type == "geo_point":
-            cols[f"{name}_lat"], cols[f"{name}_lon"] = _lat_lon(values)
-        elif es_type == "date":
-            cols[name] = [_as_ms(v) for v in values]
+def outside_source(mapping: dict[str, Any], names: list[str]) -> list[str]:
+    """The fields among ``names`` that this index mapping keeps out of ``_source`` (all of
+    them when ``_source`` is disabled) and that have doc values to read instead."""
+    source = mapping.get("_source", {})
+    properties = mapping.get("properties", {})
+    out = []
+    for name in names:
+        if source.get("enabled", True) is False:
+            missing = True
         else:
-            cols[name] = [None if isinstance(v, (dict, list)) else v for v in values]
-    return pa.RecordBatch.from_arrays([pa.array(cols[f.name], type=f.type) for f in schema],
-                                      schema=schema)
+            includes, excludes = source.get("includes") or [], source.get("excludes") or []
+            missing = ((bool(includes) and not any(fnmatch.fnmatchcase(name, p) for p in includes))
+                       or any(fnmatch.fnmatchcase(name, p) for p in excludes))
+        spec = properties.get(name, {})
+        if missing and spec.get("doc_values", True) and spec.get("type", "object") not in _NO_DOC_VALUES:
+            out.append(name)
+    return out
 
 
-def read_slice(q: EsHitsQuery, pit_id: str, slice_id: int, n_slices: int) -> Iterator[pa.RecordBatch]:
-    """Every hit of one PIT slice, one Arrow batch per page (search_after on _shard_doc)."""
+@dataclass(frozen=True)
+class IndexPit:
+    """A point-in-time on one index, with what plan_read needs to cut its shards into slices
+    and to choose between _source and doc values."""
 
-    es = make_client(q.url, request_timeout=120)
-    body: dict[str, Any] = {
-        "size": q.page_size, "query": q.query(), "_source": q.source_fields(),
-        "pit": {"id": pit_id, "keep_alive": "5m"}, "sort": ["_shard_doc"],
-        "track_total_hits": False,
-    }
-    if n_slices > 1:
-        body["slice"] = {"id": slice_id, "max": n_slices}
-    try:
-        while True:
-            hits = require_complete(es.search(**body).body, "hit slice")["hits"]["hits"]
-            if not hits:
-                return
-            yield page_to_batch([h["_source"] for h in hits], q)
-            if len(hits) < q.page_size:
-                return
-            body["search_after"] = hits[-1]["sort"]
-    finally:
-        es.close()
+    index: str
+    pit_id: str
+    shards: int
+    max_shard_docs: int  # Lucene documents (live + deleted) of its largest shard copy
+    mapping: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SliceRequest:
+    """One slice: index (position in the plan), slice id and count within that index's PIT."""
+
+    index: int
+    slice_id: int
+    n_slices: int
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """Every slice to read, and the request body of each index; made once on the driver."""
+
+    pits: tuple[IndexPit, ...]
+    bodies: tuple[dict[str, Any], ...]  # per index: the request without slice and search_after
+    slices: tuple[SliceRequest, ...]
+    page_size: int
+
+    def body(self, s: SliceRequest) -> dict[str, Any]:
+        body = dict(self.bodies[s.index])
+        if s.n_slices > 1:
+            body["slice"] = {"id": s.slice_id, "max": s.n_slices}
+        return body
+
+
+class RawJson(JsonSerializer):
+    """Responses as the bytes Elasticsearch sent (the scanner reads them); requests as JSON."""
+
+    def loads(self, data: bytes) -> bytes:
+        return data
+
+
+def raw_client(url: str):
+    """An Elasticsearch client whose JSON responses stay raw bytes."""
+    from crayfis.es.client import make_client
+
+    return make_client(url, request_timeout=120, serializers={"application/json": RawJson()})
+
+
+_JSON = {"accept": "application/json", "content-type": "application/json"}
+
+
+def search_bytes(es, body: dict[str, Any]) -> bytes:
+    """POST /_search with a point-in-time body: the raw response. A shard failure is an error
+    (allow_partial_search_results=false), never a silently shorter page."""
+    return es.perform_request("POST", "/_search", params={"allow_partial_search_results": "false"},
+                              headers=_JSON, body=body).body
 
 
 @contextmanager
-def point_in_time(url: str, pattern: str, keep_alive: str = "10m"):
-    """Open a PIT on the pattern for the duration of a job; None when nothing matches."""
+def point_in_time(url: str, pattern: str, keep_alive: str = KEEP_ALIVE):
+    """Open a PIT on every index of the pattern for the duration of a job.
+
+    Yields the tuple of IndexPit (None when nothing matches); closes them all on the way out."""
+    from crayfis.es.client import make_client
 
     es = make_client(url)
+    pits: list[IndexPit] = []
     try:
-        if not es.indices.exists(index=pattern, allow_no_indices=False, ignore_unavailable=True):
+        names = sorted(es.indices.get(index=pattern, ignore_unavailable=True, allow_no_indices=True,
+                                      expand_wildcards="open").body)
+        if not names:
             yield None
             return
-        pit = es.open_point_in_time(index=pattern, keep_alive=keep_alive,
-                                    ignore_unavailable=True).body["id"]
+        mappings = es.indices.get_mapping(index=pattern, expand_wildcards="open", ignore_unavailable=True,
+                                         allow_no_indices=True).body
+        for name in names:
+            pit = es.open_point_in_time(index=name, keep_alive=keep_alive).body
+            pits.append(IndexPit(name, pit["id"], int(pit["_shards"]["total"]), 0,
+                                 mappings.get(name, {}).get("mappings", {})))
+        stats = es.indices.stats(index=pattern, level="shards", metric="docs",
+                                 expand_wildcards="open").body["indices"]
+        pits = [IndexPit(p.index, p.pit_id, p.shards, _max_shard_docs(stats.get(p.index, {})), p.mapping)
+                for p in pits]
+        yield tuple(pits)
+    finally:
+        for p in pits:
+            es.options(ignore_status=404).close_point_in_time(id=p.pit_id)
+        es.close()
+
+
+def _max_shard_docs(index_stats: dict[str, Any]) -> int:
+    """Largest Lucene document count (live + deleted) over an index's shard copies."""
+    best = 0
+    for copies in index_stats.get("shards", {}).values():
+        for copy in copies:
+            docs = copy.get("docs", {})
+            best = max(best, int(docs.get("count", 0)) + int(docs.get("deleted", 0)))
+    return best
+
+
+def plan_read(es, q: EsHitsQuery, pits: tuple[IndexPit, ...]) -> ReadPlan:
+    """Slices of every index that holds a matching document, each about a page."""
+    names = [f.source for f in q.fields() if f.es_type != ID]
+    kept, bodies, slices = [], [], []
+    for p in pits:
+        count = msgspec.json.decode(search_bytes(es, {
+            "pit": {"id": p.pit_id, "keep_alive": KEEP_ALIVE}, "size": 0, "query": q.query(),
+            "track_total_hits": True}))["hits"]["total"]["value"]
+        if not count:
+            continue
+        body: dict[str, Any] = {
+            "size": q.page_size, "query": q.query(), "pit": {"id": p.pit_id, "keep_alive": KEEP_ALIVE},
+            "sort": ["_shard_doc"], "track_total_hits": False,
+        }
+        if p.mapping.get("_source", {}).get("enabled", True) is False:
+            body["_source"] = False
+        doc_values = outside_source(p.mapping, names)
+        if doc_values:
+            types = {f.source: f.es_type for f in q.fields()}
+            body["docvalue_fields"] = [{"field": n, "format": "epoch_millis"} if types[n] == "date" else n
+                                       for n in doc_values]
+        per_shard = max(1, math.ceil(max(p.max_shard_docs, count) / q.page_size))
+        n_slices = p.shards * per_shard
+        slices += [SliceRequest(len(kept), s, n_slices) for s in range(n_slices)]
+        kept.append(p)
+        bodies.append(body)
+    if len(slices) >= 1 << (63 - SLICE_ROW_BITS):
+        raise ValueError(f"{len(slices)} slices: more than hit codes can number")
+    return ReadPlan(tuple(kept), tuple(bodies), tuple(slices), q.page_size)
+
+
+def search_error(exc: Exception) -> str:
+    """One line for a failed search: the reason Elasticsearch gave, else the exception."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, (bytes, str)):
         try:
-            yield pit
-        finally:
-            es.close_point_in_time(id=pit)
+            err = msgspec.json.decode(body).get("error", {})
+            cause = (err.get("root_cause") or [err])[0] if isinstance(err, dict) else {"reason": err}
+            return f"{cause.get('type', 'error')}: {cause.get('reason', '')}"
+        except (msgspec.DecodeError, AttributeError):
+            pass
+    return f"{type(exc).__name__}: {exc}"
+
+
+def read_slice(es, plan: ReadPlan, layout: PageLayout, s: SliceRequest) -> list[pa.RecordBatch]:
+    """Every hit of one slice: one batch per page (a slice normally fits in one)."""
+    from elasticsearch import ApiError
+
+    body = plan.body(s)
+    out = []
+    while True:
+        try:
+            data = search_bytes(es, body)
+        except ApiError as exc:
+            raise RuntimeError(f"reading {plan.pits[s.index].index} slice {s.slice_id}: "
+                               f"{search_error(exc)}") from None
+        page = decode_page(data, layout, plan.page_size)
+        out.append(page.batch)
+        if page.batch.num_rows < plan.page_size:
+            return out
+        if page.last_sort is None:
+            raise RuntimeError("a full page without the _shard_doc sort value to continue from")
+        body = dict(body, search_after=[page.last_sort])
+
+
+def read_slices(q: EsHitsQuery, plan: ReadPlan, which: list[int],
+                in_flight: int = IN_FLIGHT) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """(slice number, batch) for the given slices of the plan, in that order, with up to
+    ``in_flight`` slices requested ahead (decoding releases the GIL, so they overlap)."""
+    es = raw_client(q.url)
+    layout = q.layout()
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, in_flight)) as pool:
+            pending: deque = deque()
+            todo = iter(which)
+            for k in todo:
+                pending.append((k, pool.submit(read_slice, es, plan, layout, plan.slices[k])))
+                if len(pending) >= in_flight:
+                    break
+            while pending:
+                k, future = pending.popleft()
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending.append((nxt, pool.submit(read_slice, es, plan, layout, plan.slices[nxt])))
+                for batch in future.result():
+                    yield k, batch
     finally:
         es.close()
 
 
-def hits_dataframe(spark, q: EsHitsQuery, pit_id: str | None, n_slices: int,
-                   code_column: str | None = None):
-    """A DataFrame of the hits in ``q``: one partition per PIT slice, read by mapInArrow.
+def tasks_of(n_slices: int, n_tasks: int) -> list[list[int]]:
+    """Slice numbers per read task, dealt round-robin."""
+    return [list(range(t, n_slices, n_tasks)) for t in range(n_tasks)]
 
-    With ``code_column``, a leading int64 column (slice << SLICE_ROW_BITS) | position in the
-    slice: the same on every read of the same PIT, since _shard_doc order is fixed.
+
+def map_read_tasks(spark, q: EsHitsQuery, pits: tuple[IndexPit, ...] | None, n_tasks: int,
+                   consume: Callable[[Iterator[tuple[int, pa.RecordBatch]]], Iterator[pa.RecordBatch]],
+                   out_schema: pa.Schema):
+    """A DataFrame of what ``consume`` makes of each read task's (slice number, batch) stream:
+    ``n_tasks`` partitions sharing the plan's slices round-robin. Empty without a PIT."""
+    if not pits:
+        return spark.createDataFrame([], _spark_schema(out_schema))
+    es = raw_client(q.url)
+    try:
+        plan = plan_read(es, q, pits)
+    finally:
+        es.close()
+    n_tasks = max(1, min(int(n_tasks), len(plan.slices) or 1))
+    assignment = tasks_of(len(plan.slices), n_tasks)
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for task in batch.column(0).to_pylist():
+                yield from consume(read_slices(q, plan, assignment[int(task)]))
+
+    ids = spark.range(0, n_tasks, 1, numPartitions=n_tasks)
+    return ids.mapInArrow(run, _spark_schema(out_schema))
+
+
+def hits_dataframe(spark, q: EsHitsQuery, pits: tuple[IndexPit, ...] | None, n_tasks: int,
+                   code_column: str | None = None):
+    """A DataFrame of the hits in ``q``, read by ``n_tasks`` tasks.
+
+    With ``code_column``, a leading int64 column (slice number << SLICE_ROW_BITS) | position in
+    the slice: the same on every read of the same points-in-time, since the plan is fixed and
+    ``_shard_doc`` order within a slice is too.
     """
     schema = q.schema()
     if code_column:
         schema = pa.schema([pa.field(code_column, pa.int64())] + list(schema))
-    if pit_id is None:
-        return spark.createDataFrame([], _spark_schema(schema))
-    n_slices = max(1, int(n_slices))
 
-    def read(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            for slice_id in batch.column(0).to_pylist():
-                pos = 0
-                for page in read_slice(q, pit_id, int(slice_id), n_slices):
-                    if code_column:
-                        code = (int(slice_id) << SLICE_ROW_BITS) + pos + np.arange(
-                            page.num_rows, dtype=np.int64)
-                        pos += page.num_rows
-                        page = pa.RecordBatch.from_arrays([pa.array(code)] + page.columns,
-                                                          schema=schema)
-                    yield page
+    def coded(pages: Iterator[tuple[int, pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
+        position: dict[int, int] = {}
+        for k, page in pages:
+            if code_column:
+                pos = position.get(k, 0)
+                code = (k << SLICE_ROW_BITS) + pos + np.arange(page.num_rows, dtype=np.int64)
+                position[k] = pos + page.num_rows
+                page = pa.RecordBatch.from_arrays([pa.array(code)] + page.columns, schema=schema)
+            yield page
 
-    ids = spark.range(0, n_slices, 1, numPartitions=n_slices)
-    return ids.mapInArrow(read, _spark_schema(schema))
+    return map_read_tasks(spark, q, pits, n_tasks, coded, schema)
 
 
 def _spark_schema(schema: pa.Schema):
+    from pyspark.sql.pandas.types import from_arrow_schema
 
     return from_arrow_schema(schema)
