@@ -227,8 +227,10 @@ def candidate_detail(es, prefix: str, candidate_id: str) -> dict | None:
     hit_ids = [str(h) for h in (src.get("hit_ids") or [])][:MAX_CANDIDATE_HITS]
     hits: list[dict] = []
     if hit_ids:
-        body = {"size": len(hit_ids), "query": {"terms": {"hit_id": hit_ids}},
-                "_source": HIT_PUBLIC_FIELDS, "sort": [{"t_ms": "asc"}]}
+        # A hit's `_id` is its hit_id (crayfis/es/documents.py); schema-2 hit indices keep no
+        # inverted index of hit_id, so the lookup goes by `_id`. Ties in t_ms go by hit_id.
+        body = {"size": len(hit_ids), "query": {"ids": {"values": hit_ids}},
+                "_source": HIT_PUBLIC_FIELDS, "sort": [{"t_ms": "asc"}, {"hit_id": "asc"}]}
         (resp,) = msearch(es, [Search(indices.hits(prefix), body)])
         hits = [h["_source"] for h in resp["hits"]["hits"]]
     out = public_candidate(src)

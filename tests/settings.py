@@ -1,7 +1,10 @@
 """Settings for the test suite (pytest's DJANGO_SETTINGS_MODULE): production's settings with a
 throw-away SECRET_KEY (DEBUG stays off), a fast password hasher and a per-process test database.
 """
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 
@@ -17,3 +20,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # test process, so test sessions running side by side never share (or delete) it.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3"))
+
+# The indexer writes the Parquet hit archive; tests that look at it point CRAYFIS_ARCHIVE_DIR at
+# their own directory, the rest write here (one directory per test process, removed at exit).
+CRAYFIS_ARCHIVE_DIR = tempfile.mkdtemp(prefix="crayfis-test-archive-")
+atexit.register(shutil.rmtree, CRAYFIS_ARCHIVE_DIR, ignore_errors=True)

@@ -1,2 +1,22 @@
 """The indexer's tests post through /submit as the app does (helpers shared with tests/ingest)."""
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+
 from tests.ingest.conftest import _fresh_policy_cache, samples  # noqa: F401  (fixtures)
+
+
+@pytest.fixture
+def archive_dir(tmp_path, settings):
+    """The archive the indexer writes in this test (CRAYFIS_ARCHIVE_DIR)."""
+    settings.CRAYFIS_ARCHIVE_DIR = str(tmp_path / "archive")
+    return tmp_path / "archive"
+
+
+def staged_rows(archive_dir) -> pa.Table:
+    """Every row staged under the archive (copies included), in (t_ms, hit_id) order."""
+    files = sorted(str(p) for p in (archive_dir / "_incoming").glob("day=*/*.parquet"))
+    if not files:
+        return pa.table({"hit_id": pa.array([], pa.string())})
+    table = ds.dataset(files, format="parquet").to_table()
+    return table.sort_by([("t_ms", "ascending"), ("hit_id", "ascending")])
