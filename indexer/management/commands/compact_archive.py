@@ -14,6 +14,7 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from crayfis.archive.compact import LeaseLost
 from indexer.archive import ArchiveCompactor, archive_from_settings
 from indexer.worker import default_owner
 
@@ -42,7 +43,7 @@ class Command(BaseCommand):
         while True:
             try:
                 report = compactor.run_once(progress=progress)
-            except OSError as exc:
+            except (OSError, LeaseLost) as exc:
                 raise CommandError(f"archive {target.uri}: {exc}") from None
             self.stdout.write(json.dumps({"archive": target.uri, "busy": report is None,
                                           **(report.as_dict() if report else {})}))

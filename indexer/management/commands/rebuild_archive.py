@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from crayfis.archive.compact import LeaseLost
 from crayfis.archive.rows import HitColumns, hit_columns
 from crayfis.wire.decode import WireDecodeError
 from indexer.archive import ArchiveCompactor, archive_from_settings, batch_key
@@ -66,6 +67,6 @@ class Command(BaseCommand):
             if not no_compact:
                 report = ArchiveCompactor(target, default_owner()).run_once()
                 summary["compaction"] = report.as_dict() if report else "busy: another compactor holds the lease"
-        except OSError as exc:
+        except (OSError, LeaseLost) as exc:
             raise CommandError(f"archive {target.uri}: {exc}") from None
         self.stdout.write(json.dumps(summary))
