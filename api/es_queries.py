@@ -13,6 +13,11 @@ Every search carries the server-side time limit CRAYFIS_ES_SEARCH_TIMEOUT_S (``_
 are searches of size 0, since a _count cannot carry one). An answer that the limit or a failed
 shard cut short raises PartialResults (crayfis/es/partial.py): a page cut short would skip the
 rows behind its cursor, so the read API answers 503 instead of a partial page.
+
+Hit indices of both hit schemas (crayfis/es/templates.py, crayfis/es/legacy.py) are read at
+once and answer alike: the exact box filter matches a geo_point `location` (schema 1) or the
+same box on its two doubles (schema 2, crayfis/es/geobox.py); the cell centre is the public
+value however the index returns `cell_location`.
 """
 from __future__ import annotations
 
@@ -25,10 +30,12 @@ from elasticsearch import Elasticsearch
 
 from api.public_hits import floor_second
 from crayfis.es.candidates import CONTINUOUS, selection
+from crayfis.es.geobox import box_ranges
 from crayfis.es.naming import index_for, index_pattern
 from crayfis.es.partial import require_complete, search_timeout
 
 MAX_NAMED_MONTHS = 24      # beyond this, search the wildcard pattern (keeps the URL short)
+CELL_DECIMALS = 6          # public cell centres are given to 6 decimals (crayfis/privacy.py)
 HIT_SORT = [{"t_ms": "asc"}, {"hit_id": "asc"}]
 CANDIDATE_SORT = [{"t_start_ms": "asc"}, {"candidate_id": "asc"}]
 
@@ -69,10 +76,22 @@ def bbox_filter(field: str, bbox: tuple[float, float, float, float]) -> dict:
                                          "bottom_right": {"lat": min_lat, "lon": max_lon}}}}
 
 
+def exact_hit_bbox_filter(bbox: tuple[float, float, float, float]) -> dict:
+    """A box on a hit's exact position, whichever hit schema its index has: a geo_point
+    `location` (schema 1) or `location.lat` / `location.lon` (schema 2, the same points)."""
+    min_lon, min_lat, max_lon, max_lat = bbox
+    if min_lat > max_lat:
+        return {"match_none": {}}
+    geo = bbox_filter("location", bbox)
+    geo["geo_bounding_box"]["ignore_unmapped"] = True
+    return {"bool": {"should": [geo, box_ranges("location.lat", "location.lon", *bbox)],
+                     "minimum_should_match": 1}}
+
+
 def hits_query(from_ms: int, to_ms: int, *, exact: bool, bbox=None, devices=None) -> dict:
     filters: list[dict] = [time_range("t_ms", from_ms, to_ms), {"term": {"is_hit": True}}]
     if bbox is not None:
-        filters.append(bbox_filter("location" if exact else "cell_location", bbox))
+        filters.append(exact_hit_bbox_filter(bbox) if exact else bbox_filter("cell_location", bbox))
     if devices:
         filters.append({"terms": {"device": list(devices)}})
     return {"bool": {"filter": filters}}
@@ -101,9 +120,19 @@ def _cell(src: dict) -> tuple[Any, Any]:
     return loc.get("lat"), loc.get("lon")
 
 
+def _hit_cell(src: dict) -> tuple[Any, Any]:
+    """The public cell centre of a hit. A schema-2 index returns `cell_location` from its
+    geo_point doc values, within 1e-7 degrees of the centre; rounded as the centre is, it is the
+    centre again."""
+    lat, lon = _cell(src)
+    if lat is None or lon is None:
+        return lat, lon
+    return round(float(lat), CELL_DECIMALS), round(float(lon), CELL_DECIMALS)
+
+
 def hit_view(src: dict, exact: bool) -> dict:
     """What one reader may see of a hit document: anonymously no device and whole seconds."""
-    cell_lat, cell_lon = _cell(src)
+    cell_lat, cell_lon = _hit_cell(src)
     out = {"hit_id": src["hit_id"], "t_ms": src["t_ms"] if exact else floor_second(src["t_ms"]),
            "cell": src.get("cell"), "cell_lat": cell_lat, "cell_lon": cell_lon, "n_pix": src.get("n_pix"),
            "max_val": src.get("max_val")}

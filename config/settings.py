@@ -204,6 +204,22 @@ CRAYFIS_INGEST_BUCKET_MS = env_int("CRAYFIS_INGEST_BUCKET_MS", 60_000)
 # Classify every hit's shape (spot, track, worm, noise: docs/morphology.md) into its document's
 # `morphology` field; off only to measure what the classification costs (bench/indexer.py).
 CRAYFIS_INDEXER_MORPHOLOGY = env_bool("CRAYFIS_INDEXER_MORPHOLOGY", True)
+# The Parquet hit archive the indexer writes (docs/archive.md): its root, a directory or any
+# pyarrow filesystem URI (s3://bucket/path, hdfs://...); empty = the indexer writes none.
+CRAYFIS_ARCHIVE_DIR = env_str("CRAYFIS_ARCHIVE_DIR", str(VAR_DIR / "archive"))
+# A UTC day is sealed (compacted into its day=YYYY-MM-DD files) this long after it ends; hits
+# of it that arrive later are added as late files.
+CRAYFIS_ARCHIVE_SEAL_AFTER_S = env_float("CRAYFIS_ARCHIVE_SEAL_AFTER_S", 6 * 3600.0)
+# Rows per sealed file and per row group (the coincidence job's tasks read whole row groups).
+CRAYFIS_ARCHIVE_ROWS_PER_FILE = env_int("CRAYFIS_ARCHIVE_ROWS_PER_FILE", 4 * 1024 * 1024)
+CRAYFIS_ARCHIVE_ROW_GROUP_ROWS = env_int("CRAYFIS_ARCHIVE_ROW_GROUP_ROWS", 1024 * 1024)
+# An open day with more staged batch files than this has its oldest merged into one.
+CRAYFIS_ARCHIVE_STAGED_MAX_FILES = env_int("CRAYFIS_ARCHIVE_STAGED_MAX_FILES", 256)
+# manage.py compact_archive --loop: seconds between passes; the lease one compactor holds.
+CRAYFIS_ARCHIVE_COMPACT_EVERY_S = env_float("CRAYFIS_ARCHIVE_COMPACT_EVERY_S", 300.0)
+CRAYFIS_ARCHIVE_LEASE_S = env_float("CRAYFIS_ARCHIVE_LEASE_S", 900.0)
+# The licence written into every archive file's metadata (the terms the data are shared under).
+CRAYFIS_ARCHIVE_LICENCE = env_str("CRAYFIS_ARCHIVE_LICENCE", "CC-BY-4.0")
 
 # --- Dashboards (dashboards/ app) -------------------------------------------------------------
 # Answers are cached this many seconds (every visitor polls; 0 disables the cache).

@@ -7,7 +7,9 @@ batch, and a crashed indexer's rows become claimable when the lease runs out. (2
 deterministic ids and go in with op_type=create, so if a lease did run out and two processes
 sent the same upload, the second copy is answered 409 and counts as done.
 
-An upload is marked `indexed` only after Elasticsearch acknowledged every one of its documents.
+An upload is marked `indexed` only after Elasticsearch acknowledged every one of its documents
+and its hits are staged in the Parquet archive (indexer/archive.py says why that order makes the
+archive exactly-once too).
 Elasticsearch unreachable -> the batch is kept and retried with capped exponential backoff
 (nothing is lost, nothing counts against the upload). A document rejected for good (a 4xx other
 than 409/429), or an upload whose documents keep failing, or a body that does not decode ->
@@ -36,11 +38,14 @@ from django.utils import timezone
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from accounts import pairing, trust
+from crayfis.archive.rows import HitColumns, hit_columns
 from crayfis.es.documents import build_actions
 from crayfis.es.naming import DATED_KINDS
 from crayfis.es.templates import ensure_templates
 from crayfis.wire import jsonapi
 from crayfis.wire.decode import WireDecodeError, decode_submit
+from crayfis.wire.records import DecodedChunk
+from indexer.archive import archive_from_settings, batch_key
 from indexer.bulk import bulk_send, create_lines
 from indexer.esjson import fast_serializers
 from indexer.morphology import hit_classes, label_hits
@@ -61,8 +66,9 @@ def now_ms() -> int:
 @dataclass
 class IndexerConfig:
     """Knobs of one indexer process; `from_settings` fills every one from the settings
-    (CRAYFIS_ES_*, CRAYFIS_PSEUDONYM_KEY, CRAYFIS_INDEXER_*, CRAYFIS_INGEST_BUCKET_MS and the
-    event-time window's CRAYFIS_INGEST_MAX_*), which hold the defaults."""
+    (CRAYFIS_ES_*, CRAYFIS_PSEUDONYM_KEY, CRAYFIS_INDEXER_*, CRAYFIS_INGEST_BUCKET_MS, the
+    event-time window's CRAYFIS_INGEST_MAX_* and CRAYFIS_ARCHIVE_DIR), which hold the defaults.
+    An empty archive_dir writes no archive."""
 
     prefix: str
     pseudonym_key: str
@@ -79,6 +85,7 @@ class IndexerConfig:
     max_event_lead_s: int
     max_months_per_upload: int
     morphology: bool   # classify every hit (indexer/morphology.py)
+    archive_dir: str
 
     @classmethod
     def from_settings(cls, **overrides) -> IndexerConfig:
@@ -92,7 +99,8 @@ class IndexerConfig:
                       bucket_ms=s.CRAYFIS_INGEST_BUCKET_MS, max_event_age_s=s.CRAYFIS_INGEST_MAX_EVENT_AGE_S,
                       max_event_lead_s=s.CRAYFIS_INGEST_MAX_EVENT_LEAD_S,
                       max_months_per_upload=s.CRAYFIS_INGEST_MAX_MONTHS_PER_UPLOAD,
-                      morphology=s.CRAYFIS_INDEXER_MORPHOLOGY)
+                      morphology=s.CRAYFIS_INDEXER_MORPHOLOGY,
+                      archive_dir=s.CRAYFIS_ARCHIVE_DIR)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -116,6 +124,7 @@ class Prepared:
     app_code: str = ""
     cells: frozenset = frozenset()   # public cells of its exposure blocks (the device's history)
     received_ms: int = 0   # the server's receive time: a precalibration map's end counts no later
+    archive_rows: HitColumns | None = None
 
 
 @dataclass
@@ -136,7 +145,7 @@ class Totals:
     retried: int = 0
     docs: int = 0
     hits: int = 0
-    es_outages: int = 0
+    es_outages: int = 0  # Elasticsearch or the archive did not answer
 
     def add(self, other: Totals) -> None:
         for name in self.__dataclass_fields__:
@@ -163,8 +172,16 @@ class _Progress:
     logged: Totals
 
 
-class EsUnavailable(RuntimeError):
-    """Elasticsearch did not answer (connection refused, timeout): retry the whole batch later."""
+class Unavailable(RuntimeError):
+    """A store the batch must reach did not answer: retry the whole batch later."""
+
+
+class EsUnavailable(Unavailable):
+    """Elasticsearch did not answer (connection refused, timeout)."""
+
+
+class ArchiveUnavailable(Unavailable):
+    """The archive could not be written (filesystem full, unreachable object store)."""
 
 
 class HeldBack(Exception):
@@ -175,6 +192,24 @@ def _refresh_connection() -> None:
     """Drop a stale or broken database connection, unless the caller holds a transaction open."""
     if not connection.in_atomic_block:
         close_old_connections()
+
+
+UPLOAD_FIELDS = ("id", "device_id", "body", "received_at", "run_id", "camera_id", "crayfis_version",
+                 "crayfis_version_code", "attempts", "payload_format", "app_code", "released_at")
+
+
+def received_ms_of(row: dict) -> int:
+    return int(row["received_at"].timestamp() * 1000)
+
+
+def decode_upload(row: dict) -> DecodedChunk:
+    """The records of one stored upload (an Upload row as a dict of UPLOAD_FIELDS)."""
+    if row.get("payload_format") == jsonapi.FORMAT:   # /api/v1/uploads: same records, JSON decoder
+        return jsonapi.decode_upload(bytes(row["body"]), row["device_id"])
+    headers = {"Device-id": row["device_id"], "Run-id": row["run_id"], "Camera-id": row["camera_id"],
+               "Crayfis-version": row["crayfis_version"],
+               "Crayfis-version-code": row["crayfis_version_code"]}
+    return decode_submit(bytes(row["body"]), headers, with_pixels=False)
 
 
 def default_owner() -> str:
@@ -216,6 +251,7 @@ class Indexer:
         self.config = config or IndexerConfig.from_settings()
         self.owner = owner or default_owner()
         self.totals = Totals()
+        self.archive = archive_from_settings(self.config.archive_dir)
         self._templates_ready = False
         self._backoff = self.config.backoff_min_s
 
@@ -240,9 +276,7 @@ class Indexer:
                 claim_owner=self.owner, claim_until_ms=until)
         return list(Upload.objects.filter(id__in=ids, claim_owner=self.owner, status=UploadStatus.PENDING)
                     .order_by("id")
-                    .values("id", "device_id", "body", "received_at", "run_id", "camera_id",
-                            "crayfis_version", "crayfis_version_code", "attempts", "payload_format",
-                            "app_code", "released_at"))
+                    .values(*UPLOAD_FIELDS))
 
     def _renew(self, ids: list[int]) -> None:
         until = now_ms() + int(self.config.lease_s * 1000)
@@ -253,14 +287,8 @@ class Indexer:
     def prepare(self, row: dict) -> Prepared:
         """Decode one upload and build its actions; raises for a poison upload, HeldBack for one
         outside the event-time window (unless released)."""
-        headers = {"Device-id": row["device_id"], "Run-id": row["run_id"], "Camera-id": row["camera_id"],
-                   "Crayfis-version": row["crayfis_version"],
-                   "Crayfis-version-code": row["crayfis_version_code"]}
-        received_ms = int(row["received_at"].timestamp() * 1000)
-        if row.get("payload_format") == jsonapi.FORMAT:   # /api/v1/uploads: same records, JSON decoder
-            chunk = jsonapi.decode_upload(bytes(row["body"]), row["device_id"])
-        else:
-            chunk = decode_submit(bytes(row["body"]), headers, with_pixels=False)
+        chunk = decode_upload(row)
+        received_ms = received_ms_of(row)
         actions = build_actions(chunk, prefix=self.config.prefix, key=self.config.pseudonym_key,
                                 device_id=row["device_id"], received_ms=received_ms)
         hits_prefix = f"{self.config.prefix}-hits-"
@@ -275,9 +303,12 @@ class Indexer:
         exposures_prefix = f"{self.config.prefix}-exposures-"
         cells = frozenset(a["_source"]["cell"] for a in actions
                           if a["_index"].startswith(exposures_prefix) and a["_source"].get("cell"))
+        archive_rows = (hit_columns(chunk, key=self.config.pseudonym_key, device_id=row["device_id"],
+                                    upload=row["id"], received_ms=received_ms)
+                        if self.archive is not None else None)
         return Prepared(row["id"], row["device_id"], row["received_at"], row["attempts"], actions,
                         hit_times, chunk.precalibrations, row.get("app_code") or "", cells,
-                        received_ms=received_ms)
+                        received_ms=received_ms, archive_rows=archive_rows)
 
     def _months(self, actions: list) -> set[str]:
         """'YYYY.MM' of every dated index the actions go to."""
@@ -480,23 +511,39 @@ class Indexer:
         return prepared, totals
 
     def _send(self, batch: Batch):
-        """Templates (first time) + bulk; only talks to Elasticsearch (runs on the bulk thread)."""
+        """Templates (first time), bulk, then the archive for what Elasticsearch acknowledged;
+        touches no database (runs on the bulk thread)."""
         self._ensure_templates()
-        return self._bulk(batch)
+        outcome = self._bulk(batch)
+        self._stage_archive(batch, outcome[0])
+        return outcome
+
+    # --- the archive hook ---------------------------------------------------------------------
+
+    def _stage_archive(self, batch: Batch, done: set[int]) -> None:
+        """Stage the hits of the uploads about to be marked indexed (indexer/archive.py)."""
+        if self.archive is None or not done:
+            return
+        rows = HitColumns.concat(p.archive_rows for p in batch.prepared if p.upload_id in done)
+        try:
+            self.archive.stage(rows, batch_key(done))
+        except OSError as exc:
+            raise ArchiveUnavailable(f"archive {self.archive.uri}: {exc}") from exc
 
     def _acknowledged(self, batch: Batch, stop: threading.Event, totals: Totals, first=None):
-        """The bulk outcome of a batch, waiting out Elasticsearch outages (counted into `totals`);
-        None if stopped first. `first` is an attempt already made (a future from the bulk thread).
+        """The bulk outcome of a batch, waiting out outages of Elasticsearch or the archive
+        (counted into `totals.es_outages`); None if stopped first. `first` is an attempt already
+        made (a future from the bulk thread).
         """
         while True:
             try:
                 outcome = first.result() if first is not None else self._send(batch)
                 break
-            except EsUnavailable as exc:
+            except Unavailable as exc:
                 first = None
                 totals.es_outages += 1
                 self._templates_ready = False  # a new or restarted cluster may lack them
-                logger.warning("Elasticsearch unavailable (%s); retrying %d uploads in %.1f s",
+                logger.warning("%s (%s); retrying %d uploads in %.1f s", type(exc).__name__,
                                str(exc)[:200], len(batch.prepared), self._backoff)
                 if stop.wait(self._backoff):
                     return None  # leases expire; another run picks the rows up

@@ -2,7 +2,10 @@
 throw-away SECRET_KEY and pseudonym key (DEBUG stays off), a fast password hasher and a
 per-process test database.
 """
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-use-0123456789")
 os.environ.setdefault("CRAYFIS_PSEUDONYM_KEY", "test-only-pseudonym-key-not-for-production-use-9876543210")
@@ -19,3 +22,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # test process, so test sessions running side by side never share (or delete) it.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3"))
+
+# The indexer writes the Parquet hit archive; tests that look at it point CRAYFIS_ARCHIVE_DIR at
+# their own directory, the rest write here (one directory per test process, removed at exit).
+CRAYFIS_ARCHIVE_DIR = tempfile.mkdtemp(prefix="crayfis-test-archive-")
+atexit.register(shutil.rmtree, CRAYFIS_ARCHIVE_DIR, ignore_errors=True)

@@ -15,7 +15,11 @@ Id = blake2b-128 hex of the key parts joined by '|':
   precalibration: ("precal", pseudonym, camera, res_x, res_y, hot_hash, wgt_hash).
 Unset numbers enter the key as '' so the key never depends on a fallback value.
 
-Hit documents are built in one dict literal per event (the indexer's hot path).
+The rules that name, date and place a hit (`hit_key_prefix`, `block_hit_ids`, `block_time`,
+`hit_time`, `hit_position`) are defined here once; the Parquet archive (crayfis/archive/rows.py)
+uses the same ones, so a hit has the same id, time and position in both. A hit document holds
+only what readers ask for (hit schema 2, crayfis/es/templates.py); the archive holds the rest.
+Every event is a hit document, zero-bias samples too (`is_hit` false): the dashboards count them.
 """
 from __future__ import annotations
 
@@ -28,12 +32,14 @@ from crayfis.privacy import pseudonym, public_cell
 from crayfis.wire.records import (
     CalibrationRecord,
     DecodedChunk,
+    EventRecord,
     ExposureRecord,
     PreCalibrationRecord,
     RunRecord,
 )
 
-__all__ = ["build_actions", "doc_id", "exposure_key", "STAGE_KEYS"]
+__all__ = ["build_actions", "block_id", "block_time", "doc_id", "exposure_key", "hit_key_prefix",
+           "hit_position", "hit_time", "STAGE_KEYS"]
 
 # ExposureBlock.config stage name -> counter prefix in exposure documents.
 STAGE_KEYS = {
@@ -60,6 +66,53 @@ def doc_id(*parts) -> str:
 def exposure_key(device: str, xb: ExposureRecord) -> bytes:
     """Key bytes of an exposure block; hit keys extend it."""
     return "|".join(("xb", device, _part(xb.run_uuid), _part(xb.xbn), _part(xb.start_ms))).encode()
+
+
+def block_id(device: str, xb: ExposureRecord) -> str:
+    """Id of an exposure block's document (`xb_id`)."""
+    return blake2b(exposure_key(device, xb), digest_size=16).hexdigest()
+
+
+def hit_key_prefix(device: str, xb: ExposureRecord) -> bytes:
+    """The exposure key and its separator: every hit key of the block starts with it."""
+    return exposure_key(device, xb) + b"|"
+
+
+def block_hit_ids(key_prefix: bytes, events) -> list[str]:
+    """The ids (document `_id` and `hit_id`) of a block's events, in order: the block's key,
+    timestamp and timestamp_nano; the n-th repeat (n >= 1) of a (timestamp, timestamp_nano) pair
+    within the block adds n, so events that share a stamp keep distinct ids, and a replay of the
+    same block gives the same ids again."""
+    seen: dict[tuple[int, int], int] = {}
+    out = []
+    for ev in events:
+        stamp = (ev.t_ms or 0, ev.t_nano or 0)
+        repeat = seen.get(stamp, 0)
+        seen[stamp] = repeat + 1
+        tail = b"%d|%d|%d" % (*stamp, repeat) if repeat else b"%d|%d" % stamp
+        out.append(blake2b(key_prefix + tail, digest_size=16).hexdigest())
+    return out
+
+
+def block_time(xb: ExposureRecord, received_ms: int | None) -> int:
+    """The time a block's records fall back on: its start, else its end, else the upload's receive
+    time (which a replay of the same upload repeats), else 0."""
+    return xb.start_ms or xb.end_ms or received_ms or 0
+
+
+def hit_time(ev: EventRecord, t_block: int) -> int:
+    """A hit's t_ms: the event's own timestamp, else its block's time (`block_time`)."""
+    return ev.t_ms or t_block
+
+
+def hit_position(ev: EventRecord, xb: ExposureRecord) -> tuple | None:
+    """(lat, lon, accuracy, altitude, fixtime_ms) of a hit: the event's own fix, else its block's;
+    None without either."""
+    if ev.lat is not None:
+        return ev.lat, ev.lon, ev.accuracy, ev.altitude, ev.fixtime_ms
+    if xb.lat is not None:
+        return xb.lat, xb.lon, xb.accuracy, xb.altitude, xb.fixtime_ms
+    return None
 
 
 class _Cells:
@@ -123,9 +176,8 @@ def _position(lat, lon, accuracy, altitude, cells: _Cells) -> dict[str, Any]:
 
 def _exposure_actions(prefix: str, dev: str, xb: ExposureRecord, received_ms: int | None,
                       cells: _Cells, out: list) -> None:
-    key = exposure_key(dev, xb)
-    xb_id = blake2b(key, digest_size=16).hexdigest()
-    t_xb = xb.start_ms or xb.end_ms or received_ms or 0
+    xb_id = block_id(dev, xb)
+    t_xb = block_time(xb, received_ms)
     duration = (xb.end_ms - xb.start_ms) / 1000.0 if xb.start_ms and xb.end_ms else None
     src = {
         "xb_id": xb_id, "device": dev, "run": xb.run_uuid, "xbn": xb.xbn, "state": xb.state,
@@ -142,34 +194,18 @@ def _exposure_actions(prefix: str, dev: str, xb: ExposureRecord, received_ms: in
     out.append({"_op_type": "create", "_index": f"{prefix}-exposures-{month_suffix(t_xb)}",
                 "_id": xb_id, "_source": src})
 
-    # Hits: one dict literal each; the XB's position stands in for events without a fix.
-    run, xbn, build, model = xb.run_uuid, xb.xbn, xb.build, xb.model
-    xb_loc = None
-    if xb.lat is not None:
-        xb_loc = ({"lat": xb.lat, "lon": xb.lon}, xb.accuracy, xb.altitude, *cells(xb.lat, xb.lon))
+    # Hits: one dict literal each, with only the fields of hit schema 2.
+    model = xb.model
     hits_prefix = f"{prefix}-hits-"
-    key += b"|"
-    stamps: dict[tuple[int, int], int] = {}   # (t_ms, t_nano) -> events seen with it in this block
-    for ev in xb.events:
-        t = ev.t_ms or t_xb
-        stamp = (ev.t_ms or 0, ev.t_nano or 0)
-        repeat = stamps.get(stamp, 0)
-        stamps[stamp] = repeat + 1
-        hid = blake2b(key + (b"%d|%d|%d" % (*stamp, repeat) if repeat else b"%d|%d" % stamp),
-                      digest_size=16).hexdigest()
-        if ev.lat is not None:
-            loc = ({"lat": ev.lat, "lon": ev.lon}, ev.accuracy, ev.altitude, *cells(ev.lat, ev.lon))
-        else:
-            loc = xb_loc
-        src = {
-            "hit_id": hid, "t_ms": t, "t_nano": ev.t_nano, "device": dev, "run": run, "xbn": xbn,
-            "xb_id": xb_id, "n_pix": ev.n_pix, "max_val": ev.max_val, "avg": ev.avg, "std": ev.std,
-            "zero_bias": ev.zero_bias is not None, "is_hit": ev.is_hit, "pressure": ev.pressure,
-            "orient_x": ev.orient_x, "orient_y": ev.orient_y, "orient_z": ev.orient_z,
-            "exposure_ns": ev.exposure_ns, "build": build, "model": model,
-        }
-        if loc is not None:
-            src["location"], src["gps_accuracy"], src["altitude"], src["cell"], src["cell_location"] = loc
+    for ev, hid in zip(xb.events, block_hit_ids(hit_key_prefix(dev, xb), xb.events), strict=True):
+        t = hit_time(ev, t_xb)
+        src = {"hit_id": hid, "t_ms": t, "t_nano": ev.t_nano, "device": dev, "n_pix": ev.n_pix,
+               "max_val": ev.max_val, "is_hit": ev.is_hit, "model": model}
+        pos = hit_position(ev, xb)
+        if pos is not None:
+            lat, lon, src["gps_accuracy"], src["altitude"], _ = pos
+            src["location"] = {"lat": lat, "lon": lon}
+            src["cell"], src["cell_location"] = cells(lat, lon)
         out.append({"_op_type": "create", "_index": hits_prefix + month_suffix(t), "_id": hid, "_source": src})
 
 

@@ -6,6 +6,22 @@ candidate document's mapping is defined with its builder (crayfis/es/candidates.
 
 `location` is the exact position, for the coincidence search only; it is never published. Public
 views use `cell` / `cell_location`, the centre of the coarse grid cell (crayfis/privacy.py).
+
+Hits (schema 2, docs/archive.md "What a hit document costs") are the one kind counted in
+billions, so their index holds only what a reader asks for; every other field of an event lives
+in the Parquet archive (crayfis/archive). Their index:
+- keeps no stored `_source`: Elasticsearch rebuilds it from doc values (synthetic source), so
+  every field must come back exactly as sent. Hence `t_ms` is a `long` (a synthetic `date` comes
+  back as a string), `location` is two doubles (a geo_point's doc values are rounded to about a
+  centimetre), and accuracies are doubles (a float comes back in its shortest float form, not as
+  the double that was sent). `cell_location` stays a geo_point: readers publish it rounded to the
+  cell, and the read API takes the cell centre from `cell`;
+- indexes only what is filtered on (`t_ms`, `device`, `is_hit`, `cell_location`); the rest are
+  doc values only. `hit_id` equals `_id`, so lookups by id use an `ids` query;
+- is sorted by (t_ms, hit_id), so `_shard_doc` order is time order and neighbours in the file
+  resemble each other, and stored fields use `best_compression`.
+Indices created with schema 1 (crayfis/es/legacy.py) keep their mapping until they age out;
+readers handle both (api/es_queries.py, dashboards/queries.py).
 """
 from __future__ import annotations
 
@@ -14,11 +30,28 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from crayfis.es import candidates
-from crayfis.es.fields import BOOL, DATE, DOUBLE, FLOAT, GEO, INT, KW, LONG, STORED_LONGS, STORED_TEXT
+from crayfis.es.fields import (
+    BOOL,
+    DATE,
+    DOUBLE,
+    DOUBLE_DV,
+    FLOAT,
+    GEO,
+    INT,
+    INT_DV,
+    KW,
+    KW_DV,
+    LONG,
+    LONG_DV,
+    STORED_LONGS,
+    STORED_TEXT,
+)
 from crayfis.es.naming import DATED_KINDS, KINDS, SINGLE_KINDS, index_for, index_pattern
 
-__all__ = ["MAPPINGS", "MappingOutdated", "check_index_mapping", "ensure_templates", "template_body",
-           "template_name"]
+__all__ = ["HIT_SCHEMA_VERSION", "INDEX_SETTINGS", "MAPPINGS", "MappingOutdated", "check_index_mapping",
+           "ensure_templates", "template_body", "template_name"]
+
+HIT_SCHEMA_VERSION = 2
 
 COUNTER_STAGES = ("l0", "qual", "l1", "l2", "precal")
 COUNTERS = {f"{s}_{c}": LONG for s in COUNTER_STAGES for c in ("processed", "pass", "skip")}
@@ -32,14 +65,13 @@ _DEVICE = {"build": KW, "model": KW}
 MAPPINGS: dict[str, dict[str, Any]] = {
     "hits": {
         "dynamic": "strict",
+        "_meta": {"schema_version": HIT_SCHEMA_VERSION},
         "properties": {
-            "hit_id": KW, "t_ms": DATE, "t_nano": LONG, "device": KW, "run": KW, "xbn": LONG,
-            "xb_id": KW, **_POSITION,
-            "n_pix": INT, "max_val": LONG, "avg": DOUBLE, "std": DOUBLE,
-            "zero_bias": BOOL, "is_hit": BOOL, "pressure": FLOAT,
-            "orient_x": FLOAT, "orient_y": FLOAT, "orient_z": FLOAT, "exposure_ns": LONG,
+            "hit_id": KW_DV, "t_ms": LONG, "device": KW, "is_hit": BOOL,
+            "location": {"properties": {"lat": DOUBLE_DV, "lon": DOUBLE_DV}},
+            "gps_accuracy": DOUBLE_DV, "altitude": DOUBLE_DV, "cell": KW_DV, "cell_location": GEO,
+            "t_nano": LONG_DV, "n_pix": INT_DV, "max_val": LONG_DV, "model": KW_DV,
             "morphology": KW,   # spot, track, worm or noise (indexer/morphology.py)
-            **_DEVICE,
         },
     },
     "exposures": {
@@ -82,8 +114,19 @@ MAPPINGS: dict[str, dict[str, Any]] = {
     "candidates": candidates.MAPPING,
 }
 assert set(MAPPINGS) == set(KINDS)
-LATER_FIELDS: dict[str, frozenset[str]] = {"candidates": candidates.LATER_FIELDS}
+LATER_FIELDS: dict[str, frozenset[str]] = {"candidates": candidates.LATER_FIELDS,
+                                           "hits": frozenset({"morphology"})}
 """Per kind, fields added to its mapping after indices of it existed (check_index_mapping)."""
+
+# Index settings beyond shards, replicas and refresh, per kind (see the module docstring).
+INDEX_SETTINGS: dict[str, dict[str, Any]] = {
+    "hits": {
+        "mapping.source.mode": "synthetic",
+        "codec": "best_compression",
+        "sort.field": ["t_ms", "hit_id"],
+        "sort.order": ["asc", "asc"],
+    },
+}
 
 
 def template_name(prefix: str, kind: str) -> str:
@@ -103,6 +146,7 @@ def template_body(prefix: str, kind: str, *, replicas: int = 0, shards: int = 1,
                 "number_of_shards": shards,
                 "number_of_replicas": replicas,
                 "refresh_interval": refresh_interval,
+                **{f"index.{k}": v for k, v in INDEX_SETTINGS.get(kind, {}).items()},
             },
             "mappings": MAPPINGS[kind],
         },
@@ -116,7 +160,9 @@ def ensure_templates(es: Elasticsearch, prefix: str, *, replicas: int = 0, shard
 
     Idempotent: safe on every start. Dated indices appear on first write; the single ones
     (runs, precalibrations, candidates) are created now so searches never hit a missing index.
-    Returns the template names.
+    Dated indices that exist already get the ``LATER_FIELDS`` of their kind (a strict mapping
+    would refuse documents carrying a field added after the index was created). Returns the
+    template names.
     """
     names = []
     for kind in KINDS:
@@ -129,6 +175,11 @@ def ensure_templates(es: Elasticsearch, prefix: str, *, replicas: int = 0, shard
         index = index_pattern(prefix, kind)
         if not es.indices.exists(index=index):
             es.options(ignore_status=400).indices.create(index=index)   # 400 = created meanwhile
+    for kind in DATED_KINDS:
+        later = {name: MAPPINGS[kind]["properties"][name] for name in LATER_FIELDS.get(kind, ())}
+        if later:
+            es.indices.put_mapping(index=index_pattern(prefix, kind), properties=later,
+                                   allow_no_indices=True, expand_wildcards="open")
     return names
 
 

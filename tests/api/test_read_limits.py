@@ -65,7 +65,8 @@ def broken_month(es, hits):
     them fails on that shard only, so Elasticsearch answers with the other shards' results and
     `_shards.failed: 1`."""
     index = f"{hits}-hits-2025.11"
-    es.indices.create(index=index, mappings={"properties": {"hit_id": {"type": "text"}, "cell": {"type": "text"}}})
+    es.indices.create(index=index, mappings={"properties": {"hit_id": {"type": "text"}, "cell": {"type": "text"}}},
+                      settings={"index.sort.field": ["t_ms"], "index.sort.order": ["asc"]})  # not by a text hit_id
     es.index(index=index, document={"hit_id": "broken", "t_ms": T0 + 30 * 86_400_000, "is_hit": True},
              refresh=True)
     return hits

@@ -63,7 +63,9 @@ def broken(es, es_prefix, settings):
     whole = {"exposures": {"device": "dwhole", "state": "DATA", "live_s": 60.0}, "hits": {"device": "dwhole"}}
     for kind in ("exposures", "hits"):
         es.index(index=f"{es_prefix}-{kind}-2025.10", document=whole[kind], refresh=True)
-        es.indices.create(index=f"{es_prefix}-{kind}-2025.11", mappings=text)
+        # the hits template sorts its indices by t_ms and hit_id, which a text t_ms cannot do
+        resort = {"index.sort.field": ["is_hit"], "index.sort.order": ["asc"]} if kind == "hits" else None
+        es.indices.create(index=f"{es_prefix}-{kind}-2025.11", mappings=text, settings=resort)
         es.index(index=f"{es_prefix}-{kind}-2025.11", document={"device": "dbroken", "t_ms": "x"}, refresh=True)
     settings.CRAYFIS_DASH_CACHE_S = 60
     cache.clear()

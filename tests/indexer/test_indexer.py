@@ -9,6 +9,7 @@ import pytest
 from crayfis.privacy import pseudonym
 from indexer.worker import Indexer, IndexerConfig, make_indexer_client
 from ingest.models import Device, PreCalibration, TouchedBucket, Upload
+from tests.indexer.conftest import staged_rows
 from tests.ingest.conftest import post_submit
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +33,7 @@ def submit_sample(client, samples, name):
 
 
 def test_2021_sample_indexes_runs_exposures_hits_calibration_precal(client, samples, es, es_url, es_prefix,
-                                                                    settings):
+                                                                    settings, archive_dir):
     exp = submit_sample(client, samples, "v1.0.4-data.bin")
     totals = index_all(es_url)
     assert (totals.indexed, totals.quarantined) == (1, 0)
@@ -42,9 +43,16 @@ def test_2021_sample_indexes_runs_exposures_hits_calibration_precal(client, samp
     assert [h["t_ms"] for h in hits] == [e["timestamp"] for e in exp["events"]] + [exp["zero_bias"]["timestamp"]]
     assert {h["device"] for h in hits} == {dev}
     assert [h["n_pix"] for h in hits[:3]] == [e["n_hits"] for e in exp["events"]]
-    assert [h["zero_bias"] for h in hits] == [False, False, False, True]
-    assert all(h["run"] == exp["run_uuid"] and h["xbn"] == 4 for h in hits)
+    assert [h["is_hit"] for h in hits] == [True, True, True, False]
     assert hits[0]["location"] == {"lat": pytest.approx(46.2331), "lon": pytest.approx(6.0557)}
+    # the event fields the index leaves out are in the archive, one row per hit (the zero-bias
+    # sample is not a hit)
+    rows = staged_rows(archive_dir).to_pylist()
+    assert [r["hit_id"] for r in rows] == [h["hit_id"] for h in hits[:3]]
+    assert [r["zero_bias"] for r in rows] == [False, False, False]
+    assert all(r["run"] == exp["run_uuid"] and r["xbn"] == 4 and r["device_id"] == dev for r in rows)
+    assert [(r["lat"], r["lon"]) for r in rows] == [(h["location"]["lat"], h["location"]["lon"]) for h in hits[:3]]
+    assert [r["upload"] for r in rows] == [Upload.objects.get().id] * 3
     assert hits[0]["cell"] == "46.25,6.05"
     # pixel value = (7x + 13y) % 256: the largest around (100,200),(102,201) is 255 at (102,201)
     assert hits[0]["max_val"] == max(v for _, _, v in exp["events"][0]["pixels"])
@@ -83,13 +91,16 @@ def test_2021_sample_indexes_runs_exposures_hits_calibration_precal(client, samp
     assert dict(TouchedBucket.objects.values_list("bucket_ms", "hits")) == expected
 
 
-def test_2016_sample_low_half_run_id_pixels_and_no_fix(client, samples, es, es_url, es_prefix):
+def test_2016_sample_low_half_run_id_pixels_and_no_fix(client, samples, es, es_url, es_prefix, archive_dir):
     exp = submit_sample(client, samples, "v0.7-2016-data.bin")
     assert index_all(es_url).indexed == 1
     hits = sorted(search(es, es_prefix, "hits"), key=lambda h: h["t_ms"])
     assert [h["t_ms"] for h in hits] == [e["timestamp"] for e in exp["events"]]
     assert [h["max_val"] for h in hits] == [e["max_val"] for e in exp["events"]]
-    assert all(h["run"] == exp["run_uuid_from_header"] for h in hits)
+    rows = staged_rows(archive_dir).to_pylist()
+    assert [r["hit_id"] for r in rows] == [h["hit_id"] for h in hits]
+    assert all(r["run"] == exp["run_uuid_from_header"] for r in rows)
+    assert all(r["lat"] is None and r["lon"] is None for r in rows)
     assert all("location" not in h and "cell" not in h for h in hits)  # 0/0 without accuracy
     (xb,) = search(es, es_prefix, "exposures")
     assert (xb["l1_processed"], xb["l1_pass"], xb["l2_pass"]) == (3600, 118, 350)

@@ -12,8 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 from elasticsearch import helpers
 
+from crayfis.es.legacy import HITS_V1
 from crayfis.es.naming import index_for
-from crayfis.es.templates import MAPPINGS, ensure_templates
+from crayfis.es.templates import ensure_templates
 from spark_jobs import day_files
 from spark_jobs.es_source import (
     EsHitsQuery,
@@ -128,9 +129,10 @@ def test_empty_pattern_gives_an_empty_frame(spark, es_url, es_prefix):
 
 def test_fields_kept_out_of_source_are_read_from_doc_values(es, es_url, es_prefix):
     """An index whose mapping trims _source (or disables it) still reads: doc values stand in,
-    positions to doc-value precision."""
+    positions to doc-value precision. On the mapping with a geo_point `location` (hit schema 1,
+    crayfis/es/legacy.py); schema 2's indices keep a synthetic _source that trims nothing."""
     docs = hit_docs(120, span_ms=1000)
-    mapping = dict(MAPPINGS["hits"])
+    mapping = dict(HITS_V1)
     for name, source in (("trimmed", {"excludes": ["location", "device"]}), ("nosource", {"enabled": False})):
         index = f"{es_prefix}-{name}-hits-2026.11"
         es.indices.create(index=index, mappings={**mapping, "_source": source})

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from crayfis.archive.rows import hit_columns
 from crayfis.es.documents import build_actions
 from crayfis.es.templates import MAPPINGS
 from crayfis.privacy import pseudonym, public_cell
@@ -20,10 +21,12 @@ RUN = "7f3c2a10-51d4-4e8b-9a6f-2b1c0d9e8f70"
 T0 = 1735689600000
 
 
+def _sample_chunk(name):
+    return decode_submit((DATA / name).read_bytes(), EXPECTED[name]["headers"], with_pixels=False)
+
+
 def _sample_actions(name, **kw):
-    spec = EXPECTED[name]
-    chunk = decode_submit((DATA / name).read_bytes(), spec["headers"], with_pixels=False)
-    return build_actions(chunk, prefix="cr", key=KEY, received_ms=T0, **kw)
+    return build_actions(_sample_chunk(name), prefix="cr", key=KEY, received_ms=T0, **kw)
 
 
 def _kind(action) -> str:
@@ -90,17 +93,25 @@ def test_v104_documents():
     hits = kinds["hits"]
     assert [h["_source"]["t_ms"] for h in hits] == (
         [e["timestamp"] for e in spec["events"]] + [spec["zero_bias"]["timestamp"]])
-    for h, want in zip(hits, spec["events"]):
+    # the event's other fields are archive columns (hit schema 2): one row per hit, same id
+    rows = hit_columns(_sample_chunk("v1.0.4-data.bin"), key=KEY, device_id=spec["headers"]["Device-id"],
+                       upload=7, received_ms=T0).table().to_pylist()
+    assert len(rows) == len(spec["events"])
+    for h, want, row in zip(hits, spec["events"], rows):
         hs = h["_source"]
-        assert hs["hit_id"] == h["_id"] and hs["xb_id"] == xb["_id"]
+        assert hs["hit_id"] == h["_id"] == row["hit_id"] and row["xb_id"] == xb["_id"]
         assert hs["n_pix"] == want["n_hits"] and hs["max_val"] == max(p[2] for p in want["pixels"])
-        assert hs["is_hit"] and not hs["zero_bias"]
+        assert hs["is_hit"] and not row["zero_bias"]
         assert hs["location"] == {"lat": 46.2331, "lon": 6.0557} and hs["cell"] == cell
-        assert hs["pressure"] == 965.5 and hs["orient_x"] == pytest.approx(0.1)
-        assert (hs["device"], hs["run"], hs["xbn"], hs["build"], hs["model"]) == (
-            dev, spec["run_uuid"], 4, "v1.0.4", "Pixel 4a")
+        assert (row["lat"], row["lon"], row["t_ms"]) == (46.2331, 6.0557, hs["t_ms"])
+        assert row["pressure"] == 965.5 and row["orient_x"] == pytest.approx(0.1)
+        assert (hs["device"], hs["model"]) == (dev, "Pixel 4a")
+        assert (row["device_id"], row["run"], row["xbn"], row["build"], row["model"], row["upload"]) == (
+            dev, spec["run_uuid"], 4, "v1.0.4", "Pixel 4a", 7)
+    assert set(hits[0]["_source"]) == {"hit_id", "t_ms", "t_nano", "device", "n_pix", "max_val", "is_hit",
+                                       "model", "location", "gps_accuracy", "altitude", "cell", "cell_location"}
     zb = hits[-1]["_source"]
-    assert zb["zero_bias"] and not zb["is_hit"] and zb["n_pix"] == 0
+    assert not zb["is_hit"] and zb["n_pix"] == 0
     # the zero-bias event has no fix of its own: the XB's position stands in
     assert zb["location"] == s["location"]
 

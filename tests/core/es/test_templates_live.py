@@ -9,7 +9,9 @@ from elasticsearch import BadRequestError, helpers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from crayfis.archive.rows import hit_columns
 from crayfis.es.documents import build_actions
+from crayfis.es.geobox import box_ranges
 from crayfis.es.naming import KINDS, index_pattern
 from crayfis.es.templates import MAPPINGS, ensure_templates, template_name
 from crayfis.wire import build
@@ -64,14 +66,25 @@ def test_samples_index_replay_mappings_and_queries(es, es_prefix):
     index = f"{es_prefix}-hits-2025.01"
     mapping = es.indices.get_mapping(index=index)[index]["mappings"]
     props = mapping["properties"]
-    assert mapping["dynamic"] == "strict"
-    assert props["location"]["type"] == "geo_point" and props["cell_location"]["type"] == "geo_point"
-    assert props["t_ms"]["type"] == "date" and props["device"]["type"] == "keyword"
+    assert mapping["dynamic"] == "strict" and mapping["_meta"]["schema_version"] == 2
+    assert {k: v["type"] for k, v in props["location"]["properties"].items()} == {"lat": "double", "lon": "double"}
+    assert props["cell_location"]["type"] == "geo_point"
+    assert props["t_ms"]["type"] == "long" and props["device"]["type"] == "keyword"
     idx_settings = es.indices.get_settings(index=index)[index]["settings"]["index"]
     assert idx_settings["number_of_replicas"] == "0" and idx_settings["refresh_interval"] == "1s"
+    assert idx_settings["mapping"]["source"]["mode"] == "synthetic"
+    assert idx_settings["sort"]["field"] == ["t_ms", "hit_id"] and idx_settings["codec"] == "best_compression"
+
+    # what the index returns is what was sent (synthetic source; exact doubles)
+    sent = {a["_id"]: a["_source"] for a in actions if a["_index"].startswith(f"{es_prefix}-hits-")}
+    got = {h["_id"]: h["_source"] for h in es.search(index=f"{es_prefix}-hits-*", size=1000)["hits"]["hits"]}
+    assert sent.keys() == got.keys()
+    for hid, src in sent.items():
+        want = {k: v for k, v in src.items() if v is not None and k != "cell_location"}
+        assert {k: v for k, v in got[hid].items() if k != "cell_location"} == want, hid
 
     near = es.search(index=f"{es_prefix}-hits-*", query={"bool": {"filter": [
-        {"geo_distance": {"distance": "1km", "location": {"lat": 46.2331, "lon": 6.0557}}},
+        box_ranges("location.lat", "location.lon", 6.05, 46.23, 6.06, 46.24),
         {"range": {"t_ms": {"gte": 1735689700000, "lte": 1735689702000}}},
         {"term": {"is_hit": True}},
     ]}})
@@ -103,7 +116,8 @@ _ms = st.one_of(st.integers(1735689600000, 1735689600000 + 10**9), st.sampled_fr
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_extreme_but_decodable_values_are_indexable(es, es_prefix, data):
-    """Whatever the decoder accepts, the strict mappings accept: no poison after decoding."""
+    """Whatever the decoder accepts, the strict mappings and the archive's columns accept: no
+    poison after decoding."""
     if es_prefix not in _templated:          # once per test, not per example
         ensure_templates(es, es_prefix)
         _templated.add(es_prefix)
@@ -134,6 +148,7 @@ def test_extreme_but_decodable_values_are_indexable(es, es_prefix, data):
     except WireDecodeError:
         return
     actions = build_actions(chunk, prefix=es_prefix, key=KEY, received_ms=1)
+    hit_columns(chunk, key=KEY, device_id="dev", upload=1, received_ms=1).table()  # the archive takes it too
     ok, errors = _bulk(es, actions, refresh=False)
     assert [e for e in errors if e["create"]["status"] != 409] == []
     assert ok + len(errors) == len(actions)

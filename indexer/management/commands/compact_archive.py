@@ -1,0 +1,51 @@
+"""manage.py compact_archive [--loop] [--archive URI]: staged batches -> sealed days.
+
+One pass by default; with --loop a pass every CRAYFIS_ARCHIVE_COMPACT_EVERY_S seconds until
+SIGINT/SIGTERM. Several may be started: a lease in the database lets one compact at a time
+(docs/archive.md). Each pass prints a JSON line: days sealed, late files, rows written, copies
+of hits dropped.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import threading
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from crayfis.archive.compact import LeaseLost
+from indexer.archive import ArchiveCompactor, archive_from_settings
+from indexer.worker import default_owner
+
+
+class Command(BaseCommand):
+    help = "Compact the Parquet hit archive: seal finished UTC days, add late hits, each hit once."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--archive", default=None, help="archive root (default CRAYFIS_ARCHIVE_DIR)")
+        parser.add_argument("--loop", action="store_true", help="run a pass every CRAYFIS_ARCHIVE_COMPACT_EVERY_S")
+
+    def handle(self, *args, archive=None, loop=False, verbosity=1, **options):
+        target = archive_from_settings(archive)
+        if target is None:
+            raise CommandError("no archive: CRAYFIS_ARCHIVE_DIR is empty and --archive not given")
+        stop = threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+        compactor = ArchiveCompactor(target, default_owner())
+
+        def progress(day, info):
+            if verbosity > 1:
+                self.stderr.write(f"{day}: {info}")
+
+        while True:
+            try:
+                report = compactor.run_once(progress=progress)
+            except (OSError, LeaseLost) as exc:
+                raise CommandError(f"archive {target.uri}: {exc}") from None
+            self.stdout.write(json.dumps({"archive": target.uri, "busy": report is None,
+                                          **(report.as_dict() if report else {})}))
+            if not loop or stop.wait(settings.CRAYFIS_ARCHIVE_COMPACT_EVERY_S):
+                return
