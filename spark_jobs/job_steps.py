@@ -26,6 +26,7 @@ from spark_jobs.hits_input import es_input, parquet_input, read_parquet_hit_ids
 from spark_jobs.job_config import JobConfig, es_prefix_for
 from spark_jobs.output import CANDIDATE_SCHEMA, index_candidates, write_outputs
 from spark_jobs.partitioning import PartitionPlan
+from spark_jobs.row_group_plan import MAX_READ_SHARE, RowGroupPlan, plan_tasks
 from spark_jobs.search_tasks import (
     PACKED,
     WINDOW_PAIRS,
@@ -155,11 +156,14 @@ def background_for(prep: Prepared, cfg: JobConfig):
             source = "exposures"
         else:
             blocks = None
-    span = None
-    if prep.n_hits:
-        span = (cfg.start_ms if cfg.start_ms is not None else prep.t_min_ms,
-                cfg.end_ms if cfg.end_ms is not None else prep.t_max_ms + 1)
-    return significance_step.device_background(prep.devices, blocks, span), source
+    return significance_step.device_background(prep.devices, blocks, searched_span(prep, cfg)), source
+
+
+def searched_span(prep: Prepared, cfg: JobConfig) -> tuple[int, int]:
+    """[start, end) searched: --start and --end where given, else the hits' own range."""
+    lo = cfg.start_ms if cfg.start_ms is not None else (prep.t_min_ms if prep.n_hits else 0)
+    hi = cfg.end_ms if cfg.end_ms is not None else (prep.t_max_ms + 1 if prep.n_hits else lo + 1)
+    return lo, hi
 
 
 def segment_model(background, params):
@@ -168,7 +172,10 @@ def segment_model(background, params):
 
 
 def ordered_layout(spark, cfg: JobConfig, inp):
-    """(files, row groups, tasks) when the shuffle-free path applies (ordered_parquet.py)."""
+    """(files, row groups, plan) when the shuffle-free path applies (ordered_parquet.py): the
+    footers give every row group's time range, the tasks would read at most
+    ``MAX_READ_SHARE`` rows per input row, and none would search more than
+    ``max(2 x rows_per_task, hits / parallelism)`` rows (row_group_plan.py)."""
     if not inp.is_parquet or cfg.time_slides or not cfg.split.ordered_fast_path:
         return None
     files = inp.files()
@@ -179,24 +186,23 @@ def ordered_layout(spark, cfg: JobConfig, inp):
     n_rows = sum(g.n_rows for g in groups)
     # one kernel call per task here; few tasks: the background model's fixed cost is per task
     n_tasks = max(2 * parallelism, -(-n_rows // max(1, cfg.split.rows_per_task)))
-    tasks = ordered_parquet.plan_tasks(groups, cfg.params.window_ms, cfg.start_ms, cfg.end_ms, n_tasks)
-    if tasks is None:
+    plan = plan_tasks(groups, cfg.params.window_ms, cfg.start_ms, cfg.end_ms, n_tasks)
+    if plan.read_share > MAX_READ_SHARE:
         return None
-    # row groups are the unit of work here: too few of them would leave cores idle or make one
-    # task hold too many hits (a dense city in one row group), which slabs x tiles would split
-    largest = max((sum(groups[i].n_rows for i in t.core) for t in tasks), default=0)
-    if largest > max(2 * cfg.split.rows_per_task, -(-n_rows // parallelism)):
-        return None
-    return files, groups, tasks
+    if plan.largest_task_rows > max(2 * cfg.split.rows_per_task, -(-plan.input_rows // parallelism)):
+        return None  # hits packed in a few milliseconds: slabs x tiles would split them
+    return files, groups, plan
 
 
-def search_ordered(spark, cfg: JobConfig, files, groups, tasks, max_m: int, lap):
-    """Device table and kernel stage straight from time-ordered row groups (no shuffle)."""
+def search_ordered(spark, cfg: JobConfig, files, groups, plan: RowGroupPlan, max_m: int, lap):
+    """Device table and kernel stage straight from the row groups (no shuffle)."""
     params = cfg.params
-    desc = ordered_parquet.descriptors(spark, tasks) if tasks else None
-    partials = (desc.mapInArrow(ordered_parquet.device_partials(files, groups, cfg.start_ms, cfg.end_ms),
-                                from_arrow_schema(ordered_parquet.DEVICE_PARTIALS)).toArrow()
-                if tasks else ordered_parquet.DEVICE_PARTIALS.empty_table())
+    parallelism = spark.sparkContext.defaultParallelism
+    stat_specs = ordered_parquet.statistics_specs(groups, plan.tasks, max(2 * parallelism, len(plan.tasks)))
+    partials = (ordered_parquet.descriptors(spark, stat_specs)
+                .mapInArrow(ordered_parquet.device_partials(files, groups, cfg.start_ms, cfg.end_ms),
+                            from_arrow_schema(ordered_parquet.DEVICE_PARTIALS)).toArrow()
+                if stat_specs else ordered_parquet.DEVICE_PARTIALS.empty_table())
     devices, rows_in_range = ordered_parquet.device_table(partials)
     n_hits = int(np.sum(devices.column("n_hits").to_numpy())) if devices.num_rows else 0
     prep = Prepared(hits=None, devices=devices, files=files, rows_in_range=rows_in_range,
@@ -214,8 +220,8 @@ def search_ordered(spark, cfg: JobConfig, files, groups, tasks, max_m: int, lap)
                  expected=0.0, kernel_cpu_s=0.0, background_cpu_s=0.0), None)]))
     else:
         shared = spark.sparkContext.broadcast((devices.column("device_id").combine_chunks(), model))
-        body = ordered_parquet.search_tasks(files, groups, cfg.start_ms, cfg.end_ms, shared, params,
-                                            max_m)
+        body = ordered_parquet.search_tasks(files, groups, shared, params, max_m)
+        desc = ordered_parquet.descriptors(spark, [t.spec() for t in plan.tasks])
         try:
             rows = collect_windows(desc.mapInArrow(body, from_arrow_schema(PACKED)))
         finally:
@@ -243,10 +249,11 @@ def search_and_write(spark, cfg: JobConfig) -> dict[str, Any]:
     with open_input(spark, cfg) as inp:
         ordered = ordered_layout(spark, cfg, inp)
         if ordered is not None:
-            files, groups, tasks = ordered
-            prep, rows, background, live_source = search_ordered(spark, cfg, files, groups, tasks,
+            files, groups, plan = ordered
+            prep, rows, background, live_source = search_ordered(spark, cfg, files, groups, plan,
                                                                  max_m, lap)
-            layout = {"layout": "time-ordered row groups", "time_slabs": len(tasks), "tiles": 1}
+            layout = {"layout": "row groups by time", "time_slabs": len(plan.tasks), "tiles": 1,
+                      "row_group_read_share": round(plan.read_share, 3)}
         else:
             prep = prepare(spark, inp, params, cfg.split)
             lap("prepare_s")
