@@ -38,23 +38,22 @@ DEVICE_PARTIALS = pa.schema([("device_id", pa.string()), ("n_hits", pa.int64()),
                              ("z", pa.float64())])
 
 
-def row_groups(files: list[str]) -> list[RowGroup] | None:
-    """Every row group with its t_ms range from the footers; None where statistics are missing."""
+def row_groups(files: list[str]) -> list[RowGroup]:
+    """Every row group, with its t_ms range from the footer (None where the footer has no
+    statistics or the group holds rows without a time)."""
     out = []
     for f, uri in enumerate(files):
         meta = open_parquet(uri).metadata
         names = [meta.schema.column(i).name for i in range(meta.num_columns)]
-        if "t_ms" not in names:
-            return None
-        col = names.index("t_ms")
+        col = names.index("t_ms") if "t_ms" in names else None
         first = 0
         for g in range(meta.num_row_groups):
             rg = meta.row_group(g)
-            st = rg.column(col).statistics
-            if rg.num_rows and (st is None or not st.has_min_max or st.null_count):
-                return None
+            st = rg.column(col).statistics if col is not None else None
+            timed = st is not None and st.has_min_max and not st.null_count
             if rg.num_rows:
-                out.append(RowGroup(f, g, first, rg.num_rows, int(st.min), int(st.max)))
+                out.append(RowGroup(f, g, first, rg.num_rows, int(st.min) if timed else None,
+                                    int(st.max) if timed else None))
             first += rg.num_rows
     return out
 
@@ -105,7 +104,7 @@ def _valid(tab: pa.Table):
     return pc.fill_null(ok, False)
 
 
-def _hits(files, groups, indices, start_ms, end_ms, with_codes=True):
+def read_hits(files, groups, indices, start_ms, end_ms, with_codes=True):
     """(table of the rows in [start_ms, end_ms), valid mask) of row groups, each filtered as it
     is read (a task keeps only its interval of groups that span more); types cast as the Spark
     path does, except device_id, which stays dictionary-encoded (see ``device_indices``)."""
@@ -116,7 +115,8 @@ def _hits(files, groups, indices, start_ms, end_ms, with_codes=True):
                         "t_ms": pc.cast(tab.column("t_ms"), pa.int64()),
                         "lat": pc.cast(tab.column("lat"), pa.float64()),
                         "lon": pc.cast(tab.column("lon"), pa.float64())})
-        inside = ((start_ms is None or start_ms <= g.t_min) and (end_ms is None or g.t_max < end_ms))
+        inside = g.t_min is not None and ((start_ms is None or start_ms <= g.t_min)
+                                          and (end_ms is None or g.t_max < end_ms))
         if not inside:
             tab = tab.filter(_in_range(tab.column("t_ms"), start_ms, end_ms))
         parts.append(tab)
@@ -198,7 +198,7 @@ def device_partials(files, groups, start_ms, end_ms):
         keep_freed_memory()
         for b in batches:
             for spec in b.column("spec").to_pylist():
-                tab, ok = _hits(files, groups, json.loads(spec), start_ms, end_ms, with_codes=False)
+                tab, ok = read_hits(files, groups, json.loads(spec), start_ms, end_ms, with_codes=False)
                 if tab is not None and tab.num_rows:
                     yield _device_partial(tab, ok.to_numpy(zero_copy_only=False))
     return run
@@ -272,7 +272,7 @@ def _search_task(files, groups, task: OrderedTask, device_ids, model, params, ma
                  uncoded=0, expected=0.0, kernel_cpu_s=0.0, background_cpu_s=0.0)
     # row groups in (t_min, t_max) order: time-ordered files give rows in time order, and
     # the kernel then needs no sort
-    tab, ok = _hits(files, groups, task.reads, task.core_lo, task.keep_hi + 1)
+    tab, ok = read_hits(files, groups, task.reads, task.core_lo, task.keep_hi + 1)
     if tab is not None and not pc.all(ok).as_py():
         tab = tab.filter(ok)
     if tab is None or not tab.num_rows:

@@ -39,8 +39,8 @@ class RowGroup:
     index: int
     first_row: int  # row index of its first row within the file
     n_rows: int
-    t_min: int
-    t_max: int
+    t_min: int | None  # None: the footer gives no time range
+    t_max: int | None
 
 
 @dataclass(frozen=True)
