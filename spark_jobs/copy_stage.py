@@ -4,7 +4,7 @@ that will search them, as packed blocks for one shuffle.
 Each source task turns its hits into numbers (hit code, device code, t, lat, lon), applies a
 time slide if asked (``significance.slid_times``), makes the copies of ``PartitionPlan.assign``
 in one compiled pass (compiled_assign.py) and hands Spark one row per destination task: the
-task's key and its copies as one LZ4-compressed Arrow IPC stream (``COPY_COLUMNS``). The
+task's key and its copies as one Arrow IPC stream (``COPY_COLUMNS``). The
 shuffle then moves a few large byte strings per source task instead of a row per copy, and
 the hits cross between the JVM and Python at most once (ES input: JVM -> Python here; Parquet
 input: not at all, the source tasks read the row groups with pyarrow).
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyspark import TaskContext
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from crayfis.coincidence.malloc_tuning import keep_freed_memory
@@ -31,12 +32,12 @@ from spark_jobs.compiled_assign import copies_by_task
 from spark_jobs.partitioning import PartitionPlan
 from spark_jobs.row_group_plan import RowGroup
 
-COPIES = pa.schema([("task_key", pa.int64()), ("payload", pa.binary())])
+COPIES = pa.schema([("task_key", pa.int64()), ("source", pa.int64()), ("payload", pa.binary())])
 # One copy of a hit in one partition, as the search stage receives it.
 COPY_COLUMNS = pa.schema([("pkey", pa.int64()), ("home", pa.bool_()), ("hit_code", pa.int64()),
                           ("device_code", pa.int32()), ("t_ms", pa.int64()), ("lat", pa.float64()),
                           ("lon", pa.float64())])
-PACK_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
+IPC_FRAMING = 4096  # bytes beyond the batch's own: the stream's schema message and end marker
 FRAME_BLOCK_ROWS = 1 << 20  # a FrameSource task gathers this many hits per pass (bounds memory)
 
 
@@ -65,47 +66,47 @@ class CopyPlan:
 
 
 def pack(batch: pa.RecordBatch) -> pa.Buffer:
-    """``batch`` as one Arrow IPC stream, buffers LZ4-compressed."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, batch.schema, options=PACK_OPTIONS) as writer:
+    """``batch`` as one Arrow IPC stream, written once into a buffer of its size. Not compressed
+    here: Arrow's LZ4 frames cost more CPU than making the copies does, while
+    Spark compresses its shuffle files itself (``spark.shuffle.compress``)."""
+    buf = pa.allocate_buffer(pa.ipc.get_record_batch_size(batch) + IPC_FRAMING)
+    sink = pa.FixedSizeBufferWriter(buf)
+    with pa.ipc.new_stream(sink, batch.schema) as writer:
         writer.write_batch(batch)
-    return sink.getvalue()
+    return buf.slice(0, sink.tell())
 
 
-def binary_cells(buffers: list[pa.Buffer]) -> pa.Array:
-    """A binary array holding the buffers, copied once into one data buffer."""
-    sizes = np.array([b.size for b in buffers], dtype=np.int64)
-    offsets = np.zeros(len(buffers) + 1, dtype=np.int32)
-    np.cumsum(sizes, out=offsets[1:])  # a block per (source task, task) stays far below 2 GB
-    data = np.empty(int(sizes.sum()), dtype=np.uint8)
-    for at, b in zip(offsets[:-1].tolist(), buffers):
-        data[at:at + b.size] = np.frombuffer(b, dtype=np.uint8)
-    return pa.Array.from_buffers(pa.binary(), len(buffers), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-
-
-def copy_blocks(cp: CopyPlan, code, dev, t, lat, lon) -> pa.RecordBatch | None:
-    """COPIES rows for these hits: one per task that gets any of their copies."""
+def copy_blocks(cp: CopyPlan, source: int, code, dev, t, lat, lon) -> Iterator[pa.RecordBatch]:
+    """COPIES rows for these hits: one per task that gets any of their copies, each its own
+    batch (the IPC bytes stay where they were written, no copy). ``source`` numbers the block
+    of hits; a search task puts the blocks it receives back in ``source`` order, so hits that
+    came in time order stay in time order."""
     if not len(t):
-        return None
+        return
     if cp.slide is not None:
         t = slid_times(t, cp.slide.t0, cp.slide.span, cp.slide.offsets_ms[dev])
     offsets, idx, key, home = copies_by_task(cp.plan, cp.task_of_slab, cp.n_tasks, t, lat, lon)
-    keys, blocks = [], []
     for j in np.flatnonzero(np.diff(offsets)).tolist():  # a loop over tasks, not hits
         part = slice(offsets[j], offsets[j + 1])
         rows = idx[part]
         cols = [key[part], home[part], code[rows], dev[rows].astype(np.int32), t[rows], lat[rows], lon[rows]]
         batch = pa.RecordBatch.from_arrays([pa.array(c, f.type) for c, f in zip(cols, COPY_COLUMNS)],
                                            schema=COPY_COLUMNS)
-        keys.append(int(cp.task_keys[j]))
-        blocks.append(pack(batch))
-    return pa.RecordBatch.from_arrays([pa.array(keys, pa.int64()), binary_cells(blocks)], schema=COPIES)
+        data = pack(batch)
+        offsets_buf = pa.py_buffer(np.array([0, data.size], dtype=np.int32).tobytes())
+        cell = pa.Array.from_buffers(pa.binary(), 1, [None, offsets_buf, data])
+        yield pa.RecordBatch.from_arrays([pa.array([int(cp.task_keys[j])], pa.int64()),
+                                          pa.array([source], pa.int64()), cell], schema=COPIES)
 
 
 def unpack_copies(batches) -> dict[str, np.ndarray]:
-    """The copies inside a search task's COPIES batches, as numpy columns."""
-    tables = [pa.ipc.open_stream(cell.as_buffer()).read_all()
-              for b in batches for cell in b.column("payload")]
+    """The copies inside a search task's COPIES batches, as numpy columns, blocks in source
+    order."""
+    cells = [(src, cell) for b in batches
+             for src, cell in zip(b.column("source").to_pylist(), b.column("payload"))]
+    cells.sort(key=lambda sc: sc[0])
+    tables = [pa.ipc.open_stream(cell.as_buffer()).read_all() for _, cell in cells]
+    del cells
     if not tables:
         return {f.name: np.zeros(0, f.type.to_pandas_dtype()) for f in COPY_COLUMNS}
     both = pa.concat_tables(tables)
@@ -131,7 +132,7 @@ class RowGroupSource:
             keep_freed_memory()
             device_ids, cp = shared.value
             for b in batches:
-                for spec in b.column("spec").to_pylist():
+                for number, spec in zip(b.column("task").to_pylist(), b.column("spec").to_pylist()):
                     tab, ok = ordered_parquet.read_hits(files, groups, json.loads(spec), start, end)
                     if tab is None:
                         continue
@@ -143,9 +144,7 @@ class RowGroupSource:
                     cols = [ordered_parquet.column_array([tab.column(c)])
                             for c in ("hit_code", "t_ms", "lat", "lon")]
                     del tab
-                    out = copy_blocks(cp, cols[0], dev, *cols[1:])
-                    if out is not None:
-                        yield out
+                    yield from copy_blocks(cp, number, cols[0], dev, *cols[1:])
         return ordered_parquet.descriptors(spark, self.specs).mapInArrow(run, from_arrow_schema(COPIES))
 
 
@@ -161,18 +160,20 @@ class FrameSource:
         def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             keep_freed_memory()
             hashes, cp = shared.value
+            # blocks numbered by partition, then in order within it
+            source = TaskContext.get().partitionId() << 32
             pending, n = [], 0
             for b in batches:
                 pending.append(b)
                 n += b.num_rows
                 if n >= FRAME_BLOCK_ROWS:
-                    yield from _frame_block(pending, hashes, cp)
-                    pending, n = [], 0
-            yield from _frame_block(pending, hashes, cp)
+                    yield from _frame_block(pending, hashes, cp, source)
+                    pending, n, source = [], 0, source + 1
+            yield from _frame_block(pending, hashes, cp, source)
         return self.encoded.mapInArrow(run, from_arrow_schema(COPIES))
 
 
-def _frame_block(batches, hashes, cp):
+def _frame_block(batches, hashes, cp, source: int):
     batches = [b for b in batches if b.num_rows]
     if not batches:
         return
@@ -182,6 +183,4 @@ def _frame_block(batches, hashes, cp):
     dev = np.minimum(np.searchsorted(hashes, col["device_hash"]), max(len(hashes) - 1, 0))
     if not np.array_equal(hashes[dev], col["device_hash"]):
         raise RuntimeError("a hit's device is missing from the device table")
-    out = copy_blocks(cp, col["hit_code"], dev, col["t_ms"], col["lat"], col["lon"])
-    if out is not None:
-        yield out
+    yield from copy_blocks(cp, source, col["hit_code"], dev, col["t_ms"], col["lat"], col["lon"])

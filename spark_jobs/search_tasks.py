@@ -203,7 +203,7 @@ def prepare(spark, inp: InputHits, params: SearchParams, split: WorkSplit, start
     elif n_hits and n_slabs > 1:
         cuts = uniform_cuts(t_min, t_max, n_slabs, params.window_ms)
     plan = PartitionPlan.build(cuts, params.window_ms, split.tile_deg, params.radius_m)
-    n_tasks = max(1, min(plan.n_slabs, max(parallelism, -(-n_hits // max(1, split.rows_per_task)))))
+    n_tasks = max(1, min(plan.n_slabs, max(2 * parallelism, -(-n_hits // max(1, split.rows_per_task)))))
     return Prepared(devices=devices, files=files, rows_in_range=rows_in_range, n_hits=n_hits,
                     t_min_ms=t_min, t_max_ms=t_max, plan=plan,
                     task_of_slab=np.arange(plan.n_slabs, dtype=np.int64) % n_tasks,
