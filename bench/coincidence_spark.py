@@ -27,7 +27,9 @@ a cold run's time goes, each part measured on its own: interpreter start and the
 (a new ``python -c "import spark_jobs.coincidence"``), JVM and session start (the job's own
 report), Python worker start (a new session's first two-task Python stage against its third),
 numba cache load (first call against second of the task's compiled functions on a few hits, in
-a new process) and, as the rest, the first tasks (cold job wall against warm job wall).
+a new process), the job's preparation in a new session (Spark's listing of the input; the
+device-statistics stage run first and again) and, as the rest, the first tasks (cold job wall
+against warm job wall).
 """
 from __future__ import annotations
 
@@ -170,23 +172,53 @@ print(json.dumps(calls))
 """
 
 
-def probe(code: str) -> tuple[float, str]:
+PREPARE_PROBE = """
+import json, sys, time
+from pyspark.sql.pandas.types import from_arrow_schema
+from spark_jobs import ordered_parquet
+from spark_jobs.hits_input import parquet_input
+from spark_jobs.row_group_plan import plan_tasks
+from spark_jobs.session import build_session
+spark = build_session("cold-probe", "local[2]")
+t0 = time.perf_counter()
+files = parquet_input(spark, sys.argv[1]).files()
+out = {"listing_s": time.perf_counter() - t0}
+groups = ordered_parquet.row_groups(files)
+n = 2 * spark.sparkContext.defaultParallelism
+specs = ordered_parquet.statistics_specs(groups, plan_tasks(groups, int(sys.argv[2]), None, None, n).tasks, n)
+stages = []
+for _ in range(2):
+    t0 = time.perf_counter()
+    (ordered_parquet.descriptors(spark, specs)
+     .mapInArrow(ordered_parquet.device_partials(files, groups, None, None),
+                 from_arrow_schema(ordered_parquet.DEVICE_PARTIALS)).toArrow())
+    stages.append(time.perf_counter() - t0)
+spark.stop()
+print(json.dumps({**out, "first_stage_s": stages[0], "second_stage_s": stages[1]}))
+"""
+
+
+def probe(code: str, *argv: str) -> tuple[float, str]:
     """Wall time of a new ``python -c code`` process and its output."""
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True,
+                          text=True)
     wall = time.perf_counter() - t0
     if done.returncode:
         raise RuntimeError(f"probe failed: {done.stderr[-2000:]}")
     return wall, done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
 
 
-def cold_parts(runs: int) -> dict:
+def cold_parts(runs: int, archive: Path, window_ms: int) -> dict:
     """Medians over ``runs`` new processes of: interpreter start + the job's imports, a new
-    session's Python worker start, numba cache load (module doc)."""
+    session's Python worker start, numba cache load, and the job's preparation split (Spark's
+    listing of ``archive``, the device-statistics stage run first and again) (module doc)."""
     imports = [probe(IMPORT_PROBE)[0] for _ in range(runs)]
     workers = [json.loads(probe(WORKER_PROBE)[1]) for _ in range(runs)]
     numba = [json.loads(probe(NUMBA_PROBE)[1]) for _ in range(runs)]
-    return {"imports_s": float(np.median(imports)),
+    prepare = [json.loads(probe(PREPARE_PROBE, str(archive), str(window_ms))[1]) for _ in range(runs)]
+    return {**{k: float(np.median([r[k] for r in prepare])) for k in prepare[0]},
+            "imports_s": float(np.median(imports)),
             "worker_start_s": float(np.median([w[0] - w[2] for w in workers])),
             "numba_load_s": float(np.median([c[0] - c[1] for c in numba]))}
 
@@ -211,7 +243,7 @@ def section_cold(args) -> list[str]:
             cold.append(run_cold(args, w, archive, tmp / f"out-cold-{i}"))
             print(f"cold run {i + 1}: process {cold[-1]['process_s']:.1f} s, job "
                   f"{cold[-1]['wall_s']:.1f} s", flush=True)
-        parts = cold_parts(args.cold_runs)
+        parts = cold_parts(args.cold_runs, archive, w.window_ms)
         print(f"parts: {parts}", flush=True)
         spark = build_session("bench-coincidence-cold", "local[2]", {
             "spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
@@ -275,6 +307,10 @@ def cold_lines(w, n, n_files, cold, warm, parts, before, after) -> list[str]:
         f"| {parts['worker_start_s']:.2f} |",
         f"| numba cache load (first call minus second of device_sums, estimate_background, "
         f"triggered_windows on 2,000 hits, new process) | {parts['numba_load_s']:.2f} |",
+        f"| in a new session: Spark's listing of the input (`spark.read.parquet`, `inputFiles`) "
+        f"| {parts['listing_s']:.2f} |",
+        f"| in a new session: the device-statistics stage (its first Python stage) run first / "
+        f"again | {parts['first_stage_s']:.2f} / {parts['second_stage_s']:.2f} |",
         f"| cold job wall minus warm job wall (worker start, imports and numba load in the "
         f"workers, first tasks) | {first:.2f} |",
         f"| process minus session start minus job wall (interpreter start, imports, session stop, exit) "
