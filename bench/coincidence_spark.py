@@ -2,6 +2,7 @@
 
     python bench/coincidence_spark.py [--spark-sizes 1e6 3e6 1e7 3e7] [--append-docs]
     python bench/coincidence.py --sections spark ...      (the same, as a section)
+    python bench/coincidence_spark.py --cold [--cold-size 3e7] [--cold-runs 3] [--append-docs]
 
 Same generated hits as the kernel sections (bench/coincidence_workloads.py ``generate``, workload
 ``--scaling-workload``), written to Parquet with string ids (hit_id "h<i>", device_id "p<n>").
@@ -16,13 +17,29 @@ In one Spark session, per size:
   - the kernel alone on the same hits in this process (one thread), and a check that the job's
     triggered anchors and candidates equal the kernel's.
 Wall times (Spark runs several processes); the VM is shared, so its load average is recorded.
+
+``--cold``: the job as a scientist runs it, ``python -m spark_jobs.coincidence --master local[2]``
+in a new process each time (new JVM, new Python workers; numba's machine code already cached on
+disk by a first, uncounted run), ``--cold-runs`` times on ``--cold-size`` hits written in the
+archive layout (``write_archive_layout``), median reported, and beside it the same job run
+warm (``--job-repeats`` times, median) in a session of this process that has run it once. Where
+a cold run's time goes, each part measured on its own: interpreter start and the job's imports
+(a new ``python -c "import spark_jobs.coincidence"``), JVM and session start (the job's own
+report), Python worker start (a new session's first two-task Python stage against its third),
+numba cache load (first call against second of the task's compiled functions on a few hits, in
+a new process), the job's preparation in a new session (Spark's listing of the input; the
+device-statistics stage run first and again) and, as the rest, the first tasks (cold job wall
+against warm job wall).
 """
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import os
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -58,6 +75,248 @@ def write_parquet(h, path: Path) -> None:
     table = pa.table({"hit_id": hit_id, "device_id": device, "t_ms": h.t, "lat": h.lat,
                       "lon": h.lon})
     pq.write_table(table, path, row_group_size=1 << 20)
+
+
+ARCHIVE_FILE_ROWS = 1 << 23  # rows per file of the archive layout (compacted files)
+ARCHIVE_ROW_GROUP = 1 << 20  # rows per row group
+ARCHIVE_SHIFT_MS = -15 * 60_000  # the hits start 15 minutes before a UTC midnight: two day partitions
+
+
+def write_archive_layout(h, root: Path) -> list[Path]:
+    """The generated hits laid out as the hit archive lays them out: one directory per UTC day
+    (``day=YYYY-MM-DD``), files of at most ARCHIVE_FILE_ROWS rows in time order, row groups in
+    time order; the job's input columns plus two provenance columns (``upload_id``,
+    ``archived_ms``) that the job does not read. Shifted to start before a midnight, so a
+    search crosses two day partitions."""
+    t = h.t + ARCHIVE_SHIFT_MS  # generate() gives time order
+    day = t // 86_400_000
+    paths = []
+    for d in np.unique(day).tolist():  # a loop over days and files, not hits
+        rows = np.flatnonzero(day == d)
+        folder = root / f"day={_dt.datetime.fromtimestamp(d * 86_400, _dt.UTC):%Y-%m-%d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for part, lo in enumerate(range(0, len(rows), ARCHIVE_FILE_ROWS)):
+            take = rows[lo:lo + ARCHIVE_FILE_ROWS]
+            hit_id = pc.binary_join_element_wise("h", pa.array(take).cast(pa.string()), "")
+            device = pc.binary_join_element_wise("p", pa.array(h.dev[take]).cast(pa.string()), "")
+            table = pa.table({"hit_id": hit_id, "device_id": device, "t_ms": t[take],
+                              "lat": h.lat[take], "lon": h.lon[take],
+                              "upload_id": h.dev[take] * 100_000 + t[take] // 180_000 % 100_000,
+                              "archived_ms": t[take] + 60_000})
+            path = folder / f"part-{part:05d}.parquet"
+            pq.write_table(table, path, row_group_size=ARCHIVE_ROW_GROUP)
+            paths.append(path)
+    return paths
+
+
+def run_cold(args, w, archive: Path, out: Path) -> dict:
+    """One cold job: a new ``python -m spark_jobs.coincidence`` process; its summary, with the
+    process's wall time (``process_s``) and its session start (``session_start_s``)."""
+    cmd = [sys.executable, "-m", "spark_jobs.coincidence", "--input", str(archive),
+           "--output", str(out), "--window-ms", str(w.window_ms), "--radius-m", str(w.radius_m),
+           "--min-devices", str(w.min_devices), "--master", "local[2]"]
+    env = {**os.environ, "SPARK_LOCAL_DIRS": args.spark_tmp}
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    process_s = time.perf_counter() - t0
+    if done.returncode:
+        raise RuntimeError(f"cold job failed ({done.returncode}): {done.stderr[-2000:]}")
+    summary = json.loads((out / "summary.json").read_text())
+    session = re.search(r"session start ([0-9.]+) s", done.stdout)
+    if session is None:
+        raise RuntimeError(f"no session start in the job's report: {done.stdout!r}")
+    shutil.rmtree(out, ignore_errors=True)
+    return {**summary, "process_s": process_s, "session_start_s": float(session.group(1))}
+
+
+IMPORT_PROBE = "import spark_jobs.coincidence"
+
+WORKER_PROBE = """
+import json, time
+from spark_jobs.session import build_session
+spark = build_session("cold-probe", "local[2]")
+def same(batches):
+    yield from batches
+walls = []
+for _ in range(3):
+    df = spark.range(0, 2, numPartitions=2)
+    t0 = time.perf_counter()
+    df.mapInArrow(same, df.schema).collect()
+    walls.append(time.perf_counter() - t0)
+spark.stop()
+print(json.dumps(walls))
+"""
+
+NUMBA_PROBE = """
+import json, time
+import numpy as np
+from crayfis.coincidence.device_stats import device_sums
+from crayfis.coincidence.kernel import triggered_windows
+from crayfis.coincidence.significance import estimate_background
+rng = np.random.default_rng(1)
+n = 2000
+t = np.sort(rng.integers(0, 60_000, n)).astype(np.int64)
+lat = 34.0 + rng.random(n) * 0.05
+lon = -118.0 + rng.random(n) * 0.05
+dev = rng.integers(0, 50, n).astype(np.int64)
+def task():
+    device_sums(dev, np.ones(n, bool), t, lat, lon, 50)
+    estimate_background(t, lat, lon, dev, 100, 1000.0, 3)
+    triggered_windows(t, lat, lon, dev, 100, 1000.0, 3)
+calls = []
+for _ in range(2):
+    t0 = time.perf_counter()
+    task()
+    calls.append(time.perf_counter() - t0)
+print(json.dumps(calls))
+"""
+
+
+PREPARE_PROBE = """
+import json, sys, time
+from pyspark.sql.pandas.types import from_arrow_schema
+from spark_jobs import ordered_parquet
+from spark_jobs.hits_input import parquet_input
+from spark_jobs.row_group_plan import plan_tasks
+from spark_jobs.session import build_session
+spark = build_session("cold-probe", "local[2]")
+t0 = time.perf_counter()
+files = parquet_input(spark, sys.argv[1]).files()
+out = {"listing_s": time.perf_counter() - t0}
+groups = ordered_parquet.row_groups(files)
+n = 2 * spark.sparkContext.defaultParallelism
+specs = ordered_parquet.statistics_specs(groups, plan_tasks(groups, int(sys.argv[2]), None, None, n).tasks, n)
+stages = []
+for _ in range(2):
+    t0 = time.perf_counter()
+    (ordered_parquet.descriptors(spark, specs)
+     .mapInArrow(ordered_parquet.device_partials(files, groups, None, None),
+                 from_arrow_schema(ordered_parquet.DEVICE_PARTIALS)).toArrow())
+    stages.append(time.perf_counter() - t0)
+spark.stop()
+print(json.dumps({**out, "first_stage_s": stages[0], "second_stage_s": stages[1]}))
+"""
+
+
+def probe(code: str, *argv: str) -> tuple[float, str]:
+    """Wall time of a new ``python -c code`` process and its output."""
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True,
+                          text=True)
+    wall = time.perf_counter() - t0
+    if done.returncode:
+        raise RuntimeError(f"probe failed: {done.stderr[-2000:]}")
+    return wall, done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+
+
+def cold_parts(runs: int, archive: Path, window_ms: int) -> dict:
+    """Medians over ``runs`` new processes of: interpreter start + the job's imports, a new
+    session's Python worker start, numba cache load, and the job's preparation split (Spark's
+    listing of ``archive``, the device-statistics stage run first and again) (module doc)."""
+    imports = [probe(IMPORT_PROBE)[0] for _ in range(runs)]
+    workers = [json.loads(probe(WORKER_PROBE)[1]) for _ in range(runs)]
+    numba = [json.loads(probe(NUMBA_PROBE)[1]) for _ in range(runs)]
+    prepare = [json.loads(probe(PREPARE_PROBE, str(archive), str(window_ms))[1]) for _ in range(runs)]
+    return {**{k: float(np.median([r[k] for r in prepare])) for k in prepare[0]},
+            "imports_s": float(np.median(imports)),
+            "worker_start_s": float(np.median([w[0] - w[2] for w in workers])),
+            "numba_load_s": float(np.median([c[0] - c[1] for c in numba]))}
+
+
+def section_cold(args) -> list[str]:
+    """The cold job against the warm one on the archive layout (module doc)."""
+    w = WORKLOADS[args.scaling_workload]
+    n = int(args.cold_size)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-cold-", dir=args.spark_tmp))
+    params = SearchParams(w.window_ms, w.radius_m, w.min_devices)
+    try:
+        h = generate(w, n)
+        archive = tmp / "archive"
+        files = write_archive_layout(h, archive)
+        k_s, k_trig, k_cand = kernel_alone(h, w)
+        del h
+        print(f"{n:,} hits in {len(files)} files under {archive}; kernel {k_trig}/{k_cand}", flush=True)
+        run_cold(args, w, archive, tmp / "out-first")  # numba's cache on disk, uncounted
+        before = load()
+        cold = []
+        for i in range(args.cold_runs):
+            cold.append(run_cold(args, w, archive, tmp / f"out-cold-{i}"))
+            print(f"cold run {i + 1}: process {cold[-1]['process_s']:.1f} s, job "
+                  f"{cold[-1]['wall_s']:.1f} s", flush=True)
+        parts = cold_parts(args.cold_runs, archive, w.window_ms)
+        print(f"parts: {parts}", flush=True)
+        spark = build_session("bench-coincidence-cold", "local[2]", {
+            "spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
+            "spark.local.dir": args.spark_tmp})
+        try:
+            cfg = JobConfig(input=str(archive), output=str(tmp / "out-warm"), params=params)
+            run_job(spark, cfg)  # the session's first run: what makes the next ones warm
+            warm = [run_job(spark, cfg) for _ in range(args.job_repeats)]
+        finally:
+            spark.stop()
+        after = load()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for r in (*cold, *warm):
+        if (r["triggered_anchors"], r["candidates"]) != (k_trig, k_cand):
+            raise AssertionError(f"job {r['triggered_anchors']}/{r['candidates']} != kernel "
+                                 f"{k_trig}/{k_cand} ({r['parameters']['layout']})")
+    return cold_lines(w, n, len(files), cold, warm, parts, before, after)
+
+
+def _median_run(runs: list[dict], key: str) -> dict:
+    return sorted(runs, key=lambda r: r[key])[len(runs) // 2]
+
+
+def cold_lines(w, n, n_files, cold, warm, parts, before, after) -> list[str]:
+    c = _median_run(cold, "process_s")
+    m = _median_run(warm, "wall_s")
+    rest = c["process_s"] - c["session_start_s"] - c["wall_s"]
+    first = c["wall_s"] - m["wall_s"]
+    ct, mt = c["timings"], m["timings"]
+    cold_walls = " / ".join(f"{r['process_s']:.1f}" for r in cold)
+    warm_walls = " / ".join(f"{r['wall_s']:.1f}" for r in warm)
+    return [
+        f"Cold job on local[2]: `python -m spark_jobs.coincidence --master local[2]` in a new "
+        f"process per run, on {n:,} hits of workload {w.name} ({w.describe()}) in the archive "
+        f"layout ({n_files} files under two `day=` partitions, row groups of "
+        f"{ARCHIVE_ROW_GROUP:,} rows in time order, provenance columns beside the job's). numba's "
+        "cache on disk was filled by an uncounted first run. Warm = the same job in a session of "
+        "the bench process that had run it once. Load average (1/5/15 min) before the cold runs "
+        f"{before}, after the warm runs {after}.", "",
+        "| run | wall, median (runs) | hits/s | session start | job (prepare / search / candidates) "
+        "| kernel / background CPU in tasks |",
+        "|---|---|---|---|---|---|",
+        f"| cold process (start to exit) | {c['process_s']:.1f} s "
+        f"({cold_walls}) | {n / c['process_s'] / 1e6:.2f} M/s "
+        f"| {c['session_start_s']:.1f} s | {c['wall_s']:.1f} s ({ct['prepare_s']:.1f} / "
+        f"{ct['search_s']:.1f} / {ct['candidates_s']:.1f}) "
+        f"| {c['kernel_cpu_s']:.1f} / {c['background_cpu_s']:.1f} s |",
+        f"| warm job (run_job) | {m['wall_s']:.1f} s ({warm_walls}) "
+        f"| {n / m['wall_s'] / 1e6:.2f} M/s | - | {m['wall_s']:.1f} s ({mt['prepare_s']:.1f} / "
+        f"{mt['search_s']:.1f} / {mt['candidates_s']:.1f}) "
+        f"| {m['kernel_cpu_s']:.1f} / {m['background_cpu_s']:.1f} s |", "",
+        "Where the median cold process's time goes, each part measured on its own (medians of "
+        f"{len(cold)} new processes):", "",
+        "| part | s |", "|---|---|",
+        f"| interpreter start + the job's imports (`python -c \"{IMPORT_PROBE}\"`) "
+        f"| {parts['imports_s']:.2f} |",
+        f"| JVM + SparkSession start (the cold job's own report) | {c['session_start_s']:.2f} |",
+        f"| Python worker start and the JVM's first Arrow stage (a new session's first 2-task "
+        f"pass-through Python stage minus its third) "
+        f"| {parts['worker_start_s']:.2f} |",
+        f"| numba cache load (first call minus second of device_sums, estimate_background, "
+        f"triggered_windows on 2,000 hits, new process) | {parts['numba_load_s']:.2f} |",
+        f"| in a new session: Spark's listing of the input (`spark.read.parquet`, `inputFiles`) "
+        f"| {parts['listing_s']:.2f} |",
+        f"| in a new session: the device-statistics stage (its first Python stage) run first / "
+        f"again | {parts['first_stage_s']:.2f} / {parts['second_stage_s']:.2f} |",
+        f"| cold job wall minus warm job wall (worker start, imports and numba load in the "
+        f"workers, first tasks) | {first:.2f} |",
+        f"| process minus session start minus job wall (interpreter start, imports, session stop, exit) "
+        f"| {rest:.2f} |",
+        "", "Triggered anchors and candidates of every run equal the kernel's on the same hits "
+        "(checked in the run)."]
 
 
 def load() -> str:
@@ -169,12 +428,19 @@ def main(argv=None) -> None:
     add_arguments(p)
     p.add_argument("--scaling-workload", default="metro")
     p.add_argument("--append-docs", action="store_true")
+    p.add_argument("--cold", action="store_true",
+                   help="the cold job against the warm one on the archive layout (module doc)")
+    p.add_argument("--cold-size", type=float, default=3e7, help="hits of the cold section")
+    p.add_argument("--cold-runs", type=int, default=3, help="cold processes (median reported)")
     args = p.parse_args(argv)
-    lines = section_spark(args)
-    lines.append(f"\n(run {_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC)")
+    lines = section_cold(args) if args.cold else section_spark(args)
+    if args.cold:
+        print("\n".join(lines), flush=True)
+    title = "Cold Spark job" if args.cold else "Coincidence Spark job"
+    lines.append(f"\n(run {_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC, {MACHINE})")
     if args.append_docs:
         with DOCS.open("a") as f:
-            f.write("\n".join([f"\n## Coincidence Spark job ({RUN_DATE}, {MACHINE})", "",
+            f.write("\n".join([f"\n## {title} ({RUN_DATE}, {MACHINE})", "",
                                f"Command: `python bench/coincidence_spark.py {' '.join(sys.argv[1:])}`",
                                ""] + lines + [""]))
         print(f"appended to {DOCS}")

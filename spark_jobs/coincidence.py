@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         summary["session_start_s"] = round(started, 3)
         print(f"{summary['hits_read']} hits, {summary['triggered_anchors']} triggered anchors, "
               f"{summary['candidates']} candidates in {summary['wall_s']:.1f} s "
-              f"({summary['hits_per_s']:.0f} hits/s) -> {cfg.output}")
+              f"({summary['hits_per_s']:.0f} hits/s; session start {started:.2f} s) -> {cfg.output}")
         return 0
 
     return run_main(PROG, body)

@@ -1,10 +1,11 @@
-"""The job's input as one DataFrame: hit_code, hit_id, device_id, t_ms, lat, lon.
+"""The job's input: Parquet files (read by the job's own tasks, see ordered_parquet.py and
+copy_stage.py) or Elasticsearch hits as one DataFrame: hit_code, hit_id, device_id, t_ms, lat, lon.
 
 ``hit_code`` is an int64 that names a hit for the whole job, so the kernel stage carries only
 numbers and hit_id strings are read back only for candidate members. It must come out the same
-every time Spark evaluates the plan:
-- Parquet: (file number << 36) | row index within the file (Parquet's ``_metadata.row_index``),
-  independent of filters, splits and task order;
+every time a hit is read:
+- Parquet: (file number << 36) | row index within the file, the file number being the file's
+  place in the sorted listing (``InputHits.files``), independent of filters and task order;
 - Elasticsearch: (slice << 40) | position in the slice, under one point-in-time whose
   _shard_doc order is fixed; that DataFrame is also persisted so ES is read once.
 Rows without a usable time, device or position (or outside [-90, 90] x [-180, 180]) are left
@@ -59,9 +60,9 @@ def in_range(start_ms: int | None, end_ms: int | None):
 
 @dataclass
 class InputHits:
-    """Rows in the time range (``raw``), and how to turn them into coded hits."""
+    """Rows in the time range (``raw``: ES hits, or the Parquet files as Spark lists them)."""
 
-    raw: object  # DataFrame: hit_id, device_id, t_ms, lat, lon, and _file/_row or hit_code
+    raw: object  # DataFrame: ES hits (hit_code, hit_id, device_id, t_ms, lat, lon); Parquet: the files
     is_parquet: bool
     path: str | None = None
 
@@ -71,23 +72,9 @@ class InputHits:
             return []
         return sorted({normal_path(f) for f in self.raw.inputFiles()})
 
-    def coded(self, files: list[str] | None = None):
-        """Rows in range as (hit_code, hit_id, device_id, t_ms, lat, lon, valid).
-
-        Parquet numbers its files by their place in ``files``; a row whose file is missing
-        from it gets hit_code -1, which the kernel stage counts and the job refuses.
-        """
-
-        valid = valid_hit().alias("valid")
-        if not self.is_parquet:
-            return self.raw.select(*COLUMNS, valid)
-        pairs = []
-        for i, name in enumerate(files or []):
-            for spelling in {name, "file:///" + name[len("file:/"):] if name.startswith("file:/") else name}:
-                pairs += [F.lit(spelling), F.lit(i)]
-        file_no = F.create_map(*pairs)[F.col("_file")] if pairs else F.lit(None)
-        code = F.coalesce(F.shiftleft(file_no.cast("long"), ROW_BITS) + F.col("_row"), F.lit(-1))
-        return self.raw.select(code.alias("hit_code"), *COLUMNS[1:], valid)
+    def coded(self):
+        """ES rows in range as (hit_code, hit_id, device_id, t_ms, lat, lon, valid)."""
+        return self.raw.select(*COLUMNS, valid_hit().alias("valid"))
 
 
 def normal_path(uri: str) -> str:
@@ -143,15 +130,9 @@ def read_parquet_hit_ids(files: list[str], codes, columns=("hit_id", "device_id"
                      **{c: pa.chunked_array(parts[c], pa.string()) for c in columns}})
 
 
-def parquet_input(spark, path: str, start_ms: int | None, end_ms: int | None) -> InputHits:
-
-    raw = (spark.read.parquet(path)
-           .select(F.col("hit_id").cast("string"), F.col("device_id").cast("string"),
-                   F.col("t_ms").cast("long"), F.col("lat").cast("double"),
-                   F.col("lon").cast("double"), F.col("_metadata.file_path").alias("_file"),
-                   F.col("_metadata.row_index").alias("_row"))
-           .where(in_range(start_ms, end_ms)))
-    return InputHits(raw, is_parquet=True, path=path)
+def parquet_input(spark, path: str) -> InputHits:
+    """The Parquet files under ``path``, as Spark lists them (the tasks read them with pyarrow)."""
+    return InputHits(spark.read.parquet(path), is_parquet=True, path=path)
 
 
 def es_input(spark, url: str, pattern: str, start_ms: int | None, end_ms: int | None,

@@ -22,23 +22,13 @@ from spark_jobs import ordered_parquet, significance_step
 from spark_jobs.candidates import distinct_names, distinct_pairs, lookup_hit_ids, merge_candidates, windows_from_rows
 from spark_jobs.cli import UserError
 from spark_jobs.es_source import point_in_time
-from spark_jobs.hits_input import es_input, parquet_input, read_parquet_hit_ids
+from spark_jobs.hits_input import es_input, parquet_input
 from spark_jobs.job_config import JobConfig, es_prefix_for
 from spark_jobs.output import CANDIDATE_SCHEMA, index_candidates, write_outputs
 from spark_jobs.partitioning import PartitionPlan
-from spark_jobs.search_tasks import (
-    PACKED,
-    WINDOW_PAIRS,
-    Prepared,
-    SearchRows,
-    TimeSlide,
-    collect_windows,
-    device_ids,
-    encode,
-    prepare,
-    search_partitions,
-    stats_batch,
-)
+from spark_jobs.row_group_plan import MAX_READ_SHARE, RowGroupPlan, plan_tasks
+from spark_jobs.search_tasks import Prepared, TimeSlide, device_ids, prepare, search_partitions
+from spark_jobs.task_rows import PACKED, SearchRows, collect_windows, no_search_rows
 
 ARROW_BATCH_ROWS = 100_000  # rows per Arrow batch between the JVM and Python workers
 
@@ -47,7 +37,7 @@ ARROW_BATCH_ROWS = 100_000  # rows per Arrow batch between the JVM and Python wo
 def open_input(spark, cfg: JobConfig):
     """The job's InputHits; for es:// a point-in-time held open until the job is done."""
     if not cfg.input.startswith("es://"):
-        yield parquet_input(spark, cfg.input, cfg.start_ms, cfg.end_ms)
+        yield parquet_input(spark, cfg.input)
         return
     pattern = cfg.input[len("es://"):]
     slices = cfg.es_slices or spark.sparkContext.defaultParallelism
@@ -107,11 +97,11 @@ def candidates_table(c, significance: dict[str, np.ndarray]) -> pa.Table:
     }, schema=CANDIDATE_SCHEMA)
 
 
-def run_time_slides(spark, prep: Prepared, encoded, cfg: JobConfig) -> dict[str, Any]:
+def run_time_slides(spark, prep: Prepared, cfg: JobConfig) -> dict[str, Any]:
     """N searches with each device's times shifted (modulo the span): accidental counts.
 
     The slides of ``significance.time_slides`` with rng = default_rng(seed): its offsets
-    (``slide_offsets``), its shift (``slid_times``, restated in SQL by ``TimeSlide``) and its
+    (``slide_offsets``), its shift (``slid_times``, applied by the copy stage) and its
     counts, so the two give the same numbers on the same hits.
     """
     if cfg.time_slides <= 0 or prep.n_hits == 0:
@@ -123,13 +113,13 @@ def run_time_slides(spark, prep: Prepared, encoded, cfg: JobConfig) -> dict[str,
                                 prep.devices.num_rows, span, shift)
     except ValueError as exc:
         raise UserError(f"time slides: {exc}") from None
-    # the offsets are drawn per device in device_id order; device codes follow hash order
+    # the offsets are drawn per device in device_id order; device codes may follow hash order
     rank = np.argsort(np.argsort(device_ids(prep).astype(str), kind="stable"), kind="stable")
     offsets = offsets[:, rank]
     anchors, cands = [], []
     for s in range(cfg.time_slides):
         slide = TimeSlide(prep.t_min_ms, span, offsets[s])
-        rows = search_partitions(encoded, prep, cfg.params, slide=slide)
+        rows = search_partitions(spark, prep, cfg.params, slide=slide, with_names=False)
         anchors.append(partition_stats(rows.stats)["triggered_anchors"])
         w = windows_from_rows(rows.pairs)
         cands.append(merge_windows(w.anchors, w.offsets, w.members).n_candidates)
@@ -155,11 +145,14 @@ def background_for(prep: Prepared, cfg: JobConfig):
             source = "exposures"
         else:
             blocks = None
-    span = None
-    if prep.n_hits:
-        span = (cfg.start_ms if cfg.start_ms is not None else prep.t_min_ms,
-                cfg.end_ms if cfg.end_ms is not None else prep.t_max_ms + 1)
-    return significance_step.device_background(prep.devices, blocks, span), source
+    return significance_step.device_background(prep.devices, blocks, searched_span(prep, cfg)), source
+
+
+def searched_span(prep: Prepared, cfg: JobConfig) -> tuple[int, int]:
+    """[start, end) searched: --start and --end where given, else the hits' own range."""
+    lo = cfg.start_ms if cfg.start_ms is not None else (prep.t_min_ms if prep.n_hits else 0)
+    hi = cfg.end_ms if cfg.end_ms is not None else (prep.t_max_ms + 1 if prep.n_hits else lo + 1)
+    return lo, hi
 
 
 def segment_model(background, params):
@@ -168,35 +161,37 @@ def segment_model(background, params):
 
 
 def ordered_layout(spark, cfg: JobConfig, inp):
-    """(files, row groups, tasks) when the shuffle-free path applies (ordered_parquet.py)."""
+    """(files, row groups, plan) when the shuffle-free path applies (ordered_parquet.py): the
+    footers give every row group's time range, the tasks would read at most
+    ``MAX_READ_SHARE`` rows per input row, and none would search more than
+    ``max(2 x rows_per_task, hits / parallelism)`` rows (row_group_plan.py)."""
     if not inp.is_parquet or cfg.time_slides or not cfg.split.ordered_fast_path:
         return None
     files = inp.files()
     groups = ordered_parquet.row_groups(files)
-    if groups is None:
+    if any(g.t_min is None for g in groups):
         return None
     parallelism = spark.sparkContext.defaultParallelism
     n_rows = sum(g.n_rows for g in groups)
     # one kernel call per task here; few tasks: the background model's fixed cost is per task
     n_tasks = max(2 * parallelism, -(-n_rows // max(1, cfg.split.rows_per_task)))
-    tasks = ordered_parquet.plan_tasks(groups, cfg.params.window_ms, cfg.start_ms, cfg.end_ms, n_tasks)
-    if tasks is None:
+    plan = plan_tasks(groups, cfg.params.window_ms, cfg.start_ms, cfg.end_ms, n_tasks)
+    if plan.read_share > MAX_READ_SHARE:
         return None
-    # row groups are the unit of work here: too few of them would leave cores idle or make one
-    # task hold too many hits (a dense city in one row group), which slabs x tiles would split
-    largest = max((sum(groups[i].n_rows for i in t.core) for t in tasks), default=0)
-    if largest > max(2 * cfg.split.rows_per_task, -(-n_rows // parallelism)):
-        return None
-    return files, groups, tasks
+    if plan.largest_task_rows > max(2 * cfg.split.rows_per_task, -(-plan.input_rows // parallelism)):
+        return None  # hits packed in a few milliseconds: slabs x tiles would split them
+    return files, groups, plan
 
 
-def search_ordered(spark, cfg: JobConfig, files, groups, tasks, max_m: int, lap):
-    """Device table and kernel stage straight from time-ordered row groups (no shuffle)."""
+def search_ordered(spark, cfg: JobConfig, files, groups, plan: RowGroupPlan, max_m: int, lap):
+    """Device table and kernel stage straight from the row groups (no shuffle)."""
     params = cfg.params
-    desc = ordered_parquet.descriptors(spark, tasks) if tasks else None
-    partials = (desc.mapInArrow(ordered_parquet.device_partials(files, groups, cfg.start_ms, cfg.end_ms),
-                                from_arrow_schema(ordered_parquet.DEVICE_PARTIALS)).toArrow()
-                if tasks else ordered_parquet.DEVICE_PARTIALS.empty_table())
+    parallelism = spark.sparkContext.defaultParallelism
+    stat_specs = ordered_parquet.statistics_specs(groups, plan.tasks, max(2 * parallelism, len(plan.tasks)))
+    partials = (ordered_parquet.descriptors(spark, stat_specs)
+                .mapInArrow(ordered_parquet.device_partials(files, groups, cfg.start_ms, cfg.end_ms),
+                            from_arrow_schema(ordered_parquet.DEVICE_PARTIALS)).toArrow()
+                if stat_specs else ordered_parquet.DEVICE_PARTIALS.empty_table())
     devices, rows_in_range = ordered_parquet.device_table(partials)
     n_hits = int(np.sum(devices.column("n_hits").to_numpy())) if devices.num_rows else 0
     prep = Prepared(hits=None, devices=devices, files=files, rows_in_range=rows_in_range,
@@ -204,24 +199,45 @@ def search_ordered(spark, cfg: JobConfig, files, groups, tasks, max_m: int, lap)
                     t_min_ms=int(np.min(devices.column("t_min_ms").to_numpy())) if n_hits else None,
                     t_max_ms=int(np.max(devices.column("t_max_ms").to_numpy())) if n_hits else None,
                     plan=PartitionPlan.build([], params.window_ms, cfg.split.tile_deg, params.radius_m),
-                    task_keys=np.zeros(1, np.int64))
+                    task_of_slab=np.zeros(1, np.int64), task_keys=np.zeros(1, np.int64))
     lap("prepare_s")
     background, live_source = background_for(prep, cfg)
     model = segment_model(background, params)
     if not n_hits:
-        rows = SearchRows(WINDOW_PAIRS.empty_table(), pa.Table.from_batches([stats_batch(
-            dict(n_groups=0, max_group_rows=0, n_rows=0, n_core=0, n_triggered=0, uncoded=0,
-                 expected=0.0, kernel_cpu_s=0.0, background_cpu_s=0.0), None)]))
+        rows = no_search_rows()
     else:
         shared = spark.sparkContext.broadcast((devices.column("device_id").combine_chunks(), model))
-        body = ordered_parquet.search_tasks(files, groups, cfg.start_ms, cfg.end_ms, shared, params,
-                                            max_m)
+        body = ordered_parquet.search_tasks(files, groups, shared, params, max_m)
+        desc = ordered_parquet.descriptors(spark, [t.spec() for t in plan.tasks])
         try:
             rows = collect_windows(desc.mapInArrow(body, from_arrow_schema(PACKED)))
         finally:
             shared.destroy()
     lap("search_s")
     return prep, rows, background, live_source
+
+
+def search_general(spark, cfg: JobConfig, inp, max_m: int, lap):
+    """Device table and kernel stage through slabs x tiles and one shuffle (search_tasks.py)."""
+    params = cfg.params
+    groups = ordered_parquet.row_groups(inp.files()) if inp.is_parquet else None
+    prep = prepare(spark, inp, params, cfg.split, cfg.start_ms, cfg.end_ms, groups)
+    lap("prepare_s")
+    background, live_source = background_for(prep, cfg)
+    rows = search_partitions(spark, prep, params, background=segment_model(background, params),
+                             max_multiplicity=max_m)
+    lap("search_s")
+    layout = {"layout": "slabs x tiles (shuffle)", "time_slabs": prep.plan.n_slabs,
+              "tiles": prep.plan.grid.n_tiles}
+    return prep, rows, background, live_source, layout
+
+
+def member_ids(spark, prep: Prepared, rows: SearchRows, windows):
+    """(hit_code, hit_id[, device_id]) of every window member, and the device_id of each device
+    code where codes are device table rows (else None: the members' device ids come along)."""
+    if prep.hits is None:  # Parquet: the search tasks read their members' ids
+        return distinct_names(rows.names), prep.devices.column("device_id").combine_chunks()
+    return lookup_hit_ids(spark, prep.hits, windows.hit_code), None
 
 
 def search_and_write(spark, cfg: JobConfig) -> dict[str, Any]:
@@ -243,44 +259,23 @@ def search_and_write(spark, cfg: JobConfig) -> dict[str, Any]:
     with open_input(spark, cfg) as inp:
         ordered = ordered_layout(spark, cfg, inp)
         if ordered is not None:
-            files, groups, tasks = ordered
-            prep, rows, background, live_source = search_ordered(spark, cfg, files, groups, tasks,
+            files, groups, plan = ordered
+            prep, rows, background, live_source = search_ordered(spark, cfg, files, groups, plan,
                                                                  max_m, lap)
-            layout = {"layout": "time-ordered row groups", "time_slabs": len(tasks), "tiles": 1}
+            layout = {"layout": "row groups by time", "time_slabs": len(plan.tasks), "tiles": 1,
+                      "row_group_read_share": round(plan.read_share, 3)}
         else:
-            prep = prepare(spark, inp, params, cfg.split)
-            lap("prepare_s")
-            background, live_source = background_for(prep, cfg)
-            encoded = encode(spark, prep)
-            if cfg.time_slides:
-                encoded = encoded.persist()
-            rows = search_partitions(encoded, prep, params,
-                                     background=segment_model(background, params),
-                                     max_multiplicity=max_m)
-            lap("search_s")
-            layout = {"layout": "slabs x tiles (shuffle)", "time_slabs": prep.plan.n_slabs,
-                      "tiles": prep.plan.grid.n_tiles}
+            prep, rows, background, live_source, layout = search_general(spark, cfg, inp, max_m, lap)
         pstats = partition_stats(rows.stats)
         if pstats["core_anchors"] != prep.n_hits:
             raise RuntimeError(f"{pstats['core_anchors']} core anchors for {prep.n_hits} hits")
         windows = windows_from_rows(rows.pairs)
-        names = None
-        if ordered is not None:  # hit ids read by the search tasks; device codes are rows of
-            # the device table
-            ids = distinct_names(rows.names)
-            names = prep.devices.column("device_id").combine_chunks()
-        elif inp.is_parquet:
-            ids = read_parquet_hit_ids(prep.files, windows.hit_code)
-        else:
-            ids = lookup_hit_ids(spark, prep.hits, windows.hit_code)
-        cands = merge_candidates(windows, ids, device_names=names)
+        cands = merge_candidates(windows, *member_ids(spark, prep, rows, windows))
         lap("candidates_s")
         sig = significance_step.combine(rows.stats, background, cands.multiplicity, live_source)
-        if ordered is None:
-            slides = run_time_slides(spark, prep, encoded, cfg)
-            if cfg.time_slides:
-                encoded.unpersist()
-                lap("time_slides_s")
+        if ordered is None and cfg.time_slides:
+            slides = run_time_slides(spark, prep, cfg)
+            lap("time_slides_s")
     table = candidates_table(cands, sig.per_candidate)
     wall = time.perf_counter() - t0
     summary = {

@@ -1,24 +1,23 @@
-"""Fast path for Parquet input laid out in time order: no shuffle, hits never enter the JVM.
+"""Shuffle-free path for Parquet input whose row groups say, in their footers, when their hits
+were taken: no shuffle, hits never enter the JVM.
 
-Why: exports, ES reads and the simulator write hits in time order, so each Parquet row group
-covers a short time range (its footer statistics say which). A task can then take a run of row
-groups as its core and read, as its halo, only the row groups whose time range meets
-[core start, core end + tau]: every window of a core anchor lies in core + halo, and each hit is
-a core anchor in exactly one task. That is the same exactness argument as the slab x tile
-partitions (partitioning.py) with time slabs given by the file layout, and it needs no shuffle.
+Why: exports, the archive, ES reads and the simulator write hits in time order, so each row
+group covers a short time range (its footer statistics say which). Each task then searches one
+interval of time and reads only the row groups that meet it (``row_group_plan.py``: where the
+cuts go, and what the plan costs in rows read; the job takes this path only while that cost
+stays small). Every window of a task's core anchors lies in its rows, and each hit is a core
+anchor in exactly one task: the exactness argument of the slab x tile partitions
+(partitioning.py) with one slab per task.
 
 Each Spark task (a mapInArrow over task descriptors) reads its row groups itself with pyarrow,
 so the hits cross no JVM -> Python conversion at all, a conversion that costs about as much as
-the search itself (docs/benchmarks.md). Input without such a layout (row groups spanning most
-of the time range) gets ``None`` from ``plan_tasks`` and takes the general path
-(search_tasks.py).
+the search itself (docs/benchmarks.md).
 """
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -30,93 +29,42 @@ from crayfis.coincidence.kernel import triggered_windows
 from crayfis.coincidence.malloc_tuning import keep_freed_memory
 from crayfis.coincidence.significance import estimate_background
 from spark_jobs.hits_input import ROW_BITS, open_parquet, read_parquet_hit_ids
-from spark_jobs.search_tasks import MEMBER_NAMES, packed, stats_batch, window_batch
+from spark_jobs.row_group_plan import OrderedTask, RowGroup
+from spark_jobs.task_rows import MEMBER_NAMES, packed, stats_batch, window_batch
 
-MAX_HALO_SHARE = 2.0  # fall back to the shuffle path if halos would re-read more rows than this
-# share of the input (row groups are read whole; the shuffle costs far more than a re-read)
 DEVICE_PARTIALS = pa.schema([("device_id", pa.string()), ("n_hits", pa.int64()),
                              ("n_rows", pa.int64()), ("t_min_ms", pa.int64()),
                              ("t_max_ms", pa.int64()), ("x", pa.float64()), ("y", pa.float64()),
                              ("z", pa.float64())])
 
 
-@dataclass(frozen=True)
-class RowGroup:
-    file_no: int
-    index: int
-    first_row: int  # row index of its first row within the file
-    n_rows: int
-    t_min: int
-    t_max: int
-
-
-@dataclass(frozen=True)
-class OrderedTask:
-    core: tuple[int, ...]  # indices into the row group list
-    halo: tuple[int, ...]  # in time order: the first ``halo_before`` precede the core
-    t_lo: int  # halo rows are kept only with t in [t_lo, t_hi]
-    t_hi: int
-    halo_before: int = 0  # row groups before the core (sharing its first millisecond, say)
-
-
-def row_groups(files: list[str]) -> list[RowGroup] | None:
-    """Every row group with its t_ms range from the footers; None where statistics are missing."""
+def row_groups(files: list[str]) -> list[RowGroup]:
+    """Every row group, with its t_ms range from the footer (None where the footer has no
+    statistics or the group holds rows without a time)."""
     out = []
     for f, uri in enumerate(files):
         meta = open_parquet(uri).metadata
         names = [meta.schema.column(i).name for i in range(meta.num_columns)]
-        if "t_ms" not in names:
-            return None
-        col = names.index("t_ms")
+        col = names.index("t_ms") if "t_ms" in names else None
         first = 0
         for g in range(meta.num_row_groups):
             rg = meta.row_group(g)
-            st = rg.column(col).statistics
-            if rg.num_rows and (st is None or not st.has_min_max or st.null_count):
-                return None
+            st = rg.column(col).statistics if col is not None else None
+            timed = st is not None and st.has_min_max and not st.null_count
             if rg.num_rows:
-                out.append(RowGroup(f, g, first, rg.num_rows, int(st.min), int(st.max)))
+                out.append(RowGroup(f, g, first, rg.num_rows, int(st.min) if timed else None,
+                                    int(st.max) if timed else None))
             first += rg.num_rows
     return out
-
-
-def plan_tasks(groups: list[RowGroup], window_ms: int, start_ms: int | None, end_ms: int | None,
-               n_tasks: int, max_halo_share: float = MAX_HALO_SHARE) -> list[OrderedTask] | None:
-    """About ``n_tasks`` tasks of consecutive row groups (by time), with their halos; None when
-    the layout is not time-ordered enough for halos to stay small."""
-    lo = -(1 << 62) if start_ms is None else start_ms
-    hi = (1 << 62) if end_ms is None else end_ms - 1
-    keep = [i for i, g in enumerate(groups) if g.t_max >= lo and g.t_min <= hi]
-    if not keep:
-        return []
-    keep.sort(key=lambda i: (groups[i].t_min, groups[i].t_max, groups[i].file_no, groups[i].index))
-    rows = np.array([groups[i].n_rows for i in keep], dtype=np.int64)
-    t_min = np.array([groups[i].t_min for i in keep], dtype=np.int64)
-    t_max = np.array([groups[i].t_max for i in keep], dtype=np.int64)
-    cum = np.cumsum(rows)
-    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, n_tasks) / n_tasks, side="left") + 1
-    bounds = np.unique(np.r_[0, cuts[(cuts > 0) & (cuts < len(keep))], len(keep)])
-    tasks, halo_rows = [], 0
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        c_lo, c_hi = int(t_min[a:b].min()), int(t_max[a:b].max())
-        h_hi = c_hi + window_ms
-        inside = np.zeros(len(keep), dtype=bool)
-        inside[a:b] = True
-        halo = np.flatnonzero(~inside & (t_max >= c_lo) & (t_min <= h_hi))
-        halo_rows += int(rows[halo].sum())
-        tasks.append(OrderedTask(tuple(keep[i] for i in range(a, b)), tuple(keep[i] for i in halo),
-                                 c_lo, h_hi, int(np.sum(halo < a))))
-    if halo_rows > max_halo_share * cum[-1]:
-        return None
-    return tasks
 
 
 DEVICE_DICT = pa.dictionary(pa.int32(), pa.string())
 
 
 def _read(files, groups, indices, columns, with_codes=True):
-    """Columns of the given row groups plus (``with_codes``) each row's hit_code, as one table."""
-    parts, opened = [], {}
+    """Per row group, in the order given: (its RowGroup, its columns plus, ``with_codes``, each
+    row's hit_code)."""
+    opened = {}
     for i in indices:
         g = groups[i]
         if g.file_no not in opened:
@@ -126,10 +74,7 @@ def _read(files, groups, indices, columns, with_codes=True):
             code = np.arange(t.num_rows, dtype=np.int64)
             code += (g.file_no << ROW_BITS) + g.first_row
             t = t.append_column("hit_code", pa.array(code))
-        parts.append(t)
-    if not parts:
-        return None
-    return pa.concat_tables(parts, promote_options="permissive")
+        yield g, t
 
 
 def _device_dict(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -159,20 +104,25 @@ def _valid(tab: pa.Table):
     return pc.fill_null(ok, False)
 
 
-def _hits(files, groups, indices, start_ms, end_ms, with_codes=True):
-    """(table of rows in range, valid mask) for row groups; types cast as the Spark path does,
-    except device_id, which stays dictionary-encoded (see ``device_indices``)."""
-    tab = _read(files, groups, indices, ["device_id", "t_ms", "lat", "lon"], with_codes)
-    if tab is None:
+def read_hits(files, groups, indices, start_ms, end_ms, with_codes=True):
+    """(table of the rows in [start_ms, end_ms), valid mask) of row groups, each filtered as it
+    is read (a task keeps only its interval of groups that span more); types cast as the Spark
+    path does, except device_id, which stays dictionary-encoded (see ``device_indices``)."""
+    parts = []
+    for g, tab in _read(files, groups, indices, ["device_id", "t_ms", "lat", "lon"], with_codes):
+        codes = {"hit_code": tab.column("hit_code")} if with_codes else {}
+        tab = pa.table({**codes, "device_id": _device_dict(tab.column("device_id")),
+                        "t_ms": pc.cast(tab.column("t_ms"), pa.int64()),
+                        "lat": pc.cast(tab.column("lat"), pa.float64()),
+                        "lon": pc.cast(tab.column("lon"), pa.float64())})
+        inside = g.t_min is not None and ((start_ms is None or start_ms <= g.t_min)
+                                          and (end_ms is None or g.t_max < end_ms))
+        if not inside:
+            tab = tab.filter(_in_range(tab.column("t_ms"), start_ms, end_ms))
+        parts.append(tab)
+    if not parts:
         return None, None
-    codes = {"hit_code": tab.column("hit_code")} if with_codes else {}
-    tab = pa.table({**codes, "device_id": _device_dict(tab.column("device_id")),
-                    "t_ms": pc.cast(tab.column("t_ms"), pa.int64()),
-                    "lat": pc.cast(tab.column("lat"), pa.float64()),
-                    "lon": pc.cast(tab.column("lon"), pa.float64())})
-    rng = _in_range(tab.column("t_ms"), start_ms, end_ms)
-    if rng is not None:
-        tab = tab.filter(rng)
+    tab = pa.concat_tables(parts, promote_options="permissive")
     return tab, _valid(tab)
 
 
@@ -214,16 +164,29 @@ def device_indices(column: pa.ChunkedArray, value_set: pa.Array) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
-def descriptors(spark, tasks: list[OrderedTask]):
-    """One row per task, one task per Spark partition."""
-    rows = [(i, json.dumps([list(t.core), list(t.halo), t.t_lo, t.t_hi, t.halo_before]))
-            for i, t in enumerate(tasks)]
+def descriptors(spark, specs: list):
+    """One row per task (its JSON-able spec), one task per Spark partition."""
+    rows = [(i, json.dumps(spec)) for i, spec in enumerate(specs)]
     # parallelize puts one row in each slice; hashing task numbers could pair two tasks in one
     return spark.createDataFrame(spark.sparkContext.parallelize(rows, len(rows)), "task int, spec string")
 
 
+def statistics_specs(groups: list[RowGroup], tasks: list[OrderedTask], n_tasks: int) -> list[list[int]]:
+    """Row groups for the device-statistics stage: every group some task reads, each once, in
+    about ``n_tasks`` runs of similar row counts (the statistics need no halo)."""
+    used = sorted({i for t in tasks for i in t.reads},
+                  key=lambda i: (groups[i].t_min, groups[i].t_max, groups[i].file_no, groups[i].index))
+    if not used:
+        return []
+    cum = np.cumsum([groups[i].n_rows for i in used])
+    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, n_tasks) / n_tasks, side="left") + 1
+    bounds = np.unique(np.r_[0, cuts[(cuts > 0) & (cuts < len(used))], len(used)])
+    return [used[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
+
+
 def device_partials(files, groups, start_ms, end_ms):
-    """mapInArrow body: per-device counts, time range and summed unit vectors of the core rows.
+    """mapInArrow body: per-device counts, time range and summed unit vectors of the rows in
+    [start_ms, end_ms) of each task's row groups (``statistics_specs``).
 
     Per task, over the row groups' unified device dictionary (integer indices, no string
     hashing), in one compiled pass (device_stats.py); invalid rows count in n_rows only, rows
@@ -235,8 +198,7 @@ def device_partials(files, groups, start_ms, end_ms):
         keep_freed_memory()
         for b in batches:
             for spec in b.column("spec").to_pylist():
-                core = json.loads(spec)[0]
-                tab, ok = _hits(files, groups, core, start_ms, end_ms, with_codes=False)
+                tab, ok = read_hits(files, groups, json.loads(spec), start_ms, end_ms, with_codes=False)
                 if tab is not None and tab.num_rows:
                     yield _device_partial(tab, ok.to_numpy(zero_copy_only=False))
     return run
@@ -284,9 +246,10 @@ def device_table(partials: pa.Table) -> tuple[pa.Table, int]:
     }), rows_in_range
 
 
-def search_tasks(files, groups, start_ms, end_ms, shared, params, max_multiplicity: int):
-    """mapInArrow body: the kernel and background model on each task's core + halo, and the
-    hit_id of every window member (read here, from row groups the task holds, in parallel).
+def search_tasks(files, groups, shared, params, max_multiplicity: int):
+    """mapInArrow body: the kernel and background model on each task's rows (its core anchors
+    and the tau after them, ``row_group_plan.OrderedTask``), and the hit_id of every window
+    member (read here, from row groups the task holds, in parallel).
 
     ``shared``: a Spark broadcast of (device ids in device-code order, the background's
     SegmentModel or None). Tens of MB for a large network: as a broadcast each Python worker
@@ -298,57 +261,48 @@ def search_tasks(files, groups, start_ms, end_ms, shared, params, max_multiplici
         device_ids, model = shared.value
         for b in batches:
             for spec in b.column("spec").to_pylist():
-                core, halo, t_lo, t_hi, before = json.loads(spec)
-                stats = dict(n_groups=1, max_group_rows=0, n_rows=0, n_core=0, n_triggered=0,
-                             uncoded=0, expected=0.0, kernel_cpu_s=0.0, background_cpu_s=0.0)
-                parts = []
-                # in time order (halo before, core, halo after), so the kernel needs no sort
-                for indices, is_core in ((halo[:before], False), (core, True), (halo[before:], False)):
-                    tab, ok = _hits(files, groups, indices, start_ms, end_ms)
-                    if tab is None:
-                        continue
-                    if not pc.all(ok).as_py():
-                        tab = tab.filter(ok)
-                    if not is_core:
-                        t = tab.column("t_ms")
-                        tab = tab.filter(pc.and_(pc.greater_equal(t, t_lo), pc.less_equal(t, t_hi)))
-                    parts.append((tab, is_core))
-                if not parts:
-                    yield packed(stats_batch(stats, None))
-                    continue
-                # the core rows are one slice [start, start + n_core): sliced, not masked
-                code, t, lat, lon = (column_array([p.column(c) for p, _ in parts])
-                                     for c in ("hit_code", "t_ms", "lat", "lon"))
-                dev = np.concatenate([device_indices(p.column("device_id"), device_ids)
-                                      for p, _ in parts])
-                n_core = sum(p.num_rows for p, c in parts if c)
-                first = next(i for i, (_, c) in enumerate(parts) if c) if n_core else 0
-                start = sum(p.num_rows for p, _ in parts[:first])
-                core = slice(start, start + n_core)
-                if len(dev) and dev.min() < 0:
-                    raise RuntimeError("a hit's device is missing from the device table")
-                home = np.zeros(len(t), dtype=bool)
-                home[core] = True
-                stats.update(n_rows=len(t), max_group_rows=len(t), n_core=n_core)
-                lambdas = None
-                if model is not None and n_core:
-                    c0 = time.process_time()
-                    est = estimate_background(t[core], lat[core], lon[core], dev[core],
-                                              params.window_ms, params.radius_m, params.min_devices,
-                                              model=model, max_multiplicity=max_multiplicity)
-                    stats["expected"] = est.expected_triggers
-                    lambdas = est.expected_windows(np.arange(1, max_multiplicity + 1)).tolist()
-                    stats["background_cpu_s"] = time.process_time() - c0
-                c0 = time.process_time()
-                tw = triggered_windows(t, lat, lon, dev, params.window_ms, params.radius_m,
-                                       params.min_devices, anchor_mask=home)
-                stats["kernel_cpu_s"] = time.process_time() - c0
-                stats["n_triggered"] = len(tw.anchors)
-                if len(tw.anchors):
-                    yield packed(window_batch(tw, code, dev, t, lat, lon))
-                    yield packed(member_names(files, code[tw.members]))
-                yield packed(stats_batch(stats, lambdas))
+                yield from _search_task(files, groups, OrderedTask.from_spec(json.loads(spec)),
+                                        device_ids, model, params, max_multiplicity)
     return run
+
+
+def _search_task(files, groups, task: OrderedTask, device_ids, model, params, max_multiplicity):
+    """One task's PACKED batches: its windows, its members' names, its statistics."""
+    stats = dict(n_groups=1, max_group_rows=0, n_rows=0, n_core=0, n_triggered=0,
+                 uncoded=0, expected=0.0, kernel_cpu_s=0.0, background_cpu_s=0.0)
+    # row groups in (t_min, t_max) order: time-ordered files give rows in time order, and
+    # the kernel then needs no sort
+    tab, ok = read_hits(files, groups, task.reads, task.core_lo, task.keep_hi + 1)
+    if tab is not None and not pc.all(ok).as_py():
+        tab = tab.filter(ok)
+    if tab is None or not tab.num_rows:
+        yield packed(stats_batch(stats, None))
+        return
+    code, t, lat, lon = (column_array([tab.column(c)]) for c in ("hit_code", "t_ms", "lat", "lon"))
+    dev = device_indices(tab.column("device_id"), device_ids)
+    if dev.min() < 0:
+        raise RuntimeError("a hit's device is missing from the device table")
+    home = t <= task.core_hi
+    n_core = int(home.sum())
+    stats.update(n_rows=len(t), max_group_rows=len(t), n_core=n_core)
+    lambdas = None
+    if model is not None and n_core:
+        c0 = time.process_time()
+        est = estimate_background(t[home], lat[home], lon[home], dev[home],
+                                  params.window_ms, params.radius_m, params.min_devices,
+                                  model=model, max_multiplicity=max_multiplicity)
+        stats["expected"] = est.expected_triggers
+        lambdas = est.expected_windows(np.arange(1, max_multiplicity + 1)).tolist()
+        stats["background_cpu_s"] = time.process_time() - c0
+    c0 = time.process_time()
+    tw = triggered_windows(t, lat, lon, dev, params.window_ms, params.radius_m,
+                           params.min_devices, anchor_mask=home)
+    stats["kernel_cpu_s"] = time.process_time() - c0
+    stats["n_triggered"] = len(tw.anchors)
+    if len(tw.anchors):
+        yield packed(window_batch(tw, code, dev, t, lat, lon))
+        yield packed(member_names(files, code[tw.members]))
+    yield packed(stats_batch(stats, lambdas))
 
 
 def member_names(files, member_codes: np.ndarray) -> pa.RecordBatch:

@@ -8,8 +8,9 @@ partition, and evaluating only core anchors there gives each triggered window ex
 
 Slabs are cut at evenly spaced times (``uniform_cuts``: as many slabs as the hits need, so a
 dense city's hits spread over many slabs instead of one task) or at the multiples of a fixed
-length (``aligned_cuts``). This module is the definition of the assignment; Spark SQL restates
-it in assign_sql.py. Pure numpy: no Spark here, so it is testable on its own.
+length (``aligned_cuts``). This module is the definition of the assignment; the copy stage
+restates it compiled (compiled_assign.py, pinned to this copy for copy). Pure numpy: no Spark
+here, so it is testable on its own.
 """
 from __future__ import annotations
 
@@ -25,8 +26,7 @@ MAX_ALIGNED_SLABS = 100_000
 def uniform_cuts(t_min: int, t_max: int, n_slabs: int, window_ms: int) -> np.ndarray:
     """Cut points that split [t_min, t_max] into ``n_slabs`` equal slabs (each wider than tau).
 
-    Equal widths let Spark compute a hit's slab with one division (assign_sql.py). A dense
-    city still spreads over many tasks, since its hits spread over all slabs in time.
+    A dense city still spreads over many tasks, since its hits spread over all slabs in time.
     """
     span = int(t_max) - int(t_min) + 1
     if n_slabs <= 1 or span <= 1:
@@ -66,16 +66,6 @@ class PartitionPlan:
                 kept.append(int(c))
         return cls(slab_bounds=tuple(kept), grid=TileGrid.build(tile_deg, radius_m),
                    window_ms=int(window_ms))
-
-    def uniform_slabs(self) -> tuple[int, int, int]:
-        """(first cut, width, number of cuts) of evenly spaced cuts; ValueError otherwise."""
-        b = np.asarray(self.slab_bounds, dtype=np.int64)
-        if len(b) == 0:
-            return 0, 1, 0
-        width = int(b[1] - b[0]) if len(b) > 1 else 1
-        if len(b) > 1 and not np.all(np.diff(b) == width):
-            raise ValueError("slab cut points are not evenly spaced")
-        return int(b[0]), width, len(b)
 
     @property
     def n_slabs(self) -> int:

@@ -1,28 +1,31 @@
-"""The distributed coincidence search: plan partitions, run the kernel per partition, collect.
+"""The general path of the coincidence search: slabs x tiles, one shuffle, the kernel per partition.
 
-Stages (each a Spark job over numbers only):
-1. ``prepare``: one pass of per-device counts, spans and positions, grouped by a 64-bit hash of
-   device_id (numeric, so Spark aggregates it without strings); it also gives the hit count and
-   time range, from which the time slabs are cut evenly.
-2. ``encode``: hits -> (hit_code, device_hash, t_ms, lat, lon); hit_id and device_id stay behind.
-3. ``search_partitions``: Spark SQL copies every hit into its home partition and the halo
-   partitions that need it (assign_sql.py restates the rule of partitioning.py in the JVM),
-   a shuffle moves the copies to one task per time slab, and mapInArrow runs
-   ``kernel.triggered_windows`` on each (slab, tile) partition with only home copies as
-   anchors, plus the background model on the same anchors. Output: one row per (triggered
-   anchor, window member), plus one statistics row per task. Hits cross into Python once.
+Stages:
+1. ``prepare``: per-device counts, spans and positions, and the hit count and time range, from
+   which the time slabs are cut evenly. Parquet: the source tasks read the row groups
+   themselves (``ordered_parquet.device_partials``), device codes in device_id order.
+   Elasticsearch: one Spark SQL pass grouped by a 64-bit hash of device_id (numeric, so Spark
+   aggregates it without strings), device codes in hash order.
+2. Copies (copy_stage.py): every hit -> its home partition and the halo partitions that need
+   it (``PartitionPlan.assign``, compiled), grouped by destination task into packed blocks.
+3. ``search_partitions``: one shuffle of those blocks moves each task's copies to it, and
+   mapInArrow runs ``kernel.triggered_windows`` on each (slab, tile) partition with only home
+   copies as anchors, plus the background model on the same anchors. Output: one row per
+   (triggered anchor, window member), the members' hit_ids where the task can read them
+   (Parquet), plus one statistics row per task.
 The driver then merges windows into candidates (candidates.py).
 
-Device hashes: xxhash64 of device_id. Two different device ids with one hash would count as one
-device; for D devices the chance is about D^2 / 2^65 (3e-8 for a million devices). Candidate
-members' device ids are read back and a collision among them stops the job (job_steps.py).
+Device hashes (ES input): xxhash64 of device_id. Two different device ids with one hash would
+count as one device; for D devices the chance is about D^2 / 2^65 (3e-8 for a million
+devices). Candidate members' device ids are read back and a collision among them stops the job
+(job_steps.py).
 """
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -32,58 +35,51 @@ from pyspark.sql.pandas.types import from_arrow_schema
 
 from crayfis.coincidence.distance import centroid_lat_lon
 from crayfis.coincidence.kernel import triggered_windows
+from crayfis.coincidence.malloc_tuning import keep_freed_memory
 from crayfis.coincidence.significance import estimate_background
 from crayfis.definition import SearchParams
-from spark_jobs.assign_sql import assigned_copies
-from spark_jobs.hits_input import InputHits
+from spark_jobs import ordered_parquet
+from spark_jobs.copy_stage import CopyPlan, FrameSource, RowGroupSource, TimeSlide, unpack_copies
+from spark_jobs.hits_input import InputHits, read_parquet_hit_ids
 from spark_jobs.job_config import WorkSplit
 from spark_jobs.partitioning import PartitionPlan, aligned_cuts, uniform_cuts
-
-# One copy of a hit in one partition, as the kernel stage receives it.
-ASSIGNED = pa.schema([("pkey", pa.int64()), ("home", pa.bool_()), ("hit_code", pa.int64()),
-                      ("device_hash", pa.int64()), ("t_ms", pa.int64()), ("lat", pa.float64()),
-                      ("lon", pa.float64())])
-# One (triggered anchor, member) pair.
-WINDOW_PAIRS = pa.schema([
-    ("anchor", pa.int64()), ("member", pa.int64()), ("device_code", pa.int64()), ("t_ms", pa.int64()),
-    ("lat", pa.float64()), ("lon", pa.float64()),
-    ("window_devices", pa.int64())])
-# Statistics of one task, with its Lambda(m) terms.
-TASK_STATS = pa.schema([
-    ("n_groups", pa.int64()), ("max_group_rows", pa.int64()), ("n_rows", pa.int64()),
-    ("n_core", pa.int64()), ("n_triggered", pa.int64()), ("uncoded", pa.int64()),
-    ("expected", pa.float64()), ("lambdas", pa.list_(pa.float64())),
-    ("kernel_cpu_s", pa.float64()), ("background_cpu_s", pa.float64())])
-# The hit_id of each distinct window member, where a task could read it (time-ordered Parquet).
-MEMBER_NAMES = pa.schema([("hit_code", pa.int64()), ("hit_id", pa.string())])
-
-
-@dataclass
-class SearchRows:
-    """What a search stage returns: window pairs of all tasks and one statistics row per task."""
-
-    pairs: pa.Table  # WINDOW_PAIRS
-    stats: pa.Table  # TASK_STATS
-    names: pa.Table = field(default_factory=MEMBER_NAMES.empty_table)  # MEMBER_NAMES; a hit
-    # may be named twice (overlapping halos)
+from spark_jobs.row_group_plan import RowGroup
+from spark_jobs.task_rows import (
+    MEMBER_NAMES,
+    PACKED,
+    SearchRows,
+    collect_windows,
+    no_search_rows,
+    packed,
+    stats_batch,
+    window_batch,
+)
 
 
 @dataclass
 class Prepared:
-    hits: object  # DataFrame (hit_code, hit_id, device_id, t_ms, lat, lon), valid rows
-    devices: pa.Table  # device_code (0..D-1 in hash order), device_hash, n_hits, t_min_ms,
-    # t_max_ms, lat, lon
+    devices: pa.Table  # device_code 0..D-1, n_hits, t_min_ms, t_max_ms, lat, lon, and either
+    # device_id (Parquet: codes in device_id order) or device_hash (ES: codes in hash order)
     files: list[str]  # Parquet files by file number (hit_code >> ROW_BITS)
     rows_in_range: int
     n_hits: int
     t_min_ms: int | None
     t_max_ms: int | None
     plan: PartitionPlan
-    task_keys: np.ndarray  # per slab: the repartition key value that lands in its own task
+    task_of_slab: np.ndarray  # slab -> task
+    task_keys: np.ndarray  # task -> repartition key value that lands in its own task
+    hits: object = None  # ES: DataFrame (hit_code, hit_id, device_id, t_ms, lat, lon), valid rows
+    source: object = None  # RowGroupSource or FrameSource: where the copy stage reads hits
 
     @property
     def device_hashes(self) -> np.ndarray:
         return self.devices.column("device_hash").to_numpy()
+
+    def device_keys(self):
+        """What the copy stage looks device codes up by: device ids (Parquet) or hashes (ES)."""
+        if "device_id" in self.devices.column_names:
+            return self.devices.column("device_id").combine_chunks()
+        return self.device_hashes
 
 
 def device_hash_col():
@@ -129,6 +125,8 @@ def device_ids(prep: Prepared) -> np.ndarray:
     """device_id of every device code (one pass over the hits' distinct device ids).
 
     Needed only for exposure lookups and time slides; stops the job on a hash collision."""
+    if "device_id" in prep.devices.column_names:
+        return np.asarray(prep.devices.column("device_id").to_pylist(), dtype=object)
     rows = (prep.hits.select("device_id").distinct()
             .select("device_id", device_hash_col().alias("device_hash")).toArrow())
     ids = np.asarray(rows.column("device_id").to_pylist(), dtype=object)
@@ -142,8 +140,8 @@ def device_ids(prep: Prepared) -> np.ndarray:
 
 def task_keys(spark, n_tasks: int) -> np.ndarray:
     """Key values k_0..k_{n-1} whose Spark hash partition is 0..n-1, so repartition(n, key)
-    puts slab j (key k_{j mod n}) alone in task j mod n: equal slabs make balanced tasks,
-    which hashing slab numbers would not."""
+    puts task j's copies (key k_j) alone in Spark partition j: equal slabs dealt to tasks in
+    turn make balanced tasks, which hashing slab numbers would not."""
     if n_tasks <= 1:
         return np.zeros(1, dtype=np.int64)
     rows = (spark.range(0, 64 * n_tasks, 1, 1)
@@ -158,16 +156,31 @@ def task_keys(spark, n_tasks: int) -> np.ndarray:
     return first
 
 
-def prepare(spark, inp: InputHits, params: SearchParams, split: WorkSplit) -> Prepared:
-    """Device table, counts and the partition plan for one search (one pass over the hits)."""
+def prepare(spark, inp: InputHits, params: SearchParams, split: WorkSplit, start_ms: int | None,
+            end_ms: int | None, groups: list[RowGroup] | None = None) -> Prepared:
+    """Device table, counts and the partition plan for one search (one pass over the hits).
+
+    Parquet whose row groups pyarrow can list (``groups``): the source tasks read them;
+    otherwise (ES) one Spark SQL pass over the coded rows."""
+    parallelism = spark.sparkContext.defaultParallelism
     files = inp.files()
-    coded = inp.coded(files)
-    devices, rows_in_range = device_table(coded)
-    hits = coded.where(F.col("valid")).drop("valid")
+    if groups is not None:
+        specs = row_group_runs(groups, start_ms, end_ms, split.rows_per_slab, 2 * parallelism)
+        partials = (ordered_parquet.descriptors(spark, specs)
+                    .mapInArrow(ordered_parquet.device_partials(files, groups, start_ms, end_ms),
+                                from_arrow_schema(ordered_parquet.DEVICE_PARTIALS)).toArrow()
+                    if specs else ordered_parquet.DEVICE_PARTIALS.empty_table())
+        devices, rows_in_range = ordered_parquet.device_table(partials)
+        hits, source = None, RowGroupSource(files, groups, specs, start_ms, end_ms)
+    else:
+        coded = inp.coded()
+        devices, rows_in_range = device_table(coded)
+        hits = coded.where(F.col("valid")).drop("valid")
+        source = FrameSource(hits.select("hit_code", device_hash_col().alias("device_hash"),
+                                         "t_ms", "lat", "lon"))
     n_hits = int(np.sum(devices.column("n_hits").to_numpy())) if devices.num_rows else 0
     t_min = int(np.min(devices.column("t_min_ms").to_numpy())) if n_hits else None
     t_max = int(np.max(devices.column("t_max_ms").to_numpy())) if n_hits else None
-    parallelism = spark.sparkContext.defaultParallelism
     n_slabs = split.n_slabs or max(2 * parallelism if n_hits >= 200_000 else 1,
                                    math.ceil(n_hits / max(1, split.rows_per_slab)))
     cuts = np.zeros(0, dtype=np.int64)
@@ -176,61 +189,43 @@ def prepare(spark, inp: InputHits, params: SearchParams, split: WorkSplit) -> Pr
     elif n_hits and n_slabs > 1:
         cuts = uniform_cuts(t_min, t_max, n_slabs, params.window_ms)
     plan = PartitionPlan.build(cuts, params.window_ms, split.tile_deg, params.radius_m)
-    n_tasks = max(1, min(plan.n_slabs, max(parallelism, -(-n_hits // max(1, split.rows_per_task)))))
-    keys = task_keys(spark, n_tasks)
-    return Prepared(hits=hits, devices=devices, files=files, rows_in_range=rows_in_range,
-                    n_hits=n_hits, t_min_ms=t_min, t_max_ms=t_max, plan=plan,
-                    task_keys=keys[np.arange(plan.n_slabs) % len(keys)])
+    n_tasks = max(1, min(plan.n_slabs, max(2 * parallelism, -(-n_hits // max(1, split.rows_per_task)))))
+    return Prepared(devices=devices, files=files, rows_in_range=rows_in_range, n_hits=n_hits,
+                    t_min_ms=t_min, t_max_ms=t_max, plan=plan,
+                    task_of_slab=np.arange(plan.n_slabs, dtype=np.int64) % n_tasks,
+                    task_keys=task_keys(spark, n_tasks), hits=hits, source=source)
 
 
-def encode(spark, prep: Prepared):
-    """Numeric hits: (hit_code, device_hash, t_ms, lat, lon); no string goes further."""
-    return prep.hits.select("hit_code", device_hash_col().alias("device_hash"), "t_ms", "lat", "lon")
+def row_group_runs(groups: list[RowGroup], start_ms: int | None, end_ms: int | None,
+                   rows_per_run: int, at_least: int) -> list[list[int]]:
+    """Row groups that may hold hits in [start_ms, end_ms) (all, where a footer gives no time
+    range), in runs of about ``rows_per_run`` rows and at least ``at_least`` runs: the source
+    tasks of the statistics and copy stages, each reading its run once."""
+    lo = -(1 << 62) if start_ms is None else start_ms
+    hi = (1 << 62) if end_ms is None else end_ms - 1
+    used = [i for i, g in enumerate(groups)
+            if g.t_min is None or (g.t_max >= lo and g.t_min <= hi)]
+    if not used:
+        return []
+    cum = np.cumsum([groups[i].n_rows for i in used])
+    n = max(at_least, -(-int(cum[-1]) // max(1, rows_per_run)))
+    cuts = np.searchsorted(cum, cum[-1] * np.arange(1, n) / n, side="left") + 1
+    bounds = np.unique(np.r_[0, cuts[(cuts > 0) & (cuts < len(used))], len(used)])
+    return [used[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
 
 
-@dataclass(frozen=True)
-class TimeSlide:
-    """Shift device d's times by offsets[d] modulo the span (offsets per device code, i.e. in
-    device-hash order). The shift is ``significance.slid_times``, which ``apply_sql``
-    restates in Spark SQL; tests/spark/test_time_slide_sql.py pins the two together."""
-
-    t0: int
-    span: int
-    offsets_ms: np.ndarray  # per device code
-
-    def apply_sql(self, encoded, device_hashes: np.ndarray):
-        """``significance.slid_times`` in Spark: offsets joined by device hash (a small
-        broadcast table)."""
-        table = encoded.sparkSession.createDataFrame(pa.table({
-            "device_hash": np.asarray(device_hashes, np.int64),
-            "slide_ms": np.asarray(self.offsets_ms, np.int64)}))
-        t = F.lit(self.t0) + F.pmod(F.col("t_ms") - F.lit(self.t0) + F.col("slide_ms"),
-                                     F.lit(self.span))
-        return (encoded.join(F.broadcast(table), "device_hash")
-                .select("hit_code", "device_hash", t.alias("t_ms"), "lat", "lon"))
-
-
-def _search_groups(plan: PartitionPlan, params: SearchParams, device_hashes: np.ndarray,
-                   background, max_multiplicity: int):
-    """mapInArrow body for one task: every (slab, tile) partition it holds, one at a time.
+def _search_groups(params: SearchParams, background, max_multiplicity: int, files: list[str] | None):
+    """mapInArrow body for one task: every (slab, tile) partition among its copies, one at a time.
 
     ``background``: a Spark broadcast of a significance.SegmentModel over device codes (each
-    Python worker loads it once), or None; it gives the core
-    anchors' expected accidental triggers and Lambda(m) for m = 1..max_multiplicity, which
-    add up over tasks because every hit is a core anchor of exactly one partition.
+    Python worker loads it once), or None; it gives the core anchors' expected accidental
+    triggers and Lambda(m) for m = 1..max_multiplicity, which add up over tasks because every
+    hit is a core anchor of exactly one partition. ``files``: Parquet input, whose members'
+    hit_ids the task reads from their row groups.
     """
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        batches = [b for b in batches if b.num_rows]
-        cols = {name: (np.concatenate([b.column(name).to_numpy(zero_copy_only=False) for b in batches])
-                       if batches else np.zeros(0, ASSIGNED.field(name).type.to_pandas_dtype()))
-                for name in ASSIGNED.names}
-        del batches
-        # dense device codes 0..D-1 (the device table is sorted by hash)
-        code_of = np.minimum(np.searchsorted(device_hashes, cols["device_hash"]),
-                             max(len(device_hashes) - 1, 0))
-        if len(code_of) and not np.array_equal(device_hashes[code_of], cols["device_hash"]):
-            raise RuntimeError("a hit's device is missing from the device table")
-        cols["device_code"] = code_of
+        keep_freed_memory()
+        cols = unpack_copies(batches)
         home_all = cols["home"]
         order = np.argsort(cols["pkey"], kind="stable")
         pkey = cols["pkey"][order]
@@ -246,6 +241,7 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, device_hashes: np.
             stats["expected"] = est.expected_triggers
             lambdas = est.expected_windows(np.arange(1, max_multiplicity + 1)).tolist()
             stats["background_cpu_s"] = time.process_time() - c0
+        members = []
         for g0, g1 in zip(bounds[:-1], bounds[1:]):  # a loop over partitions, not hits
             rows = order[g0:g1]
             code, dev, t, lat, lon = (cols[c][rows] for c in
@@ -261,79 +257,35 @@ def _search_groups(plan: PartitionPlan, params: SearchParams, device_hashes: np.
             stats["n_triggered"] += len(tw.anchors)
             if len(tw.anchors):
                 yield packed(window_batch(tw, code, dev, t, lat, lon))
+                members.append(code[tw.members])
+        if files is not None and members:
+            names = read_parquet_hit_ids(files, np.concatenate(members), columns=("hit_id",))
+            yield packed(pa.RecordBatch.from_arrays([names.column("hit_code").combine_chunks(),
+                                                     names.column("hit_id").combine_chunks()],
+                                                    schema=MEMBER_NAMES))
         yield packed(stats_batch(stats, lambdas))
     return run
 
 
-# What the search stages hand to Spark: each WINDOW_PAIRS or TASK_STATS batch as one Arrow IPC
-# stream in one binary cell. Spark only moves the bytes; one row per (anchor, member) would cost
-# the JVM a conversion per cell, twice (task -> rows -> driver).
-PACKED = pa.schema([("payload", pa.binary())])
-PACKED_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
-
-
-def packed(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """One PACKED row holding ``batch``, its buffers LZ4-compressed: half the bytes for the
-    JVM to move (codes, times and counts compress well; lat and lon do not), and faster to
-    write than the uncompressed stream, whose growing buffer is mostly fresh memory."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, batch.schema, options=PACKED_OPTIONS) as writer:
-        writer.write_batch(batch)
-    data = sink.getvalue()
-    offsets = pa.py_buffer(np.array([0, data.size], dtype=np.int32).tobytes())
-    cell = pa.Array.from_buffers(pa.binary(), 1, [None, offsets, data])  # no copy of the bytes
-    return pa.RecordBatch.from_arrays([cell], schema=PACKED)
-
-
-def unpacked(table: pa.Table) -> SearchRows:
-    """The window pairs, task statistics and member names inside collected PACKED rows."""
-    kinds = {"pairs": WINDOW_PAIRS, "stats": TASK_STATS, "names": MEMBER_NAMES}
-    found: dict[str, list] = {k: [] for k in kinds}
-    for chunk in table.column("payload").chunks:
-        for i in range(len(chunk)):
-            t = pa.ipc.open_stream(chunk[i].as_buffer()).read_all()
-            kind = next(k for k, schema in kinds.items() if t.schema.equals(schema))
-            found[kind].extend(t.to_batches())
-    return SearchRows(**{k: pa.Table.from_batches(found[k], schema=kinds[k]) for k in kinds})
-
-
-def collect_windows(stage) -> SearchRows:
-    """Run a search stage (a DataFrame of PACKED rows) and return what its tasks found."""
-    return unpacked(stage.toArrow())
-
-
-def window_batch(tw, code, dev, t, lat, lon) -> pa.RecordBatch:
-    """WINDOW_PAIRS: one row per (triggered anchor, member) of a kernel result."""
-    per = np.diff(tw.member_offsets)
-    a, m = np.repeat(tw.anchors, per), tw.members
-    out = {"anchor": code[a], "member": code[m], "device_code": dev[m], "t_ms": t[m],
-           "lat": lat[m], "lon": lon[m], "window_devices": np.repeat(tw.window_devices, per)}
-    return pa.RecordBatch.from_arrays([pa.array(out[f.name], f.type) for f in WINDOW_PAIRS],
-                                      schema=WINDOW_PAIRS)
-
-
-def stats_batch(stats: dict, lambdas) -> pa.RecordBatch:
-    """TASK_STATS: one task's statistics and its Lambda(m) terms."""
-    return pa.RecordBatch.from_pylist([{**stats, "lambdas": lambdas}], schema=TASK_STATS)
-
-
-def search_partitions(encoded, prep: Prepared, params: SearchParams, slide: TimeSlide | None = None,
-                      background=None, max_multiplicity: int = 0) -> SearchRows:
-    """Triggered windows of all core anchors and per-task statistics."""
-    plan = prep.plan
-    n_tasks = len(np.unique(prep.task_keys))
-    if slide is not None:
-        encoded = slide.apply_sql(encoded, prep.device_hashes)
-    copies = assigned_copies(encoded, plan).select(*ASSIGNED.names)
-    keys = F.array(*[F.lit(int(k)).cast("long") for k in prep.task_keys])  # hashed as task_keys
-    task = F.element_at(keys, F.expr(f"cast(pkey div {plan.grid.n_tiles} as int) + 1"))
-    shared = (encoded.sparkSession.sparkContext.broadcast(background)
-              if background is not None else None)
-    out = (copies.repartition(n_tasks, task)
-           .mapInArrow(_search_groups(plan, params, prep.device_hashes, shared, max_multiplicity),
-                       from_arrow_schema(PACKED)))
+def search_partitions(spark, prep: Prepared, params: SearchParams, slide: TimeSlide | None = None,
+                      background=None, max_multiplicity: int = 0, with_names: bool = True) -> SearchRows:
+    """Triggered windows of all core anchors and per-task statistics: the copy stage, one
+    shuffle of its blocks by task, the search stage (which also reads the members' hit_ids
+    from Parquet when ``with_names``)."""
+    if not prep.n_hits:
+        return no_search_rows()
+    cp = CopyPlan(prep.plan, prep.task_of_slab, prep.task_keys, slide)
+    sc = spark.sparkContext
+    shared_copy = sc.broadcast((prep.device_keys(), cp))
+    shared_model = sc.broadcast(background) if background is not None else None
+    files = prep.files if with_names and isinstance(prep.source, RowGroupSource) else None
     try:
+        out = (prep.source.copies(spark, shared_copy)
+               .repartition(cp.n_tasks, "task_key")
+               .mapInArrow(_search_groups(params, shared_model, max_multiplicity, files),
+                           from_arrow_schema(PACKED)))
         return collect_windows(out)
     finally:
-        if shared is not None:
-            shared.destroy()
+        shared_copy.destroy()
+        if shared_model is not None:
+            shared_model.destroy()

@@ -1,12 +1,15 @@
 """The background model of crayfis/coincidence/significance.py, fed from the job's device table.
 
 Device rates and live intervals, by the core's functions:
-- without exposures: each device is live over its observed span [first, last] with rate
-  ``significance.observed_rate`` (what ``significance.device_background(live=None)`` does);
+- without exposures: each device's interval and rate come from its hit count and first and
+  last hit in the searched span (``significance.observed_live``, what
+  ``significance.device_background(live=None)`` does);
 - with exposures (es:// input, ``{prefix}-exposures-*`` DATA blocks): live intervals are the
   blocks' [start_ms, end_ms) merged per device (``significance.merge_intervals``), the rate is
   the blocks' hit counters (n_hits) over their merged length, and devices without any block
-  fall back to their observed span.
+  fall back to ``observed_live``.
+Windows of anchors within tau of the searched span's end are cut there, as the search cuts
+them (``DeviceBackground.search_end_ms``).
 The device table is small (one row per phone), so this runs on the driver and the resulting
 ``DeviceBackground`` travels with the kernel stage, where each partition sums the expected
 accidental triggers and Lambda(m) of its core anchors (search_tasks.py).
@@ -22,8 +25,8 @@ import pyarrow as pa
 from crayfis.coincidence.significance import (
     DeviceBackground,
     candidate_significance,
-    merge_intervals,
-    observed_rate,
+    declared_live,
+    observed_live,
 )
 from crayfis.definition import YEAR_MS
 from crayfis.es.client import make_client
@@ -42,38 +45,29 @@ class LiveBlocks:
     n_hits: np.ndarray
 
 
-def device_background(devices: pa.Table, blocks: LiveBlocks | None = None,
-                      span: tuple[int, int] | None = None) -> DeviceBackground:
+def device_background(devices: pa.Table, blocks: LiveBlocks | None,
+                      span: tuple[int, int]) -> DeviceBackground:
     """DeviceBackground over device codes 0..D-1 from the job's device table (see module doc).
 
-    ``span`` = [start, end) clips exposure intervals to the searched time range.
+    ``span`` = the searched [start, end): where devices without exposures may be live, and
+    what exposure intervals are clipped to.
     """
     n_dev = devices.num_rows
     codes = devices.column("device_code").to_numpy()
     n = devices.column("n_hits").to_numpy()
     first = devices.column("t_min_ms").to_numpy()
     last = devices.column("t_max_ms").to_numpy()
-    observed = observed_rate(n, first, last)
     lat = devices.column("lat").to_numpy()
     lon = devices.column("lon").to_numpy()
     if blocks is None or len(blocks.device_code) == 0:
-        return DeviceBackground(codes, observed, lat, lon, np.arange(n_dev + 1, dtype=np.int64),
-                                first.astype(np.int64), (last + 1).astype(np.int64))
-    offsets, starts, ends = merge_intervals(blocks.device_code, blocks.start_ms, blocks.end_ms, n_dev)
-    iv_dev = np.repeat(np.arange(n_dev), np.diff(offsets))
-    live_ms = np.bincount(iv_dev, weights=(ends - starts).astype(np.float64), minlength=n_dev)
+        start, end, rate = observed_live(n, first, last, span)
+        return DeviceBackground(codes, rate, lat, lon, np.arange(n_dev + 1, dtype=np.int64),
+                                start, end, int(span[1]))
     counted = np.bincount(blocks.device_code, weights=blocks.n_hits.astype(np.float64),
                           minlength=n_dev)
-    has_blocks = np.diff(offsets) > 0
-    rate = np.where(has_blocks, counted / np.maximum(live_ms, 1), observed)
-    # devices without blocks: their observed span stands in
-    iv_dev = np.concatenate((iv_dev, np.flatnonzero(~has_blocks)))
-    starts = np.concatenate((starts, first[~has_blocks]))
-    ends = np.concatenate((ends, last[~has_blocks] + 1))
-    if span is not None:
-        starts, ends = np.maximum(starts, span[0]), np.minimum(ends, span[1])
-    offsets, starts, ends = merge_intervals(iv_dev, starts, ends, n_dev)
-    return DeviceBackground(codes, rate, lat, lon, offsets, starts, ends)
+    offsets, starts, ends, rate = declared_live(n_dev, blocks.device_code, blocks.start_ms,
+                                                blocks.end_ms, counted, n, first, last, span)
+    return DeviceBackground(codes, rate, lat, lon, offsets, starts, ends, int(span[1]))
 
 
 def read_live_blocks(es_url: str, pattern: str, device_ids: list[str], start_ms: int | None,

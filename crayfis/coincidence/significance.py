@@ -2,16 +2,21 @@
 
 The trigger needs k distinct devices, so the background is modelled over devices:
 
-* Device d's rate r_d = its hits inside its live intervals / its live time; without live
-  intervals, (n_d - 1) / (last - first) over its observed span, live over [first, last]
-  (``observed_rate``; the Spark job builds its devices with the same functions). On searches
-  only a few mean gaps long this undercounts who is live near the two ends (by ~1/r_d at each
-  end): pass exposure blocks.
+* Device d's rate r_d = its hits inside its live intervals / its live time. Without live
+  intervals (``observed_live``; the Spark job builds its devices with the same function), a
+  device is live up to each edge of the searched span unless its silence there is too long
+  for a phone that was live all along (chance < ``EDGE_SILENCE_P``); past such a silence its
+  interval starts (ends) one mean gap before its first (after its last) hit; r_d = its hits
+  over that interval. Taking only [first hit, last hit] would leave each device out of the
+  windows of the ~1/r_d before its first hit and after its last: on searches a few mean gaps
+  long, most of the background.
 * Devices are placed at the median of their hits' unit vectors (phones rarely move far).
 * For an anchor hit a of device d at t_a, every OTHER device e within R of d (same distance as
   the search) and live at t_a fires in the window with p_e = 1 - exp(-r_e * w), w = tau + 1 ms
-  (integer ms, both ends inclusive). The count of firing devices is Poisson-binomial; a
-  triggers by accident with P[PB >= k - 1]. Expected accidental triggers = sum over anchors.
+  (integer ms, both ends inclusive), cut to w = end - t_a for an anchor whose window reaches
+  the end of the searched span (the search sees no hits there). The count of firing devices
+  is Poisson-binomial; a triggers by accident with P[PB >= k - 1]. Expected accidental
+  triggers = sum over anchors.
 
 Vectorised by grouping: an anchor's probability depends only on (its device, which neighbours
 are live), which changes only at neighbours' interval edges, so anchors are grouped by (device,
@@ -60,7 +65,8 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
 
 @dataclass
 class DeviceBackground:
-    """Per device (codes ascending): rate, static position, live intervals (half-open, CSR)."""
+    """Per device (codes ascending): rate, static position, live intervals (half-open, CSR);
+    and where the searched span ends (windows of anchors within tau of it are cut there)."""
 
     codes: np.ndarray
     rate_per_ms: np.ndarray
@@ -69,6 +75,7 @@ class DeviceBackground:
     live_offsets: np.ndarray
     live_start: np.ndarray
     live_end: np.ndarray
+    search_end_ms: int | None = None  # exclusive; None: windows are never cut
 
     @property
     def searched_live_ms(self) -> int:
@@ -164,26 +171,63 @@ def merge_intervals(dev, start, end, n_dev: int):
     return offsets, starts, ends
 
 
-def observed_rate(n_hits, first_ms, last_ms) -> np.ndarray:
-    """Rate (per ms) of devices without live intervals: (n - 1) / (last - first) over the
-    observed span, 0 where the span is empty."""
-    n_hits, first_ms, last_ms = (np.asarray(x) for x in (n_hits, first_ms, last_ms))
-    span = last_ms - first_ms
-    return np.where(span > 0, (n_hits - 1) / np.maximum(span, 1), 0.0)
+EDGE_SILENCE_P = 0.01  # a device without live intervals is live at a search edge unless its
+# silence there would be rarer than this for a phone live over the whole searched span
 
 
-def _intervals(dev_idx, t, n_dev, live, codes):
-    """Merged half-open live intervals per device, CSR; from ``live`` or the observed span."""
-    if live is None:
-        first = np.full(n_dev, np.iinfo(np.int64).max)
-        last = np.full(n_dev, np.iinfo(np.int64).min)
-        np.minimum.at(first, dev_idx, t)
-        np.maximum.at(last, dev_idx, t)
-        return np.arange(n_dev + 1), first, last + 1
-    l_dev, l_start, l_end = (np.asarray(x, dtype=np.int64) for x in live)
-    pos = np.searchsorted(codes, l_dev)
-    known = (pos < n_dev) & (codes[np.minimum(pos, n_dev - 1)] == l_dev)
-    return merge_intervals(pos[known], l_start[known], l_end[known], n_dev)
+def observed_live(n_hits, first_ms, last_ms, span: tuple[int, int]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, end, rate per ms) of devices without declared live intervals, from their hit
+    count and first and last hit inside the searched span [span[0], span[1]).
+
+    Was the device live at a search edge? Had it been live over the whole span S, its n hits
+    would leave x ms or more at that edge silent with chance (1 - x / S)^n. Where that chance
+    is below ``EDGE_SILENCE_P`` the silence is taken as the phone being off, and its interval
+    starts one mean gap g before its first hit (ends g after its last): the expected wait of a
+    Poisson process for its first hit, with g = (last - first) / (n - 1). Otherwise the
+    interval reaches the edge: on a search a few mean gaps long, cutting it at the first and
+    last hit would leave every device out of the windows of the ~1/r before and after them,
+    most of the background. A device with one hit, or all its hits in one millisecond, has no
+    gap to judge by and is live over the whole span. The rate is n / the interval's length,
+    so rate x live time = hits whatever interval a device is given.
+    """
+    n = np.asarray(n_hits, dtype=np.int64)
+    first = np.asarray(first_ms, dtype=np.int64)
+    last = np.asarray(last_ms, dtype=np.int64)
+    s0, s1 = int(span[0]), int(span[1])
+    length = max(s1 - s0, 1)
+    has_gap = (n >= 2) & (last > first)
+    gap = np.where(has_gap, (last - first) / np.maximum(n - 1, 1), length / np.maximum(n, 1))
+
+    def off(silence_ms):
+        chance = (1.0 - np.clip(silence_ms, 0, length) / length) ** n
+        return has_gap & (chance < EDGE_SILENCE_P)
+
+    start = np.where(off(first - s0), np.maximum(s0, np.floor(first - gap)), s0).astype(np.int64)
+    end = np.where(off(s1 - 1 - last), np.minimum(s1, np.ceil(last + 1 + gap)), s1).astype(np.int64)
+    start = np.minimum(start, first)  # a span that misses a device's hits never drops them
+    end = np.maximum(end, last + 1)
+    return start, end, n / np.maximum(end - start, 1)
+
+
+def declared_live(n_dev: int, live_dev, live_start, live_end, counted, n_hits, first_ms, last_ms,
+                  span: tuple[int, int]):
+    """(CSR offsets, starts, ends, rate per ms) of devices 0..n_dev-1 with declared live
+    intervals (device index, [start, end)) and the hits counted inside them: each device's
+    intervals merged, its rate = counted hits / their merged length, then clipped to the
+    searched span. A device without any declared interval falls back to ``observed_live``
+    (its hits, first and last hit)."""
+    offsets, starts, ends = merge_intervals(live_dev, live_start, live_end, n_dev)
+    iv_dev = np.repeat(np.arange(n_dev), np.diff(offsets))
+    live_ms = np.bincount(iv_dev, weights=(ends - starts).astype(np.float64), minlength=n_dev)
+    o_start, o_end, o_rate = observed_live(n_hits, first_ms, last_ms, span)
+    declared = np.diff(offsets) > 0
+    rate = np.where(declared, np.asarray(counted, dtype=np.float64) / np.maximum(live_ms, 1), o_rate)
+    iv_dev = np.concatenate((iv_dev, np.flatnonzero(~declared)))
+    starts = np.maximum(np.concatenate((starts, o_start[~declared])), span[0])
+    ends = np.minimum(np.concatenate((ends, o_end[~declared])), span[1])
+    offsets, starts, ends = merge_intervals(iv_dev, starts, ends, n_dev)
+    return offsets, starts, ends, rate
 
 
 def _live_index(offsets, starts, ends, dev, t):
@@ -203,10 +247,14 @@ def _live_index(offsets, starts, ends, dev, t):
     return ok & (iv_dev[i] == dev) & (t < ends[i])
 
 
-def device_background(t_ms, lat, lon, device, live=None) -> DeviceBackground:
+def device_background(t_ms, lat, lon, device, live=None,
+                      span: tuple[int, int] | None = None) -> DeviceBackground:
     """Rates, positions and live intervals of every device that has hits.
 
-    ``live``: optional (device codes, start_ms, end_ms) arrays of half-open live intervals.
+    ``live``: optional (device codes, start_ms, end_ms) arrays of half-open live intervals
+    (``declared_live``); without them each device's interval and rate come from its hits
+    (``observed_live``).
+    ``span``: the searched [start, end) (default: the hits' own, [min t, max t + 1)).
     """
     t = np.asarray(t_ms, dtype=np.int64)
     codes, dev_idx = np.unique(np.asarray(device, dtype=np.int64), return_inverse=True)
@@ -215,15 +263,25 @@ def device_background(t_ms, lat, lon, device, live=None) -> DeviceBackground:
     if n_dev == 0:
         z, f = np.zeros(0, np.int64), np.zeros(0)
         return DeviceBackground(z, f, f, f, np.zeros(1, np.int64), z, z)
-    offsets, starts, ends = _intervals(dev_idx, t, n_dev, live, codes)
+    if span is None:
+        span = (int(t.min()), int(t.max()) + 1)
+    n_hits = np.bincount(dev_idx, minlength=n_dev)
+    first = np.full(n_dev, np.iinfo(np.int64).max)
+    last = np.full(n_dev, np.iinfo(np.int64).min)
+    np.minimum.at(first, dev_idx, t)
+    np.maximum.at(last, dev_idx, t)
     if live is None:
-        rate = observed_rate(np.bincount(dev_idx, minlength=n_dev), starts, ends - 1)
+        starts, ends, rate = observed_live(n_hits, first, last, span)
+        offsets = np.arange(n_dev + 1)
     else:
-        inside = _live_index(offsets, starts, ends, dev_idx, t)
-        n_live = np.bincount(dev_idx[inside], minlength=n_dev)
-        live_ms = np.bincount(np.repeat(np.arange(n_dev), np.diff(offsets)),
-                              weights=(ends - starts).astype(np.float64), minlength=n_dev)
-        rate = np.where(live_ms > 0, n_live / np.maximum(live_ms, 1), 0.0)
+        l_dev, l_start, l_end = (np.asarray(x, dtype=np.int64) for x in live)
+        pos = np.searchsorted(codes, l_dev)
+        known = (pos < n_dev) & (codes[np.minimum(pos, n_dev - 1)] == l_dev)
+        l_dev, l_start, l_end = pos[known], l_start[known], l_end[known]
+        inside = _live_index(*merge_intervals(l_dev, l_start, l_end, n_dev), dev_idx, t)
+        counted = np.bincount(dev_idx[inside], minlength=n_dev)
+        offsets, starts, ends, rate = declared_live(n_dev, l_dev, l_start, l_end, counted, n_hits,
+                                                    first, last, span)
     # static position: per-coordinate median of the device's unit vectors
     x, y, z = unit_vectors(lat, lon)
     counts = np.bincount(dev_idx, minlength=n_dev)
@@ -234,7 +292,7 @@ def device_background(t_ms, lat, lon, device, live=None) -> DeviceBackground:
     for c in (x, y, z):
         med.append(c[np.lexsort((c, dev_idx))][mid] if len(c) else c)
     d_lat, d_lon = centroid_lat_lon(*med)
-    return DeviceBackground(codes, rate, d_lat, d_lon, offsets, starts, ends)
+    return DeviceBackground(codes, rate, d_lat, d_lon, offsets, starts, ends, int(span[1]))
 
 
 def _neighbours(dev: DeviceBackground, radius_m: float):
@@ -361,13 +419,16 @@ class SegmentModel:
         edge = self.edge_times[idx]
         return dev, np.where(j > 0, edge, edge - 1)
 
-    def tails(self, segments: np.ndarray, window_ms: int, n_states: int) -> np.ndarray:
-        """[segment, j] = P[>= j other devices fire] for an anchor in each listed segment."""
+    def tails(self, segments: np.ndarray, widths_ms: np.ndarray, n_states: int) -> np.ndarray:
+        """[i, j] = P[>= j other devices fire] for an anchor in segment ``segments[i]`` whose
+        window holds ``widths_ms[i]`` milliseconds (tau + 1, less where the search ends)."""
         dev = self.devices
         g_dev, g_time = self.segment_time(np.asarray(segments, dtype=np.int64))
+        widths = np.asarray(widths_ms, dtype=np.int64)
         n_groups = len(g_dev)
-        p_dev = -np.expm1(-dev.rate_per_ms * (int(window_ms) + 1))
         out = np.zeros((n_groups, n_states))
+        common = int(widths.max()) if n_groups else 0  # tau + 1: all but the last tau's groups
+        p_common = -np.expm1(-dev.rate_per_ms * common)
         per_group = np.diff(self.nb_offsets)[g_dev]
         cum = np.cumsum(per_group)
         cuts = np.searchsorted(cum, np.arange(_EXPANSION_BLOCK, int(cum[-1]) if len(cum) else 0,
@@ -384,22 +445,46 @@ class SegmentModel:
             rows, e = rows[live_now], e[live_now]
             offsets = np.zeros(len(gs) + 1, dtype=np.int64)
             np.cumsum(np.bincount(rows, minlength=len(gs)), out=offsets[1:])
-            out[g0:g1] = _tails(offsets, p_dev[e], n_states)
+            p = p_common[e]
+            narrow = widths[gs][rows] < common
+            if narrow.any():
+                p[narrow] = -np.expm1(-dev.rate_per_ms[e[narrow]] * widths[gs][rows][narrow])
+            out[g0:g1] = _tails(offsets, p, n_states)
         return out
 
-    def estimate(self, dev_idx, t_ms, window_ms: int, min_devices: int,
-                 n_states: int) -> BackgroundEstimate:
-        """The background of the given anchors (device indices into ``devices``, times)."""
-        seg = self.segment_ids(dev_idx, t_ms)
+    def _groups(self, seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct segments, anchors in each) of the given anchors' segments."""
         if self.n_segments <= 4 * len(seg) + (1 << 20):
             counts = np.bincount(seg, minlength=self.n_segments)
             used = np.flatnonzero(counts)
-            counts = counts[used]
-        else:  # few anchors over many devices: a sort instead of a huge count array
-            s = np.sort(seg)
-            first = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if len(s) else _EMPTY_I64
-            used, counts = s[first], np.diff(np.r_[first, len(s)])
-        tails = self.tails(used, window_ms, n_states)
+            return used, counts[used]
+        # few anchors over many devices: a sort instead of a huge count array
+        s = np.sort(seg)
+        first = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if len(s) else _EMPTY_I64
+        return s[first], np.diff(np.r_[first, len(s)])
+
+    def estimate(self, dev_idx, t_ms, window_ms: int, min_devices: int,
+                 n_states: int) -> BackgroundEstimate:
+        """The background of the given anchors (device indices into ``devices``, times).
+
+        Anchors are grouped by segment; the few whose window reaches the end of the search
+        (``DeviceBackground.search_end_ms``) by (segment, window width), one group each."""
+        t_ms = np.asarray(t_ms, dtype=np.int64)
+        seg = self.segment_ids(dev_idx, t_ms)
+        full = int(window_ms) + 1
+        end = self.devices.search_end_ms
+        cut = (t_ms > end - full) if end is not None else np.zeros(len(seg), dtype=bool)
+        used, counts = self._groups(seg[~cut] if cut.any() else seg)
+        widths = np.full(len(used), full, dtype=np.int64)
+        if cut.any():  # the last tau of the search: groups by one sort of (segment, width)
+            c_seg, c_width = seg[cut], end - t_ms[cut]
+            order = np.lexsort((c_width, c_seg))
+            c_seg, c_width = c_seg[order], c_width[order]
+            first = np.flatnonzero(np.r_[True, (c_seg[1:] != c_seg[:-1]) | (c_width[1:] != c_width[:-1])])
+            used = np.r_[used, c_seg[first]]
+            counts = np.r_[counts, np.diff(np.r_[first, len(c_seg)])]
+            widths = np.r_[widths, c_width[first]]
+        tails = self.tails(used, widths, n_states)
         g_count = counts.astype(np.float64)
         k = int(min_devices)
         expected = float(g_count @ tails[:, k - 1]) if k - 1 < n_states and len(used) else 0.0

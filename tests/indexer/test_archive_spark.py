@@ -54,7 +54,7 @@ def test_job_on_the_archive_equals_the_job_on_elasticsearch(spark, es, es_url, e
                                      params=params, split=split, es_url=es_url, use_exposures=False))
     on_archive = run_job(spark, JobConfig(input=str(archive_dir), output=str(tmp_path / "archive"),
                                           params=params, split=split))
-    assert on_archive["parameters"]["layout"] == "time-ordered row groups"
+    assert on_archive["parameters"]["layout"] == "row groups by time"
     assert on_archive["hits_read"] == on_es["hits_read"] > 0
     got_es = pq.read_table(tmp_path / "es" / "candidates.parquet")
     got_archive = pq.read_table(tmp_path / "archive" / "candidates.parquet")

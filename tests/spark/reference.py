@@ -29,13 +29,14 @@ def sorted_arrays(hits: pa.Table):
             hits.column("lon").to_numpy()[order], dev.reshape(-1))
 
 
-def kernel_background(hits: pa.Table, window_ms: int, radius_m: float, k: int, live=None):
+def kernel_background(hits: pa.Table, window_ms: int, radius_m: float, k: int, live=None, span=None):
     """``estimate_background`` on every hit, with devices placed where the job places them:
     the normalised mean of their unit vectors (the core's default is the median).
 
-    ``live``: optional (device code, start_ms, end_ms) arrays, codes in device_id order."""
+    ``live``: optional (device code, start_ms, end_ms) arrays, codes in device_id order;
+    ``span``: the searched [start, end) when the job was given one (default: the hits' range)."""
     t, _, lat, lon, dev = sorted_arrays(hits)
-    devices = device_background(t, lat, lon, dev, live=live)
+    devices = device_background(t, lat, lon, dev, live=live, span=span)
     x, y, z = unit_vectors(lat, lon)
     sums = [np.bincount(dev, weights=c) for c in (x, y, z)]
     m_lat, m_lon = centroid_lat_lon(*sums)
@@ -49,16 +50,16 @@ def kernel_time_slides(hits: pa.Table, window_ms: int, radius_m: float, k: int, 
     return time_slides(t, lat, lon, dev, window_ms, radius_m, k, n, np.random.default_rng(seed))
 
 
-def kernel_candidates(hits: pa.Table, window_ms: int, radius_m: float, k: int) -> list[dict]:
+def kernel_candidates(hits: pa.Table, window_ms: int, radius_m: float, k: int, span=None) -> list[dict]:
     """Candidates of ``find_coincidences`` on every hit, one dict each, with significance
-    from ``estimate_background`` on every hit.
+    from ``estimate_background`` on every hit (over ``span``, as ``kernel_background``).
 
     Hits are first put in (t_ms, hit_id) order, so the kernel's (t, index) tie-break is the
     job's (t, hit_id) one.
     """
     t, hid, lat, lon, dev = sorted_arrays(hits)
     r = find_coincidences(t, lat, lon, dev, window_ms, radius_m, k)
-    sig = candidate_significance(r.cand_multiplicity, kernel_background(hits, window_ms, radius_m, k))
+    sig = candidate_significance(r.cand_multiplicity, kernel_background(hits, window_ms, radius_m, k, span=span))
     rows = []
     for i in range(r.n_candidates):
         members = r.candidate_members(i)

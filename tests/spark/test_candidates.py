@@ -9,7 +9,7 @@ import pytest
 
 from spark_jobs.candidates import canonical_order, merge_candidates, pairs_in_order, windows_from_rows
 from spark_jobs.job_steps import candidates_table
-from spark_jobs.search_tasks import WINDOW_PAIRS
+from spark_jobs.task_rows import WINDOW_PAIRS
 
 
 def _scene(seed: int, n_hits: int = 300, n_dev: int = 12):

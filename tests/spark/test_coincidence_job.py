@@ -1,4 +1,8 @@
-"""The Spark coincidence job equals the kernel run on all hits at once, on boundary showers."""
+"""The Spark coincidence job equals the kernel run on all hits at once, on boundary showers.
+
+These tests are about the general path (slabs x tiles): they ask for it (``ordered_fast_path``
+False), since the job would search these files' row groups by time without a shuffle
+(test_ordered_parquet.py)."""
 from __future__ import annotations
 
 import json
@@ -23,7 +27,8 @@ TILE_DEG = 0.5
 
 def run(spark, path, out, **split):
     cfg = JobConfig(input=str(path), output=str(out),
-                    params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K), split=WorkSplit(**split))
+                    params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K),
+                    split=WorkSplit(ordered_fast_path=False, **split))
     summary = run_job(spark, cfg)
     assert json.loads((out / "summary.json").read_text())["candidates"] == summary["candidates"]
     return summary, pq.read_table(out / "candidates.parquet")
@@ -56,6 +61,7 @@ def test_showers_on_partition_edges_are_found_once_and_match_the_kernel(spark, t
         # (the polar band is one tile, so the hits around the pole share one home)
         assert s.name in ("plain", "north_pole") or len(set(homes.tolist())) > 1, s.name
 
+    assert summary["parameters"]["layout"] == "slabs x tiles (shuffle)"
     assert summary["hits_read"] == table.num_rows == summary["core_anchors"]
     assert summary["partitions"] > 10 and summary["rows_with_halo"] > table.num_rows
     assert_same_candidates(got, kernel_candidates(table, TAU, R, K))
@@ -110,13 +116,15 @@ def test_time_range_limits_the_hits_searched(spark, tmp_path, boundary_data):
     start, end = START_MS + 5 * 60_000, START_MS + 14 * 60_000
     cfg = JobConfig(input=str(path), output=str(tmp_path / "out"), start_ms=start, end_ms=end,
                     params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K),
-                    split=WorkSplit(tile_deg=TILE_DEG))
+                    split=WorkSplit(tile_deg=TILE_DEG, ordered_fast_path=False))
     summary = run_job(spark, cfg)
+    assert summary["parameters"]["layout"] == "slabs x tiles (shuffle)"
     t = table.column("t_ms").to_numpy()
     inside = (t >= start) & (t < end)
     assert summary["hits_read"] == int(inside.sum())
     got = pq.read_table(tmp_path / "out" / "candidates.parquet")
-    assert_same_candidates(got, kernel_candidates(table.filter(inside), TAU, R, K))
+    assert_same_candidates(got, kernel_candidates(table.filter(inside), TAU, R, K,
+                                                         span=(start, end)))
 
 
 def test_a_range_without_hits_gives_empty_outputs(spark, tmp_path, boundary_data):

@@ -1,4 +1,5 @@
-"""The shuffle-free path for time-ordered Parquet equals the kernel on all hits, ties included."""
+"""The shuffle-free path over row groups by time equals the kernel on all hits, ties included, and
+is taken by what its plan reads."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from crayfis.definition import SearchParams
 from spark_jobs.coincidence import JobConfig, run_job
 from spark_jobs.job_config import WorkSplit
-from spark_jobs.ordered_parquet import RowGroup, plan_tasks, row_groups
+from spark_jobs.row_group_plan import MAX_READ_SHARE, RowGroup, plan_tasks
 from spark_jobs.tiles import TileGrid
 from tests.spark.reference import assert_same_candidates, kernel_background, kernel_candidates
 from tests.spark.showerdata import START_MS, boundary_showers, make_hits
@@ -34,10 +35,10 @@ def ordered_data(tmp_path_factory):
     return table, path
 
 
-def run(spark, path, out, ordered_fast_path=True, **kw):
+def run(spark, path, out, ordered_fast_path=True, rows_per_task=700, **kw):
     cfg = JobConfig(input=str(path), output=str(out),
                     params=SearchParams(window_ms=TAU, radius_m=R, min_devices=K),
-                    split=WorkSplit(rows_per_task=700, ordered_fast_path=ordered_fast_path), **kw)
+                    split=WorkSplit(rows_per_task=rows_per_task, ordered_fast_path=ordered_fast_path), **kw)
     return run_job(spark, cfg), pq.read_table(out / "candidates.parquet")
 
 
@@ -45,7 +46,7 @@ def test_time_ordered_row_groups_take_the_shuffle_free_path_and_equal_the_kernel
                                                                                   ordered_data):
     table, path = ordered_data
     summary, got = run(spark, path, tmp_path / "out")
-    assert summary["parameters"]["layout"] == "time-ordered row groups"
+    assert summary["parameters"]["layout"] == "row groups by time"
     assert summary["tasks"] >= 4 and summary["rows_with_halo"] > table.num_rows
     assert summary["hits_read"] == summary["core_anchors"] == table.num_rows
     assert_same_candidates(got, kernel_candidates(table, TAU, R, K))
@@ -67,30 +68,72 @@ def test_time_range_on_the_ordered_path(spark, tmp_path, ordered_data):
     table, path = ordered_data
     start, end = START_MS + 5 * 60_000, START_MS + 14 * 60_000
     summary, got = run(spark, path, tmp_path / "out", start_ms=start, end_ms=end)
-    assert summary["parameters"]["layout"] == "time-ordered row groups"
+    assert summary["parameters"]["layout"] == "row groups by time"
     t = table.column("t_ms").to_numpy()
     inside = (t >= start) & (t < end)
     assert summary["hits_read"] == int(inside.sum())
-    assert_same_candidates(got, kernel_candidates(table.filter(inside), TAU, R, K))
+    assert_same_candidates(got, kernel_candidates(table.filter(inside), TAU, R, K,
+                                                         span=(start, end)))
 
 
-def test_shuffled_rows_fall_back_to_the_shuffle_path(tmp_path, ordered_data):
+def test_row_groups_spanning_the_whole_range_are_cut_by_time():
+    """Shuffled rows in three row groups, each spanning the whole range: four tasks each search
+    a quarter of the time and read every group (a read share of 4), instead of three tasks
+    each searching every row."""
+    groups = [RowGroup(0, i, 1000 * i, 1000, 0, 2999) for i in range(3)]
+    plan = plan_tasks(groups, TAU, None, None, 4)
+    assert [(t.core_lo, t.core_hi) for t in plan.tasks] == [(0, 749), (750, 1499), (1500, 2249), (2250, 2999)]
+    assert all(t.reads == (0, 1, 2) and t.keep_hi == min(t.core_hi + TAU, 2999) for t in plan.tasks)
+    assert plan.read_rows == 4 * 3000 and plan.read_share == 4.0
+    assert plan.searched_rows == pytest.approx(3000 * (1 + 3 * TAU / 3000))
+    # many tasks over such groups read each row once per task: beyond MAX_READ_SHARE
+    assert plan_tasks(groups, TAU, None, None, 16).read_share == 16 > MAX_READ_SHARE
+
+
+def test_time_ordered_row_groups_are_read_once_but_at_the_cuts():
+    """Row groups in time order: cuts move to the starts of row groups, so a task reads its own
+    groups and, for the tau after its core, the next one."""
+    groups = [RowGroup(0, i, 100 * i, 100, 1000 * i, 1000 * i + 999) for i in range(30)]
+    plan = plan_tasks(groups, TAU, None, None, 4)
+    assert [t.core_lo for t in plan.tasks] == [0, 7000, 15000, 22000]
+    assert plan.tasks[0].reads == tuple(range(8))  # its groups 0-6 and group 7 for [7000, 7010]
+    assert plan.read_rows == 3000 + 3 * 100
+    assert plan.searched_rows == pytest.approx(3000 + 3 * TAU / 10)
+
+
+def test_a_shuffled_file_with_three_row_groups_searches_each_hit_once(spark, tmp_path, ordered_data):
+    """The job on such a file takes the shuffle-free path with each hit in one task's core and
+    only the tau after each core twice; same candidates and background as the kernel.
+
+    Fails before the fix: each of three tasks took one row group as its core and the other two
+    whole as its halo, so every task searched every row (rows_with_halo = 3 x the hits)."""
     table, _ = ordered_data
     shuffled = table.take(pa.array(np.random.default_rng(1).permutation(table.num_rows)))
-    pq.write_table(shuffled, tmp_path / "s.parquet", row_group_size=97)
-    groups = row_groups(["file:" + str(tmp_path / "s.parquet")])
-    assert plan_tasks(groups, TAU, None, None, 4) is None
+    pq.write_table(shuffled, tmp_path / "s.parquet", row_group_size=-(-table.num_rows // 3))
+    summary, got = run(spark, tmp_path / "s.parquet", tmp_path / "out", rows_per_task=4000)
+    assert summary["parameters"]["layout"] == "row groups by time"
+    assert summary["tasks"] == 4 and summary["parameters"]["row_group_read_share"] == 4.0
+    assert summary["hits_read"] == summary["core_anchors"] == table.num_rows
+    assert summary["rows_with_halo"] < 1.05 * table.num_rows
+    assert_same_candidates(got, kernel_candidates(table, TAU, R, K))
+    assert summary["expected_accidental_triggers"] == pytest.approx(
+        kernel_background(table, TAU, R, K).expected_triggers, rel=1e-9)
+    # 19 tasks of 700 rows would each read every row: the general path
+    forced, again = run(spark, tmp_path / "s.parquet", tmp_path / "many", rows_per_task=700)
+    assert forced["parameters"]["layout"] == "slabs x tiles (shuffle)"
+    assert again.column("hit_ids").to_pylist() == got.column("hit_ids").to_pylist()
 
 
 def test_halo_takes_every_row_group_that_meets_the_window():
     # core [0, 99] with tau 10 needs the groups that start by 109 and the tie at t = 0
     groups = [RowGroup(0, 0, 0, 10, 0, 99), RowGroup(0, 1, 10, 10, 100, 109),
               RowGroup(0, 2, 20, 10, 110, 200), RowGroup(1, 0, 0, 10, -5, 0)]
-    tasks = plan_tasks(groups, 10, None, None, 4, max_halo_share=1.0)
-    first = next(t for t in tasks if 0 in t.core)
-    assert set(first.halo) >= {1, 3} and 2 not in first.halo
-    # the tie at t = 0 comes before the core: a task reads its rows in time order
-    assert first.halo[:first.halo_before] == (3,) and 3 not in first.halo[first.halo_before:]
+    plan = plan_tasks(groups, 10, 0, None, 2)
+    first = plan.tasks[0]
+    assert (first.core_lo, first.core_hi, first.keep_hi) == (0, 99, 109)
+    assert set(first.reads) == {0, 1, 3}
+    # rows are read in time order: the tie at t = 0 first
+    assert first.reads == (3, 0, 1)
 
 
 def test_integer_device_ids_and_invalid_rows_on_the_ordered_path(spark, tmp_path, ordered_data):
@@ -109,7 +152,7 @@ def test_integer_device_ids_and_invalid_rows_on_the_ordered_path(spark, tmp_path
     both = both.take(pa.array(np.argsort(both.column("t_ms").to_numpy(), kind="stable")))
     pq.write_table(both, tmp_path / "ints.parquet", row_group_size=97)
     summary, got = run(spark, tmp_path / "ints.parquet", tmp_path / "out")
-    assert summary["parameters"]["layout"] == "time-ordered row groups"
+    assert summary["parameters"]["layout"] == "row groups by time"
     assert summary["rows_in_range"] == table.num_rows + 2
     assert summary["hits_read"] == summary["core_anchors"] == table.num_rows
     as_text = ints.set_column(ints.schema.get_field_index("device_id"), "device_id",

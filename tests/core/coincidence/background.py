@@ -33,3 +33,18 @@ def poisson_background(seed: int, n_dev: int = 15, span_ms: int = 2_000_000, hal
     t, dev = t[order], dev[order]
     live = (np.arange(n_dev), start.astype(np.int64), end.astype(np.int64))
     return t.astype(np.int64), lat[dev], lon[dev], dev.astype(np.int64), live
+
+
+def phones_in_one_place(seed: int, n_dev: int, span_ms: int, rate_hz: float, box_m: float = 100.0):
+    """(t, lat, lon, device): ``n_dev`` phones within ``box_m`` of each other, all live over
+    [0, span_ms) at one rate, in time order (a noise-only search whose expectation is known)."""
+    rng = np.random.default_rng(seed)
+    east = rng.uniform(-box_m, box_m, n_dev)
+    north = rng.uniform(-box_m, box_m, n_dev)
+    lat = 45.0 + np.degrees(north / EARTH_RADIUS_M)
+    lon = 7.0 + np.degrees(east / (EARTH_RADIUS_M * np.cos(np.radians(45.0))))
+    counts = rng.poisson(rate_hz / 1000.0 * span_ms, n_dev)
+    dev = np.repeat(np.arange(n_dev), counts)
+    t = rng.integers(0, span_ms, len(dev))
+    order = np.argsort(t, kind="stable")
+    return t[order].astype(np.int64), lat[dev[order]], lon[dev[order]], dev[order].astype(np.int64)

@@ -1,14 +1,12 @@
-"""Spark SQL partition assignment gives exactly the copies of the numpy reference (plan.assign)."""
+"""The compiled copy stage gives exactly the copies of the numpy definition (plan.assign),
+each in the task its slab belongs to."""
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
-from spark_jobs.assign_sql import assigned_copies
+from spark_jobs.compiled_assign import copies_by_task
 from spark_jobs.partitioning import PartitionPlan, aligned_cuts, uniform_cuts
-
-pytestmark = pytest.mark.spark
 
 
 def awkward_hits(seed: int, n: int = 4000):
@@ -32,7 +30,7 @@ def awkward_hits(seed: int, n: int = 4000):
 
 
 @pytest.mark.parametrize("cuts_of", ["aligned", "uniform", "none"])
-def test_sql_copies_equal_numpy_copies(spark, cuts_of):
+def test_compiled_copies_equal_numpy_copies(cuts_of):
     t, lat, lon = awkward_hits({"aligned": 1, "uniform": 2, "none": 3}[cuts_of])
     cuts = {"aligned": aligned_cuts(int(t.min()), int(t.max()), 60_000),
             "uniform": uniform_cuts(int(t.min()), int(t.max()), 7, 50),
@@ -41,9 +39,12 @@ def test_sql_copies_equal_numpy_copies(spark, cuts_of):
     idx, key, home = plan.assign(t, lat, lon)
     want = sorted(zip(idx.tolist(), key.tolist(), home.tolist()))
 
-    df = spark.createDataFrame(pa.table({"i": np.arange(len(t)), "t_ms": t, "lat": lat, "lon": lon}))
-    got = assigned_copies(df, plan).select("i", "pkey", "home").toArrow()
-    got = sorted(zip(got.column("i").to_pylist(), got.column("pkey").to_pylist(),
-                     got.column("home").to_pylist()))
-    assert got == want
-    assert sum(h for _, _, h in got) == len(t)  # one home copy per hit
+    n_tasks = 3
+    task_of_slab = np.arange(plan.n_slabs) % n_tasks
+    offsets, g_idx, g_key, g_home = copies_by_task(plan, task_of_slab, n_tasks, t, lat, lon)
+    assert sorted(zip(g_idx.tolist(), g_key.tolist(), g_home.tolist())) == want
+    assert int(g_home.sum()) == len(t)  # one home copy per hit
+    for j in range(n_tasks):  # each task's block: its slabs' copies, in hit order
+        block = slice(offsets[j], offsets[j + 1])
+        assert np.all(task_of_slab[g_key[block] // plan.grid.n_tiles] == j)
+        assert np.all(np.diff(g_idx[block]) >= 0)
