@@ -1,8 +1,10 @@
-"""Request rates per device (uploads), per scientist key and per anonymous address (reads).
+"""Request rates per device and per client address (uploads), per scientist key and per
+anonymous address (reads).
 
 DRF's SimpleRateThrottle (a sliding window kept in a Django cache) answers 429 with
 Retry-After. Rates and the cache alias are read from settings on every request, so operators
-and tests can change them without a restart of the import-time defaults.
+and tests can change them without a restart of the import-time defaults. The client address is
+the one every per-client limit counts by (ingest/addresses.py, CRAYFIS_API_NUM_PROXIES).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from django.core.cache import caches
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.keys import DeviceCredential, ScientistCredential
+from ingest.addresses import client_address
 
 
 class _SettingsRateThrottle(SimpleRateThrottle):
@@ -27,6 +30,10 @@ class _SettingsRateThrottle(SimpleRateThrottle):
     def cache(self):
         return caches[settings.CRAYFIS_API_THROTTLE_CACHE]
 
+    def get_ident(self, request) -> str:
+        meta = request.META
+        return client_address(meta.get("REMOTE_ADDR", ""), meta.get("HTTP_X_FORWARDED_FOR"))
+
 
 class DeviceUploadThrottle(_SettingsRateThrottle):
     scope = "device_upload"
@@ -36,6 +43,17 @@ class DeviceUploadThrottle(_SettingsRateThrottle):
         if isinstance(request.auth, DeviceCredential):
             return self.cache_format % {"scope": self.scope, "ident": request.auth.device_pk}
         return None
+
+
+class UploadAddressThrottle(_SettingsRateThrottle):
+    """Uploads per client address, whatever key they carry: registering many devices (which
+    costs nothing) does not multiply what one client may send."""
+
+    scope = "address_upload"
+    rate_setting = "CRAYFIS_API_UPLOAD_RATE_PER_IP"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 class ScientistReadThrottle(_SettingsRateThrottle):

@@ -1,7 +1,7 @@
 """POST /api/v1/uploads: validated JSON into the raw store, idempotent on upload_id.
 
-Order of checks, cheapest first: key (401), device key (403), per-device rate (429), device
-blocked (403), content type (415), size (413), gzip (413/400), msgspec validation (400 naming
+Order of checks, cheapest first: key (401), device key (403), per-device and per-address rates
+(429), device blocked (403), content type (415), size (413), gzip (413/400), msgspec validation (400 naming
 every bad field), then one durable write, which also settles idempotency: the same upload_id
 with the same body stores nothing and gets the same 202, with another body 409. Indexing happens
 later (manage.py index_uploads).
@@ -23,9 +23,10 @@ from api.body import decode_content, read_capped
 from api.errors import BadRequest, Conflict, Unavailable
 from api.permissions import IsDevice
 from api.rawstore import store, stored_sha256
-from api.throttles import DeviceUploadThrottle
+from api.throttles import DeviceUploadThrottle, UploadAddressThrottle
 from crayfis.wire.jsonapi import Limits, UploadInvalid, upload_stats, validate_upload
 from ingest import policy
+from ingest.addresses import client_address
 from ingest.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def _limits() -> Limits:
 class UploadView(ApiView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [IsDevice]
-    throttle_classes = [DeviceUploadThrottle]
+    throttle_classes = [DeviceUploadThrottle, UploadAddressThrottle]
     parser_classes: list = []          # the body is read raw and validated with msgspec
 
     @extend_schema(
@@ -83,7 +84,8 @@ class UploadView(ApiView):
         # (device, sha256) conflict rule; the same upload_id with another body violates the
         # (device, upload_id) unique constraint and fails, and only then do we look.
         try:
-            store(cred.device_id, upload_id, sha, body, request.META.get("REMOTE_ADDR", ""))
+            store(cred.device_id, upload_id, sha, body,
+                  client_address(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR")))
         except StoreUnavailable as exc:
             known = stored_sha256(cred.device_id, upload_id)
             if known is None:

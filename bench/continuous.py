@@ -115,7 +115,8 @@ def main() -> None:
     prefix = f"benchcs{int(time.time())}"
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY="bench-only-secret",
                CRAYFIS_VAR_DIR=str(tmp), CRAYFIS_ES_PREFIX=prefix, CRAYFIS_LOG_LEVEL="INFO",
-               CRAYFIS_PSEUDONYM_KEY="bench-pseudonym-key", ALLOWED_HOSTS="127.0.0.1,localhost")
+               CRAYFIS_PSEUDONYM_KEY="bench-pseudonym-key", ALLOWED_HOSTS="127.0.0.1,localhost",
+               CRAYFIS_INGEST_RATE_PER_IP="")   # every simulated phone posts from 127.0.0.1
     for name, value in (("CRAYFIS_SEARCH_WINDOW_MS", args.window_ms), ("CRAYFIS_SEARCH_RADIUS_M", args.radius_m),
                         ("CRAYFIS_SEARCH_MIN_DEVICES", args.min_devices)):
         if value is not None:

@@ -157,6 +157,23 @@ CRAYFIS_INGEST_COMMIT_TIMEOUT_S = env_float("CRAYFIS_INGEST_COMMIT_TIMEOUT_S", 4
 CRAYFIS_INGEST_CHECKPOINT_S = env_float("CRAYFIS_INGEST_CHECKPOINT_S", 0.5)
 # How long a worker trusts its cached device block flag / overrides and app-code lookups.
 CRAYFIS_INGEST_POLICY_CACHE_S = env_float("CRAYFIS_INGEST_POLICY_CACHE_S", 5.0)
+# The event-time window (docs/security.md, "Abuse limits at the door"): an upload with an event,
+# exposure block or calibration dated more than MAX_EVENT_AGE_S before its receive time or more
+# than MAX_EVENT_LEAD_S after it, or whose documents would go to more than MAX_MONTHS_PER_UPLOAD
+# monthly indices, is quarantined by the indexer with the reason (the phone still got its 202).
+# Late data is legitimate: `manage.py release_quarantine <id>...` (or the admin action) indexes it.
+CRAYFIS_INGEST_MAX_EVENT_AGE_S = env_int("CRAYFIS_INGEST_MAX_EVENT_AGE_S", 30 * 86_400)
+CRAYFIS_INGEST_MAX_EVENT_LEAD_S = env_int("CRAYFIS_INGEST_MAX_EVENT_LEAD_S", 86_400)
+CRAYFIS_INGEST_MAX_MONTHS_PER_UPLOAD = env_int("CRAYFIS_INGEST_MAX_MONTHS_PER_UPLOAD", 2)
+# /submit rates per client address and per Device-id (DRF's "N/s|min|hour|day"; "" = no limit):
+# above them 429 with Retry-After, and the app keeps its file for its next flush. Per device it
+# must pass a phone's flush (every cached file, one every 200 ms, after days offline); per address
+# a school's or a carrier's NAT full of phones (each about one upload every nine minutes).
+CRAYFIS_INGEST_RATE_PER_IP = env_str("CRAYFIS_INGEST_RATE_PER_IP", "6000/hour")
+CRAYFIS_INGEST_RATE_PER_DEVICE = env_str("CRAYFIS_INGEST_RATE_PER_DEVICE", "1200/hour")
+# Each worker decides on its own counts and shares them through the throttle cache
+# (CRAYFIS_API_THROTTLE_CACHE) this often, in seconds (ingest/rates.py).
+CRAYFIS_INGEST_RATE_SYNC_S = env_float("CRAYFIS_INGEST_RATE_SYNC_S", 0.5)
 
 # --- Indexer (indexer/ app: manage.py index_uploads) -------------------------------------------
 # Uploads claimed per batch, claim lease, idle poll, capped exponential backoff while
@@ -224,16 +241,20 @@ CRAYFIS_API_MAX_JSON_BYTES = env_int("CRAYFIS_API_MAX_JSON_BYTES", 8 * 1024 * 10
 CRAYFIS_API_MAX_BLOCKS = env_int("CRAYFIS_API_MAX_BLOCKS", 1_000)
 CRAYFIS_API_MAX_HITS = env_int("CRAYFIS_API_MAX_HITS", 50_000)
 CRAYFIS_API_MAX_ERRORS = env_int("CRAYFIS_API_MAX_ERRORS", 50)
-# Throttle rates (DRF "N/s|min|hour|day"): uploads per device, reads per scientist key, reads
-# per anonymous client address. Counters live in this cache alias (per process with the default
-# local-memory cache: set CACHES to a shared cache, e.g. Redis, when running several workers).
+# Throttle rates (DRF "N/s|min|hour|day"): uploads per device and per client address, reads per
+# scientist key, reads per anonymous client address. Counters live in this cache alias (per
+# process with the default local-memory cache: set CACHES to a shared cache, e.g. Redis, when
+# running several workers); /submit's rates count there too.
 CRAYFIS_API_DEVICE_UPLOAD_RATE = env_str("CRAYFIS_API_DEVICE_UPLOAD_RATE", "120/min")
+CRAYFIS_API_UPLOAD_RATE_PER_IP = env_str("CRAYFIS_API_UPLOAD_RATE_PER_IP", "600/min")
 CRAYFIS_API_SCIENTIST_READ_RATE = env_str("CRAYFIS_API_SCIENTIST_READ_RATE", "600/min")
 CRAYFIS_API_ANON_READ_RATE = env_str("CRAYFIS_API_ANON_READ_RATE", "60/min")
 CRAYFIS_API_THROTTLE_CACHE = env_str("CRAYFIS_API_THROTTLE_CACHE", "default")
-# Anonymous rates count per client address: the number of trusted proxies in front of the app
-# (0 = use the socket address; X-Forwarded-For is then ignored, so it cannot be spoofed).
-REST_FRAMEWORK["NUM_PROXIES"] = env_int("CRAYFIS_API_NUM_PROXIES", 0)
+# Every per-client limit (API throttles, /submit rates) counts per client address: the number of
+# trusted proxies in front of the app (0 = use the socket address; X-Forwarded-For is then
+# ignored, so it cannot be spoofed; 1 behind the documented TLS proxy). ingest/addresses.py.
+CRAYFIS_API_NUM_PROXIES = env_int("CRAYFIS_API_NUM_PROXIES", 0)
+REST_FRAMEWORK["NUM_PROXIES"] = CRAYFIS_API_NUM_PROXIES
 # A verified API key is trusted this long per worker process (0 = check the database each time):
 # revocations and expiries reach other workers within this time.
 CRAYFIS_API_KEY_CACHE_S = env_float("CRAYFIS_API_KEY_CACHE_S", 5.0)

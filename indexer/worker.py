@@ -11,7 +11,9 @@ An upload is marked `indexed` only after Elasticsearch acknowledged every one of
 Elasticsearch unreachable -> the batch is kept and retried with capped exponential backoff
 (nothing is lost, nothing counts against the upload). A document rejected for good (a 4xx other
 than 409/429), or an upload whose documents keep failing, or a body that does not decode ->
-`quarantined` with the error; the rest of the queue goes on.
+`quarantined` with the error; the rest of the queue goes on. So is an upload whose times fall
+outside the event-time window (ingest/event_window.py) unless an operator released it, with the
+reason; and a precalibration map counts as no later than the time its upload was received.
 """
 from __future__ import annotations
 
@@ -35,13 +37,16 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from accounts import pairing, trust
 from crayfis.es.documents import build_actions
+from crayfis.es.naming import DATED_KINDS
 from crayfis.es.templates import ensure_templates
 from crayfis.wire import jsonapi
 from crayfis.wire.decode import WireDecodeError, decode_submit
 from indexer.bulk import bulk_send, create_lines
 from indexer.esjson import fast_serializers
 from ingest.devices import pseudonym_of
+from ingest.event_window import EventWindow
 from ingest.models import Device, PreCalibration, TouchedBucket, Upload, UploadStatus
+from ingest.quarantine import HELD_BACK
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +60,8 @@ def now_ms() -> int:
 @dataclass
 class IndexerConfig:
     """Knobs of one indexer process; `from_settings` fills every one from the settings
-    (CRAYFIS_ES_*, CRAYFIS_PSEUDONYM_KEY, CRAYFIS_INDEXER_*, CRAYFIS_INGEST_BUCKET_MS), which
-    hold the defaults."""
+    (CRAYFIS_ES_*, CRAYFIS_PSEUDONYM_KEY, CRAYFIS_INDEXER_*, CRAYFIS_INGEST_BUCKET_MS and the
+    event-time window's CRAYFIS_INGEST_MAX_*), which hold the defaults."""
 
     prefix: str
     pseudonym_key: str
@@ -69,6 +74,9 @@ class IndexerConfig:
     bulk_bytes: int
     max_attempts: int
     bucket_ms: int
+    max_event_age_s: int
+    max_event_lead_s: int
+    max_months_per_upload: int
 
     @classmethod
     def from_settings(cls, **overrides) -> IndexerConfig:
@@ -79,9 +87,16 @@ class IndexerConfig:
                       lease_s=s.CRAYFIS_INDEXER_LEASE_S, poll_s=s.CRAYFIS_INDEXER_POLL_S,
                       backoff_min_s=s.CRAYFIS_INDEXER_BACKOFF_MIN_S, backoff_max_s=s.CRAYFIS_INDEXER_BACKOFF_MAX_S,
                       bulk_bytes=s.CRAYFIS_INDEXER_BULK_BYTES, max_attempts=s.CRAYFIS_INDEXER_MAX_ATTEMPTS,
-                      bucket_ms=s.CRAYFIS_INGEST_BUCKET_MS)
+                      bucket_ms=s.CRAYFIS_INGEST_BUCKET_MS, max_event_age_s=s.CRAYFIS_INGEST_MAX_EVENT_AGE_S,
+                      max_event_lead_s=s.CRAYFIS_INGEST_MAX_EVENT_LEAD_S,
+                      max_months_per_upload=s.CRAYFIS_INGEST_MAX_MONTHS_PER_UPLOAD)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    @property
+    def event_window(self) -> EventWindow:
+        return EventWindow(max_age_ms=self.max_event_age_s * 1000, max_lead_ms=self.max_event_lead_s * 1000,
+                           max_months=self.max_months_per_upload)
 
 
 @dataclass
@@ -97,6 +112,7 @@ class Prepared:
     precals: list = field(default_factory=list)
     app_code: str = ""
     cells: frozenset = frozenset()   # public cells of its exposure blocks (the device's history)
+    received_ms: int = 0   # the server's receive time: a precalibration map's end counts no later
 
 
 @dataclass
@@ -146,6 +162,10 @@ class _Progress:
 
 class EsUnavailable(RuntimeError):
     """Elasticsearch did not answer (connection refused, timeout): retry the whole batch later."""
+
+
+class HeldBack(Exception):
+    """The upload decodes, but its event times fall outside the window: quarantine it with this reason."""
 
 
 def _refresh_connection() -> None:
@@ -219,7 +239,7 @@ class Indexer:
                     .order_by("id")
                     .values("id", "device_id", "body", "received_at", "run_id", "camera_id",
                             "crayfis_version", "crayfis_version_code", "attempts", "payload_format",
-                            "app_code"))
+                            "app_code", "released_at"))
 
     def _renew(self, ids: list[int]) -> None:
         until = now_ms() + int(self.config.lease_s * 1000)
@@ -228,7 +248,8 @@ class Indexer:
     # --- decoding -------------------------------------------------------------------------------
 
     def prepare(self, row: dict) -> Prepared:
-        """Decode one upload and build its actions; raises for a poison upload."""
+        """Decode one upload and build its actions; raises for a poison upload, HeldBack for one
+        outside the event-time window (unless released)."""
         headers = {"Device-id": row["device_id"], "Run-id": row["run_id"], "Camera-id": row["camera_id"],
                    "Crayfis-version": row["crayfis_version"],
                    "Crayfis-version-code": row["crayfis_version_code"]}
@@ -242,11 +263,21 @@ class Indexer:
         hits_prefix = f"{self.config.prefix}-hits-"
         hit_times = np.fromiter((a["_source"]["t_ms"] for a in actions if a["_index"].startswith(hits_prefix)),
                                 dtype=np.int64)
+        if row.get("released_at") is None:
+            reason = self.config.event_window.violation(chunk, hit_times, self._months(actions), received_ms)
+            if reason:
+                raise HeldBack(reason)
         exposures_prefix = f"{self.config.prefix}-exposures-"
         cells = frozenset(a["_source"]["cell"] for a in actions
                           if a["_index"].startswith(exposures_prefix) and a["_source"].get("cell"))
         return Prepared(row["id"], row["device_id"], row["received_at"], row["attempts"], actions,
-                        hit_times, chunk.precalibrations, row.get("app_code") or "", cells)
+                        hit_times, chunk.precalibrations, row.get("app_code") or "", cells,
+                        received_ms=received_ms)
+
+    def _months(self, actions: list) -> set[str]:
+        """'YYYY.MM' of every dated index the actions go to."""
+        dated = tuple(f"{self.config.prefix}-{kind}-" for kind in DATED_KINDS)
+        return {name.rsplit("-", 1)[1] for name in {a["_index"] for a in actions} if name.startswith(dated)}
 
     # --- bulk -----------------------------------------------------------------------------------
 
@@ -390,21 +421,28 @@ class Indexer:
             cursor.executemany(sql, rows)
 
     def _store_precals(self, done: list[Prepared]) -> None:
-        """Keep the latest complete map per (device, camera, resolution) for /precal.json."""
+        """Keep the latest complete map per (device, camera, resolution) for /precal.json.
+
+        "Latest" is by end time, counted no later than the upload's receive time (and as the
+        receive time when the map has none, as the minimal record a phone sends back does):
+        whatever end a sender claims, a map cannot outrank one received after it, so a map
+        forged under a phone's Device-id is replaced by the phone's next real one.
+        """
         for p in done:
             for pre in p.precals:
                 if (pre.camera_id is None or not pre.res_x or not pre.res_y or pre.hot_hash is None
                         or pre.wgt_hash is None or pre.hot_hash < 0 or pre.wgt_hash < 0
                         or not pre.compressed_weights):
                     continue  # incomplete: the phone would reject or void it
+                end_ms = min(pre.end_ms, p.received_ms) if pre.end_ms else p.received_ms
                 key = dict(device_id=p.device_id, camera_id=pre.camera_id, res_x=pre.res_x, res_y=pre.res_y)
                 current = PreCalibration.objects.filter(**key).values_list("end_ms", flat=True).first()
-                if current is not None and pre.end_ms is not None and pre.end_ms < current:
+                if current is not None and end_ms < current:
                     continue  # a late flush of an older map
                 PreCalibration.objects.update_or_create(**key, defaults=dict(
                     hot_hash=pre.hot_hash, wgt_hash=pre.wgt_hash, weights=pre.compressed_weights,
                     mask=list(pre.hotcell), interpolation=pre.interpolation,
-                    compressed_format=pre.compressed_format or "", end_ms=pre.end_ms,
+                    compressed_format=pre.compressed_format or "", end_ms=end_ms,
                     run_uuid=pre.run_uuid or "", upload_id=p.upload_id))
 
     # --- one batch ------------------------------------------------------------------------------
@@ -424,6 +462,9 @@ class Indexer:
         for row in rows:
             try:
                 prepared.append(self.prepare(row))
+            except HeldBack as exc:
+                self._quarantine(row["id"], f"{HELD_BACK}{exc}")
+                totals.quarantined += 1
             except WireDecodeError as exc:
                 self._quarantine(row["id"], f"WireDecodeError: {exc}")
                 totals.quarantined += 1

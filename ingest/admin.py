@@ -7,6 +7,7 @@ from accounts import pairing, trust
 from ingest import policy
 from ingest.devices import pseudonym_of
 from ingest.models import AppCode, Device, PreCalibration, QuarantinedUpload, TouchedBucket, Upload, UploadStatus
+from ingest.quarantine import ReleaseRefused, release
 
 
 @admin.register(AppCode)
@@ -87,8 +88,8 @@ class _UploadAdminBase(admin.ModelAdmin):
     readonly_fields = ("device_id", "sha256", "size", "received_at", "remote_addr", "run_id",
                                    "camera_id", "crayfis_version", "crayfis_version_code", "app_code",
                                    "hash_code", "unlinked", "status", "claim_owner", "claim_until_ms",
-                                   "attempts", "error", "indexed_at", "n_docs", "n_hits")
-    actions = ("requeue",)
+                                   "attempts", "error", "released_at", "indexed_at", "n_docs", "n_hits")
+    actions = ("requeue", "release_from_quarantine")
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("body")
@@ -104,6 +105,16 @@ class _UploadAdminBase(admin.ModelAdmin):
     def requeue(self, request, queryset):
         n = queryset.update(status=UploadStatus.PENDING, attempts=0, claim_owner=None, claim_until_ms=None)
         self.message_user(request, f"re-queued {n} upload(s)", messages.SUCCESS)
+
+    @admin.action(description="Release from quarantine (index despite the event-time window)")
+    def release_from_quarantine(self, request, queryset):
+        try:
+            released = release(queryset.values_list("id", flat=True))
+        except ReleaseRefused as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"released {len(released)} upload(s); the indexer indexes them next",
+                          messages.SUCCESS)
 
 
 @admin.register(Upload)

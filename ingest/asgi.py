@@ -35,8 +35,10 @@ async def application(scope, receive, send):
             logger.exception("unhandled error on %s", SUBMIT_PATH)
             reply = _INTERNAL_ERROR
         if reply is not None:
-            await send({"type": "http.response.start", "status": reply.status,
-                        "headers": _JSON + [(b"content-length", str(len(reply.body)).encode())]})
+            headers = _JSON + [(b"content-length", str(len(reply.body)).encode())]
+            if reply.retry_after:
+                headers.append((b"retry-after", str(reply.retry_after).encode()))
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
             await send({"type": "http.response.body", "body": reply.body})
         return
     if scope["type"] == "lifespan":
@@ -52,16 +54,20 @@ async def _submit(scope, receive) -> submit.Reply | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
             declared = submit.declared_length(value)
-        else:
-            meta["HTTP_" + name.decode("latin-1").upper().replace("-", "_")] = value.decode("latin-1")
+            continue
+        key = "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+        text = value.decode("latin-1")
+        # A repeated header is one comma-separated list, as WSGI servers join it (the client
+        # address is counted from the right end of X-Forwarded-For).
+        meta[key] = f"{meta[key]},{text}" if key in meta else text
     header = _lookup(meta)
-    device_id = submit.head(scope["method"], header, declared)
+    remote_addr = scope["client"][0] if scope.get("client") else ""
+    device_id = submit.head(scope["method"], header, declared, remote_addr)
     if isinstance(device_id, submit.Reply):
         return device_id
     body = await _read_body(receive, submit.max_body_bytes())
     if body is None:
         return None
-    remote_addr = scope["client"][0] if scope.get("client") else ""
     if submit.needs_database(header):
         accepted = await asyncio.get_running_loop().run_in_executor(
             None, _check_in_thread, device_id, header, body, remote_addr)

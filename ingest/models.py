@@ -121,6 +121,9 @@ class Upload(models.Model):
     claim_until_ms = models.BigIntegerField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    released_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="when an operator released it from quarantine: indexed despite the event-time window")
     indexed_at = models.DateTimeField(null=True, blank=True)
     n_docs = models.PositiveIntegerField(null=True, blank=True)
     n_hits = models.PositiveIntegerField(null=True, blank=True)
@@ -142,7 +145,8 @@ class Upload(models.Model):
 
 
 class QuarantinedUpload(Upload):
-    """Admin view of the uploads the indexer could not decode or index (proxy of Upload)."""
+    """Admin view of the uploads the indexer could not decode or index, or held back for their
+    event times (proxy of Upload)."""
 
     class Meta:
         proxy = True

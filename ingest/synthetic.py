@@ -3,11 +3,14 @@
 A v1.0.4 phone uploads when its cached chunk passes 50,000 bytes: about three 180 s DATA
 exposure blocks of ~50 events each, every event an L1 pass with one to a few L2 hits as a
 byte_block of 5x5 raw values, plus the occasional zero-bias square. `make_chunk` builds such a
-chunk with crayfis.wire.build, deterministic for a given seed.
+chunk with crayfis.wire.build, deterministic for a given seed and start. The default start is
+yesterday, 00:00 UTC: recent enough for the indexer's event-time window (a fixed date would
+drift out of it), fixed for a day.
 """
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -43,9 +46,16 @@ def _event(rng: random.Random, t_ms: int, xbn: int, lat: float, lon: float, nano
                        zero_bias=zero_bias)
 
 
+def yesterday_ms() -> int:
+    """Yesterday, 00:00 UTC, in Unix ms."""
+    return (int(time.time()) // 86_400 - 1) * 86_400_000
+
+
 def make_chunk(seed: int, *, device_id: str | None = None, n_events: int = 150, events_per_xb: int = 50,
-               start_ms: int = 1_795_000_000_000, lat: float | None = None, lon: float | None = None) -> Chunk:
-    """One upload of `n_events` events in DATA blocks of `events_per_xb`, ~320 bytes per event (~48 kB for 150)."""
+               start_ms: int | None = None, lat: float | None = None, lon: float | None = None) -> Chunk:
+    """One upload of `n_events` events in DATA blocks of `events_per_xb`, ~320 bytes per event (~48 kB for 150),
+    starting within an hour after `start_ms` (default `yesterday_ms()`)."""
+    start_ms = yesterday_ms() if start_ms is None else start_ms
     rng = random.Random(seed)
     device_id = device_id or f"{rng.getrandbits(64):016x}"
     run = uuid.UUID(int=rng.getrandbits(128), version=4)

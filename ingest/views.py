@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 
+from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -26,15 +27,43 @@ def submit_reply(request: HttpRequest) -> submit_path.Reply:
     def header(key: str) -> str:
         return meta.get(key, "")
 
+    read = body_reader(request)
+    if read is None:
+        return submit_path.reject(411, "a chunked body needs a server that marks its end; send Content-Length")
     return submit_path.answer(request.method, header, submit_path.declared_length(meta.get("CONTENT_LENGTH")),
-                              request.read, meta.get("REMOTE_ADDR", ""))
+                              read, meta.get("REMOTE_ADDR", ""))
+
+
+def body_reader(request: HttpRequest):
+    """`read(n)` of the request body; None when its end cannot be known.
+
+    A WSGI request without Content-Length (Transfer-Encoding: chunked) has a body that Django
+    reads as empty. Servers that decode the chunks themselves and mark the end of the input
+    (`wsgi.input_terminated`, PEP 3333's extension; gunicorn sets it) let it be read from
+    `wsgi.input` to its end; under any other server the body cannot be told from a cut one,
+    so the caller answers 411. ASGI requests always arrive whole.
+    """
+    meta = request.META
+    if not isinstance(request, WSGIRequest) or meta.get("CONTENT_LENGTH"):
+        return request.read
+    if "chunked" not in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return request.read
+    if not meta.get("wsgi.input_terminated"):
+        return None
+    return meta["wsgi.input"].read
+
+
+def http_response(reply: submit_path.Reply) -> HttpResponse:
+    response = HttpResponse(reply.body, status=reply.status, content_type=_JSON)
+    if reply.retry_after:
+        response["Retry-After"] = str(reply.retry_after)
+    return response
 
 
 @csrf_exempt
 def submit(request: HttpRequest) -> HttpResponse:
-    """Accept one DataChunk: 202 + commands once committed; 400/401/403/405/413/503 per docs/ingest.md."""
-    reply = submit_reply(request)
-    return HttpResponse(reply.body, status=reply.status, content_type=_JSON)
+    """Accept one DataChunk: 202 + commands once committed; 400/401/403/405/411/413/429/503 per docs/ingest.md."""
+    return http_response(submit_reply(request))
 
 
 def _parse_precal_query(body: bytes) -> tuple[str, int, int, int] | None:
@@ -45,7 +74,7 @@ def _parse_precal_query(body: bytes) -> tuple[str, int, int, int] | None:
         res_x, res_y = (int(part) for part in str(query["res"]).lower().split("x"))
     except (ValueError, OverflowError, KeyError, TypeError, AttributeError):  # int(Infinity) overflows
         return None
-    if not isinstance(device_id, str) or not device_id or len(device_id) > submit_path.MAX_DEVICE_ID:
+    if not isinstance(device_id, str) or submit_path.device_id_error(device_id):
         return None
     if not all(0 <= v < 2**31 for v in (camera_id, res_x, res_y)):
         return None
@@ -61,8 +90,7 @@ def _read_query(request: HttpRequest) -> bytes | None:
 
 
 def _error(status: int, message: str) -> HttpResponse:
-    reply = submit_path.reject(status, message)
-    return HttpResponse(reply.body, status=reply.status, content_type=_JSON)
+    return http_response(submit_path.reject(status, message))
 
 
 @csrf_exempt

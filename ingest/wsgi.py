@@ -41,6 +41,8 @@ def application(environ, start_response):
         # inside a caller's transaction (a test case's), which closing would break.
         if not connection.in_atomic_block:
             close_old_connections()
-    start_response(_STATUS_LINES[reply.status], [("Content-Type", "application/json"),
-                                                 ("Content-Length", str(len(reply.body)))])
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(reply.body)))]
+    if reply.retry_after:
+        headers.append(("Retry-After", str(reply.retry_after)))
+    start_response(_STATUS_LINES[reply.status], headers)
     return [reply.body]

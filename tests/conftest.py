@@ -29,6 +29,17 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(marker)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_submit_rates():
+    """/submit's rate counts live as long as the process (ingest/rates.py): every test starts
+    with none, as a fresh server would, whatever the tests before it posted."""
+    from ingest.submit import RATES
+
+    RATES.clear()
+    yield
+    RATES.clear()
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """pytest-django's test database; on PostgreSQL, the connections other threads left open

@@ -8,7 +8,9 @@ raw id: the only device name that leaves this module is `pseudonym(device_id, ke
 Id = blake2b-128 hex of the key parts joined by '|':
   run: the run UUID itself (random, names no device);
   exposure: ("xb", pseudonym, run, xbn, start_time);
-  hit: (exposure key, timestamp, timestamp_nano) -- built from the exposure key bytes;
+  hit: (exposure key, timestamp, timestamp_nano) -- built from the exposure key bytes; the n-th
+       repeat (n >= 1) of a (timestamp, timestamp_nano) pair within one block adds n, so events
+       that share a millisecond and carry no nanoseconds stay distinct, in their order in the block;
   calibration: ("cal", run, end_time);
   precalibration: ("precal", pseudonym, camera, res_x, res_y, hot_hash, wgt_hash).
 Unset numbers enter the key as '' so the key never depends on a fallback value.
@@ -147,9 +149,14 @@ def _exposure_actions(prefix: str, dev: str, xb: ExposureRecord, received_ms: in
         xb_loc = ({"lat": xb.lat, "lon": xb.lon}, xb.accuracy, xb.altitude, *cells(xb.lat, xb.lon))
     hits_prefix = f"{prefix}-hits-"
     key += b"|"
+    stamps: dict[tuple[int, int], int] = {}   # (t_ms, t_nano) -> events seen with it in this block
     for ev in xb.events:
         t = ev.t_ms or t_xb
-        hid = blake2b(key + b"%d|%d" % (ev.t_ms or 0, ev.t_nano or 0), digest_size=16).hexdigest()
+        stamp = (ev.t_ms or 0, ev.t_nano or 0)
+        repeat = stamps.get(stamp, 0)
+        stamps[stamp] = repeat + 1
+        hid = blake2b(key + (b"%d|%d|%d" % (*stamp, repeat) if repeat else b"%d|%d" % stamp),
+                      digest_size=16).hexdigest()
         if ev.lat is not None:
             loc = ({"lat": ev.lat, "lon": ev.lon}, ev.accuracy, ev.altitude, *cells(ev.lat, ev.lon))
         else:

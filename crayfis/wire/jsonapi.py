@@ -33,7 +33,7 @@ FORMAT = "json-v1"
 T_MIN_MS = 1_262_304_000_000
 T_MAX_MS = 4_102_444_800_000
 NAMESPACE = uuid.UUID("5b0c6a57-3d0e-4a51-9c8c-0f6c4f3f7a11")
-"""uuid5 namespace of the run id derived for blocks that name none."""
+"""uuid5 namespace of the run id derived for blocks that name none (one run per device)."""
 
 TimeMs = Annotated[int, Meta(ge=T_MIN_MS, le=T_MAX_MS, description="Unix time, milliseconds, UTC")]
 Lat = Annotated[float, Meta(ge=-90.0, le=90.0, description="WGS84 latitude, degrees")]
@@ -78,7 +78,9 @@ class Block(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     start_ms: TimeMs
     end_ms: TimeMs
     hits: list[Hit]
-    run_id: Annotated[uuid.UUID, Meta(description="run UUID; derived from upload_id when absent")] | None = None
+    run_id: Annotated[uuid.UUID, Meta(description=(
+        "run UUID; when absent, the device's default run (the same in every upload, so a block "
+        "re-sent under a new upload_id is recognised)"))] | None = None
     xbn: Annotated[Count, Meta(description="block number within the run; its index in blocks when absent")] | None \
         = None
     location: Location | None = None
@@ -140,16 +142,29 @@ def validate_upload(body: bytes, limits: Limits = Limits()) -> Upload:
     except msgspec.DecodeError as exc:
         if isinstance(exc, msgspec.ValidationError):
             raise UploadInvalid(collect_errors(body, limits)) from None
-        raise UploadInvalid([FieldError(loc="$", message=f"not valid JSON: {exc}")]) from None
+        raise UploadInvalid([_not_json(exc)]) from None
+    except RecursionError as exc:   # nested deeper than msgspec decodes
+        raise UploadInvalid([_not_json(exc)]) from None
     errors = _semantic_errors(upload, limits)
     if errors:
         raise UploadInvalid(errors)
     return upload
 
 
+def _not_json(exc: Exception) -> FieldError:
+    return FieldError(loc="$", message=f"not valid JSON: {exc}")
+
+
 def collect_errors(body: bytes, limits: Limits = Limits()) -> list[FieldError]:
-    """Every schema error of a body that failed the fast path: each block and hit checked alone."""
-    raw = _RAW.decode(body)
+    """Every schema error of a body that failed the fast path: each block and hit checked alone.
+
+    A body that no typed decode can read (a number out of range, nesting deeper than the decoder
+    goes) is one error at "$".
+    """
+    try:
+        raw = _RAW.decode(body)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        return [_not_json(exc)]
     errors: list[FieldError] = []
     if not isinstance(raw, dict):
         return [_field_error("$", msgspec.ValidationError(f"Expected `object`, got `{type(raw).__name__}`"))]
@@ -245,9 +260,14 @@ def upload_stats(upload: Upload) -> tuple[int, int]:
     return len(upload.blocks), sum(len(b.hits) for b in upload.blocks)
 
 
-def run_uuid_of(upload: Upload, block: Block) -> str:
-    """The block's run id, or one derived from the upload id (stable across retries)."""
-    return str(block.run_id or uuid.uuid5(NAMESPACE, str(upload.upload_id)))
+def run_uuid_of(block: Block, device_id: str) -> str:
+    """The block's run id, or else the device's default run.
+
+    Never derived from the upload: a client that lost a reply and re-sends the same blocks under
+    a new upload_id must produce the same hit ids (a hit's identity is its device, run, block
+    and time), or the index would hold its hits twice.
+    """
+    return str(block.run_id or uuid.uuid5(NAMESPACE, device_id))
 
 
 def decode_upload(body: bytes, device_id: str) -> DecodedChunk:
@@ -261,7 +281,7 @@ def decode_upload(body: bytes, device_id: str) -> DecodedChunk:
     runs: dict[str, RunRecord] = {}
     exposures: list[ExposureRecord] = []
     for index, block in enumerate(upload.blocks):
-        run_uuid = run_uuid_of(upload, block)
+        run_uuid = run_uuid_of(block, device_id)
         if run_uuid not in runs:
             runs[run_uuid] = RunRecord(run_uuid, block.start_ms, det.build, None, det.model,
                                        {"detector-kind": det.kind}, {}, None, None, False)

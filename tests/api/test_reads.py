@@ -59,7 +59,8 @@ def indexed(corpus, settings):
 
 @pytest.mark.django_db(transaction=True)   # the indexer manages its own connections and transactions
 def test_uploads_reach_the_read_api_through_the_indexer(client, device, other_device, es, es_url, es_prefix,
-                                                        scientist):
+                                                        scientist, settings):
+    settings.CRAYFIS_INGEST_MAX_EVENT_AGE_S = 20 * 365 * 86_400   # 2025 data: as for a replay of archives
     (_, geneva), (_, new_york) = _bodies()
     assert post_upload(client, device[1], geneva).status_code == 202
     assert post_upload(client, other_device[1], new_york, gzipped=True).status_code == 202

@@ -49,3 +49,25 @@ def test_scientist_reads_have_their_own_rate(client, scientist, es_prefix, setti
     codes = [client.get(STATS, **auth(scientist[1])).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
     assert client.get(STATS).status_code == 200             # anonymous budget untouched by the key's use
+
+
+def test_uploads_are_limited_per_client_address_whatever_key_they_carry(client, device, other_device, settings):
+    """Issue 16: registering devices costs nothing, so the per-device rate alone does not bound a client."""
+    settings.CRAYFIS_API_UPLOAD_RATE_PER_IP = "3/min"
+    keys = [device[1], other_device[1]]
+    codes = [post_upload(client, keys[i % 2], upload_body(), REMOTE_ADDR="203.0.113.5").status_code for i in range(5)]
+    assert codes == [202, 202, 202, 429, 429]
+    assert post_upload(client, device[1], upload_body(), REMOTE_ADDR="203.0.113.6").status_code == 202
+
+
+def test_behind_a_trusted_proxy_uploads_count_per_forwarded_client(client, device, settings):
+    settings.CRAYFIS_API_UPLOAD_RATE_PER_IP = "2/min"
+    settings.CRAYFIS_API_NUM_PROXIES = 1
+
+    def via_proxy(client_addr, forged):
+        return post_upload(client, device[1], upload_body(), REMOTE_ADDR="127.0.0.1",
+                           HTTP_X_FORWARDED_FOR=f"{forged}, {client_addr}").status_code
+
+    assert [via_proxy("198.51.100.7", f"10.0.0.{i}") for i in range(3)] == [202, 202, 429]
+    assert via_proxy("198.51.100.8", "10.0.0.1") == 202
+    assert set(Upload.objects.values_list("remote_addr", flat=True)) == {"198.51.100.7", "198.51.100.8"}

@@ -19,9 +19,13 @@ def test_every_knob_is_read_from_the_settings(settings):
     settings.CRAYFIS_INDEXER_BULK_BYTES = 8
     settings.CRAYFIS_INDEXER_MAX_ATTEMPTS = 9
     settings.CRAYFIS_INGEST_BUCKET_MS = 10
+    settings.CRAYFIS_INGEST_MAX_EVENT_AGE_S = 12
+    settings.CRAYFIS_INGEST_MAX_EVENT_LEAD_S = 13
+    settings.CRAYFIS_INGEST_MAX_MONTHS_PER_UPLOAD = 14
     assert IndexerConfig.from_settings() == IndexerConfig(
         prefix="px", pseudonym_key="k", replicas=2, batch=3, lease_s=4.0, poll_s=5.0, backoff_min_s=6.0,
-        backoff_max_s=7.0, bulk_bytes=8, max_attempts=9, bucket_ms=10)
+        backoff_max_s=7.0, bulk_bytes=8, max_attempts=9, bucket_ms=10, max_event_age_s=12,
+        max_event_lead_s=13, max_months_per_upload=14)
     overridden = IndexerConfig.from_settings(batch=11, lease_s=None)
     assert (overridden.batch, overridden.lease_s) == (11, 4.0)  # None means "the setting"
 

@@ -34,7 +34,14 @@ def _fresh_policy_cache():
 
 
 @pytest.fixture
-def samples():
-    """(body bytes, expected dict) per wire-sample file name."""
+def samples(settings):
+    """(body bytes, expected dict) per wire-sample file name.
+
+    The samples date from 2016 to 2021, far outside the event-time window, so the window is
+    opened as an operator replaying archives would open it (docs/ingest.md); the window itself
+    is tested with data dated relative to now (tests/indexer/test_event_window.py).
+    """
+    settings.CRAYFIS_INGEST_MAX_EVENT_AGE_S = 20 * 365 * 86_400
+    settings.CRAYFIS_INGEST_MAX_MONTHS_PER_UPLOAD = 12
     expected = json.loads((SAMPLES / "expected.json").read_text())
     return {name: ((SAMPLES / name).read_bytes(), exp) for name, exp in expected.items()}

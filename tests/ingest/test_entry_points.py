@@ -80,10 +80,13 @@ def test_every_answer_is_the_same_through_every_entry_point(client, settings):
         ("POST", b"x", dict(B_HEADERS, **{"Device-id": "x" * 129}), 400),
         ("POST", b"x" * 65, B_HEADERS, 413),
         ("POST", b"x", dict(B_HEADERS, **{"Device-id": "blocked-phone"}), 403),
+        ("POST", b"x", dict(B_HEADERS, **{"Device-id": "3f1a9c0b\x1b[31m"}), 400),
+        ("POST", b"", dict(B_HEADERS, **{"App-code": "alice-42"}), 400),
         ("POST", b"x", dict(B_HEADERS, **{"App-code": "nobody"}), 401),
+        ("POST", b"x", B_HEADERS, 401),   # enforced: a missing App-code is refused like an unknown one
         ("POST", b"x", dict(B_HEADERS, **{"App-code": "alice-42"}), 202),
-        ("POST", b"y", dict(B_HEADERS, **{"Device-id": "tuned-phone"}), 202),
-        ("POST", b"z", dict(B_HEADERS, **{"Crayfis-version": "a v0.7"}), 202),
+        ("POST", b"y", dict(B_HEADERS, **{"Device-id": "tuned-phone", "App-code": "alice-42"}), 202),
+        ("POST", b"z", dict(B_HEADERS, **{"Crayfis-version": "a v0.7", "App-code": "alice-42"}), 202),
     ]
     for method, body, headers, status in cases:
         answers = []

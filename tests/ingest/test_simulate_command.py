@@ -72,3 +72,31 @@ def test_realtime_posts_live_data_until_the_duration(submit_url):
                   "--xb-period", "1", "--seed", "1", "--post", submit_url)
     assert summary["posted"] > 0 and summary["failed"] == 0
     assert Upload.objects.count() == summary["posted"]
+
+
+@pytest.mark.parametrize("now_iso,hours,start_iso", [
+    ("2026-12-06T23:30:00+00:00", 1.0, "2026-12-06T22:00:00+00:00"),
+    ("2026-12-06T22:30:00+00:00", 1.0, "2026-12-05T22:00:00+00:00"),
+    ("2026-12-06T08:00:00+00:00", 2.0, "2026-12-05T22:00:00+00:00"),
+    ("2026-12-06T08:00:00+00:00", 30.0, "2026-12-04T22:00:00+00:00"),
+])
+def test_posted_history_defaults_to_the_last_night_that_has_ended(now_iso, hours, start_iso):
+    """A batch --post lands inside the server's event-time window (a fixed date would drift out of it)."""
+    from datetime import datetime
+
+    from ingest.management.commands.simulate import recent_night_ms
+
+    now = datetime.fromisoformat(now_iso).timestamp()
+    assert recent_night_ms(hours, now_s=now) == int(datetime.fromisoformat(start_iso).timestamp() * 1000)
+
+
+def test_synthetic_chunks_are_dated_yesterday_by_default():
+    import time
+
+    from crayfis.wire.decode import decode_submit
+    from ingest.synthetic import make_chunk, yesterday_ms
+
+    chunk = make_chunk(3, n_events=5)
+    assert yesterday_ms() <= chunk.first_ms < yesterday_ms() + 2 * 3_600_000 < time.time() * 1000
+    assert make_chunk(3, n_events=5).body == chunk.body   # deterministic for a seed (and a day)
+    assert decode_submit(chunk.body, chunk.headers).exposures[0].start_ms >= yesterday_ms()

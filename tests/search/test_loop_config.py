@@ -45,6 +45,6 @@ def test_a_flag_left_out_takes_its_setting_and_a_bad_one_is_one_line(settings):
     cfg = loop_config(every=None, window_ms=20)
     assert (cfg.every_s, cfg.params.window_ms, cfg.params.min_devices) == (42.0, 20, 6)
     assert loop_config(every="2m").every_s == 120.0
-    for bad in ({"every": "soon"}, {"window_ms": -1}, {"radius_m": 0.0}, {"min_devices": 0}):
+    for bad in ({"every": "soon"}, {"window_ms": -1}, {"radius_m": -1.0}, {"min_devices": 0}):
         with pytest.raises(CommandError):
             loop_config(**bad)

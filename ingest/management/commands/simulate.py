@@ -4,7 +4,10 @@
   manage.py simulate --phones 200 --hours 1 --seed 1 --post http://127.0.0.1:8000/submit
   manage.py simulate --phones 300 --post http://127.0.0.1:8000/submit --realtime
 
-Batch runs are deterministic for a seed (without --seed one is drawn and printed). --showers M
+Batch runs are deterministic for a seed and a start (without --seed one is drawn and printed;
+--start defaults to 2026-01-01T22:00Z for --parquet, and for --post to the last 22:00 UTC at least
+--hours before now, so that the server's event-time window takes the data: posting an older
+history needs the window opened, or its uploads released, docs/ingest.md). --showers M
 injects M showers above --shower-energy-min (default 1e20 eV, detectable at ~1000 phones/km^2)
 at times when phones are live, on top of the natural flux. --realtime runs on the wall clock
 until stopped (Ctrl-C) or --duration seconds, with a shower every --shower-every seconds
@@ -47,7 +50,8 @@ class Command(BaseCommand):
         out.add_argument("--parquet", metavar="DIR", help="write hits + truth to this directory")
         add("--realtime", action="store_true", help="run on the wall clock until stopped (needs --post)")
         add("--duration", type=float, default=None, help="realtime: stop after this many seconds")
-        add("--start", default=None, help="batch start, ISO UTC (default 2026-01-01T22:00Z, a night)")
+        add("--start", default=None, help="batch start, ISO UTC (default: --parquet 2026-01-01T22:00Z, a night; "
+                                          "--post the last 22:00 UTC at least --hours ago)")
         add("--center", default="46.2,6.1", help="region centre 'lat,lon' (default 46.2,6.1)")
         add("--duty", choices=("night", "always"), default=None,
             help="phones live at night (batch default) or always (realtime default)")
@@ -101,7 +105,7 @@ class Command(BaseCommand):
         except ValueError:
             raise CommandError(f"--center must be 'lat,lon', not {o['center']!r}") from None
         duty = o["duty"] or ("always" if o["realtime"] else "night")
-        start = SimConfig().start_ms
+        start = SimConfig().start_ms if not o["post"] else recent_night_ms(o["hours"])
         if o["start"]:
             try:
                 when = datetime.fromisoformat(o["start"].replace("Z", "+00:00"))
@@ -178,6 +182,17 @@ class Command(BaseCommand):
     def _poster(self, o, bar, on_reply=None) -> Poster:
         return Poster(o["post"], workers=o["workers"], on_reply=on_reply,
                       progress=lambda done, total: bar.update(1))
+
+
+def recent_night_ms(hours: float, now_s: float | None = None) -> int:
+    """The last 22:00 UTC from which `hours` of data end before now (Unix ms): a night, as the
+    batch default, recent enough for the server's event-time window."""
+    now_ms = int((time.time() if now_s is None else now_s) * 1000)
+    day_ms, night_ms = 86_400_000, 22 * 3_600_000
+    start = (now_ms - night_ms) // day_ms * day_ms + night_ms
+    while start + hours * 3_600_000 > now_ms:
+        start -= day_ms
+    return start
 
 
 def _bar_progress(bar):

@@ -9,6 +9,7 @@ shows one status line every few seconds: uploads, hits indexed, candidates.
 """
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -101,12 +102,17 @@ class Command(BaseCommand):
         }
         logs = Path(settings.VAR_DIR) / "log"
         logs.mkdir(parents=True, exist_ok=True)
+        # Every simulated phone posts from this machine's one address: the per-address /submit rate
+        # (which is there for a NAT full of real phones) would refuse most of the fleet.
+        env = dict(os.environ)
+        env.setdefault("CRAYFIS_INGEST_RATE_PER_IP", "")
         procs: dict[str, subprocess.Popen] = {}
         try:
             for name, argv in children.items():
                 with open(logs / f"{name}.log", "ab") as log:
                     procs[name] = subprocess.Popen([sys.executable, MANAGE, *argv], stdout=log,
-                                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                                   env=env)
                 if name == "web":
                     self._wait_for_web(base)
             self.stdout.write(f"demo running: {base}/ (dashboard), {base}/healthz, {base}/admin/ - Ctrl-C stops")

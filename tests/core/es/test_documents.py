@@ -172,3 +172,27 @@ def test_device_id_is_required():
     with pytest.raises(ValueError):
         build_actions(chunk, prefix="cr", key=KEY)
     assert build_actions(chunk, prefix="cr", key=KEY, device_id="x") == []
+
+
+def _same_millisecond_chunk(pixels, nano=None):
+    events = [build.event(T0 + 1000, xbn=1, timestamp_nano=nano, hits=[p], values=lambda x, y: 9, res=(32, 32))
+              for p in pixels]
+    xb = build.exposure_block(RUN, xbn=1, start_ms=T0, end_ms=T0 + 180_000, events=events, res=(32, 32))
+    return decode_submit(build.data_chunk([], [xb]), build.submit_headers("dev-1", RUN))
+
+
+def test_events_sharing_a_millisecond_without_nanoseconds_stay_distinct():
+    """Issue 16: three events of one block with the same t_ms and no t_nano were one document.
+
+    Fails on main at d21fe67: the three get one id (two hits silently dropped at indexing)."""
+    chunk = _same_millisecond_chunk([(1, 1), (2, 2), (3, 3)])
+    hits = [a["_id"] for a in build_actions(chunk, prefix="cr", key=KEY) if _kind(a) == "hits"]
+    again = [a["_id"] for a in build_actions(chunk, prefix="cr", key=KEY) if _kind(a) == "hits"]
+    assert len(set(hits)) == 3 and hits == again
+    # the first of them keeps the id an event alone at that time always had: ids of events that
+    # were already distinct do not change, so an index built before stays valid
+    alone = _same_millisecond_chunk([(1, 1)])
+    assert [a["_id"] for a in build_actions(alone, prefix="cr", key=KEY) if _kind(a) == "hits"] == hits[:1]
+    # the same holds for a repeated (t_ms, t_nano) pair
+    twice = _same_millisecond_chunk([(1, 1), (2, 2)], nano=77)
+    assert len({a["_id"] for a in build_actions(twice, prefix="cr", key=KEY) if _kind(a) == "hits"}) == 2

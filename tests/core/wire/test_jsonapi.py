@@ -56,15 +56,35 @@ def test_valid_body_decodes_to_records():
     assert xb1.lat is None and xb1.events == []
 
 
-def test_run_id_is_derived_from_upload_id_and_stable():
+def test_run_id_is_the_devices_default_run_whatever_the_upload_id():
+    """Issue 16: a resend under a new upload_id must not give its hits new ids.
+
+    Fails on main at d21fe67: the run is derived from upload_id."""
     a = decode_upload(enc(body()), "api-1").runs[0].run_uuid
     b = decode_upload(enc(body()), "api-1").runs[0].run_uuid
     c = decode_upload(enc(body(upload_id=str(uuid.uuid4()))), "api-1").runs[0].run_uuid
-    assert a == b != c
+    other_device = decode_upload(enc(body()), "api-2").runs[0].run_uuid
+    assert a == b == c != other_device
     explicit = body()
     explicit["blocks"][0]["run_id"] = "0b5b9a8e-58b4-4a8e-8a3d-6c3b2f9f1a00"
     runs = decode_upload(enc(explicit), "api-1").runs
     assert [r.run_uuid for r in runs] == ["0b5b9a8e-58b4-4a8e-8a3d-6c3b2f9f1a00", a]
+
+
+def test_a_resend_under_a_new_upload_id_gives_the_same_document_ids():
+    first = build_actions(decode_upload(enc(body()), "api-1"), prefix="p", key=b"k")
+    resent = build_actions(decode_upload(enc(body(upload_id=str(uuid.uuid4()))), "api-1"), prefix="p", key=b"k")
+    assert [a["_id"] for a in first] == [a["_id"] for a in resent]
+
+
+@pytest.mark.parametrize("raw", [b"[" * 100_000 + b"]" * 100_000, b'{"upload_id": 1e999}',
+                                 b'{"a":' * 50_000 + b"1" + b"}" * 50_000],
+                         ids=["deep-array", "number-out-of-range", "deep-object"])
+def test_json_no_decoder_can_read_is_one_error_not_an_exception(raw):
+    """Fails on main at d21fe67: RecursionError and msgspec's "Number out of range" escape (a 500)."""
+    with pytest.raises(UploadInvalid) as caught:
+        validate_upload(raw)
+    assert [e.loc for e in caught.value.errors] == ["$"] and "not valid JSON" in caught.value.errors[0].message
 
 
 def test_documents_from_json_records_are_public_safe_and_deterministic():
