@@ -5,6 +5,7 @@ checks catch what is still missing, or a --pg-bindir that holds no PostgreSQL.
 """
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,9 @@ import pyspark
 from ops.prodcheck.errors import SetupError
 from ops.prodcheck.postgres import postgres_bindir
 
-SBIN = "/usr/sbin:/sbin"   # nginx lives here on Debian; not on every user's PATH
+SBIN = "/usr/sbin:/sbin"
+# The Python packages of pyproject.toml's `prod` extra the topology uses (module -> pip name).
+PROD_MODULES = {"psycopg": "psycopg", "redis": "redis"}   # nginx lives here on Debian; not on every user's PATH
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ def program(name: str, package: str) -> str:
 
 def find_tools(pg_bindir: str | None = None) -> Tools:
     """Every program prod-check needs, or SetupError for the first one missing."""
+    for module, package in PROD_MODULES.items():
+        if importlib.util.find_spec(module) is None:
+            raise SetupError(f"no Python package {package} (the prod extra): pip install -e '.[prod]' "
+                             "(make install does)")
     if not shutil.which("java"):
         raise SetupError("no Java: java not found on PATH; Elasticsearch and Spark need Java 17+ "
                          "(apt-get install openjdk-17-jdk-headless)")

@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis
-
 from ops import esnode
 from ops.prodcheck import units
 from ops.prodcheck.errors import SetupError
@@ -229,6 +227,8 @@ class Topology:
 
     def redis_keys(self, pattern: str) -> list[str]:
         """KEYS pattern on the shared cache (a handful of keys here; never do this in production)."""
+        import redis  # the prod extra, checked present by find_tools before anything starts
+
         client = redis.Redis(host=HOST, port=self.ports.redis, socket_timeout=5)
         try:
             return [key.decode() for key in client.keys(pattern)]
