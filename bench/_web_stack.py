@@ -78,10 +78,11 @@ def _manage(env: dict[str, str], *args: str) -> str:
     return proc.stdout.strip()
 
 
-def _database_url(stack: WebStack) -> str:
+def _database_url(stack: WebStack, pg_settings: dict[str, str]) -> str:
     if stack.engine == "sqlite":
         return f"sqlite:///{stack.root / 'db.sqlite3'}"
-    stack.postgres = Postgres(postgres_bindir(None), stack.root / "pg", free_port(), unprivileged_account())
+    stack.postgres = Postgres(postgres_bindir(None), stack.root / "pg", free_port(), unprivileged_account(),
+                              server_settings=pg_settings)
     stack.postgres.init()
     stack.supervisor.on_teardown("postgres", stack.postgres.stop)
     stack.postgres.start()
@@ -99,14 +100,17 @@ def _answers(url: str, context: ssl.SSLContext | None) -> bool:
     return True
 
 
-def start_stack(engine: str, root: Path, workers: int, base_env: dict[str, str]) -> WebStack:
-    """The stack up and answering https; SetupError (everything started stopped again) if not."""
+def start_stack(engine: str, root: Path, workers: int, base_env: dict[str, str],
+                pg_settings: dict[str, str] | None = None) -> WebStack:
+    """The stack up and answering https; SetupError (everything started stopped again) if not.
+    pg_settings: PostgreSQL server settings on top of its defaults (`-c name=value`)."""
     root.mkdir(parents=True)
     root.chmod(0o755)   # PostgreSQL and nginx's workers run as other accounts under root
     stack = WebStack(engine, root)
     try:
         web_port = free_port()
-        stack.env = dict(base_env, DATABASE_URL=_database_url(stack), CRAYFIS_VAR_DIR=str(root / "var"),
+        database_url = _database_url(stack, pg_settings or {})
+        stack.env = dict(base_env, DATABASE_URL=database_url, CRAYFIS_VAR_DIR=str(root / "var"),
                          SECRET_KEY=secrets.token_urlsafe(50), CRAYFIS_PSEUDONYM_KEY=secrets.token_urlsafe(32),
                          ALLOWED_HOSTS=f"{HOST},localhost", CRAYFIS_TLS_PROXY="1", CRAYFIS_API_NUM_PROXIES="1",
                          GUNICORN_CMD_ARGS=production_gunicorn_args(workers, web_port))

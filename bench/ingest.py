@@ -22,7 +22,7 @@ in front of gunicorn as deploy/systemd/crayfis-web.service starts it (bench/_web
 engines alternating; no DRF baseline. Needs wrk, nginx, openssl and PostgreSQL (Debian packages).
 
     .venv/bin/python bench/ingest.py [--seconds 8] [--repeats 3] [--connections 32] [--generator wrk|python]
-        [--app ingest.asgi:application --worker-class asgi --workers 2] [--proxy]
+        [--app ingest.asgi:application --worker-class asgi --workers 2] [--proxy [--pg-setting NAME=VALUE]]
 """
 from __future__ import annotations
 
@@ -200,7 +200,13 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--proxy", action="store_true",
                     help="/submit through nginx (TLS) on PostgreSQL and on SQLite, as production serves it "
                          "(gunicorn ingest.asgi from the web unit; --workers applies; no baseline; wrk only)")
+    ap.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
+                    help="--proxy: a PostgreSQL server setting on top of its defaults (repeatable), "
+                         "e.g. default_toast_compression=lz4")
     args = ap.parse_args()
+    if any("=" not in s for s in args.pg_setting):
+        ap.error("--pg-setting takes NAME=VALUE")
+    args.pg_settings = dict(s.split("=", 1) for s in args.pg_setting)
     if args.proxy and args.generator != "wrk":
         ap.error("--proxy needs wrk (make bench-install)")
     if args.load_processes is None:
@@ -279,6 +285,7 @@ def summarize(args, results: dict[str, list[dict]], n_events: int, body_kb: floa
     summary = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0],
                "app": "deploy/systemd/crayfis-web.service behind deploy/nginx-crayfis.conf" if args.proxy else args.app,
                "worker_class": args.worker_class, "workers": args.workers,
+               "postgres_settings": args.pg_settings if args.proxy else None,
                "threads": args.threads if args.worker_class == "gthread" else None,
                "generator": args.generator, "load_threads_or_processes": args.load_processes,
                "connections": args.connections,
@@ -322,7 +329,8 @@ def proxy_endpoints(args, tmp: Path, protos, body_dirs) -> tuple[list[Endpoint],
     stacks: dict[str, WebStack] = {}
     try:
         for engine in ENGINES:
-            stacks[engine] = start_stack(engine, tmp / engine, args.workers, server_env(tmp, "config.settings"))
+            stacks[engine] = start_stack(engine, tmp / engine, args.workers, server_env(tmp, "config.settings"),
+                                          args.pg_settings)
             print(f"{engine}: {stacks[engine].url}/submit -> gunicorn ingest.asgi ({args.workers} workers)",
                   flush=True)
     except BaseException:
