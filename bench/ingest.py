@@ -16,8 +16,13 @@ gunicorn on the same database. Each endpoint is run `--repeats` times, alternati
 are reported. Load is bounded by time; everything started here
 is stopped here.
 
+With --proxy, /submit is measured as production serves it, through the TLS proxy, on PostgreSQL
+beside the same on SQLite in one run: for each engine nginx with deploy/nginx-crayfis.conf (TLS)
+in front of gunicorn as deploy/systemd/crayfis-web.service starts it (bench/_web_stack.py), the
+engines alternating; no DRF baseline. Needs wrk, nginx, openssl and PostgreSQL (Debian packages).
+
     .venv/bin/python bench/ingest.py [--seconds 8] [--repeats 3] [--connections 32] [--generator wrk|python]
-        [--app ingest.asgi:application --worker-class asgi --workers 2]
+        [--app ingest.asgi:application --worker-class asgi --workers 2] [--proxy [--pg-setting NAME=VALUE]]
 """
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from google.protobuf.json_format import MessageToDict
@@ -42,9 +48,31 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from _http import free_port, run_closed_loop, tree_cpu_s, wait_ready  # noqa: E402
+from _web_stack import WebStack, start_stack  # noqa: E402
 
 from crayfis.wire import crayfis_pb2 as pb  # noqa: E402
 from ingest.synthetic import make_chunk  # noqa: E402
+from ops.prodcheck.errors import SetupError  # noqa: E402
+
+ENGINES = ("sqlite", "postgres")
+
+
+@dataclass
+class Endpoint:
+    """One thing under load: where to POST what, and the server processes whose CPU it costs."""
+
+    name: str
+    url: str                 # scheme://host:port
+    path: str
+    bodies: list[bytes]
+    bodies_dir: Path         # the same bodies as files, for wrk
+    content_type: str
+    pids: dict[str, int]     # what -> main pid (its direct children counted with it)
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
 
 # --- payloads ---------------------------------------------------------------------------------
 
@@ -88,25 +116,35 @@ def run_load(port, path, bodies, content_type, connections, seconds, processes, 
     return run_closed_loop(port, requests_for, connections, processes, seconds, server_pid)
 
 
-def run_wrk(port, path, bodies_dir, n_bodies, content_type, connections, seconds, threads, tag,
-            server_pid=None) -> dict:
-    """The same measurement with wrk: closed loop, `connections` keep-alive connections."""
-    cpu0 = tree_cpu_s(server_pid) if server_pid else 0.0
+def servers_cpu_s(pids) -> float:
+    return sum(tree_cpu_s(pid) for pid in pids)
+
+
+def run_wrk(url, path, bodies_dir, n_bodies, content_type, connections, seconds, threads, tag,
+            server_pids: dict[str, int] | None = None) -> dict:
+    """The same measurement with wrk: closed loop, `connections` keep-alive connections (TLS ones
+    for an https url). Server CPU per upload in all and, with several server processes, each's."""
+    server_pids = server_pids or {}
+    cpu0 = {name: tree_cpu_s(pid) for name, pid in server_pids.items()}
     cmd = [shutil.which("wrk"), "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
-           "--timeout", "30s", "-s", str(ROOT / "bench" / "ingest_wrk.lua"), f"http://127.0.0.1:{port}",
+           "--timeout", "30s", "-s", str(ROOT / "bench" / "ingest_wrk.lua"), url,
            "--", str(bodies_dir), str(n_bodies), path, content_type, tag]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
-    server_cpu = tree_cpu_s(server_pid) - cpu0 if server_pid else float("nan")
+    cpu = {name: tree_cpu_s(pid) - cpu0[name] for name, pid in server_pids.items()}
+    server_cpu = sum(cpu.values()) if cpu else float("nan")
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("WRK_RESULT ")), None)
     if line is None:
         raise RuntimeError(f"wrk gave no result: {out.stdout}\n{out.stderr}")
     w = json.loads(line.split(" ", 1)[1])
     ok = w["requests"] - w["non_2xx"]
     elapsed = w["duration_us"] / 1e6
-    return {"ok": ok, "errors": w["non_2xx"] + w["connect"] + w["read"] + w["write"] + w["timeout"],
-            "seconds": elapsed, "uploads_per_s": ok / elapsed,
-            "server_cpu_ms_per_upload": 1000 * server_cpu / max(ok, 1),
-            "p50_ms": w["p50_us"] / 1000, "p99_ms": w["p99_us"] / 1000}
+    res = {"ok": ok, "errors": w["non_2xx"] + w["connect"] + w["read"] + w["write"] + w["timeout"],
+           "seconds": elapsed, "uploads_per_s": ok / elapsed,
+           "server_cpu_ms_per_upload": 1000 * server_cpu / max(ok, 1),
+           "p50_ms": w["p50_us"] / 1000, "p99_ms": w["p99_us"] / 1000}
+    if len(cpu) > 1:
+        res["cpu_ms_per_upload_by_process"] = {name: round(1000 * s / max(ok, 1), 3) for name, s in cpu.items()}
+    return res
 
 
 # --- server -------------------------------------------------------------------------------------
@@ -116,10 +154,10 @@ def wait_idle(pids: list[int], quiet_cpu_s: float = 0.05, every_s: float = 0.5, 
     being served after it exits: the baseline's take seconds each), so one measurement does not
     run into the next. Returns the seconds waited."""
     t0 = time.monotonic()
-    last = sum(tree_cpu_s(p) for p in pids)
+    last = servers_cpu_s(pids)
     while time.monotonic() - t0 < limit_s:
         time.sleep(every_s)
-        now = sum(tree_cpu_s(p) for p in pids)
+        now = servers_cpu_s(pids)
         if now - last < quiet_cpu_s:
             break
         last = now
@@ -159,7 +197,18 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--bodies", type=int, default=64, help="distinct DataChunks to cycle through")
     ap.add_argument("--skip-baseline", action="store_true")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--proxy", action="store_true",
+                    help="/submit through nginx (TLS) on PostgreSQL and on SQLite, as production serves it "
+                         "(gunicorn ingest.asgi from the web unit; --workers applies; no baseline; wrk only)")
+    ap.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
+                    help="--proxy: a PostgreSQL server setting on top of its defaults (repeatable), "
+                         "e.g. default_toast_compression=lz4")
     args = ap.parse_args()
+    if any("=" not in s for s in args.pg_setting):
+        ap.error("--pg-setting takes NAME=VALUE")
+    args.pg_settings = dict(s.split("=", 1) for s in args.pg_setting)
+    if args.proxy and args.generator != "wrk":
+        ap.error("--proxy needs wrk (make bench-install)")
     if args.load_processes is None:
         args.load_processes = 1 if args.generator == "wrk" else 2
     return args
@@ -209,37 +258,43 @@ def stop_servers(servers: dict[str, tuple[subprocess.Popen, int]]) -> None:
         proc.wait(30)
 
 
-def measure(args, servers, targets, load, n_events: int) -> dict[str, list[dict]]:
-    """A warm-up per endpoint, then `repeats` rounds, endpoints alternating, each after both
-    servers are idle. Only one endpoint is under load at a time."""
-    results: dict[str, list[dict]] = {name: [] for name, *_ in targets}
-    pids = [proc.pid for proc, _ in servers.values()]
-    for name, path, bodies, ctype in targets:  # warm-up: connections, caches, first WAL pages
-        load(name, servers[name][1], path, bodies, ctype, 2, f"warm{name}")
+def measure(args, endpoints: list[Endpoint], load, n_events: int) -> dict[str, list[dict]]:
+    """A warm-up per endpoint, then `repeats` rounds, endpoints alternating, each after every
+    server is idle. Only one endpoint is under load at a time."""
+    results: dict[str, list[dict]] = {ep.name: [] for ep in endpoints}
+    pids = [pid for ep in endpoints for pid in ep.pids.values()]
+    for ep in endpoints:  # warm-up: connections, caches, first WAL pages
+        load(ep, 2, f"warm{ep.name}", measure_cpu=False)
     for r in range(args.repeats):
-        for name, path, bodies, ctype in targets:
-            proc, port = servers[name]
+        for ep in endpoints:
             wait_idle(pids)
-            res = load(name, port, path, bodies, ctype, args.seconds, f"{name}{r}", server_pid=proc.pid)
+            res = load(ep, args.seconds, f"{ep.name}{r}", measure_cpu=True)
             res["events_per_s"] = res["uploads_per_s"] * n_events
-            results[name].append(res)
-            print(f"  {name:8s} run {r}: {res['uploads_per_s']:7.0f} uploads/s {res['events_per_s']:9.0f} "
+            res["load_avg_1m"] = os.getloadavg()[0]
+            results[ep.name].append(res)
+            split = res.get("cpu_ms_per_upload_by_process")
+            split = f" ({', '.join(f'{k} {v:.2f}' for k, v in split.items())})" if split else ""
+            print(f"  {ep.name:8s} run {r}: {res['uploads_per_s']:7.0f} uploads/s {res['events_per_s']:9.0f} "
                   f"events/s  p50 {res['p50_ms']:6.1f} ms  p99 {res['p99_ms']:6.1f} ms  "
-                  f"server CPU {res['server_cpu_ms_per_upload']:.2f} ms/upload  "
-                  f"({res['ok']} ok, {res['errors']} not 202)", flush=True)
+                  f"server CPU {res['server_cpu_ms_per_upload']:.2f} ms/upload{split}  "
+                  f"({res['ok']} ok, {res['errors']} not 202; load {res['load_avg_1m']:.1f})", flush=True)
     return results
 
 
-def summarize(args, results: dict[str, list[dict]], n_events: int, body_kb: float, stored: int) -> dict:
+def summarize(args, results: dict[str, list[dict]], n_events: int, body_kb: float,
+              stored: dict[str, int], acked: dict[str, int]) -> dict:
     summary = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0],
-               "app": args.app, "worker_class": args.worker_class, "workers": args.workers,
+               "app": "deploy/systemd/crayfis-web.service behind deploy/nginx-crayfis.conf" if args.proxy else args.app,
+               "worker_class": args.worker_class, "workers": args.workers,
+               "postgres_settings": args.pg_settings if args.proxy else None,
                "threads": args.threads if args.worker_class == "gthread" else None,
-               "baseline_server": "{} -k {} -w {} --threads {}".format(*BASELINE_SERVER),
                "generator": args.generator, "load_threads_or_processes": args.load_processes,
                "connections": args.connections,
                "seconds": args.seconds, "repeats": args.repeats, "events_per_upload": n_events,
-               "body_kb": body_kb, "rows_stored_incl_warmup": stored,
+               "body_kb": body_kb, "rows_stored_incl_warmup": stored, "acked_202_incl_warmup": acked,
                "acked_202_measured": sum(r["ok"] for rs in results.values() for r in rs)}
+    if "baseline" in results:
+        summary["baseline_server"] = "{} -k {} -w {} --threads {}".format(*BASELINE_SERVER)
     for name, rs in results.items():
         if rs:
             summary[name] = {k: statistics.median(r[k] for r in rs)
@@ -248,9 +303,62 @@ def summarize(args, results: dict[str, list[dict]], n_events: int, body_kb: floa
             summary[name]["errors"] = sum(r["errors"] for r in rs)
             summary[name]["runs_uploads_per_s"] = [round(r["uploads_per_s"]) for r in rs]
             summary[name]["runs_p99_ms"] = [round(r["p99_ms"], 1) for r in rs]
+            summary[name]["runs_load_avg_1m"] = [round(r["load_avg_1m"], 1) for r in rs]
+            if "cpu_ms_per_upload_by_process" in rs[0]:
+                summary[name]["cpu_ms_per_upload_by_process"] = {
+                    k: statistics.median(r["cpu_ms_per_upload_by_process"][k] for r in rs)
+                    for k in rs[0]["cpu_ms_per_upload_by_process"]}
     if results.get("baseline"):
         summary["speedup"] = summary["submit"]["uploads_per_s"] / summary["baseline"]["uploads_per_s"]
     return summary
+
+
+def direct_endpoints(args, tmp: Path, protos, jsons, body_dirs) -> tuple[list[Endpoint], dict]:
+    """/submit (and the baseline) on gunicorn over plain HTTP, one SQLite database."""
+    servers = start_servers(args, tmp)
+    endpoints = [Endpoint("submit", f"http://127.0.0.1:{servers['submit'][1]}", "/submit", protos,
+                          body_dirs["submit"], "application/octet-stream", {"gunicorn": servers["submit"][0].pid})]
+    if "baseline" in servers:
+        endpoints.append(Endpoint("baseline", f"http://127.0.0.1:{servers['baseline'][1]}", "/bench/baseline-submit",
+                                  jsons, body_dirs["baseline"], "application/json",
+                                  {"gunicorn": servers["baseline"][0].pid}))
+    return endpoints, servers
+
+
+def proxy_endpoints(args, tmp: Path, protos, body_dirs) -> tuple[list[Endpoint], dict[str, WebStack]]:
+    """/submit through nginx (TLS) to gunicorn, one stack per engine, as production runs them."""
+    stacks: dict[str, WebStack] = {}
+    try:
+        for engine in ENGINES:
+            stacks[engine] = start_stack(engine, tmp / engine, args.workers, server_env(tmp, "config.settings"),
+                                          args.pg_settings)
+            print(f"{engine}: {stacks[engine].url}/submit -> gunicorn ingest.asgi ({args.workers} workers)",
+                  flush=True)
+    except BaseException:
+        for stack in stacks.values():
+            stack.stop()
+        raise
+    endpoints = [Endpoint(engine, stack.url, "/submit", protos, body_dirs["submit"], "application/octet-stream",
+                          stack.pids()) for engine, stack in stacks.items()]
+    return endpoints, stacks
+
+
+def stored_rows(args, tmp: Path, running) -> dict[str, int]:
+    if args.proxy:
+        return {engine: stack.stored_uploads() for engine, stack in running.items()}
+    db = sqlite3.connect(tmp / "db.sqlite3")
+    try:
+        return {"submit_and_baseline": db.execute("select count(*) from ingest_upload").fetchone()[0]}
+    finally:
+        db.close()
+
+
+def stop_all(args, running) -> None:
+    if args.proxy:
+        for stack in running.values():
+            stack.stop()
+    else:
+        stop_servers(running)
 
 
 def main() -> None:
@@ -261,29 +369,37 @@ def main() -> None:
           f"JSON {statistics.mean(map(len, jsons)) / 1000:.1f} kB")
 
     tmp = Path(tempfile.mkdtemp(prefix="crayfis-bench-ingest-"))
+    tmp.chmod(0o755)   # --proxy: PostgreSQL and nginx's workers run as other accounts under root
     body_dirs = write_bodies(tmp, {"submit": protos, "baseline": jsons})
+    acked: dict[str, int] = {}
 
-    def load(name, port, path, bodies, ctype, seconds, tag, server_pid=None):
+    def load(ep: Endpoint, seconds, tag, measure_cpu):
+        pids = ep.pids if measure_cpu else {}
         if args.generator == "wrk":
-            return run_wrk(port, path, body_dirs[name], len(bodies), ctype, args.connections, seconds,
-                           args.load_processes, tag, server_pid)
-        return run_load(port, path, bodies, ctype, args.connections, seconds, args.load_processes, tag,
-                        server_pid)
+            res = run_wrk(ep.url, ep.path, ep.bodies_dir, len(ep.bodies), ep.content_type, args.connections,
+                          seconds, args.load_processes, tag, pids)
+        else:
+            res = run_load(ep.port, ep.path, ep.bodies, ep.content_type, args.connections, seconds,
+                           args.load_processes, tag, pids.get("gunicorn"))
+        acked[ep.name] = acked.get(ep.name, 0) + res["ok"]
+        return res
 
-    targets = [("submit", "/submit", protos, "application/octet-stream")]
-    if not args.skip_baseline:
-        targets.append(("baseline", "/bench/baseline-submit", jsons, "application/json"))
-    servers = start_servers(args, tmp)
     try:
-        results = measure(args, servers, targets, load, n_events)
+        if args.proxy:
+            endpoints, running = proxy_endpoints(args, tmp, protos, body_dirs)
+        else:
+            endpoints, running = direct_endpoints(args, tmp, protos, jsons, body_dirs)
+    except SetupError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        sys.exit(f"bench/ingest.py: error: {exc}")
+    try:
+        results = measure(args, endpoints, load, n_events)
+        wait_idle([pid for ep in endpoints for pid in ep.pids.values()])
+        stored = stored_rows(args, tmp, running)
     finally:
-        stop_servers(servers)
-
-    db = sqlite3.connect(tmp / "db.sqlite3")
-    stored = db.execute("select count(*) from ingest_upload").fetchone()[0]
-    db.close()
+        stop_all(args, running)
     shutil.rmtree(tmp, ignore_errors=True)
-    summary = summarize(args, results, n_events, statistics.mean(map(len, protos)) / 1000, stored)
+    summary = summarize(args, results, n_events, statistics.mean(map(len, protos)) / 1000, stored, acked)
     print(json.dumps(summary, indent=1))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1))

@@ -442,6 +442,14 @@ CRAYFIS_ALERT_POLL_S = env_float("CRAYFIS_ALERT_POLL_S", 10.0)
 # Seconds any SMTP connect, read or write may take (Django's own setting; unset, a mail server
 # that never answers would hold the alert worker forever).
 EMAIL_TIMEOUT = env_float("CRAYFIS_EMAIL_TIMEOUT_S", 10.0)
+# The SMTP server of every e-mail the site sends (alerts, the owners' notices): Django's own
+# settings, read from the environment under their own names.
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 
 # --- Trust (docs/security.md) ---------------------------------------------------------------------
 # A candidate is public (pages, anonymous API, public counts, alerts) only with at least k

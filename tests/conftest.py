@@ -13,6 +13,7 @@ from elasticsearch import Elasticsearch
 
 from ops import esnode
 from ops.elastic import embedded_node_config
+from tests import postgres
 
 # Tests that need a service carry its marker, so a run can select them (`make test-fast` leaves them
 # out). A test asking for the service's fixture is marked here; a test that needs one otherwise
@@ -37,6 +38,16 @@ def _fresh_submit_rates():
     RATES.clear()
     yield
     RATES.clear()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database; on PostgreSQL, the connections other threads left open
+    (the ingest writer's, say) are closed before it is dropped, which PostgreSQL refuses while
+    any is open."""
+    yield
+    with django_db_blocker.unblock():
+        postgres.end_other_sessions()
 
 
 @pytest.fixture(scope="session")

@@ -1,14 +1,17 @@
-"""A PostgreSQL server of its own for one prod-check run: initdb, pg_ctl start/stop/restart.
+"""A PostgreSQL server of its own: initdb, pg_ctl start/stop/restart.
 
-PostgreSQL refuses to run as root, so under root it runs as the `postgres` account (Debian's
+prod-check runs one per run, and the test suite's PostgreSQL pass one per session
+(tests/postgres.py). PostgreSQL refuses to run as root, so under root it runs as the `postgres` account (Debian's
 package makes it) or else `nobody`. It listens on 127.0.0.1 only, with password (SCRAM)
 authentication for TCP and its Unix socket inside the run's directory.
 """
 from __future__ import annotations
 
+import glob
 import os
 import pwd
 import secrets
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +36,27 @@ def unprivileged_account() -> RunAs | None:
     raise SetupError("running as root, and neither a 'postgres' nor a 'nobody' account exists to run PostgreSQL")
 
 
+def postgres_bindir(explicit: str | None) -> Path:
+    """The directory holding initdb and pg_ctl: --pg-bindir, else PATH, else Debian's newest."""
+    def has_both(d: Path) -> bool:
+        return (d / "initdb").is_file() and (d / "pg_ctl").is_file()
+
+    if explicit is not None:
+        if not has_both(Path(explicit)):
+            raise SetupError(f"no PostgreSQL: {explicit} holds no initdb and pg_ctl (--pg-bindir)")
+        return Path(explicit)
+    on_path = shutil.which("initdb")
+    if on_path and has_both(Path(on_path).resolve().parent):
+        return Path(on_path).resolve().parent
+    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name)
+                    if Path(p).parent.name.isdigit() else 0)
+    for d in reversed(debian):
+        if has_both(Path(d)):
+            return Path(d)
+    raise SetupError("no PostgreSQL: initdb and pg_ctl are neither on PATH nor under "
+                     "/usr/lib/postgresql/*/bin (apt-get install postgresql)")
+
+
 @dataclass
 class Postgres:
     bindir: Path
@@ -40,6 +64,8 @@ class Postgres:
     port: int
     run_as: RunAs | None
     password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    # Extra server settings (`-c name=value`), e.g. the test suite's throw-away durability.
+    server_settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def data(self) -> Path:
@@ -75,6 +101,7 @@ class Postgres:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.root / 'socket'} -c listen_addresses=127.0.0.1"
+        options += "".join(f" -c {name}={value}" for name, value in self.server_settings.items())
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "-o", options,
                   "start", check_what="start")
 

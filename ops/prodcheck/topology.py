@@ -2,15 +2,13 @@
 
 PostgreSQL, Redis (the shared cache), two Elasticsearch nodes as one cluster with replicas 1, a
 Spark standalone master with two workers, gunicorn `ingest.asgi` (2 workers) behind nginx with a
-generated certificate, two indexers and the continuous search: started in dependency order,
+generated certificate, two indexers, the continuous search and the alert worker: started in dependency order,
 each stopped again by `Supervisor.teardown`.
 """
 from __future__ import annotations
 
-import grp
 import json
 import os
-import pwd
 import secrets
 import socket
 import subprocess
@@ -21,14 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis
-
 from ops import esnode
 from ops.prodcheck import units
 from ops.prodcheck.errors import SetupError
 from ops.prodcheck.ports import HOST, Ports
 from ops.prodcheck.postgres import Postgres, unprivileged_account
-from ops.prodcheck.procs import RunAs, Service, Supervisor, wait_until
+from ops.prodcheck.procs import Service, Supervisor, wait_until
+from ops.prodcheck.proxy import TlsProxy
 from ops.prodcheck.spark import SparkCluster, ensure_worker_python
 from ops.prodcheck.tls import Certificate, make_certificate
 from ops.prodcheck.tools import Tools
@@ -121,7 +118,9 @@ class Topology:
         for i in range(INDEXERS):
             self._django_service(f"indexer-{i + 1}", "crayfis-indexer@.service")
         self._django_service("search", "crayfis-search.service")
-        self.progress(f"workers: {INDEXERS} indexers and the continuous search (every {SEARCH_EVERY_S} s)")
+        self._django_service("alerts", "crayfis-alerts.service")
+        self.progress(f"workers: {INDEXERS} indexers, the continuous search (every {SEARCH_EVERY_S} s) "
+                      "and the alert worker")
 
     def _postgres(self) -> None:
         self.pg.init()
@@ -176,26 +175,9 @@ class Topology:
         return self._django_service("web", "crayfis-web.service")
 
     def _nginx(self) -> None:
-        home = self.root / "nginx"
-        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (home / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-        site = units.site_config({"SERVER_NAME": f"{HOST} localhost", "LISTEN": f"{HOST}:{self.ports.https}",
-                                  "CERT": str(self.cert.cert), "KEY": str(self.cert.key),
-                                  "UPSTREAMS": f"server {HOST}:{self.ports.web};"})
-        (home / "crayfis.conf").write_text(site)
-        run_as = nginx_workers_account()
-        if run_as:
-            run_as.chown(home / "tmp")
-        conf = home / "nginx.conf"
-        conf.write_text(_nginx_main_config(home, self.logs, run_as))
-        test = subprocess.run([self.tools.nginx, "-t", "-q", "-p", str(home), "-c", str(conf),
-                               "-e", str(self.logs / "nginx-error.log")], capture_output=True, text=True)
-        if test.returncode != 0:
-            last = ((test.stderr or test.stdout).strip().splitlines() or ["no output"])[-1]
-            raise SetupError(f"nginx refuses its configuration: {last}")
-        self.supervisor.run(Service("nginx", [self.tools.nginx, "-p", str(home), "-c", str(conf),
-                                              "-e", str(self.logs / "nginx-error.log")],
-                                    self.logs / "nginx.log"))
+        proxy = TlsProxy(self.tools.nginx, self.root / "nginx", self.logs, self.cert,
+                         listen=f"{HOST}:{self.ports.https}", upstreams=(f"{HOST}:{self.ports.web}",))
+        self.supervisor.run(Service("nginx", proxy.prepare(), self.logs / "nginx.log"))
         self.progress(f"nginx: {self.base_url} -> gunicorn ingest.asgi ({WEB_WORKERS} workers) at "
                       f"{HOST}:{self.ports.web}")
 
@@ -245,6 +227,8 @@ class Topology:
 
     def redis_keys(self, pattern: str) -> list[str]:
         """KEYS pattern on the shared cache (a handful of keys here; never do this in production)."""
+        import redis  # the prod extra, checked present by find_tools before anything starts
+
         client = redis.Redis(host=HOST, port=self.ports.redis, socket_timeout=5)
         try:
             return [key.decode() for key in client.keys(pattern)]
@@ -256,31 +240,6 @@ class Topology:
 
     def teardown(self) -> None:
         self.supervisor.teardown()
-
-
-def nginx_workers_account() -> RunAs | None:
-    """nginx's master runs as root when we are root; its workers then run as nobody."""
-    if os.geteuid() != 0:
-        return None
-    entry = pwd.getpwnam("nobody")
-    return RunAs("nobody", entry.pw_uid, entry.pw_gid)
-
-
-def _nginx_main_config(home: Path, logs: Path, run_as: RunAs | None) -> str:
-    user = f"user {run_as.name} {grp.getgrgid(run_as.gid).gr_name};\n" if run_as else ""
-    return (f"daemon off;\n{user}worker_processes 2;\npid {home / 'nginx.pid'};\n"
-            f"error_log {logs / 'nginx-error.log'} warn;\n"
-            "events { worker_connections 1024; }\n"
-            "http {\n"
-            "    default_type application/octet-stream;\n"
-            f"    access_log {logs / 'nginx-access.log'};\n"
-            f"    client_body_temp_path {home / 'tmp' / 'body'};\n"
-            f"    proxy_temp_path {home / 'tmp' / 'proxy'};\n"
-            f"    fastcgi_temp_path {home / 'tmp' / 'fastcgi'};\n"
-            f"    uwsgi_temp_path {home / 'tmp' / 'uwsgi'};\n"
-            f"    scgi_temp_path {home / 'tmp' / 'scgi'};\n"
-            f"    include {home / 'crayfis.conf'};\n"
-            "}\n")
 
 
 def _redis_ping(port: int) -> bool:

@@ -145,6 +145,7 @@ def test_get_is_405_and_disconnect_sends_nothing():
     assert not Upload.objects.exists()
 
 
+@pytest.mark.sqlite   # the writer lock is SQLite's (ingest/store.py); PostgreSQL has none to hold
 def test_commit_not_done_in_time_is_503(settings):
     """Another writer holds the database's writer lock: the phone gets 503, not a hang."""
     settings.CRAYFIS_INGEST_COMMIT_TIMEOUT_S = 0.3

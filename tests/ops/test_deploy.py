@@ -9,10 +9,11 @@ import pytest
 from django.core.management import get_commands
 
 from ops.prodcheck import tls, units
-from ops.prodcheck.tools import _program
+from ops.prodcheck.tools import program
 
 REPO = Path(__file__).resolve().parents[2]
-UNITS = ["crayfis-web.service", "crayfis-indexer@.service", "crayfis-search.service"]
+UNITS = ["crayfis-web.service", "crayfis-indexer@.service", "crayfis-search.service", "crayfis-alerts.service",
+         "crayfis-notify.service", "crayfis-archive.service"]
 # Read by gunicorn itself, not by Django.
 NOT_DJANGO = {"GUNICORN_CMD_ARGS"}
 
@@ -56,7 +57,7 @@ def test_web_unit_serves_ingest_asgi_with_the_asgi_worker():
 
 def test_nginx_accepts_the_site_config(tmp_path):
     """The real nginx parses the site file with values filled in (what prod-check serves)."""
-    nginx, openssl = _program("nginx", "nginx"), _program("openssl", "openssl")
+    nginx, openssl = program("nginx", "nginx"), program("openssl", "openssl")
     cert = tls.make_certificate(openssl, tmp_path / "tls")
     site = units.site_config({"SERVER_NAME": "daq.example.org", "LISTEN": "127.0.0.1:8449",
                               "CERT": str(cert.cert), "KEY": str(cert.key), "UPSTREAMS": "server 127.0.0.1:8000;"})

@@ -41,6 +41,16 @@ def test_no_java_is_one_line():
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 
 
+def test_no_redis_package_is_one_line(tmp_path):
+    """Without the prod extra's redis package: the one line naming it, not an ImportError traceback
+    (before the check, `import redis` at the top of ops/prodcheck/topology.py raised one)."""
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['redis'] = None\n")   # hides it
+    proc = _prodcheck(env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("prod-check: error: no Python package redis (the prod extra)")
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
 def test_too_little_memory_is_one_line():
     proc = _prodcheck(env={**os.environ, "CRAYFIS_ES_HEAP": "4000g"})
     assert proc.returncode == 1

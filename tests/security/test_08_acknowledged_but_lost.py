@@ -50,6 +50,7 @@ def _post_chunked(url_port: int, body: bytes, headers: dict, piece: int = 1000) 
 ENTRY_POINTS = [("ingest.wsgi:application", "gthread"), ("ingest.asgi:application", "asgi")]
 
 
+@pytest.mark.sqlite   # its gunicorn opens the test database as a SQLite file (tests/security/servers.py)
 def test_a_chunked_submit_is_stored_whole_or_refused(tmp_path):
     """Attack (or a proxy that re-chunks): POST /submit with Transfer-Encoding: chunked and no
     Content-Length, through a real gunicorn serving each production entry point (ingest.wsgi on

@@ -1,8 +1,9 @@
 """python manage.py demo: the whole system on one machine, until Ctrl-C.
 
 Why one command: a newcomer (and `make demo`) gets a live network at once: the embedded
-Elasticsearch node, the web server, the indexer, a simulated phone network posting to /submit
-and the continuous coincidence search, each a child process. Their output (the web server's
+Elasticsearch node, the web server, the indexer, a simulated phone network posting to /submit,
+the continuous coincidence search and the alert worker (which delivers what the search queues,
+to the channels CRAYFIS_ALERT_* configure; none by default), each a child process. Their output (the web server's
 access log of thousands of uploads a minute among it) goes to var/log/<name>.log; the terminal
 shows one status line every few seconds: uploads, hits indexed, candidates.
 """
@@ -55,7 +56,7 @@ def _tail(path: Path, lines: int = 5) -> str:
 
 
 class Command(BaseCommand):
-    help = "Run the server, indexer, simulated phone network and continuous search together."
+    help = "Run the server, indexer, simulated phone network, continuous search and alert worker together."
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="host:port of the web server")
@@ -97,6 +98,7 @@ class Command(BaseCommand):
             "indexer": ["index_uploads"],
             "phones": sim,
             "search": ["search_continuously", "--every", opts["search_every"]],
+            "alerts": ["deliver_alerts"],
         }
         logs = Path(settings.VAR_DIR) / "log"
         logs.mkdir(parents=True, exist_ok=True)
