@@ -43,22 +43,8 @@ sys.path.insert(0, str(ROOT))
 from crayfis.es.legacy import HITS_V1, hit_actions_v1  # noqa: E402
 from crayfis.es.templates import MAPPINGS, ensure_templates  # noqa: E402
 
-# Django is set up in setup_django(), once main() has made the temporary directory its settings
+# Django is set up by bench.indexer.setup_django, once main() has made the temporary directory its settings
 # read (CRAYFIS_VAR_DIR); modules needing configured settings are imported after it.
-
-
-def setup_django(var_dir: Path) -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret")
-    os.environ["CRAYFIS_VAR_DIR"] = str(var_dir)
-    os.environ.pop("DATABASE_URL", None)
-    os.environ.setdefault("CRAYFIS_LOG_LEVEL", "WARNING")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def store(rows) -> int:
@@ -289,6 +275,8 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="crayfis-bench-archive-"))
     try:
+        from bench.indexer import setup_django
+
         setup_django(tmp)
         from django.conf import settings
 

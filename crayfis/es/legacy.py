@@ -4,7 +4,7 @@ Templates apply when an index is created, so a monthly hit index made under sche
 until it ages out, and the dashboards, the read API and the continuous search read both kinds
 at once through `{prefix}-hits-*`. This module is the one definition of schema 1: the tests
 index the same uploads under both schemas and compare what every reader answers, and
-bench/hit_bytes.py measures both on the same documents. Nothing in production writes it.
+`bench/archive.py bytes` measures both on the same documents. Nothing in production writes it.
 
 Schema 1 kept every event field in the index, with a stored `_source`: ids and run as keywords,
 `t_ms` a date, `location` a geo_point, the event's orientation, pressure, frame mean and
