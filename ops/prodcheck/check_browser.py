@@ -75,12 +75,22 @@ def _account_flow(page, base: str, user: str, password: str, progress) -> str:
     page.wait_for_selector("#new-key", timeout=TIMEOUT_MS)
     first = page.inner_text("#new-key").strip()
     page.click("text=New key")
-    page.wait_for_function("k => document.querySelector('#new-key') && "
-                           "document.querySelector('#new-key').innerText.trim() !== k", arg=first,
-                           timeout=TIMEOUT_MS)
+    _wait_until(page, "k => !!document.querySelector('#new-key') && "
+                      "document.querySelector('#new-key').innerText.trim() !== k", first, "a second key")
     key = page.inner_text("#new-key").strip()
     progress(f"browser: logged out and in, registered a detector and made a second key ({key[:8]}...)")
     return key
+
+
+def _wait_until(page, predicate: str, arg, what: str) -> None:
+    """Poll ``predicate(arg)`` in the page until it holds. Evaluated from here (Playwright's
+    evaluate is not subject to the page's CSP); ``wait_for_function`` compiles its string inside
+    the page, which the site's Content-Security-Policy (no 'unsafe-eval') forbids."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while not page.evaluate(predicate, arg):
+        if time.monotonic() > deadline:
+            raise CheckFailed(f"timed out waiting for {what} on {page.url}")
+        time.sleep(0.2)
 
 
 def _expect_page(page, url: str, selector: str, step: str) -> None:
@@ -96,8 +106,8 @@ def _candidates_page(page, base: str, context: dict) -> int:
     page.goto(f"{base}/candidates/")
     expected = len(context.get("truth", {}).get("showers", []))
     if expected:
-        page.wait_for_function(f"document.querySelectorAll('table tbody tr').length >= {expected}",
-                               timeout=TIMEOUT_MS)
+        _wait_until(page, "n => document.querySelectorAll('table tbody tr').length >= n", expected,
+                    f"{expected} candidates listed")
     return page.locator("table tbody tr").count()
 
 

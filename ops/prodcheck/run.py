@@ -14,6 +14,7 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -137,6 +138,11 @@ def _run_checks(topo: Topology, wanted: list[str], progress) -> dict[str, str]:
             topo.supervisor.expect_running(*topo.long_running())
         except (CheckFailed, SetupError) as exc:
             outcome[label] = f"FAILED: {exc}"
+        except Exception as exc:  # a bug or a tool's own error: the check fails, the rest still run
+            first = (str(exc).strip().splitlines() or [""])[0][:300]
+            outcome[label] = f"FAILED: {type(exc).__name__}: {first}"
+            (topo.root / "log").mkdir(parents=True, exist_ok=True)
+            (topo.root / "log" / f"check-{name}.traceback").write_text(traceback.format_exc())
         else:
             outcome[label] = "ok"
         progress(f"check {label}: {outcome[label]}")

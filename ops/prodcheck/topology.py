@@ -149,7 +149,8 @@ class Topology:
             raise SetupError(str(exc)) from None
         self.progress(f"elasticsearch: {said}")
 
-    def _manage(self, *args: str, timeout: float = 600) -> str:
+    def manage(self, *args: str, timeout: float = 600) -> str:
+        """`manage.py ARGS` against this topology's settings; its stdout, SetupError on failure."""
         proc = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=self.django_env(),
                               capture_output=True, text=True, timeout=timeout)
         if proc.returncode != 0:
@@ -158,7 +159,7 @@ class Topology:
         return proc.stdout
 
     def _migrate(self) -> None:
-        self._manage("migrate", "--noinput")
+        self.manage("migrate", "--noinput")
         self.progress("django: migrated the PostgreSQL database")
 
     def _django_service(self, name: str, unit: str) -> Service:
