@@ -3,8 +3,8 @@
     python -m ops.pyfiles crayfis_backend.zip
 
 Executors run only the domain core (crayfis/) and the job (spark_jobs/); their Python needs the
-third-party packages the job imports (numpy, scipy, numba, pyarrow, elasticsearch for es://
-input) but not this project. The zip holds the .py files of those two packages, nothing else.
+third-party packages the job imports (numpy, scipy, numba, pyarrow, elasticsearch and msgspec for
+es:// input) but not this project. The zip holds the .py files of those two packages, nothing else.
 """
 from __future__ import annotations
 

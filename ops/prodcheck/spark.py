@@ -24,7 +24,7 @@ from ops.prodcheck.ports import HOST, Ports
 from ops.prodcheck.procs import Service, Supervisor, wait_until
 
 # What the job's tasks import (crayfis/coincidence, spark_jobs); pip adds their dependencies.
-WORKER_PACKAGES = ("numpy", "scipy", "numba", "pyarrow", "elasticsearch")
+WORKER_PACKAGES = ("numpy", "scipy", "numba", "pyarrow", "elasticsearch", "msgspec")
 WORKER_MEMORY = "1536m"
 EXECUTOR_MEMORY = "1g"
 DRIVER_MEMORY = "2g"
