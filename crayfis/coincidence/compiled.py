@@ -25,21 +25,29 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 import numba
 from numba.core import config as numba_config
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-
 
 def source_key(paths) -> str:
-    """Hex digest of the given files' names and contents (order-independent)."""
+    """Hex digest of the given files' names and contents (order-independent). Paths, or
+    importlib.resources Traversables (sources inside a zip, as Spark's --py-files ships them)."""
     digest = hashlib.sha256()
-    for path in sorted(Path(p) for p in paths):
+    for path in sorted(paths, key=lambda p: (p.name, str(p))):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def package_sources() -> list:
+    """This package's .py files and crayfis/definition.py, read through the import system, so
+    that a package loaded from a zip is hashed as well as one on disk."""
+    package = resources.files(__package__)
+    return [*(f for f in package.iterdir() if f.name.endswith(".py")),
+            resources.files(__package__.rsplit(".", 1)[0]) / "definition.py"]
 
 
 def _writable(directory: Path) -> bool:
@@ -57,8 +65,7 @@ def cache_dir() -> Path:
     given = os.environ.get("NUMBA_CACHE_DIR")
     if given:
         return Path(given)
-    sources = [*PACKAGE_DIR.glob("*.py"), PACKAGE_DIR.parent / "definition.py"]
-    key = f"numba-{numba.__version__}-{source_key(sources)}"
+    key = f"numba-{numba.__version__}-{source_key(package_sources())}"
     user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crayfis" / "numba" / key
     if _writable(user):
         return user

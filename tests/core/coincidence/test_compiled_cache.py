@@ -17,6 +17,7 @@ from crayfis.coincidence import compiled
 from crayfis.coincidence.kernel import find_coincidences
 
 PACKAGE_DIR = Path(package.__file__).resolve().parent
+ROOT = PACKAGE_DIR.parents[1]
 
 # A fresh interpreter: the kernel on tiny input (time-ordered, shuffled, with a mask, both
 # grids), then how many compiled functions numba loaded from disk and how many it compiled.
@@ -87,3 +88,18 @@ def test_a_fresh_process_loads_the_kernel_instead_of_compiling(tmp_path):
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["dir"] == str(compiled.CACHE_DIR)
     assert report["misses"] == 0 and report["hits"] > 5, report
+
+
+def test_the_package_shipped_as_a_zip_finds_its_cache(tmp_path):
+    """Spark's --py-files ships the package as a zip (ops/pyfiles.py): the sources are hashed
+    through the import system, not read as files on disk."""
+    shipped = tmp_path / "crayfis_backend.zip"
+    subprocess.run([sys.executable, "-m", "ops.pyfiles", str(shipped)], cwd=ROOT, check=True,
+                   capture_output=True, timeout=120)
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import crayfis.coincidence.compiled as c; "
+            "assert '.zip' in c.__file__, c.__file__; print(c.CACHE_DIR.name)")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    done = subprocess.run([sys.executable, "-c", code, str(shipped)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert done.stdout.strip().startswith("numba-")
