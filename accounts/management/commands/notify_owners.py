@@ -21,6 +21,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from accounts import notify
+from ops.worker_rounds import database_round
 from quality import health, summaries
 
 
@@ -57,7 +58,7 @@ class Command(BaseCommand):
                 signal.signal(sig, lambda *_: stop.set())
         totals: dict[str, int] = {}
         while True:
-            for name, n in one_round(stop).items():
+            for name, n in database_round(lambda: one_round(stop), "notify_owners").items():
                 totals[name] = totals.get(name, 0) + n
             if once or stop.wait(settings.CRAYFIS_NOTIFY_POLL_S):
                 break

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from ops.worker_rounds import database_round
 from search.alerts import AlertConfig, deliver_due
 from search.continuous import now_ms
 
@@ -37,7 +38,7 @@ class Command(BaseCommand):
                 signal.signal(sig, lambda *_: stop.set())
         totals = {"sent": 0, "retry": 0, "gave_up": 0}
         while True:
-            for name, n in deliver_due(cfg, now_ms()).items():
+            for name, n in database_round(lambda: deliver_due(cfg, now_ms()), "deliver_alerts").items():
                 totals[name] += n
             if once or stop.wait(settings.CRAYFIS_ALERT_POLL_S):
                 break
