@@ -1,8 +1,12 @@
 """The indexer's tests post through /submit as the app does (helpers shared with tests/ingest)."""
+import threading
+
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
+from django.db import connection
 
+from indexer.worker import Indexer, IndexerConfig, make_indexer_client
 from tests.ingest.conftest import _fresh_policy_cache, samples  # noqa: F401  (fixtures)
 
 
@@ -23,3 +27,23 @@ def staged_rows(archive_dir) -> pa.Table:
         return pa.table({"hit_id": pa.array([], pa.string())})
     table = ds.dataset(files, format="parquet").to_table()
     return table.sort_by([("t_ms", "ascending"), ("hit_id", "ascending")])
+
+
+def indexers_at_once(es_url: str, n: int = 2, batch: int = 2) -> list:
+    """Run `n` indexers concurrently (threads, each its own owner and database connection) until
+    each finds nothing more to claim; their Totals."""
+    results: list = []
+
+    def work(name):
+        try:
+            results.append(Indexer(make_indexer_client(es_url), IndexerConfig.from_settings(batch=batch),
+                                   owner=name).run(once=True))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(f"indexer-{i}",)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return results

@@ -9,7 +9,6 @@ import threading
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from crayfis.archive.reader import read_hits
 from crayfis.archive.store import HitArchive
@@ -18,7 +17,7 @@ from indexer.models import ArchiveLease
 from indexer.worker import Indexer, IndexerConfig, make_indexer_client
 from ingest.models import Upload
 from ingest.synthetic import make_chunk
-from tests.indexer.conftest import staged_rows
+from tests.indexer.conftest import indexers_at_once, staged_rows
 from tests.ingest.conftest import post_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -75,20 +74,7 @@ def test_replays_and_requeues_stage_twice_and_archive_once(client, es, es_url, e
 
 def test_two_indexers_at_once_archive_each_hit_once(client, es, es_url, es_prefix, archive_dir):
     chunks = _post(client, range(10, 34))
-    results = []
-
-    def work(name):
-        try:
-            results.append(Indexer(make_indexer_client(es_url), IndexerConfig.from_settings(batch=2),
-                                   owner=name).run(once=True))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(f"indexer-{i}",)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    results = indexers_at_once(es_url)
     assert sum(r.indexed for r in results) == len(chunks) and all(r.indexed for r in results)
     assert _assert_archive_is_the_index(es, es_prefix).num_rows == sum(c.n_events for c in chunks)
 

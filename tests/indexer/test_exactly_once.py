@@ -15,6 +15,7 @@ from indexer.worker import Indexer, IndexerConfig, make_indexer_client
 from ingest.models import Upload
 from ingest.synthetic import make_chunk
 from ops import esnode
+from tests.indexer.conftest import indexers_at_once
 from tests.ingest.conftest import post_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,20 +43,7 @@ def test_two_indexers_at_once_index_each_upload_once(client, es, es_url, es_pref
     chunks = [make_chunk(i, n_events=20) for i in range(24)]
     for c in chunks:
         assert post_submit(client, c.body, c.headers).status_code == 202
-    results: list = []
-
-    def work(name):
-        try:
-            indexer = Indexer(make_indexer_client(es_url), IndexerConfig.from_settings(batch=2), owner=name)
-            results.append(indexer.run(once=True))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(f"indexer-{i}",)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    results = indexers_at_once(es_url)
     assert sum(r.indexed for r in results) == len(chunks)
     assert all(r.indexed > 0 for r in results), "both indexers should have taken work"
     assert Upload.objects.filter(status="indexed").count() == len(chunks)
