@@ -214,7 +214,7 @@ def build_index(args, tmp: Path, prefix: str) -> dict:
     print(f"{args.uploads} pending uploads, {n_events:,} events stored ({time.perf_counter() - t0:.0f} s); "
           f"indexing into {prefix}-* on {settings.CRAYFIS_ES_URL}", flush=True)
     ensure_templates(es, prefix, replicas=0)
-    seconds, hits = run_indexer(es, prefix, settings.CRAYFIS_INDEXER_BATCH)
+    seconds, hits = run_indexer(es, prefix, settings.CRAYFIS_INDEXER_BATCH, settings.CRAYFIS_INDEXER_MORPHOLOGY)
     print(f"indexer: {hits:,} hits in {seconds:.0f} s ({hits / seconds:,.0f} hits/s); force-merging", flush=True)
     t0 = time.perf_counter()
     es.options(request_timeout=3600).indices.forcemerge(index=f"{prefix}-hits-*", max_num_segments=1)
