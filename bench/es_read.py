@@ -12,7 +12,7 @@ stream of each request shape so that choice is shown, not assumed). Two groups:
   the job's five columns (hit id, device, t_ms, lat, lon of the hits, zero-bias left out)
     bare msgspec, source     worker processes (urllib3, one request at a time each) asking for
                              the whole _source, decoding with msgspec typed structs into columns;
-    bare msgspec, doc_values the same with _source off and docvalue_fields (positions to ~1e-7 deg);
+    bare msgspec, doc_values the same with _source off and docvalue_fields (positions are doubles);
     bare scanner             the job's reader (compiled scanner to Arrow) in the same worker
                              processes, without Spark;
     job read                 the coincidence job's input stage on local[2]: hits_input.es_input
@@ -66,8 +66,7 @@ LOCK = "/tmp/bench.lock"
 JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 SHAPES = {  # request shape -> extra body keys; the bare client reads these fields of each hit
     "source": {},
-    "doc_values": {"_source": False, "docvalue_fields": [
-        "device", {"field": "t_ms", "format": "epoch_millis"}, "location"]},
+    "doc_values": {"_source": False, "docvalue_fields": ["device", "t_ms", "location.lat", "location.lon"]},
 }
 
 
@@ -85,10 +84,11 @@ class _Source(msgspec.Struct, gc=False):
     location: _Loc
 
 
-class _DocValues(msgspec.Struct, gc=False):
-    t_ms: list[str]
+class _DocValues(msgspec.Struct, gc=False, rename={"lat": "location.lat", "lon": "location.lon"}):
+    t_ms: list[int]
     device: list[str]
-    location: list[str]
+    lat: list[float]
+    lon: list[float]
 
 
 class _Hit(msgspec.Struct, gc=False, rename={"id": "_id", "source": "_source", "fields": "fields"}):
@@ -119,10 +119,9 @@ def _columns(hits: list[_Hit]) -> list:
         lon = np.array([h.source.location.lon for h in hits], np.float64)
     else:
         dev = pa.array([h.fields.device[0] for h in hits], pa.string())
-        t = np.array([int(h.fields.t_ms[0]) for h in hits], np.int64)
-        pairs = [h.fields.location[0].split(",") for h in hits]
-        lat = np.array([float(p[0]) for p in pairs], np.float64)
-        lon = np.array([float(p[1]) for p in pairs], np.float64)
+        t = np.array([h.fields.t_ms[0] for h in hits], np.int64)
+        lat = np.array([h.fields.lat[0] for h in hits], np.float64)
+        lon = np.array([h.fields.lon[0] for h in hits], np.float64)
     return [ids, dev, t, lat, lon]
 
 
@@ -332,7 +331,7 @@ def request_shapes(url: str, plan, n_docs: int) -> list[dict]:
     Shapes: whole _source; _source filtered to the fields; doc values; each of those with
     filter_path; nothing but _id; nothing at all (the per-hit floor)."""
     fp = "filter_path=hits.hits._id,hits.hits._source,hits.hits.fields,hits.hits.sort"
-    fields = ["device", {"field": "t_ms", "format": "epoch_millis"}, "location"]
+    fields = ["device", "t_ms", "location.lat", "location.lon"]
     shapes = [
         ("whole _source", {}, ""), ("whole _source + filter_path", {}, fp),
         ("_source filtered to the 3 fields", {"_source": ["device", "t_ms", "location"]}, ""),
