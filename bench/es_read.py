@@ -456,7 +456,9 @@ def main() -> None:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         url = os.environ.get("CRAYFIS_ES_URL", "http://127.0.0.1:9200")
         es = raw_client(url)
-        if args.keep and es.options(ignore_status=404).indices.exists(index=f"{prefix}-hits-*").body:
+        # a wildcard "exists" answers true when nothing matches: ask for the matching indices
+        if args.keep and msgspec.json.decode(
+                es.indices.get(index=f"{prefix}-hits-*", allow_no_indices=True).body):
             setup = reuse_index(es, tmp, prefix)
         else:
             setup = build_index(args, tmp, prefix)
