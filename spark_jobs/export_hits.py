@@ -164,6 +164,8 @@ def _export_archive(a) -> dict:
 
     try:
         return export_archive(a.input, a.start, a.end, a.output, a.mode, progress)
+    except FileExistsError:
+        raise
     except OSError as exc:
         raise UserError(f"cannot read the archive {a.input} or write {a.output}: {exc}") from None
     finally:
