@@ -6,7 +6,9 @@ filter by device (400). Scientist keys see everything. Pages are sorted on a uni
 (t_ms, hit_id) or (t_start_ms, candidate_id), and continue with an opaque cursor
 (Elasticsearch search_after), so no server-side state is kept between pages; anonymous hit
 pages are ordered and cut by whole seconds instead (api/public_hits.py). `format=ndjson` (or
-`parquet`) streams a whole range under one point in time instead: at most
+`parquet`) streams a whole range instead, the days the Parquet hit archive holds completely from
+it and the rest under one Elasticsearch point in time, the same rows either way
+(api/hit_stream.py; the paged view reads Elasticsearch only, its cursors being sort values): at most
 CRAYFIS_API_STREAM_MAX_ROWS rows with a key, CRAYFIS_API_ANON_STREAM_MAX_ROWS without (0: anonymous
 streams need a key), the cap sent as X-Crayfis-Max-Rows. Every search has a server-side time limit;
 one that it cuts short is a 503, never a partial page (api/es_queries.py).
