@@ -69,13 +69,19 @@ def plan(archive: HitArchive | None, from_ms: int, to_ms: int) -> list[Segment]:
         except OSError as exc:
             logger.warning("read API: the archive cannot be listed, streaming from Elasticsearch: %s", exc)
     segments: list[Segment] = []
-    for day in days_of(from_ms, to_ms):
+    at = from_ms
+    for day in sorted(complete):
         start = day_start_ms(day)
-        lo, hi, archived = max(from_ms, start), min(to_ms, start + DAY_MS), day in complete
-        if segments and segments[-1].archive == archived:
-            segments[-1] = Segment(segments[-1].from_ms, hi, archived)
+        lo, hi = max(from_ms, start), min(to_ms, start + DAY_MS)
+        if lo > at:
+            segments.append(Segment(at, lo, False))
+        if segments and segments[-1].archive and segments[-1].to_ms == lo:
+            segments[-1] = Segment(segments[-1].from_ms, hi, True)
         else:
-            segments.append(Segment(lo, hi, archived))
+            segments.append(Segment(lo, hi, True))
+        at = hi
+    if at < to_ms:
+        segments.append(Segment(at, to_ms, False))
     return segments
 
 

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from crayfis.archive.reader import days_of, scan_hits
+from crayfis.archive.reader import scan_hits, sealed_days_in
 from crayfis.archive.schema import SCHEMA
 from crayfis.archive.store import HitArchive
 from spark_jobs import day_files
@@ -120,8 +120,7 @@ def export_archive(root: str, start_ms: int, end_ms: int, output: str, mode: str
     no hit matches."""
     t0 = time.perf_counter()
     archive = HitArchive(root)
-    wanted = set(days_of(start_ms, end_ms))
-    days = [d for d in archive.sealed_days() if d in wanted]
+    days = sealed_days_in(archive, start_ms, end_ms)
     schema = _archive_schema(archive, days)
     filesystem, out = day_files.output_dir(output)
     day_files.prepare(filesystem, out, mode)

@@ -24,7 +24,7 @@ from crayfis.archive.store import HitArchive, day_name, sort_hits
 from crayfis.definition import DAY_MS
 from crayfis.es.geobox import double_box
 
-__all__ = ["complete_days", "days_of", "in_box", "read_hits", "scan_hits"]
+__all__ = ["complete_days", "days_of", "in_box", "read_hits", "scan_hits", "sealed_days_in"]
 
 LATE_PREFIX = "late-"
 SCAN_BATCH_ROWS = 65_536   # rows per batch a scan holds per run (a day has one run per late file, plus one)
@@ -44,11 +44,10 @@ def complete_days(archive: HitArchive, start_ms: int, end_ms: int) -> set[str]:
     The staged files are listed before the sealed days: a late file published after this call
     comes from a file staged after it (compaction publishes before it deletes what it read), that
     is from a hit indexed after the call, as a point in time opened now would not see either."""
-    wanted = set(days_of(start_ms, end_ms))
-    if not wanted:
+    if end_ms <= start_ms:
         return set()
-    staged = {d for d in archive.staged_days() if d in wanted and archive.staged_files(d)}
-    return {d for d in archive.sealed_days() if d in wanted and d not in staged}
+    staged = {d for d in _in_range(archive.staged_days(), start_ms, end_ms) if archive.staged_files(d)}
+    return {d for d in sealed_days_in(archive, start_ms, end_ms) if d not in staged}
 
 
 def in_box(lat: str, lon: str, bbox: tuple[float, float, float, float]) -> ds.Expression:
@@ -76,8 +75,8 @@ def _time_filter(start_ms: int | None, end_ms: int | None) -> ds.Expression | No
     return cond
 
 
-def _sealed_in(archive: HitArchive, start_ms: int | None, end_ms: int | None) -> list[str]:
-    days = archive.sealed_days()
+def _in_range(days: list[str], start_ms: int | None, end_ms: int | None) -> list[str]:
+    """The days of `days` (names) that [start_ms, end_ms) touches (None: unbounded)."""
     if start_ms is not None:
         days = [d for d in days if d >= day_name(start_ms // DAY_MS)]
     if end_ms is not None:
@@ -85,10 +84,15 @@ def _sealed_in(archive: HitArchive, start_ms: int | None, end_ms: int | None) ->
     return days
 
 
+def sealed_days_in(archive: HitArchive, start_ms: int | None, end_ms: int | None) -> list[str]:
+    """The sealed days [start_ms, end_ms) touches, oldest first."""
+    return _in_range(archive.sealed_days(), start_ms, end_ms)
+
+
 def read_hits(archive: HitArchive, start_ms: int | None = None, end_ms: int | None = None,
               columns: Sequence[str] | None = None) -> pa.Table:
     """Hits with start_ms <= t_ms < end_ms from the sealed days, in (t_ms, hit_id) order."""
-    files = [f for d in _sealed_in(archive, start_ms, end_ms) for f in archive.day_files(d)]
+    files = [f for d in sealed_days_in(archive, start_ms, end_ms) for f in archive.day_files(d)]
     wanted = list(columns) if columns is not None else SCHEMA.names
     if not files:
         return SCHEMA.empty_table().select(wanted)
