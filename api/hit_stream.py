@@ -131,7 +131,8 @@ def _archive_rows(archive: HitArchive, segment: Segment, *, exact: bool, bbox, d
     public_box = in_box("cell_lat", "cell_lon", bbox) if bbox is not None and not exact else None
     days = days_of(segment.from_ms, segment.to_ms)
     columns = EXACT_COLUMNS if exact else PUBLIC_COLUMNS
-    for table in scan_hits(archive, days, segment.from_ms, segment.to_ms, columns, where):
+    for table in scan_hits(archive, days, segment.from_ms, segment.to_ms, columns, where,
+                           batch_rows=settings.CRAYFIS_API_STREAM_BATCH):
         table = _with_cells(table)
         if public_box is not None:
             table = table.filter(public_box)
