@@ -3,11 +3,12 @@
 Hit schema 2 keeps a hit's `location` as `location.lat` / `location.lon` doubles (a geo_point's
 doc values are rounded, and the index returns positions from doc values). Schema 1 held a
 geo_point, and the read API's box filter must select the same hits on both. Elasticsearch's
-`geo_bounding_box` on a geo_point is Lucene's `LatLonPoint.newBoxQuery`: each point is encoded
-to 32-bit integers, `floor(v / step)`, the box's lower edges with `ceil` and its upper edges with
-`floor`, and a point matches when its codes lie between the box's codes (a box whose west edge
-lies east of its east edge crosses the antimeridian: two longitude ranges). So a point exactly on
-a lower edge that is not itself a multiple of the step is left out, one on an upper edge is kept.
+`geo_bounding_box` on a geo_point compares 32-bit codes: each point is encoded as `floor(v /
+step)`, and in effect (checked against the node with points on and beside every edge) a point
+matches when its codes lie between the codes of the box's edges, encoded the same way (a box
+whose west edge lies east of its east edge crosses the antimeridian: two longitude ranges). So a
+point on an edge is kept, and so is one a fraction of a step below a lower edge that shares the
+edge's code; plain ranges on the doubles would leave that one out.
 
 `double_box` turns that rule into closed ranges on the doubles: for each edge, the exact double
 where the code changes, found by the same IEEE division Java performs. Every double lies in the
