@@ -6,7 +6,9 @@ filter by device (400). Scientist keys see everything. Pages are sorted on a uni
 (t_ms, hit_id) or (t_start_ms, candidate_id), and continue with an opaque cursor
 (Elasticsearch search_after), so no server-side state is kept between pages; anonymous hit
 pages are ordered and cut by whole seconds instead (api/public_hits.py). `format=ndjson` (or
-`parquet`) streams a whole range under one point in time instead: at most
+`parquet`) streams a whole range instead, the days the Parquet hit archive holds completely from
+it and the rest under one Elasticsearch point in time, the same rows either way
+(api/hit_stream.py; the paged view reads Elasticsearch only, its cursors being sort values): at most
 CRAYFIS_API_STREAM_MAX_ROWS rows with a key, CRAYFIS_API_ANON_STREAM_MAX_ROWS without (0: anonymous
 streams need a key), the cap sent as X-Crayfis-Max-Rows. Every search has a server-side time limit;
 one that it cuts short is a 503, never a partial page (api/es_queries.py).
@@ -27,7 +29,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from api import es_queries, public_hits, schema
+from api import es_queries, hit_stream, public_hits, schema
 from api.authentication import ApiKeyAuthentication
 from api.base import ApiView
 from api.errors import BadRequest, Unavailable
@@ -165,7 +167,10 @@ class HitsView(ReadView):
         query = es_queries.hits_query(from_ms, to_ms, exact=exact, bbox=q.get("bbox"), devices=q.get("device"))
         fields = es_queries.EXACT_HIT_FIELDS if exact else es_queries.PUBLIC_HIT_FIELDS
         if q["format"] in ("ndjson", "parquet"):
-            return _stream(es, index, query, fields, exact, q["format"], stream_max_rows(exact))
+            max_rows = stream_max_rows(exact)
+            sources = _es_call(hit_stream.hit_sources, es, prefix, query, fields, from_ms, to_ms, exact=exact,
+                               bbox=q.get("bbox"), devices=q.get("device"), max_rows=max_rows)
+            return _stream(sources, exact, q["format"], max_rows)
         size = q.get("limit") or settings.CRAYFIS_API_PAGE_SIZE
         if exact:
             docs, last = _es_call(es_queries.search_page, es, index, query, es_queries.HIT_SORT, size,
@@ -181,20 +186,19 @@ class HitsView(ReadView):
                          "next": self.next_link(request, cursor)})
 
 
-def _stream(es, index, query, fields, exact, fmt: str, max_rows: int) -> StreamingHttpResponse:
-    batches = es_queries.scan_sorted(es, index, query, es_queries.HIT_SORT, settings.CRAYFIS_API_STREAM_BATCH,
-                                     max_rows, fields)
-    first = _es_call(next, batches, None)   # opens the point in time now: a down index is still a clean 503
+def _stream(sources, exact, fmt: str, max_rows: int) -> StreamingHttpResponse:
+    """Hit sources in (t_ms, hit_id) order (api/hit_stream.py) -> the streamed response."""
 
     def exact_order():
-        batch = first
-        while batch is not None:
-            yield [es_queries.hit_view(d, exact) for d in batch]
+        while True:
             try:
-                batch = next(batches, None)
+                batch = next(sources, None)
             except Exception:  # headers are gone: log and end the stream (the client resumes from its last t_ms)
                 logger.exception("read API: %s stream cut short", fmt)
                 return
+            if batch is None:
+                return
+            yield [es_queries.hit_view(d, exact) for d in batch]
 
     def views():
         return exact_order() if exact else public_hits.reorder(exact_order())

@@ -298,6 +298,10 @@ CRAYFIS_API_PAGE_MAX = env_int("CRAYFIS_API_PAGE_MAX", 5_000)
 CRAYFIS_API_STREAM_BATCH = env_int("CRAYFIS_API_STREAM_BATCH", 5_000)
 CRAYFIS_API_STREAM_MAX_ROWS = env_int("CRAYFIS_API_STREAM_MAX_ROWS", 10_000_000)
 CRAYFIS_API_ANON_STREAM_MAX_ROWS = env_int("CRAYFIS_API_ANON_STREAM_MAX_ROWS", 10_000)
+# Hit streams (format=ndjson|parquet) answer the days the Parquet archive holds completely (sealed,
+# nothing staged for them) from CRAYFIS_ARCHIVE_DIR, the rest from Elasticsearch (docs/api.md);
+# on by default when there is an archive.
+CRAYFIS_API_ARCHIVE_READS = env_bool("CRAYFIS_API_ARCHIVE_READS", bool(CRAYFIS_ARCHIVE_DIR))
 
 # --- Accounts: passwords, sign-up, log-in lockout (accounts/ app; docs/security.md) -------------
 # Django's validators: not too like the account's own name and e-mail, at least MIN_LENGTH

@@ -79,6 +79,7 @@ class _DayFile:
     pending: list
     pending_rows: int = 0
     rows: int = 0
+    closed: bool = False
 
 
 class DayWriters:
@@ -116,11 +117,18 @@ class DayWriters:
             f.rows += f.pending_rows
             f.pending, f.pending_rows = [], 0
 
-    def close(self) -> pa.RecordBatch:
-        """Finish every file; one WRITTEN row per file."""
-        for f in self.files.values():
+    def finish_day(self, day: str) -> None:
+        """Write out and close a day's file (a writer fed day after day holds one day's rows)."""
+        f = self.files.get(day)
+        if f is not None and not f.closed:
             self._flush(f)
             f.writer.close()
+            f.closed = True
+
+    def close(self) -> pa.RecordBatch:
+        """Finish every file; one WRITTEN row per file."""
+        for day in self.files:
+            self.finish_day(day)
         days = list(self.files)
         return pa.RecordBatch.from_arrays(
             [pa.array([self.files[d].path for d in days], pa.string()), pa.array(days, pa.string()),

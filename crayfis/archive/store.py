@@ -65,7 +65,8 @@ class ArchiveOptions:
 class HitArchive:
     """One archive root: staging, listing, and writing files atomically."""
 
-    def __init__(self, uri: str, options: ArchiveOptions):
+    def __init__(self, uri: str, options: ArchiveOptions | None = None):
+        """`options` say how files are written; a handle that only reads needs none."""
         if "://" in uri:
             self.fs, self.root = fs.FileSystem.from_uri(uri)
         else:

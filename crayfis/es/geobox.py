@@ -3,23 +3,26 @@
 Hit schema 2 keeps a hit's `location` as `location.lat` / `location.lon` doubles (a geo_point's
 doc values are rounded, and the index returns positions from doc values). Schema 1 held a
 geo_point, and the read API's box filter must select the same hits on both. Elasticsearch's
-`geo_bounding_box` on a geo_point is Lucene's `LatLonPoint.newBoxQuery`: each point is encoded
-to 32-bit integers, `floor(v / step)`, the box's lower edges with `ceil` and its upper edges with
-`floor`, and a point matches when its codes lie between the box's codes (a box whose west edge
-lies east of its east edge crosses the antimeridian: two longitude ranges). So a point exactly on
-a lower edge that is not itself a multiple of the step is left out, one on an upper edge is kept.
+`geo_bounding_box` on a geo_point compares 32-bit codes: each point is encoded as `floor(v /
+step)`, and in effect (checked against the node with points on and beside every edge) a point
+matches when its codes lie between the codes of the box's edges, encoded the same way (a box
+whose west edge lies east of its east edge crosses the antimeridian: two longitude ranges). So a
+point on an edge is kept, and so is one a fraction of a step below a lower edge that shares the
+edge's code; plain ranges on the doubles would leave that one out.
 
-`box_ranges` turns that rule into range filters on the doubles: for each edge, the exact double
-where the code changes, found by the same IEEE division Java performs. Every double matches the
+`double_box` turns that rule into closed ranges on the doubles: for each edge, the exact double
+where the code changes, found by the same IEEE division Java performs. Every double lies in the
 ranges exactly when its geo_point would match the box (tested against the node with points on
-and beside the edges).
+and beside the edges). `box_ranges` writes them as Elasticsearch range filters; the Parquet
+archive's reader applies the same ranges to its lat/lon columns (crayfis/archive/reader.py).
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LAT_STEP", "LON_STEP", "box_ranges", "encode"]
+__all__ = ["LAT_STEP", "LON_STEP", "DoubleBox", "box_ranges", "double_box", "encode"]
 
 LAT_STEP = 1 / ((1 << 32) / 180.0)   # Lucene GeoEncodingUtils.LAT_DECODE
 LON_STEP = 1 / ((1 << 32) / 360.0)   # LON_DECODE
@@ -62,6 +65,29 @@ def _last_at_most(code: int, step: float) -> float:
     return v
 
 
+@dataclass(frozen=True)
+class DoubleBox:
+    """The box as closed ranges on the two doubles: lat_min <= lat <= lat_max, and lon_min <= lon
+    <= lon_max, or with `crosses` (the antimeridian) lon >= lon_min or lon <= lon_max."""
+
+    lat_min: float
+    lat_max: float
+    lon_min: float
+    lon_max: float
+    crosses: bool
+
+
+def double_box(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> DoubleBox:
+    """The ranges on two doubles that hold exactly the points geo_bounding_box matches on a
+    geo_point. The box as the read API takes it: min_lon > max_lon crosses the antimeridian; the
+    caller has refused min_lat > max_lat and coordinates outside [-90, 90] x [-180, 180]."""
+    return DoubleBox(_first_at_least(encode(min_lat, LAT_STEP), LAT_STEP),
+                     _last_at_most(encode(max_lat, LAT_STEP), LAT_STEP),
+                     _first_at_least(encode(min_lon, LON_STEP), LON_STEP),
+                     _last_at_most(encode(max_lon, LON_STEP), LON_STEP),
+                     max_lon < min_lon)
+
+
 def _range(field: str, lo: float | None, hi: float | None) -> dict[str, Any]:
     bounds: dict[str, float] = {}
     if lo is not None:
@@ -73,18 +99,13 @@ def _range(field: str, lo: float | None, hi: float | None) -> dict[str, Any]:
 
 def box_ranges(lat_field: str, lon_field: str, min_lon: float, min_lat: float, max_lon: float,
                max_lat: float) -> dict[str, Any]:
-    """A query on two double fields matching what geo_bounding_box matches on a geo_point.
-
-    The box as the read API takes it: min_lon > max_lon crosses the antimeridian; the caller
-    has refused min_lat > max_lat and coordinates outside [-90, 90] x [-180, 180].
-    """
-    lat = _range(lat_field, _first_at_least(encode(min_lat, LAT_STEP), LAT_STEP),
-                 _last_at_most(encode(max_lat, LAT_STEP), LAT_STEP))
-    west = _first_at_least(encode(min_lon, LON_STEP), LON_STEP)
-    east = _last_at_most(encode(max_lon, LON_STEP), LON_STEP)
-    if max_lon < min_lon:
-        lon = {"bool": {"should": [_range(lon_field, west, None), _range(lon_field, None, east)],
+    """A query on two double fields matching what geo_bounding_box matches on a geo_point
+    (`double_box` as Elasticsearch range filters)."""
+    box = double_box(min_lon, min_lat, max_lon, max_lat)
+    lat = _range(lat_field, box.lat_min, box.lat_max)
+    if box.crosses:
+        lon = {"bool": {"should": [_range(lon_field, box.lon_min, None), _range(lon_field, None, box.lon_max)],
                         "minimum_should_match": 1}}
     else:
-        lon = _range(lon_field, west, east)
+        lon = _range(lon_field, box.lon_min, box.lon_max)
     return {"bool": {"filter": [lat, lon]}}

@@ -18,6 +18,13 @@ T0 = 1_760_000_000_000   # 2025-10-09
 
 
 @pytest.fixture(autouse=True)
+def _own_archive(tmp_path, settings):
+    """An empty hit archive per test (streams read sealed days from it): the default root is the
+    checkout's var/archive, which other runs write into. A test that builds one sets its own."""
+    settings.CRAYFIS_ARCHIVE_DIR = str(tmp_path / "api-archive")
+
+
+@pytest.fixture(autouse=True)
 def _fresh_caches():
     for cache in caches.all():
         cache.clear()
