@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
+from pyspark.find_spark_home import _find_spark_home
 from pyspark.sql import SparkSession
 
 
@@ -14,6 +15,8 @@ def build_session(app_name: str = "crayfis", master: str | None = None, conf: di
     """
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    # spark-submit, run without SPARK_HOME, starts a Python interpreter to find it
+    os.environ.setdefault("SPARK_HOME", _find_spark_home())
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
