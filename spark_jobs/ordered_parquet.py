@@ -169,7 +169,7 @@ def task_rows(spark, n_tasks: int):
     mapInArrow function's closure and each task looks its own up (``numbered_specs``): rows
     built from Python data would need a Python worker of their own in every task, to unpickle
     them, before the mapInArrow's."""
-    return spark.range(0, n_tasks, 1, n_tasks)
+    return spark.range(0, n_tasks, 1, max(1, n_tasks))
 
 
 def numbered_specs(batches: Iterator[pa.RecordBatch], specs: list) -> Iterator[tuple[int, object]]:

@@ -70,9 +70,10 @@ def read_parquet_hit_ids(files: list[str], codes, columns=("hit_id", "device_id"
 
 
 def hidden_name(name: str) -> bool:
-    """A file or directory name Spark's file listing skips: '.'-names, '_'-names that are not
-    partition directories (``_incoming``, ``_tmp``, ``_SUCCESS``, ``_metadata``), files
-    being copied."""
+    """A file or directory name the listing skips: those Spark's listing skips ('.'-names,
+    '_'-names that are not partition directories such as ``_incoming``, ``_tmp``,
+    ``_SUCCESS``; files being copied) and the Parquet summary files ``_metadata`` and
+    ``_common_metadata``, which Spark lists but which hold other files' footers, not rows."""
     return (name.startswith(".") or (name.startswith("_") and "=" not in name)
             or name.endswith("._COPYING_"))
 
