@@ -7,7 +7,9 @@ Janino) before the first task; with an archive of them (HotSpot's dynamic AppCDS
 writes it when its JVM exits (``-XX:ArchiveClassesAtExit``; that exit takes longer), a lock
 file making sure only one JVM at a time writes it. The archive is keyed by the Java runtime and
 Spark's jars, so another JDK or another pyspark gets its own. A JVM that cannot use an archive
-(another classpath or flags) runs without one, as before; its CDS messages are turned off.
+(another classpath or flags) runs without one, as before. The JVM's unified-logging warnings,
+CDS's among them, are turned off with these options (errors still go to stderr): a JVM that
+writes or cannot use an archive would otherwise print hundreds of lines on the job's stdout.
 
 Where: ``$XDG_CACHE_HOME/crayfis/spark-cds`` (else ``~/.cache/...``), or the temp directory if
 that is not writable, as numba's cache (``crayfis/coincidence/compiled.py``). Delete the
