@@ -27,7 +27,7 @@ a cold run's time goes, each part measured on its own: interpreter start and the
 (a new ``python -c "import spark_jobs.coincidence"``), JVM and session start (the job's own
 report), Python worker start (a new session's first two-task Python stage against its third),
 numba cache load (first call against second of the task's compiled functions on a few hits, in
-a new process), the job's preparation in a new session (Spark's listing of the input; the
+a new process), the job's preparation in a new session (the listing of the input; the
 device-statistics stage run first and again) and, as the rest, the first tasks (cold job wall
 against warm job wall).
 """
@@ -189,8 +189,8 @@ specs = ordered_parquet.statistics_specs(groups, plan_tasks(groups, int(sys.argv
 stages = []
 for _ in range(2):
     t0 = time.perf_counter()
-    (ordered_parquet.descriptors(spark, specs)
-     .mapInArrow(ordered_parquet.device_partials(files, groups, None, None),
+    (ordered_parquet.task_rows(spark, len(specs))
+     .mapInArrow(ordered_parquet.device_partials(files, groups, specs, None, None),
                  from_arrow_schema(ordered_parquet.DEVICE_PARTIALS)).toArrow())
     stages.append(time.perf_counter() - t0)
 spark.stop()
@@ -211,7 +211,7 @@ def probe(code: str, *argv: str) -> tuple[float, str]:
 
 def cold_parts(runs: int, archive: Path, window_ms: int) -> dict:
     """Medians over ``runs`` new processes of: interpreter start + the job's imports, a new
-    session's Python worker start, numba cache load, and the job's preparation split (Spark's
+    session's Python worker start, numba cache load, and the job's preparation split (the
     listing of ``archive``, the device-statistics stage run first and again) (module doc)."""
     imports = [probe(IMPORT_PROBE)[0] for _ in range(runs)]
     workers = [json.loads(probe(WORKER_PROBE)[1]) for _ in range(runs)]
@@ -307,8 +307,10 @@ def cold_lines(w, n, n_files, cold, warm, parts, before, after) -> list[str]:
         f"| {parts['worker_start_s']:.2f} |",
         f"| numba cache load (first call minus second of device_sums, estimate_background, "
         f"triggered_windows on 2,000 hits, new process) | {parts['numba_load_s']:.2f} |",
-        f"| in a new session: Spark's listing of the input (`spark.read.parquet`, `inputFiles`) "
-        f"| {parts['listing_s']:.2f} |",
+        f"| in a new session: the listing of the input (`hits_input.parquet_input`: the driver "
+        f"lists a local directory itself) | {parts['listing_s']:.2f} |",
+        f"| in the cold job: listing, footers and task plan, before its first stage "
+        f"(`timings.input_s`) | {ct['input_s']:.2f} |",
         f"| in a new session: the device-statistics stage (its first Python stage) run first / "
         f"again | {parts['first_stage_s']:.2f} / {parts['second_stage_s']:.2f} |",
         f"| cold job wall minus warm job wall (worker start, imports and numba load in the "
@@ -437,10 +439,11 @@ def main(argv=None) -> None:
     if args.cold:
         print("\n".join(lines), flush=True)
     title = "Cold Spark job" if args.cold else "Coincidence Spark job"
-    lines.append(f"\n(run {_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC, {MACHINE})")
+    started = f"{_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M}"
+    lines.append(f"\n(run {started} UTC, {MACHINE})")
     if args.append_docs:
         with DOCS.open("a") as f:
-            f.write("\n".join([f"\n## {title} ({RUN_DATE}, {MACHINE})", "",
+            f.write("\n".join([f"\n## {title}, run of {started} UTC ({MACHINE})", "",
                                f"Command: `python bench/coincidence_spark.py {' '.join(sys.argv[1:])}`",
                                ""] + lines + [""]))
         print(f"appended to {DOCS}")

@@ -8,6 +8,7 @@ import sys
 from elasticsearch import Elasticsearch
 
 from spark_jobs.hits_input import parse_time
+from spark_jobs.parquet_files import local_parquet_files
 
 
 class UserError(Exception):
@@ -59,7 +60,8 @@ def positive_float(text: str) -> float:
 
 
 def check_input(spec: str, es_url: str) -> None:
-    """Fail fast (before Spark starts) on a missing local path or an unreachable ES."""
+    """Fail fast (before Spark starts) on a missing local path, a local directory without
+    files (``parquet_files.local_parquet_files``) or an unreachable ES."""
     if spec.startswith("es://"):
         if not spec[5:]:
             raise UserError("es:// needs an index pattern, e.g. es://crayfis-hits-*")
@@ -72,6 +74,8 @@ def check_input(spec: str, es_url: str) -> None:
             es.close()
     elif "://" not in spec and not os.path.exists(spec):
         raise UserError(f"input not found: {spec}")
+    elif local_parquet_files(spec) == []:
+        raise UserError(f"no Parquet files under {spec}")
 
 
 def run_main(prog: str, body) -> int:

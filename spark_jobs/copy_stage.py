@@ -15,7 +15,6 @@ DataFrame of coded hits, from Elasticsearch; device codes by device hash).
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -126,26 +125,27 @@ class RowGroupSource:
 
     def copies(self, spark, shared):
         """COPIES rows of every hit. ``shared``: a broadcast of (device ids by code, CopyPlan)."""
-        files, groups, start, end = self.files, self.groups, self.start_ms, self.end_ms
+        files, groups, specs = self.files, self.groups, self.specs
+        start, end = self.start_ms, self.end_ms
 
         def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             keep_freed_memory()
             device_ids, cp = shared.value
-            for b in batches:
-                for number, spec in zip(b.column("task").to_pylist(), b.column("spec").to_pylist()):
-                    tab, ok = ordered_parquet.read_hits(files, groups, json.loads(spec), start, end)
-                    if tab is None:
-                        continue
-                    if not pc.all(ok).as_py():
-                        tab = tab.filter(ok)
-                    dev = ordered_parquet.device_indices(tab.column("device_id"), device_ids)
-                    if len(dev) and dev.min() < 0:
-                        raise RuntimeError("a hit's device is missing from the device table")
-                    cols = [ordered_parquet.column_array([tab.column(c)])
-                            for c in ("hit_code", "t_ms", "lat", "lon")]
-                    del tab
-                    yield from copy_blocks(cp, number, cols[0], dev, *cols[1:])
-        return ordered_parquet.descriptors(spark, self.specs).mapInArrow(run, from_arrow_schema(COPIES))
+            for number, reads in ordered_parquet.numbered_specs(batches, specs):
+                tab, ok = ordered_parquet.read_hits(files, groups, reads, start, end)
+                if tab is None:
+                    continue
+                if not pc.all(ok).as_py():
+                    tab = tab.filter(ok)
+                dev = ordered_parquet.device_indices(tab.column("device_id"), device_ids)
+                if len(dev) and dev.min() < 0:
+                    raise RuntimeError("a hit's device is missing from the device table")
+                cols = [ordered_parquet.column_array([tab.column(c)])
+                        for c in ("hit_code", "t_ms", "lat", "lon")]
+                del tab
+                yield from copy_blocks(cp, number, cols[0], dev, *cols[1:])
+        return (ordered_parquet.task_rows(spark, len(specs))
+                .mapInArrow(run, from_arrow_schema(COPIES)))
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,10 @@ ARROW_BATCH_ROWS = 100_000  # rows per Arrow batch between the JVM and Python wo
 def open_input(spark, cfg: JobConfig):
     """The job's InputHits; for es:// a point-in-time held open until the job is done."""
     if not cfg.input.startswith("es://"):
-        yield parquet_input(spark, cfg.input)
+        inp = parquet_input(spark, cfg.input)
+        if not inp.listed:
+            raise UserError(f"no Parquet files under {cfg.input}")
+        yield inp
         return
     pattern = cfg.input[len("es://"):]
     slices = cfg.es_slices or spark.sparkContext.defaultParallelism
@@ -188,8 +191,9 @@ def search_ordered(spark, cfg: JobConfig, files, groups, plan: RowGroupPlan, max
     params = cfg.params
     parallelism = spark.sparkContext.defaultParallelism
     stat_specs = ordered_parquet.statistics_specs(groups, plan.tasks, max(2 * parallelism, len(plan.tasks)))
-    partials = (ordered_parquet.descriptors(spark, stat_specs)
-                .mapInArrow(ordered_parquet.device_partials(files, groups, cfg.start_ms, cfg.end_ms),
+    partials = (ordered_parquet.task_rows(spark, len(stat_specs))
+                .mapInArrow(ordered_parquet.device_partials(files, groups, stat_specs, cfg.start_ms,
+                                                            cfg.end_ms),
                             from_arrow_schema(ordered_parquet.DEVICE_PARTIALS)).toArrow()
                 if stat_specs else ordered_parquet.DEVICE_PARTIALS.empty_table())
     devices, rows_in_range = ordered_parquet.device_table(partials)
@@ -207,8 +211,8 @@ def search_ordered(spark, cfg: JobConfig, files, groups, plan: RowGroupPlan, max
         rows = no_search_rows()
     else:
         shared = spark.sparkContext.broadcast((devices.column("device_id").combine_chunks(), model))
-        body = ordered_parquet.search_tasks(files, groups, shared, params, max_m)
-        desc = ordered_parquet.descriptors(spark, [t.spec() for t in plan.tasks])
+        body = ordered_parquet.search_tasks(files, groups, plan.tasks, shared, params, max_m)
+        desc = ordered_parquet.task_rows(spark, len(plan.tasks))
         try:
             rows = collect_windows(desc.mapInArrow(body, from_arrow_schema(PACKED)))
         finally:
@@ -258,6 +262,8 @@ def search_and_write(spark, cfg: JobConfig) -> dict[str, Any]:
     slides = None
     with open_input(spark, cfg) as inp:
         ordered = ordered_layout(spark, cfg, inp)
+        # listing, footers and task plan: the part of prepare_s before the first stage
+        timings["input_s"] = round(time.perf_counter() - t0, 3)
         if ordered is not None:
             files, groups, plan = ordered
             prep, rows, background, live_source = search_ordered(spark, cfg, files, groups, plan,

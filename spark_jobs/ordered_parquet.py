@@ -9,13 +9,12 @@ stays small). Every window of a task's core anchors lies in its rows, and each h
 anchor in exactly one task: the exactness argument of the slab x tile partitions
 (partitioning.py) with one slab per task.
 
-Each Spark task (a mapInArrow over task descriptors) reads its row groups itself with pyarrow,
+Each Spark task (a mapInArrow over ``task_rows``) reads its row groups itself with pyarrow,
 so the hits cross no JVM -> Python conversion at all, a conversion that costs about as much as
 the search itself (docs/benchmarks.md).
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 
@@ -28,7 +27,7 @@ from crayfis.coincidence.distance import centroid_lat_lon
 from crayfis.coincidence.kernel import triggered_windows
 from crayfis.coincidence.malloc_tuning import keep_freed_memory
 from crayfis.coincidence.significance import estimate_background
-from spark_jobs.hits_input import ROW_BITS, open_parquet, read_parquet_hit_ids
+from spark_jobs.parquet_files import ROW_BITS, open_parquet, read_parquet_hit_ids
 from spark_jobs.row_group_plan import OrderedTask, RowGroup
 from spark_jobs.task_rows import MEMBER_NAMES, packed, stats_batch, window_batch
 
@@ -164,11 +163,20 @@ def device_indices(column: pa.ChunkedArray, value_set: pa.Array) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
-def descriptors(spark, specs: list):
-    """One row per task (its JSON-able spec), one task per Spark partition."""
-    rows = [(i, json.dumps(spec)) for i, spec in enumerate(specs)]
-    # parallelize puts one row in each slice; hashing task numbers could pair two tasks in one
-    return spark.createDataFrame(spark.sparkContext.parallelize(rows, len(rows)), "task int, spec string")
+def task_rows(spark, n_tasks: int):
+    """One row per task (``id`` 0 .. n_tasks - 1), one task per Spark partition, made by the
+    JVM (``spark.range`` puts id i alone in partition i). The tasks' specs travel in the
+    mapInArrow function's closure and each task looks its own up (``numbered_specs``): rows
+    built from Python data would need a Python worker of their own in every task, to unpickle
+    them, before the mapInArrow's."""
+    return spark.range(0, n_tasks, 1, max(1, n_tasks))
+
+
+def numbered_specs(batches: Iterator[pa.RecordBatch], specs: list) -> Iterator[tuple[int, object]]:
+    """(task number, its spec) for each ``task_rows`` row of a task's input batches."""
+    for b in batches:
+        for number in b.column("id").to_pylist():
+            yield number, specs[number]
 
 
 def statistics_specs(groups: list[RowGroup], tasks: list[OrderedTask], n_tasks: int) -> list[list[int]]:
@@ -184,7 +192,7 @@ def statistics_specs(groups: list[RowGroup], tasks: list[OrderedTask], n_tasks: 
     return [used[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
 
 
-def device_partials(files, groups, start_ms, end_ms):
+def device_partials(files, groups, specs: list[list[int]], start_ms, end_ms):
     """mapInArrow body: per-device counts, time range and summed unit vectors of the rows in
     [start_ms, end_ms) of each task's row groups (``statistics_specs``).
 
@@ -196,11 +204,10 @@ def device_partials(files, groups, start_ms, end_ms):
     """
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         keep_freed_memory()
-        for b in batches:
-            for spec in b.column("spec").to_pylist():
-                tab, ok = read_hits(files, groups, json.loads(spec), start_ms, end_ms, with_codes=False)
-                if tab is not None and tab.num_rows:
-                    yield _device_partial(tab, ok.to_numpy(zero_copy_only=False))
+        for _, reads in numbered_specs(batches, specs):
+            tab, ok = read_hits(files, groups, reads, start_ms, end_ms, with_codes=False)
+            if tab is not None and tab.num_rows:
+                yield _device_partial(tab, ok.to_numpy(zero_copy_only=False))
     return run
 
 
@@ -246,7 +253,7 @@ def device_table(partials: pa.Table) -> tuple[pa.Table, int]:
     }), rows_in_range
 
 
-def search_tasks(files, groups, shared, params, max_multiplicity: int):
+def search_tasks(files, groups, tasks: list[OrderedTask], shared, params, max_multiplicity: int):
     """mapInArrow body: the kernel and background model on each task's rows (its core anchors
     and the tau after them, ``row_group_plan.OrderedTask``), and the hit_id of every window
     member (read here, from row groups the task holds, in parallel).
@@ -259,10 +266,8 @@ def search_tasks(files, groups, shared, params, max_multiplicity: int):
 
         keep_freed_memory()
         device_ids, model = shared.value
-        for b in batches:
-            for spec in b.column("spec").to_pylist():
-                yield from _search_task(files, groups, OrderedTask.from_spec(json.loads(spec)),
-                                        device_ids, model, params, max_multiplicity)
+        for _, task in numbered_specs(batches, tasks):
+            yield from _search_task(files, groups, task, device_ids, model, params, max_multiplicity)
     return run
 
 

@@ -50,15 +50,6 @@ class OrderedTask:
     core_hi: int
     keep_hi: int  # rows kept: t in [core_lo, keep_hi], keep_hi = core_hi + tau (or the end)
 
-    def spec(self) -> list:
-        """The task as JSON-able values (the Spark task descriptor)."""
-        return [list(self.reads), self.core_lo, self.core_hi, self.keep_hi]
-
-    @classmethod
-    def from_spec(cls, spec: list) -> OrderedTask:
-        reads, lo, hi, keep = spec
-        return cls(tuple(reads), lo, hi, keep)
-
 
 @dataclass(frozen=True)
 class RowGroupPlan:

@@ -40,8 +40,9 @@ from crayfis.coincidence.significance import estimate_background
 from crayfis.definition import SearchParams
 from spark_jobs import ordered_parquet
 from spark_jobs.copy_stage import CopyPlan, FrameSource, RowGroupSource, TimeSlide, unpack_copies
-from spark_jobs.hits_input import InputHits, read_parquet_hit_ids
+from spark_jobs.hits_input import InputHits
 from spark_jobs.job_config import WorkSplit
+from spark_jobs.parquet_files import read_parquet_hit_ids
 from spark_jobs.partitioning import PartitionPlan, aligned_cuts, uniform_cuts
 from spark_jobs.row_group_plan import RowGroup
 from spark_jobs.task_rows import (
@@ -166,8 +167,8 @@ def prepare(spark, inp: InputHits, params: SearchParams, split: WorkSplit, start
     files = inp.files()
     if groups is not None:
         specs = row_group_runs(groups, start_ms, end_ms, split.rows_per_slab, 2 * parallelism)
-        partials = (ordered_parquet.descriptors(spark, specs)
-                    .mapInArrow(ordered_parquet.device_partials(files, groups, start_ms, end_ms),
+        partials = (ordered_parquet.task_rows(spark, len(specs))
+                    .mapInArrow(ordered_parquet.device_partials(files, groups, specs, start_ms, end_ms),
                                 from_arrow_schema(ordered_parquet.DEVICE_PARTIALS)).toArrow()
                     if specs else ordered_parquet.DEVICE_PARTIALS.empty_table())
         devices, rows_in_range = ordered_parquet.device_table(partials)

@@ -7,10 +7,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from pyspark.sql import functions as F
 
 from crayfis.definition import SearchParams
 from spark_jobs.coincidence import JobConfig, run_job
 from spark_jobs.job_config import WorkSplit
+from spark_jobs.ordered_parquet import task_rows
 from spark_jobs.row_group_plan import MAX_READ_SHARE, RowGroup, plan_tasks
 from spark_jobs.tiles import TileGrid
 from tests.spark.reference import assert_same_candidates, kernel_background, kernel_candidates
@@ -160,3 +162,9 @@ def test_integer_device_ids_and_invalid_rows_on_the_ordered_path(spark, tmp_path
     assert_same_candidates(got, kernel_candidates(as_text, TAU, R, K))
     assert summary["expected_accidental_triggers"] == pytest.approx(
         kernel_background(as_text, TAU, R, K).expected_triggers, rel=1e-9)
+
+
+def test_task_rows_put_each_task_alone_in_its_partition(spark):
+    rows = task_rows(spark, 5).select("id", F.spark_partition_id().alias("p")).collect()
+    assert sorted((r.id, r.p) for r in rows) == [(i, i) for i in range(5)]
+    assert task_rows(spark, 0).count() == 0
