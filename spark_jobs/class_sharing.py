@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from crayfis.cache_dirs import is_writable_dir
+
 MIN_JAVA = 13  # first JDK with -XX:ArchiveClassesAtExit
 STALE_LOCK_S = 600  # a writer's lock older than this, with no archive, was left by a dead JVM
 QUIET = "-Xlog:disable -Xlog:all=error:stderr"  # no CDS warnings on the job's stdout
@@ -63,19 +65,9 @@ def archive_key(release: str, spark_home: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _writable(directory: Path) -> bool:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
-    except OSError:
-        return False
-    return True
-
-
 def archive_dir() -> Path:
     user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crayfis" / "spark-cds"
-    if _writable(user):
+    if is_writable_dir(user):
         return user
     return Path(tempfile.gettempdir()) / f"crayfis-spark-cds-{os.getuid()}"
 
@@ -101,7 +93,7 @@ def driver_java_options(spark_home: str) -> str:
     if found is None or found[0] < MIN_JAVA:
         return ""
     directory = archive_dir()
-    if not _writable(directory):
+    if not is_writable_dir(directory):
         return ""
     archive = directory / f"{archive_key(found[1], spark_home)}.jsa"
     if archive.exists():

@@ -169,3 +169,13 @@ def commit(filesystem: fs.FileSystem, root: str, staging: str, written: pa.Table
         pass
     filesystem.delete_dir(f"{root}/_temporary")
     return rows
+
+
+def finish(filesystem: fs.FileSystem, root: str, staging: str, written: pa.Table) -> int:
+    """End a job's writing: commit what its tasks reported, or drop an empty staging; the rows
+    committed."""
+    if written.num_rows:
+        return commit(filesystem, root, staging, written)
+    if exists(filesystem, staging):
+        filesystem.delete_dir(f"{root}/_temporary")
+    return 0

@@ -96,10 +96,7 @@ def export(spark, es_url: str, pattern: str, start_ms: int, end_ms: int, output:
             writer = day_files.task_writer(output, staging, schema)
             written = map_read_tasks(spark, q, pits, slices or spark.sparkContext.defaultParallelism,
                                      writer, day_files.WRITTEN).toArrow()
-            if written.num_rows:
-                n = day_files.commit(filesystem, root, staging, written)
-            elif day_files.exists(filesystem, staging):
-                filesystem.delete_dir(f"{root}/_temporary")
+            n = day_files.finish(filesystem, root, staging, written)
     wall = time.perf_counter() - t0
     return {"hits": n, "wall_s": round(wall, 3), "columns": list(schema.names) + ["day"]}
 
@@ -136,11 +133,7 @@ def export_archive(root: str, start_ms: int, end_ms: int, output: str, mode: str
         if progress is not None:
             progress(day, rows)
     written = pa.Table.from_batches([writers.close()])
-    n = 0
-    if written.num_rows:
-        n = day_files.commit(filesystem, out, staging, written)
-    elif day_files.exists(filesystem, staging):
-        filesystem.delete_dir(f"{out}/_temporary")
+    n = day_files.finish(filesystem, out, staging, written)
     wall = time.perf_counter() - t0
     return {"hits": n, "wall_s": round(wall, 3), "columns": list(schema.names) + ["day"]}
 

@@ -31,6 +31,8 @@ from pathlib import Path
 import numba
 from numba.core import config as numba_config
 
+from crayfis.cache_dirs import is_writable_dir
+
 
 def source_key(paths) -> str:
     """Hex digest of the given files' names and contents (order-independent). Paths, or
@@ -50,16 +52,6 @@ def package_sources() -> list:
             resources.files(__package__.rsplit(".", 1)[0]) / "definition.py"]
 
 
-def _writable(directory: Path) -> bool:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
-    except OSError:
-        return False
-    return True
-
-
 def cache_dir() -> Path:
     """The directory numba caches this package's machine code in (module doc)."""
     given = os.environ.get("NUMBA_CACHE_DIR")
@@ -67,7 +59,7 @@ def cache_dir() -> Path:
         return Path(given)
     key = f"numba-{numba.__version__}-{source_key(package_sources())}"
     user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crayfis" / "numba" / key
-    if _writable(user):
+    if is_writable_dir(user):
         return user
     return Path(tempfile.gettempdir()) / f"crayfis-numba-{os.getuid()}" / key
 
