@@ -51,23 +51,16 @@ LOCK = "/tmp/bench.lock"
 
 def build(args, tmp: Path, prefix: str) -> dict:
     """Index and archive the uploads (untimed); the figures of the setup."""
-    from bench.indexer import count_hits, run_indexer, setup_django, store_uploads
+    from bench.indexer import count_hits, setup_django, store_and_index
 
     setup_django(tmp)
     from django.conf import settings
 
-    from crayfis.es.templates import ensure_templates
     from indexer.archive import ArchiveCompactor, archive_from_settings
     from indexer.worker import make_indexer_client
 
     es = make_indexer_client()
-    t0 = time.perf_counter()
-    n_events = store_uploads(args.uploads)
-    print(f"{args.uploads} pending uploads, {n_events:,} events ({time.perf_counter() - t0:.0f} s); indexing into "
-          f"{prefix}-* and the archive {settings.CRAYFIS_ARCHIVE_DIR}", flush=True)
-    ensure_templates(es, prefix, replicas=0)
-    seconds, hits = run_indexer(es, prefix, settings.CRAYFIS_INDEXER_BATCH, True)
-    print(f"indexer: {hits:,} hits in {seconds:.0f} s", flush=True)
+    n_events, _, _ = store_and_index(es, prefix, args.uploads, f"and the archive {settings.CRAYFIS_ARCHIVE_DIR}")
     report = ArchiveCompactor(archive_from_settings(), "bench", seal_after_s=0).run_once()
     print(f"compaction: {report.as_dict()}", flush=True)
     es.options(request_timeout=3600).indices.forcemerge(index=f"{prefix}-hits-*", max_num_segments=1)

@@ -199,22 +199,16 @@ def warm_worker() -> None:
 # Setup: index hits the way production does
 
 def build_index(args, tmp: Path, prefix: str) -> dict:
-    from bench.indexer import count_hits, run_indexer, setup_django, store_uploads
+    from bench.indexer import count_hits, setup_django, store_and_index
 
     setup_django(tmp)
     from django.conf import settings
 
-    from crayfis.es.templates import ensure_templates
     from indexer.worker import make_indexer_client
 
     es = make_indexer_client()
-    t0 = time.perf_counter()
-    n_events = store_uploads(args.uploads)
-    print(f"{args.uploads} pending uploads, {n_events:,} events stored ({time.perf_counter() - t0:.0f} s); "
-          f"indexing into {prefix}-* on {settings.CRAYFIS_ES_URL}", flush=True)
-    ensure_templates(es, prefix, replicas=0)
-    seconds, hits = run_indexer(es, prefix, settings.CRAYFIS_INDEXER_BATCH, settings.CRAYFIS_INDEXER_MORPHOLOGY)
-    print(f"indexer: {hits:,} hits in {seconds:.0f} s ({hits / seconds:,.0f} hits/s); force-merging", flush=True)
+    n_events, seconds, hits = store_and_index(es, prefix, args.uploads, f"on {settings.CRAYFIS_ES_URL}")
+    print("force-merging", flush=True)
     t0 = time.perf_counter()
     es.options(request_timeout=3600).indices.forcemerge(index=f"{prefix}-hits-*", max_num_segments=1)
     docs = count_hits(es, prefix)

@@ -111,6 +111,23 @@ def run_indexer(es, prefix: str, batch: int, morphology: bool) -> tuple[float, i
     return time.perf_counter() - t0, totals.hits
 
 
+def store_and_index(es, prefix: str, uploads: int, destination: str) -> tuple[int, float, int]:
+    """Store ``uploads`` synthetic uploads as pending and index them under ``prefix`` (fresh
+    templates) as production does, printing progress: (events, seconds indexing, hits)."""
+    from django.conf import settings
+
+    from crayfis.es.templates import ensure_templates
+
+    t0 = time.perf_counter()
+    n_events = store_uploads(uploads)
+    print(f"{uploads} pending uploads, {n_events:,} events stored ({time.perf_counter() - t0:.0f} s); "
+          f"indexing into {prefix}-* {destination}", flush=True)
+    ensure_templates(es, prefix, replicas=0)
+    seconds, hits = run_indexer(es, prefix, settings.CRAYFIS_INDEXER_BATCH, settings.CRAYFIS_INDEXER_MORPHOLOGY)
+    print(f"indexer: {hits:,} hits in {seconds:.0f} s ({hits / seconds:,.0f} hits/s)", flush=True)
+    return n_events, seconds, hits
+
+
 def prebuilt_actions(prefix: str) -> list[dict]:
     from indexer.worker import Indexer, IndexerConfig
     from ingest.models import Upload

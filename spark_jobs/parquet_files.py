@@ -16,6 +16,11 @@ from pyarrow import fs
 ROW_BITS = 36  # rows per Parquet file < 2**36; up to 2**27 files
 
 
+def local_path(uri: str) -> str:
+    """The local path of a ``file:`` URI, in any of its spellings (file:/x, file:///x, quoted)."""
+    return "/" + urllib.parse.unquote(uri[len("file:"):]).lstrip("/")
+
+
 def normal_path(uri: str) -> str:
     """One spelling of a local file URI: 'file:///x' and 'file:/x' both become 'file:/x'."""
     return "file:/" + uri[len("file:///"):] if uri.startswith("file:///") else uri
@@ -26,12 +31,9 @@ def open_parquet(uri: str, dictionary_ids: bool = False):
 
     ``dictionary_ids``: device_id comes back dictionary-encoded, straight from the file's
     dictionary pages, so per-device work runs over small integers instead of strings."""
-
-
     kw = {"read_dictionary": ["device_id"]} if dictionary_ids else {}
     if uri.startswith("file:"):
-        return pq.ParquetFile("/" + urllib.parse.unquote(uri[len("file:"):]).lstrip("/"),
-                              filesystem=fs.LocalFileSystem(), **kw)
+        return pq.ParquetFile(local_path(uri), filesystem=fs.LocalFileSystem(), **kw)
     filesystem, path = fs.FileSystem.from_uri(uri)
     return pq.ParquetFile(path, filesystem=filesystem, **kw)
 
@@ -40,7 +42,6 @@ def read_parquet_hit_ids(files: list[str], codes, columns=("hit_id", "device_id"
     """(hit_code, *columns) table, as strings, for the given codes (sorted, distinct), read
     straight from the Parquet files: only the row groups that hold them, only those columns
     (the driver or a task reads a few row groups, not the data set)."""
-
     codes = np.sort(np.asarray(codes, dtype=np.int64))
     codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if len(codes) else codes  # sort, not hash
     code_parts, parts = [], {c: [] for c in columns}
@@ -88,7 +89,7 @@ def local_parquet_files(path: str) -> list[str] | None:
     tree and infers a schema before any task runs, which the job does not need (its tasks
     read the footers and columns with pyarrow)."""
     if path.startswith("file:"):
-        local = "/" + urllib.parse.unquote(path[len("file:"):]).lstrip("/")
+        local = local_path(path)
     elif "://" in path:
         return None
     else:
