@@ -25,7 +25,7 @@ archive layout (``write_archive_layout``), median reported, and beside it the sa
 warm (``--job-repeats`` times, median) in a session of this process that has run it once. Where
 a cold run's time goes, each part measured on its own: interpreter start and the job's imports
 (a new ``python -c "import spark_jobs.coincidence"``), JVM and session start (the job's own
-report), Python worker start (a new session's first two-task Python stage against its third),
+report), Python worker start (a new context's first two-task Python stage against its third),
 numba cache load (first call against second of the task's compiled functions on a few hits, in
 a new process), the job's preparation in a new session (the listing of the input; the
 device-statistics stage run first and again) and, as the rest, the first tasks (cold job wall
@@ -60,7 +60,7 @@ from crayfis.coincidence.kernel import find_coincidences  # noqa: E402
 from crayfis.definition import SearchParams  # noqa: E402
 from spark_jobs.coincidence import JobConfig, run_job  # noqa: E402
 from spark_jobs.job_config import WorkSplit  # noqa: E402
-from spark_jobs.session import build_session  # noqa: E402
+from spark_jobs.session import COORDINATOR_JVM, build_session, start_spark  # noqa: E402
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 RUN_DATE = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d")  # of the run
@@ -133,15 +133,16 @@ IMPORT_PROBE = "import spark_jobs.coincidence"
 
 WORKER_PROBE = """
 import json, time
-from spark_jobs.session import build_session
-spark = build_session("cold-probe", "local[2]")
-def same(batches):
-    yield from batches
+import pyarrow as pa
+from spark_jobs.driver_tasks import run_tasks
+from spark_jobs.session import COORDINATOR_JVM, start_spark
+spark = start_spark("cold-probe", "local[2]", jvm_options=COORDINATOR_JVM)
+def one(number):
+    yield pa.record_batch({"task": [number]})
 walls = []
 for _ in range(3):
-    df = spark.range(0, 2, numPartitions=2)
     t0 = time.perf_counter()
-    df.mapInArrow(same, df.schema).collect()
+    run_tasks(spark.sparkContext, 2, one)
     walls.append(time.perf_counter() - t0)
 spark.stop()
 print(json.dumps(walls))
@@ -174,12 +175,12 @@ print(json.dumps(calls))
 
 PREPARE_PROBE = """
 import json, sys, time
-from pyspark.sql.pandas.types import from_arrow_schema
+from spark_jobs.driver_tasks import run_table
 from spark_jobs import ordered_parquet
 from spark_jobs.hits_input import parquet_input
 from spark_jobs.row_group_plan import plan_tasks
-from spark_jobs.session import build_session
-spark = build_session("cold-probe", "local[2]")
+from spark_jobs.session import COORDINATOR_JVM, start_spark
+spark = start_spark("cold-probe", "local[2]", jvm_options=COORDINATOR_JVM)
 t0 = time.perf_counter()
 files = parquet_input(spark, sys.argv[1]).files()
 out = {"listing_s": time.perf_counter() - t0}
@@ -189,9 +190,9 @@ specs = ordered_parquet.statistics_specs(groups, plan_tasks(groups, int(sys.argv
 stages = []
 for _ in range(2):
     t0 = time.perf_counter()
-    (ordered_parquet.task_rows(spark, len(specs))
-     .mapInArrow(ordered_parquet.device_partials(files, groups, specs, None, None),
-                 from_arrow_schema(ordered_parquet.DEVICE_PARTIALS)).toArrow())
+    run_table(spark.sparkContext, len(specs),
+              ordered_parquet.device_partials(files, groups, specs, None, None),
+              ordered_parquet.DEVICE_PARTIALS)
     stages.append(time.perf_counter() - t0)
 spark.stop()
 print(json.dumps({**out, "first_stage_s": stages[0], "second_stage_s": stages[1]}))
@@ -245,9 +246,9 @@ def section_cold(args) -> list[str]:
                   f"{cold[-1]['wall_s']:.1f} s", flush=True)
         parts = cold_parts(args.cold_runs, archive, w.window_ms)
         print(f"parts: {parts}", flush=True)
-        spark = build_session("bench-coincidence-cold", "local[2]", {
+        spark = start_spark("bench-coincidence-cold", "local[2]", {
             "spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
-            "spark.local.dir": args.spark_tmp})
+            "spark.local.dir": args.spark_tmp}, jvm_options=COORDINATOR_JVM)  # as the CLI's
         try:
             cfg = JobConfig(input=str(archive), output=str(tmp / "out-warm"), params=params)
             run_job(spark, cfg)  # the session's first run: what makes the next ones warm
@@ -301,21 +302,22 @@ def cold_lines(w, n, n_files, cold, warm, parts, before, after) -> list[str]:
         "| part | s |", "|---|---|",
         f"| interpreter start + the job's imports (`python -c \"{IMPORT_PROBE}\"`) "
         f"| {parts['imports_s']:.2f} |",
-        f"| JVM + SparkSession start (the cold job's own report) | {c['session_start_s']:.2f} |",
-        f"| Python worker start and the JVM's first Arrow stage (a new session's first 2-task "
-        f"pass-through Python stage minus its third) "
+        f"| JVM + SparkContext start (the cold job's own report; this path builds no SQL "
+        f"session) | {c['session_start_s']:.2f} |",
+        f"| Python worker start (a new context's first 2-task driver_tasks stage minus its "
+        f"third) "
         f"| {parts['worker_start_s']:.2f} |",
         f"| numba cache load (first call minus second of device_sums, estimate_background, "
         f"triggered_windows on 2,000 hits, new process) | {parts['numba_load_s']:.2f} |",
-        f"| in a new session: the listing of the input (`hits_input.parquet_input`: the driver "
+        f"| in a new context: the listing of the input (`hits_input.parquet_input`: the driver "
         f"lists a local directory itself) | {parts['listing_s']:.2f} |",
         f"| in the cold job: listing, footers and task plan, before its first stage "
         f"(`timings.input_s`) | {ct['input_s']:.2f} |",
-        f"| in a new session: the device-statistics stage (its first Python stage) run first / "
+        f"| in a new context: the device-statistics stage (its first Python stage) run first / "
         f"again | {parts['first_stage_s']:.2f} / {parts['second_stage_s']:.2f} |",
         f"| cold job wall minus warm job wall (worker start, imports and numba load in the "
         f"workers, first tasks) | {first:.2f} |",
-        f"| process minus session start minus job wall (interpreter start, imports, session stop, exit) "
+        f"| process minus session start minus job wall (interpreter start, imports, exit) "
         f"| {rest:.2f} |",
         "", "Triggered anchors and candidates of every run equal the kernel's on the same hits "
         "(checked in the run)."]

@@ -24,7 +24,7 @@ from spark_jobs.cli import (
 )
 from spark_jobs.job_config import JobConfig, WorkSplit, default_es_url
 from spark_jobs.job_steps import search_and_write
-from spark_jobs.session import build_session
+from spark_jobs.session import COORDINATOR_JVM, start_spark
 
 PROG = "spark_jobs.coincidence"
 
@@ -86,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     def body():
         check_input(cfg.input, cfg.es_url)
         t0 = time.perf_counter()
-        spark = build_session("crayfis-coincidence", cfg.master)
+        # Parquet input runs as Python tasks (driver_tasks.py, or a shuffle of byte blocks);
+        # es:// input makes the JVM convert every hit
+        jvm = "" if cfg.input.startswith("es://") else COORDINATOR_JVM
+        spark = start_spark("crayfis-coincidence", cfg.master, jvm_options=jvm)
         started = time.perf_counter() - t0
         summary = run_job(spark, cfg)
         summary["session_start_s"] = round(started, 3)

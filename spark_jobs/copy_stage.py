@@ -40,6 +40,23 @@ IPC_FRAMING = 4096  # bytes beyond the batch's own: the stream's schema message 
 FRAME_BLOCK_ROWS = 1 << 20  # a FrameSource task gathers this many hits per pass (bounds memory)
 
 
+def task_rows(spark, n_tasks: int):
+    """One row per source task (``id`` 0 .. n_tasks - 1), one task per Spark partition, made by
+    the JVM (``spark.range`` puts id i alone in partition i), for a mapInArrow whose output a
+    shuffle takes (results for the driver go through driver_tasks.py instead). The tasks'
+    specs travel in the function's closure and each task looks its own up
+    (``numbered_specs``): rows built from Python data would need a Python worker of their own
+    in every task, to unpickle them, before the mapInArrow's."""
+    return spark.range(0, n_tasks, 1, max(1, n_tasks))
+
+
+def numbered_specs(batches: Iterator[pa.RecordBatch], specs: list) -> Iterator[tuple[int, object]]:
+    """(task number, its spec) for each ``task_rows`` row of a task's input batches."""
+    for b in batches:
+        for number in b.column("id").to_pylist():
+            yield number, specs[number]
+
+
 @dataclass(frozen=True)
 class TimeSlide:
     """Shift device d's times by offsets[d] (device codes) modulo the span [t0, t0 + span):
@@ -131,7 +148,7 @@ class RowGroupSource:
         def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             keep_freed_memory()
             device_ids, cp = shared.value
-            for number, reads in ordered_parquet.numbered_specs(batches, specs):
+            for number, reads in numbered_specs(batches, specs):
                 tab, ok = ordered_parquet.read_hits(files, groups, reads, start, end)
                 if tab is None:
                     continue
@@ -144,7 +161,7 @@ class RowGroupSource:
                         for c in ("hit_code", "t_ms", "lat", "lon")]
                 del tab
                 yield from copy_blocks(cp, number, cols[0], dev, *cols[1:])
-        return (ordered_parquet.task_rows(spark, len(specs))
+        return (task_rows(spark, len(specs))
                 .mapInArrow(run, from_arrow_schema(COPIES)))
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql.pandas.types import from_arrow_schema
 
 from crayfis.coincidence.malloc_tuning import keep_freed_memory
 from crayfis.coincidence.merge import merge_windows
@@ -21,6 +20,7 @@ from crayfis.coincidence.significance import SegmentModel, min_slide_shift_ms, s
 from spark_jobs import ordered_parquet, significance_step
 from spark_jobs.candidates import distinct_names, distinct_pairs, lookup_hit_ids, merge_candidates, windows_from_rows
 from spark_jobs.cli import UserError
+from spark_jobs.driver_tasks import run_table, run_tasks
 from spark_jobs.es_source import point_in_time
 from spark_jobs.hits_input import es_input, parquet_input
 from spark_jobs.job_config import JobConfig, es_prefix_for
@@ -28,9 +28,7 @@ from spark_jobs.output import CANDIDATE_SCHEMA, index_candidates, write_outputs
 from spark_jobs.partitioning import PartitionPlan
 from spark_jobs.row_group_plan import MAX_READ_SHARE, RowGroupPlan, plan_tasks
 from spark_jobs.search_tasks import Prepared, TimeSlide, device_ids, prepare, search_partitions
-from spark_jobs.task_rows import PACKED, SearchRows, collect_windows, no_search_rows
-
-ARROW_BATCH_ROWS = 100_000  # rows per Arrow batch between the JVM and Python workers
+from spark_jobs.task_rows import SearchRows, no_search_rows, search_rows
 
 
 @contextlib.contextmanager
@@ -187,15 +185,16 @@ def ordered_layout(spark, cfg: JobConfig, inp):
 
 
 def search_ordered(spark, cfg: JobConfig, files, groups, plan: RowGroupPlan, max_m: int, lap):
-    """Device table and kernel stage straight from the row groups (no shuffle)."""
+    """Device table and kernel stage straight from the row groups (no shuffle, no Spark SQL:
+    both stages are driver_tasks on the SparkContext)."""
     params = cfg.params
     parallelism = spark.sparkContext.defaultParallelism
     stat_specs = ordered_parquet.statistics_specs(groups, plan.tasks, max(2 * parallelism, len(plan.tasks)))
-    partials = (ordered_parquet.task_rows(spark, len(stat_specs))
-                .mapInArrow(ordered_parquet.device_partials(files, groups, stat_specs, cfg.start_ms,
-                                                            cfg.end_ms),
-                            from_arrow_schema(ordered_parquet.DEVICE_PARTIALS)).toArrow()
-                if stat_specs else ordered_parquet.DEVICE_PARTIALS.empty_table())
+    sc = spark.sparkContext
+    partials = run_table(sc, len(stat_specs),
+                         ordered_parquet.device_partials(files, groups, stat_specs, cfg.start_ms,
+                                                         cfg.end_ms),
+                         ordered_parquet.DEVICE_PARTIALS)
     devices, rows_in_range = ordered_parquet.device_table(partials)
     n_hits = int(np.sum(devices.column("n_hits").to_numpy())) if devices.num_rows else 0
     prep = Prepared(hits=None, devices=devices, files=files, rows_in_range=rows_in_range,
@@ -210,11 +209,10 @@ def search_ordered(spark, cfg: JobConfig, files, groups, plan: RowGroupPlan, max
     if not n_hits:
         rows = no_search_rows()
     else:
-        shared = spark.sparkContext.broadcast((devices.column("device_id").combine_chunks(), model))
+        shared = sc.broadcast((devices.column("device_id").combine_chunks(), model))
         body = ordered_parquet.search_tasks(files, groups, plan.tasks, shared, params, max_m)
-        desc = ordered_parquet.task_rows(spark, len(plan.tasks))
         try:
-            rows = collect_windows(desc.mapInArrow(body, from_arrow_schema(PACKED)))
+            rows = search_rows(run_tasks(sc, len(plan.tasks), body))
         finally:
             shared.destroy()
     lap("search_s")
@@ -254,7 +252,6 @@ def search_and_write(spark, cfg: JobConfig) -> dict[str, Any]:
         timings[name] = round(now - mark[0], 3)
         mark[0] = now
 
-    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_ROWS))
     # the driver merges millions of window members in numpy: a batch process like the workers
     keep_freed_memory()
     params = cfg.params

@@ -9,9 +9,10 @@ stays small). Every window of a task's core anchors lies in its rows, and each h
 anchor in exactly one task: the exactness argument of the slab x tile partitions
 (partitioning.py) with one slab per task.
 
-Each Spark task (a mapInArrow over ``task_rows``) reads its row groups itself with pyarrow,
-so the hits cross no JVM -> Python conversion at all, a conversion that costs about as much as
-the search itself (docs/benchmarks.md).
+Each Spark task (driver_tasks.py: Python tasks on the SparkContext, results as Arrow streams to
+the driver) reads its row groups itself with pyarrow, so the hits cross no JVM -> Python
+conversion at all, a conversion that costs about as much as the search itself
+(docs/benchmarks.md), and the path needs no Spark SQL.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from crayfis.coincidence.malloc_tuning import keep_freed_memory
 from crayfis.coincidence.significance import estimate_background
 from spark_jobs.parquet_files import ROW_BITS, open_parquet, read_parquet_hit_ids
 from spark_jobs.row_group_plan import OrderedTask, RowGroup
-from spark_jobs.task_rows import MEMBER_NAMES, packed, stats_batch, window_batch
+from spark_jobs.task_rows import MEMBER_NAMES, stats_batch, window_batch
 
 DEVICE_PARTIALS = pa.schema([("device_id", pa.string()), ("n_hits", pa.int64()),
                              ("n_rows", pa.int64()), ("t_min_ms", pa.int64()),
@@ -163,22 +164,6 @@ def device_indices(column: pa.ChunkedArray, value_set: pa.Array) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
-def task_rows(spark, n_tasks: int):
-    """One row per task (``id`` 0 .. n_tasks - 1), one task per Spark partition, made by the
-    JVM (``spark.range`` puts id i alone in partition i). The tasks' specs travel in the
-    mapInArrow function's closure and each task looks its own up (``numbered_specs``): rows
-    built from Python data would need a Python worker of their own in every task, to unpickle
-    them, before the mapInArrow's."""
-    return spark.range(0, n_tasks, 1, max(1, n_tasks))
-
-
-def numbered_specs(batches: Iterator[pa.RecordBatch], specs: list) -> Iterator[tuple[int, object]]:
-    """(task number, its spec) for each ``task_rows`` row of a task's input batches."""
-    for b in batches:
-        for number in b.column("id").to_pylist():
-            yield number, specs[number]
-
-
 def statistics_specs(groups: list[RowGroup], tasks: list[OrderedTask], n_tasks: int) -> list[list[int]]:
     """Row groups for the device-statistics stage: every group some task reads, each once, in
     about ``n_tasks`` runs of similar row counts (the statistics need no halo)."""
@@ -193,8 +178,8 @@ def statistics_specs(groups: list[RowGroup], tasks: list[OrderedTask], n_tasks: 
 
 
 def device_partials(files, groups, specs: list[list[int]], start_ms, end_ms):
-    """mapInArrow body: per-device counts, time range and summed unit vectors of the rows in
-    [start_ms, end_ms) of each task's row groups (``statistics_specs``).
+    """Task body (driver_tasks.py): per-device counts, time range and summed unit vectors of
+    the rows in [start_ms, end_ms) of task i's row groups ``specs[i]`` (``statistics_specs``).
 
     Per task, over the row groups' unified device dictionary (integer indices, no string
     hashing), in one compiled pass (device_stats.py); invalid rows count in n_rows only, rows
@@ -202,13 +187,12 @@ def device_partials(files, groups, specs: list[list[int]], start_ms, end_ms):
     path restates them in Spark SQL, ``search_tasks.device_table``; device positions only place
     the background model's neighbours, not the search).
     """
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def body(number: int) -> Iterator[pa.RecordBatch]:
         keep_freed_memory()
-        for _, reads in numbered_specs(batches, specs):
-            tab, ok = read_hits(files, groups, reads, start_ms, end_ms, with_codes=False)
-            if tab is not None and tab.num_rows:
-                yield _device_partial(tab, ok.to_numpy(zero_copy_only=False))
-    return run
+        tab, ok = read_hits(files, groups, specs[number], start_ms, end_ms, with_codes=False)
+        if tab is not None and tab.num_rows:
+            yield _device_partial(tab, ok.to_numpy(zero_copy_only=False))
+    return body
 
 
 def _device_partial(tab: pa.Table, ok: np.ndarray) -> pa.RecordBatch:
@@ -254,25 +238,25 @@ def device_table(partials: pa.Table) -> tuple[pa.Table, int]:
 
 
 def search_tasks(files, groups, tasks: list[OrderedTask], shared, params, max_multiplicity: int):
-    """mapInArrow body: the kernel and background model on each task's rows (its core anchors
-    and the tau after them, ``row_group_plan.OrderedTask``), and the hit_id of every window
-    member (read here, from row groups the task holds, in parallel).
+    """Task body (driver_tasks.py): the kernel and background model on task i's rows (its core
+    anchors and the tau after them, ``row_group_plan.OrderedTask``), and the hit_id of every
+    window member (read here, from row groups the task holds): task_rows' WINDOW_PAIRS,
+    MEMBER_NAMES and TASK_STATS batches.
 
     ``shared``: a Spark broadcast of (device ids in device-code order, the background's
     SegmentModel or None). Tens of MB for a large network: as a broadcast each Python worker
     loads it once, where a closure would be shipped and unpickled again for every task."""
 
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-
+    def body(number: int) -> Iterator[pa.RecordBatch]:
         keep_freed_memory()
         device_ids, model = shared.value
-        for _, task in numbered_specs(batches, tasks):
-            yield from _search_task(files, groups, task, device_ids, model, params, max_multiplicity)
-    return run
+        yield from _search_task(files, groups, tasks[number], device_ids, model, params,
+                                max_multiplicity)
+    return body
 
 
 def _search_task(files, groups, task: OrderedTask, device_ids, model, params, max_multiplicity):
-    """One task's PACKED batches: its windows, its members' names, its statistics."""
+    """One task's batches: its windows, its members' names, its statistics."""
     stats = dict(n_groups=1, max_group_rows=0, n_rows=0, n_core=0, n_triggered=0,
                  uncoded=0, expected=0.0, kernel_cpu_s=0.0, background_cpu_s=0.0)
     # row groups in (t_min, t_max) order: time-ordered files give rows in time order, and
@@ -281,7 +265,7 @@ def _search_task(files, groups, task: OrderedTask, device_ids, model, params, ma
     if tab is not None and not pc.all(ok).as_py():
         tab = tab.filter(ok)
     if tab is None or not tab.num_rows:
-        yield packed(stats_batch(stats, None))
+        yield stats_batch(stats, None)
         return
     code, t, lat, lon = (column_array([tab.column(c)]) for c in ("hit_code", "t_ms", "lat", "lon"))
     dev = device_indices(tab.column("device_id"), device_ids)
@@ -289,11 +273,13 @@ def _search_task(files, groups, task: OrderedTask, device_ids, model, params, ma
         raise RuntimeError("a hit's device is missing from the device table")
     home = t <= task.core_hi
     n_core = int(home.sum())
+    # rows in time order (the usual case) have their core anchors first: views, not copies
+    core = slice(0, n_core) if home[:n_core].all() else home
     stats.update(n_rows=len(t), max_group_rows=len(t), n_core=n_core)
     lambdas = None
     if model is not None and n_core:
         c0 = time.process_time()
-        est = estimate_background(t[home], lat[home], lon[home], dev[home],
+        est = estimate_background(t[core], lat[core], lon[core], dev[core],
                                   params.window_ms, params.radius_m, params.min_devices,
                                   model=model, max_multiplicity=max_multiplicity)
         stats["expected"] = est.expected_triggers
@@ -305,9 +291,9 @@ def _search_task(files, groups, task: OrderedTask, device_ids, model, params, ma
     stats["kernel_cpu_s"] = time.process_time() - c0
     stats["n_triggered"] = len(tw.anchors)
     if len(tw.anchors):
-        yield packed(window_batch(tw, code, dev, t, lat, lon))
-        yield packed(member_names(files, code[tw.members]))
-    yield packed(stats_batch(stats, lambdas))
+        yield window_batch(tw, code, dev, t, lat, lon)
+        yield member_names(files, code[tw.members])
+    yield stats_batch(stats, lambdas)
 
 
 def member_names(files, member_codes: np.ndarray) -> pa.RecordBatch:

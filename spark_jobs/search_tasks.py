@@ -40,6 +40,7 @@ from crayfis.coincidence.significance import estimate_background
 from crayfis.definition import SearchParams
 from spark_jobs import ordered_parquet
 from spark_jobs.copy_stage import CopyPlan, FrameSource, RowGroupSource, TimeSlide, unpack_copies
+from spark_jobs.driver_tasks import run_table
 from spark_jobs.hits_input import InputHits
 from spark_jobs.job_config import WorkSplit
 from spark_jobs.parquet_files import read_parquet_hit_ids
@@ -167,10 +168,9 @@ def prepare(spark, inp: InputHits, params: SearchParams, split: WorkSplit, start
     files = inp.files()
     if groups is not None:
         specs = row_group_runs(groups, start_ms, end_ms, split.rows_per_slab, 2 * parallelism)
-        partials = (ordered_parquet.task_rows(spark, len(specs))
-                    .mapInArrow(ordered_parquet.device_partials(files, groups, specs, start_ms, end_ms),
-                                from_arrow_schema(ordered_parquet.DEVICE_PARTIALS)).toArrow()
-                    if specs else ordered_parquet.DEVICE_PARTIALS.empty_table())
+        partials = run_table(spark.sparkContext, len(specs),
+                             ordered_parquet.device_partials(files, groups, specs, start_ms, end_ms),
+                             ordered_parquet.DEVICE_PARTIALS)
         devices, rows_in_range = ordered_parquet.device_table(partials)
         hits, source = None, RowGroupSource(files, groups, specs, start_ms, end_ms)
     else:

@@ -45,29 +45,44 @@ PACKED = pa.schema([("payload", pa.binary())])
 PACKED_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 
 
-def packed(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """One PACKED row holding ``batch``, its buffers LZ4-compressed: half the bytes for the
-    JVM to move (codes, times and counts compress well; lat and lon do not), and faster to
-    write than the uncompressed stream, whose growing buffer is mostly fresh memory."""
+def stream_bytes(batch: pa.RecordBatch) -> pa.Buffer:
+    """``batch`` as one Arrow IPC stream, its buffers LZ4-compressed: half the bytes for Spark
+    to move (codes, times and counts compress well; lat and lon do not), and faster to write
+    than the uncompressed stream, whose growing buffer is mostly fresh memory."""
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, batch.schema, options=PACKED_OPTIONS) as writer:
         writer.write_batch(batch)
-    data = sink.getvalue()
+    return sink.getvalue()
+
+
+def stream_batches(data) -> list[pa.RecordBatch]:
+    """The record batches of one ``stream_bytes`` stream (bytes or an Arrow buffer)."""
+    return pa.ipc.open_stream(data).read_all().to_batches()
+
+
+def packed(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """One PACKED row holding ``batch`` as ``stream_bytes``."""
+    data = stream_bytes(batch)
     offsets = pa.py_buffer(np.array([0, data.size], dtype=np.int32).tobytes())
     cell = pa.Array.from_buffers(pa.binary(), 1, [None, offsets, data])  # no copy of the bytes
     return pa.RecordBatch.from_arrays([cell], schema=PACKED)
 
 
-def unpacked(table: pa.Table) -> SearchRows:
-    """The window pairs, task statistics and member names inside collected PACKED rows."""
+def search_rows(batches) -> SearchRows:
+    """The window pairs, task statistics and member names among search tasks' batches, each
+    kind told by its schema."""
     kinds = {"pairs": WINDOW_PAIRS, "stats": TASK_STATS, "names": MEMBER_NAMES}
     found: dict[str, list] = {k: [] for k in kinds}
-    for chunk in table.column("payload").chunks:
-        for i in range(len(chunk)):
-            t = pa.ipc.open_stream(chunk[i].as_buffer()).read_all()
-            kind = next(k for k, schema in kinds.items() if t.schema.equals(schema))
-            found[kind].extend(t.to_batches())
+    for batch in batches:
+        kind = next(k for k, schema in kinds.items() if batch.schema.equals(schema))
+        found[kind].append(batch)
     return SearchRows(**{k: pa.Table.from_batches(found[k], schema=kinds[k]) for k in kinds})
+
+
+def unpacked(table: pa.Table) -> SearchRows:
+    """The window pairs, task statistics and member names inside collected PACKED rows."""
+    return search_rows(batch for chunk in table.column("payload").chunks
+                       for i in range(len(chunk)) for batch in stream_batches(chunk[i].as_buffer()))
 
 
 def collect_windows(stage) -> SearchRows:

@@ -11,8 +11,8 @@ from pyspark.sql import functions as F
 
 from crayfis.definition import SearchParams
 from spark_jobs.coincidence import JobConfig, run_job
+from spark_jobs.copy_stage import task_rows
 from spark_jobs.job_config import WorkSplit
-from spark_jobs.ordered_parquet import task_rows
 from spark_jobs.row_group_plan import MAX_READ_SHARE, RowGroup, plan_tasks
 from spark_jobs.tiles import TileGrid
 from tests.spark.reference import assert_same_candidates, kernel_background, kernel_candidates
