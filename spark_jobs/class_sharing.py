@@ -5,11 +5,12 @@ A new session's JVM loads and verifies thousands of classes (Spark, Scala, Netty
 Janino) before the first task; with an archive of them (HotSpot's dynamic AppCDS,
 ``-XX:SharedArchiveFile``) the JVM maps them ready-made. The first session without an archive
 writes it when its JVM exits (``-XX:ArchiveClassesAtExit``; that exit takes longer), a lock
-file making sure only one JVM at a time writes it. The archive is keyed by the Java runtime and
-Spark's jars, so another JDK or another pyspark gets its own. A JVM that cannot use an archive
-(another classpath or flags) runs without one, as before. The JVM's unified-logging warnings,
-CDS's among them, are turned off with these options (errors still go to stderr): a JVM that
-writes or cannot use an archive would otherwise print hundreds of lines on the job's stdout.
+file making sure only one JVM at a time writes it. The archive is keyed by the Java runtime,
+Spark's jars and where they are, so another JDK, another pyspark or another virtualenv gets its
+own. A JVM that cannot use an archive (another classpath or flags) runs without one, as before.
+The JVM's unified-logging warnings, CDS's among them, are turned off with these options (errors
+still go to stderr): a JVM that writes or cannot use an archive would otherwise print hundreds
+of lines on the job's stdout.
 
 Where: ``$XDG_CACHE_HOME/crayfis/spark-cds`` (else ``~/.cache/...``), or the temp directory if
 that is not writable, as numba's cache (``crayfis/coincidence/compiled.py``). Delete the
@@ -57,9 +58,13 @@ def java_release(home: Path) -> tuple[int, str] | None:
 
 
 def archive_key(release: str, spark_home: str) -> str:
-    """Digest of the Java runtime's release file and Spark's jars (names and sizes)."""
+    """Digest of the Java runtime's release file and Spark's jars (their directory, names and
+    sizes). The directory counts: the JVM maps an archive only for the class path it was
+    written with, and silently ignores one written from a copy of the same jars elsewhere
+    (another virtualenv or checkout)."""
     digest = hashlib.sha256(release.encode())
-    jars = Path(spark_home) / "jars"
+    jars = (Path(spark_home) / "jars").resolve()
+    digest.update(f"{jars}\n".encode())
     for jar in sorted(jars.glob("*.jar")) if jars.is_dir() else []:
         digest.update(f"{jar.name}:{jar.stat().st_size}\n".encode())
     return digest.hexdigest()[:16]

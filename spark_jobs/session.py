@@ -39,11 +39,6 @@ def spark_settings(master: str | None, conf: dict | None, jvm_options: str = "")
         # keep it, like glibc's heap after malloc_tuning.keep_freed_memory(); a worker holds
         # its largest task's memory
         "spark.executorEnv.MIMALLOC_PURGE_DELAY": "-1",
-        # numpy asks for transparent huge pages on its large arrays (madvise); where the kernel
-        # then compacts memory to find them (THP defrag "madvise", the kernel's default), each
-        # new worker's first task stalls in page faults: on this project's 2-core VM a search
-        # task's first run took about twice its second (docs/benchmarks.md, the cold job)
-        "spark.executorEnv.NUMPY_MADVISE_HUGEPAGE": "0",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.execution.arrow.maxRecordsPerBatch": str(ARROW_BATCH_ROWS),
         "spark.sql.session.timeZone": "UTC",

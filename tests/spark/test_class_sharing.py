@@ -37,6 +37,19 @@ def test_first_jvm_writes_the_archive_one_at_a_time_then_all_use_it(tmp_path, mo
     assert driver_java_options(home).startswith("-XX:ArchiveClassesAtExit=")
 
 
+def test_the_same_jars_elsewhere_get_their_own_archive(tmp_path, monkeypatch):
+    # the JVM ignores an archive written for another class path without a word (another
+    # virtualenv or checkout with the same pyspark): before the fix both got one key and the
+    # second copy ran without class sharing
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("JAVA_HOME", str(fake_java_home(tmp_path, "17.0.15")))
+    first, second = spark_home(tmp_path / "a"), spark_home(tmp_path / "b")
+    written = Path(driver_java_options(first).split()[0].split("=", 1)[1])
+    written.write_bytes(b"archive")
+    assert driver_java_options(first).startswith(f"-XX:SharedArchiveFile={written} ")
+    assert driver_java_options(second).startswith("-XX:ArchiveClassesAtExit=")
+
+
 def test_a_dead_writers_lock_expires(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("JAVA_HOME", str(fake_java_home(tmp_path, "17.0.15")))
