@@ -43,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._rounds import timed_rounds  # noqa: E402
 from crayfis.definition import DAY_MS  # noqa: E402
 from ingest.synthetic import yesterday_ms  # noqa: E402
 
@@ -119,22 +120,15 @@ def run_export_es(spark, url: str, pattern: str, start: int, end: int, out: Path
 
 def run_rounds(args, targets: dict) -> tuple[dict, dict, dict]:
     """Rates, load averages and what each target read (rows, body hash) over the timed rounds."""
-    rates: dict[str, list[float]] = {}
-    loads: dict[str, list[float]] = {}
     read: dict[str, tuple] = {}
-    names = list(targets)
-    for r in range(-args.warmup, args.repeats):
-        order = names[r % len(names):] + names[:r % len(names)] if r >= 0 else names
-        for name in order:
-            before = os.getloadavg()[0]
-            n, digest, seconds = targets[name]()
-            if read.setdefault(name, (n, digest)) != (n, digest):
-                raise AssertionError(f"{name} read {n} rows ({digest}), before {read[name]}")
-            label = f"run {r}" if r >= 0 else "warm-up"
-            print(f"  {name:16s} {label}: {n / seconds:9,.0f} hits/s ({seconds:.2f} s, load {before:.1f})", flush=True)
-            if r >= 0:
-                rates.setdefault(name, []).append(n / seconds)
-                loads.setdefault(name, []).append(before)
+
+    def measure(name):
+        n, digest, seconds = targets[name]()
+        if read.setdefault(name, (n, digest)) != (n, digest):
+            raise AssertionError(f"{name} read {n} rows ({digest}), before {read[name]}")
+        return n, seconds
+
+    rates, loads = timed_rounds(list(targets), args.warmup, args.repeats, measure, width=16)
     return rates, loads, read
 
 

@@ -59,6 +59,7 @@ import urllib3
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._rounds import timed_rounds  # noqa: E402
 from spark_jobs.es_source import EsHitsQuery, plan_read, point_in_time, raw_client, read_slices  # noqa: E402
 from spark_jobs.export_hits import export_query  # noqa: E402
 
@@ -386,26 +387,17 @@ def make_targets(args, pool, spark, url: str, pattern: str, plans: dict, tmp: Pa
 def run_rounds(args, targets: dict) -> tuple[dict, dict]:
     """Rates (hits/s) and load averages per target over the timed rounds; checks every target
     of a group read the same hits."""
-    rates: dict[str, list[float]] = {}
-    loads: dict[str, list[float]] = {}
     expect: dict[str, tuple] = {}
-    names = list(targets)
-    for r in range(-args.warmup, args.repeats):
-        order = names[r % len(names):] + names[:r % len(names)] if r >= 0 else names
-        for name in order:
-            group, fn, _ = targets[name]
-            before = os.getloadavg()[0]
-            n, t_sum, seconds = fn()
-            want = expect.setdefault(group, (n, t_sum))
-            if n != want[0] or (t_sum is not None and t_sum != want[1]):
-                raise AssertionError(f"{name} read {n} hits (t sum {t_sum}), expected {want}")
-            label = f"run {r}" if r >= 0 else "warm-up"
-            print(f"  {name:34s} {label}: {n / seconds:9,.0f} hits/s ({seconds:.2f} s, load {before:.1f})",
-                  flush=True)
-            if r >= 0:
-                rates.setdefault(name, []).append(n / seconds)
-                loads.setdefault(name, []).append(before)
-    return rates, loads
+
+    def measure(name):
+        group, fn, _ = targets[name]
+        n, t_sum, seconds = fn()
+        want = expect.setdefault(group, (n, t_sum))
+        if n != want[0] or (t_sum is not None and t_sum != want[1]):
+            raise AssertionError(f"{name} read {n} hits (t sum {t_sum}), expected {want}")
+        return n, seconds
+
+    return timed_rounds(list(targets), args.warmup, args.repeats, measure, width=34)
 
 
 def summarize(targets: dict, rates: dict, loads: dict) -> dict:

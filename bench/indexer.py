@@ -42,6 +42,7 @@ from elasticsearch.helpers import streaming_bulk
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._rounds import round_order  # noqa: E402
 from crayfis.es.templates import ensure_templates  # noqa: E402
 from ingest.synthetic import make_chunk  # noqa: E402
 
@@ -235,8 +236,7 @@ def main() -> None:
         # half of its speed for its first ~30 s (JIT), and whichever target ran first paid for it.
         # Then the order rotates per repeat, so no target always runs first or right after the same one.
         for r in range(-args.warmup, args.repeats):
-            order = names[r % len(names):] + names[:r % len(names)] if r >= 0 else names
-            for name in order:
+            for name in round_order(names, r):
                 prefix = {"indexer": f"bench{tag}ix{r % 100}", "indexer_plain": f"bench{tag}ip{r % 100}",
                           "raw_bulk": f"bench{tag}raw", "ndjson": f"bench{tag}nd"}[name]
                 drop(es, prefix)
