@@ -188,9 +188,9 @@ def search_ordered(spark, cfg: JobConfig, files, groups, plan: RowGroupPlan, max
     """Device table and kernel stage straight from the row groups (no shuffle, no Spark SQL:
     both stages are driver_tasks on the SparkContext)."""
     params = cfg.params
-    parallelism = spark.sparkContext.defaultParallelism
-    stat_specs = ordered_parquet.statistics_specs(groups, plan.tasks, max(2 * parallelism, len(plan.tasks)))
     sc = spark.sparkContext
+    stat_specs = ordered_parquet.statistics_specs(groups, plan.tasks,
+                                                  max(2 * sc.defaultParallelism, len(plan.tasks)))
     partials = run_table(sc, len(stat_specs),
                          ordered_parquet.device_partials(files, groups, stat_specs, cfg.start_ms,
                                                          cfg.end_ms),
