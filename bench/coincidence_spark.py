@@ -21,7 +21,9 @@ Wall times (Spark runs several processes); the VM is shared, so its load average
 ``--cold``: the job as a scientist runs it, ``python -m spark_jobs.coincidence --master local[2]``
 in a new process each time (new JVM, new Python workers; numba's machine code already cached on
 disk by a first, uncounted run), ``--cold-runs`` times on ``--cold-size`` hits written in the
-archive layout (``write_archive_layout``), median reported, and beside it the same job run
+archive layout (``write_archive_layout``, device statistics stored as compaction stores them),
+median reported; in turns with it the same command on the same files without their stored
+statistics (the baseline: the job counts devices in a first stage), and beside both the same job run
 warm (``--job-repeats`` times, median) in a session of this process that has run it once. Where
 a cold run's time goes, each part measured on its own: interpreter start and the job's imports
 (a new ``python -c "import spark_jobs.coincidence"``), JVM and session start (the job's own
@@ -49,6 +51,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from pyarrow.fs import LocalFileSystem
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -56,6 +59,7 @@ sys.path.insert(0, str(ROOT))
 from pyspark.sql import functions as F  # noqa: E402
 
 from bench.coincidence_workloads import WORKLOADS, generate  # noqa: E402
+from crayfis.archive.device_sidecar import SIDECAR_DIR, write_sidecar  # noqa: E402
 from crayfis.coincidence.kernel import find_coincidences  # noqa: E402
 from crayfis.definition import SearchParams  # noqa: E402
 from spark_jobs.coincidence import JobConfig, run_job  # noqa: E402
@@ -85,8 +89,9 @@ ARCHIVE_SHIFT_MS = -15 * 60_000  # the hits start 15 minutes before a UTC midnig
 def write_archive_layout(h, root: Path) -> list[Path]:
     """The generated hits laid out as the hit archive lays them out: one directory per UTC day
     (``day=YYYY-MM-DD``), files of at most ARCHIVE_FILE_ROWS rows in time order, row groups in
-    time order; the job's input columns plus two provenance columns (``upload_id``,
-    ``archived_ms``) that the job does not read. Shifted to start before a midnight, so a
+    time order, each file's device statistics beside it (crayfis/archive/device_sidecar.py); the
+    job's input columns plus two provenance columns (``upload_id``, ``archived_ms``) that the job
+    does not read. Shifted to start before a midnight, so a
     search crosses two day partitions."""
     t = h.t + ARCHIVE_SHIFT_MS  # generate() gives time order
     day = t // 86_400_000
@@ -105,8 +110,15 @@ def write_archive_layout(h, root: Path) -> list[Path]:
                               "archived_ms": t[take] + 60_000})
             path = folder / f"part-{part:05d}.parquet"
             pq.write_table(table, path, row_group_size=ARCHIVE_ROW_GROUP)
+            write_sidecar(LocalFileSystem(), str(path))  # as compaction stores them
             paths.append(path)
     return paths
+
+
+def without_statistics(archive: Path, copy: Path) -> Path:
+    """The same data files (hard links), without the device statistics stored beside them."""
+    shutil.copytree(archive, copy, copy_function=os.link, ignore=shutil.ignore_patterns(SIDECAR_DIR))
+    return copy
 
 
 def run_cold(args, w, archive: Path, out: Path) -> dict:
@@ -129,7 +141,7 @@ def run_cold(args, w, archive: Path, out: Path) -> dict:
     return {**summary, "process_s": process_s, "session_start_s": float(session.group(1))}
 
 
-IMPORT_PROBE = "import spark_jobs.coincidence"
+IMPORT_PROBE = "import spark_jobs.coincidence, spark_jobs.job_steps"
 
 WORKER_PROBE = """
 import json, time
@@ -175,6 +187,7 @@ print(json.dumps(calls))
 
 PREPARE_PROBE = """
 import json, sys, time
+from crayfis.coincidence.device_partials import DEVICE_PARTIALS
 from spark_jobs.driver_tasks import run_table
 from spark_jobs import ordered_parquet
 from spark_jobs.hits_input import parquet_input
@@ -192,7 +205,7 @@ for _ in range(2):
     t0 = time.perf_counter()
     run_table(spark.sparkContext, len(specs),
               ordered_parquet.device_partials(files, groups, specs, None, None),
-              ordered_parquet.DEVICE_PARTIALS)
+              DEVICE_PARTIALS)
     stages.append(time.perf_counter() - t0)
 spark.stop()
 print(json.dumps({**out, "first_stage_s": stages[0], "second_stage_s": stages[1]}))
@@ -237,13 +250,21 @@ def section_cold(args) -> list[str]:
         k_s, k_trig, k_cand = kernel_alone(h, w)
         del h
         print(f"{n:,} hits in {len(files)} files under {archive}; kernel {k_trig}/{k_cand}", flush=True)
+        plain = without_statistics(archive, tmp / "archive-plain")
         run_cold(args, w, archive, tmp / "out-first")  # numba's cache on disk, uncounted
+        run_cold(args, w, plain, tmp / "out-first")
         before = load()
-        cold = []
-        for i in range(args.cold_runs):
-            cold.append(run_cold(args, w, archive, tmp / f"out-cold-{i}"))
-            print(f"cold run {i + 1}: process {cold[-1]['process_s']:.1f} s, job "
-                  f"{cold[-1]['wall_s']:.1f} s", flush=True)
+        cold, cold_plain = [], []
+        for i in range(args.cold_runs):  # in turns, each kind first every other time
+            for kind in (("stored", "plain") if i % 2 == 0 else ("plain", "stored")):
+                into = cold if kind == "stored" else cold_plain
+                into.append(run_cold(args, w, archive if kind == "stored" else plain,
+                                     tmp / f"out-cold-{i}"))
+                print(f"cold run {i + 1} ({kind} statistics): process {into[-1]['process_s']:.1f} s, "
+                      f"job {into[-1]['wall_s']:.1f} s", flush=True)
+        for r, stored in [*((r, len(files)) for r in cold), *((r, 0) for r in cold_plain)]:
+            if r["parameters"]["files_with_stored_device_statistics"] != stored:
+                raise AssertionError(f"{r['parameters']} (expected {stored} files with statistics)")
         parts = cold_parts(args.cold_runs, archive, w.window_ms)
         print(f"parts: {parts}", flush=True)
         spark = start_spark("bench-coincidence-cold", "local[2]", {
@@ -258,24 +279,27 @@ def section_cold(args) -> list[str]:
         after = load()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for r in (*cold, *warm):
+    for r in (*cold, *cold_plain, *warm):
         if (r["triggered_anchors"], r["candidates"]) != (k_trig, k_cand):
             raise AssertionError(f"job {r['triggered_anchors']}/{r['candidates']} != kernel "
                                  f"{k_trig}/{k_cand} ({r['parameters']['layout']})")
-    return cold_lines(w, n, len(files), cold, warm, parts, before, after)
+    return cold_lines(w, n, len(files), cold, cold_plain, warm, parts, before, after)
 
 
 def _median_run(runs: list[dict], key: str) -> dict:
     return sorted(runs, key=lambda r: r[key])[len(runs) // 2]
 
 
-def cold_lines(w, n, n_files, cold, warm, parts, before, after) -> list[str]:
+def cold_lines(w, n, n_files, cold, cold_plain, warm, parts, before, after) -> list[str]:
     c = _median_run(cold, "process_s")
+    b = _median_run(cold_plain, "process_s")
+    ratio = float(np.median([s["process_s"] / p["process_s"] for s, p in zip(cold, cold_plain)]))
     m = _median_run(warm, "wall_s")
     rest = c["process_s"] - c["session_start_s"] - c["wall_s"]
     first = c["wall_s"] - m["wall_s"]
-    ct, mt = c["timings"], m["timings"]
+    ct, bt, mt = c["timings"], b["timings"], m["timings"]
     cold_walls = " / ".join(f"{r['process_s']:.1f}" for r in cold)
+    plain_walls = " / ".join(f"{r['process_s']:.1f}" for r in cold_plain)
     warm_walls = " / ".join(f"{r['wall_s']:.1f}" for r in warm)
     return [
         f"Cold job on local[2]: `python -m spark_jobs.coincidence --master local[2]` in a new "
@@ -293,6 +317,11 @@ def cold_lines(w, n, n_files, cold, warm, parts, before, after) -> list[str]:
         f"| {c['session_start_s']:.1f} s | {c['wall_s']:.1f} s ({ct['prepare_s']:.1f} / "
         f"{ct['search_s']:.1f} / {ct['candidates_s']:.1f}) "
         f"| {c['kernel_cpu_s']:.1f} / {c['background_cpu_s']:.1f} s |",
+        f"| cold process, baseline: the same files without their stored device statistics "
+        f"(taken in turns with the row above) | {b['process_s']:.1f} s ({plain_walls}) "
+        f"| {n / b['process_s'] / 1e6:.2f} M/s | {b['session_start_s']:.1f} s | {b['wall_s']:.1f} s "
+        f"({bt['prepare_s']:.1f} / {bt['search_s']:.1f} / {bt['candidates_s']:.1f}) "
+        f"| {b['kernel_cpu_s']:.1f} / {b['background_cpu_s']:.1f} s |",
         f"| warm job (run_job) | {m['wall_s']:.1f} s ({warm_walls}) "
         f"| {n / m['wall_s'] / 1e6:.2f} M/s | - | {m['wall_s']:.1f} s ({mt['prepare_s']:.1f} / "
         f"{mt['search_s']:.1f} / {mt['candidates_s']:.1f}) "
@@ -300,7 +329,8 @@ def cold_lines(w, n, n_files, cold, warm, parts, before, after) -> list[str]:
         "Where the median cold process's time goes, each part measured on its own (medians of "
         f"{len(cold)} new processes):", "",
         "| part | s |", "|---|---|",
-        f"| interpreter start + the job's imports (`python -c \"{IMPORT_PROBE}\"`) "
+        f"| interpreter start + the job's imports (`python -c \"{IMPORT_PROBE}\"`; the command "
+        f"imports the job's steps once Spark and its workers are starting) "
         f"| {parts['imports_s']:.2f} |",
         f"| JVM + SparkContext start (the cold job's own report; this path builds no SQL "
         f"session) | {c['session_start_s']:.2f} |",
@@ -319,8 +349,9 @@ def cold_lines(w, n, n_files, cold, warm, parts, before, after) -> list[str]:
         f"workers, first tasks) | {first:.2f} |",
         f"| process minus session start minus job wall (interpreter start, imports, exit) "
         f"| {rest:.2f} |",
-        "", "Triggered anchors and candidates of every run equal the kernel's on the same hits "
-        "(checked in the run)."]
+        "", f"Cold process with stored statistics / without, median of the per-turn ratios: "
+        f"{ratio:.2f}. Triggered anchors and candidates of every run equal the kernel's on the "
+        "same hits (checked in the run)."]
 
 
 def load() -> str:

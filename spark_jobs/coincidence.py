@@ -9,24 +9,27 @@ DIR/candidates.parquet and DIR/summary.json; see docs/coincidence.md.
 """
 from __future__ import annotations
 
-import sys
+import functools
+import importlib
 import time
 
 from crayfis.definition import SearchParams
 from spark_jobs.cli import (
     OneLineParser,
     check_input,
+    exit_now,
     iso_time,
     non_negative_int,
     positive_float,
     positive_int,
     run_main,
 )
+from spark_jobs.driver_tasks import start_workers
 from spark_jobs.job_config import JobConfig, WorkSplit, default_es_url
-from spark_jobs.job_steps import search_and_write
 from spark_jobs.session import COORDINATOR_JVM, start_spark
 
 PROG = "spark_jobs.coincidence"
+TASK_MODULE = "spark_jobs.ordered_parquet"  # what the search tasks run
 
 
 def build_parser() -> OneLineParser:
@@ -91,7 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         jvm = "" if cfg.input.startswith("es://") else COORDINATOR_JVM
         spark = start_spark("crayfis-coincidence", cfg.master, jvm_options=jvm)
         started = time.perf_counter() - t0
-        summary = run_job(spark, cfg)
+        # Python workers start (seconds in a new process) while this one imports the job's steps
+        warming = start_workers(spark.sparkContext, functools.partial(importlib.import_module, TASK_MODULE))
+        try:
+            summary = run_job(spark, cfg)
+        finally:
+            warming.join()
         summary["session_start_s"] = round(started, 3)
         print(f"{summary['hits_read']} hits, {summary['triggered_anchors']} triggered anchors, "
               f"{summary['candidates']} candidates in {summary['wall_s']:.1f} s "
@@ -103,8 +111,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_job(spark, cfg: JobConfig) -> dict:
     """The whole job on an existing session; writes the outputs and returns the summary."""
+    # imported here, not above: the CLI starts Spark and its workers first (main)
+    from spark_jobs.job_steps import search_and_write
+
     return search_and_write(spark, cfg)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())

@@ -14,7 +14,6 @@ out and counted.
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from pyspark import StorageLevel
@@ -24,17 +23,6 @@ from spark_jobs.es_source import EsHitsQuery, hits_dataframe
 from spark_jobs.parquet_files import local_parquet_files, normal_path
 
 COLUMNS = ("hit_code", "hit_id", "device_id", "t_ms", "lat", "lon")
-
-
-def parse_time(text: str) -> int:
-    """ISO 8601 (naive = UTC) or integer Unix ms -> Unix ms."""
-    text = text.strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return int(round(value.timestamp() * 1000))
 
 
 def valid_hit():

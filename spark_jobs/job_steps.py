@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from crayfis.coincidence.device_partials import DEVICE_PARTIALS, device_table
 from crayfis.coincidence.malloc_tuning import keep_freed_memory
 from crayfis.coincidence.merge import merge_windows
 from crayfis.coincidence.significance import SegmentModel, min_slide_shift_ms, slide_offsets
@@ -186,16 +187,20 @@ def ordered_layout(spark, cfg: JobConfig, inp):
 
 def search_ordered(spark, cfg: JobConfig, files, groups, plan: RowGroupPlan, max_m: int, lap):
     """Device table and kernel stage straight from the row groups (no shuffle, no Spark SQL:
-    both stages are driver_tasks on the SparkContext)."""
+    both stages are driver_tasks on the SparkContext). The device table takes the statistics the
+    archive stores for files read whole and counts the rest in a first stage, skipped when there
+    is no rest. Also returns how many files had statistics stored."""
     params = cfg.params
     sc = spark.sparkContext
+    stored = ordered_parquet.stored_partials(files, groups, cfg.start_ms, cfg.end_ms)
     stat_specs = ordered_parquet.statistics_specs(groups, plan.tasks,
-                                                  max(2 * sc.defaultParallelism, len(plan.tasks)))
-    partials = run_table(sc, len(stat_specs),
-                         ordered_parquet.device_partials(files, groups, stat_specs, cfg.start_ms,
-                                                         cfg.end_ms),
-                         ordered_parquet.DEVICE_PARTIALS)
-    devices, rows_in_range = ordered_parquet.device_table(partials)
+                                                  max(2 * sc.defaultParallelism, len(plan.tasks)),
+                                                  known_files=stored.keys())
+    counted = run_table(sc, len(stat_specs),
+                        ordered_parquet.device_partials(files, groups, stat_specs, cfg.start_ms,
+                                                        cfg.end_ms),
+                        DEVICE_PARTIALS)
+    devices, rows_in_range = device_table(pa.concat_tables([*stored.values(), counted]))
     n_hits = int(np.sum(devices.column("n_hits").to_numpy())) if devices.num_rows else 0
     prep = Prepared(hits=None, devices=devices, files=files, rows_in_range=rows_in_range,
                     n_hits=n_hits,
@@ -216,7 +221,7 @@ def search_ordered(spark, cfg: JobConfig, files, groups, plan: RowGroupPlan, max
         finally:
             shared.destroy()
     lap("search_s")
-    return prep, rows, background, live_source
+    return prep, rows, background, live_source, len(stored)
 
 
 def search_general(spark, cfg: JobConfig, inp, max_m: int, lap):
@@ -263,10 +268,11 @@ def search_and_write(spark, cfg: JobConfig) -> dict[str, Any]:
         timings["input_s"] = round(time.perf_counter() - t0, 3)
         if ordered is not None:
             files, groups, plan = ordered
-            prep, rows, background, live_source = search_ordered(spark, cfg, files, groups, plan,
-                                                                 max_m, lap)
+            prep, rows, background, live_source, stored = search_ordered(spark, cfg, files, groups,
+                                                                         plan, max_m, lap)
             layout = {"layout": "row groups by time", "time_slabs": len(plan.tasks), "tiles": 1,
-                      "row_group_read_share": round(plan.read_share, 3)}
+                      "row_group_read_share": round(plan.read_share, 3),
+                      "files": len(files), "files_with_stored_device_statistics": stored}
         else:
             prep, rows, background, live_source, layout = search_general(spark, cfg, inp, max_m, lap)
         pstats = partition_stats(rows.stats)

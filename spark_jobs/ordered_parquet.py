@@ -23,19 +23,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from crayfis.coincidence.device_stats import device_sums
-from crayfis.coincidence.distance import centroid_lat_lon
+from crayfis.archive.device_sidecar import read_sidecar
+from crayfis.coincidence.device_partials import chunk_indices, hit_partials, search_columns, valid_rows
 from crayfis.coincidence.kernel import triggered_windows
 from crayfis.coincidence.malloc_tuning import keep_freed_memory
 from crayfis.coincidence.significance import estimate_background
-from spark_jobs.parquet_files import ROW_BITS, open_parquet, read_parquet_hit_ids
+from spark_jobs.parquet_files import ROW_BITS, filesystem_path, open_parquet, read_parquet_hit_ids
 from spark_jobs.row_group_plan import OrderedTask, RowGroup
 from spark_jobs.task_rows import MEMBER_NAMES, stats_batch, window_batch
-
-DEVICE_PARTIALS = pa.schema([("device_id", pa.string()), ("n_hits", pa.int64()),
-                             ("n_rows", pa.int64()), ("t_min_ms", pa.int64()),
-                             ("t_max_ms", pa.int64()), ("x", pa.float64()), ("y", pa.float64()),
-                             ("z", pa.float64())])
 
 
 def row_groups(files: list[str]) -> list[RowGroup]:
@@ -58,9 +53,6 @@ def row_groups(files: list[str]) -> list[RowGroup]:
     return out
 
 
-DEVICE_DICT = pa.dictionary(pa.int32(), pa.string())
-
-
 def _read(files, groups, indices, columns, with_codes=True):
     """Per row group, in the order given: (its RowGroup, its columns plus, ``with_codes``, each
     row's hit_code)."""
@@ -77,15 +69,6 @@ def _read(files, groups, indices, columns, with_codes=True):
         yield g, t
 
 
-def _device_dict(col: pa.ChunkedArray) -> pa.ChunkedArray:
-    """device_id as dictionary<int32, string>, whatever type the file stores it as."""
-    if col.type == DEVICE_DICT:
-        return col
-    if pa.types.is_dictionary(col.type):
-        col = pc.cast(col, col.type.value_type)
-    return pc.dictionary_encode(pc.cast(col, pa.string()))
-
-
 def _in_range(t: pa.ChunkedArray, start_ms, end_ms):
     mask = pc.is_valid(t) if (start_ms is not None or end_ms is not None) else None
     if start_ms is not None:
@@ -95,15 +78,6 @@ def _in_range(t: pa.ChunkedArray, start_ms, end_ms):
     return mask
 
 
-def _valid(tab: pa.Table):
-    """hits_input.valid_hit in Arrow: time, device and a position inside the globe."""
-    lat, lon = tab.column("lat"), tab.column("lon")
-    ok = pc.and_(pc.is_valid(tab.column("t_ms")), pc.is_valid(tab.column("device_id")))
-    for c, lim in ((lat, 90.0), (lon, 180.0)):
-        ok = pc.and_(ok, pc.and_(pc.greater_equal(c, -lim), pc.less_equal(c, lim)))
-    return pc.fill_null(ok, False)
-
-
 def read_hits(files, groups, indices, start_ms, end_ms, with_codes=True):
     """(table of the rows in [start_ms, end_ms), valid mask) of row groups, each filtered as it
     is read (a task keeps only its interval of groups that span more); types cast as the Spark
@@ -111,10 +85,7 @@ def read_hits(files, groups, indices, start_ms, end_ms, with_codes=True):
     parts = []
     for g, tab in _read(files, groups, indices, ["device_id", "t_ms", "lat", "lon"], with_codes):
         codes = {"hit_code": tab.column("hit_code")} if with_codes else {}
-        tab = pa.table({**codes, "device_id": _device_dict(tab.column("device_id")),
-                        "t_ms": pc.cast(tab.column("t_ms"), pa.int64()),
-                        "lat": pc.cast(tab.column("lat"), pa.float64()),
-                        "lon": pc.cast(tab.column("lon"), pa.float64())})
+        tab = pa.table({**codes, **search_columns(tab)})
         inside = g.t_min is not None and ((start_ms is None or start_ms <= g.t_min)
                                           and (end_ms is None or g.t_max < end_ms))
         if not inside:
@@ -123,15 +94,7 @@ def read_hits(files, groups, indices, start_ms, end_ms, with_codes=True):
     if not parts:
         return None, None
     tab = pa.concat_tables(parts, promote_options="permissive")
-    return tab, _valid(tab)
-
-
-def chunk_indices(chunk: pa.DictionaryArray) -> np.ndarray:
-    """A dictionary chunk's indices as numpy, -1 for nulls (no copy where there are none)."""
-    indices = chunk.indices
-    if indices.null_count:
-        indices = pc.fill_null(indices, -1)
-    return indices.to_numpy(zero_copy_only=False)
+    return tab, valid_rows(tab)
 
 
 def column_array(columns: list[pa.ChunkedArray]) -> np.ndarray:
@@ -164,10 +127,31 @@ def device_indices(column: pa.ChunkedArray, value_set: pa.Array) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
-def statistics_specs(groups: list[RowGroup], tasks: list[OrderedTask], n_tasks: int) -> list[list[int]]:
+def stored_partials(files: list[str], groups: list[RowGroup], start_ms, end_ms) -> dict[int, pa.Table]:
+    """The device partials the archive stores (crayfis/archive/device_sidecar.py) for files
+    the search reads whole, by file number: a file all of whose rows lie in [start_ms, end_ms).
+    Files without statistics to trust are left out; their rows are counted by the statistics
+    stage."""
+    spans: dict[int, tuple[int, int]] = {}
+    for g in groups:
+        lo, hi = spans.get(g.file_no, (g.t_min, g.t_max))
+        spans[g.file_no] = (min(lo, g.t_min), max(hi, g.t_max))
+    out = {}
+    for f, (lo, hi) in spans.items():
+        if (start_ms is not None and lo < start_ms) or (end_ms is not None and hi >= end_ms):
+            continue
+        table = read_sidecar(*filesystem_path(files[f]))
+        if table is not None:
+            out[f] = table
+    return out
+
+
+def statistics_specs(groups: list[RowGroup], tasks: list[OrderedTask], n_tasks: int,
+                     known_files=frozenset()) -> list[list[int]]:
     """Row groups for the device-statistics stage: every group some task reads, each once, in
-    about ``n_tasks`` runs of similar row counts (the statistics need no halo)."""
-    used = sorted({i for t in tasks for i in t.reads},
+    about ``n_tasks`` runs of similar row counts (the statistics need no halo); none of the files
+    in ``known_files`` (whose partials are known already, ``stored_partials``)."""
+    used = sorted({i for t in tasks for i in t.reads if groups[i].file_no not in known_files},
                   key=lambda i: (groups[i].t_min, groups[i].t_max, groups[i].file_no, groups[i].index))
     if not used:
         return []
@@ -191,50 +175,8 @@ def device_partials(files, groups, specs: list[list[int]], start_ms, end_ms):
         keep_freed_memory()
         tab, ok = read_hits(files, groups, specs[number], start_ms, end_ms, with_codes=False)
         if tab is not None and tab.num_rows:
-            yield _device_partial(tab, ok.to_numpy(zero_copy_only=False))
+            yield hit_partials(tab, ok.to_numpy(zero_copy_only=False))
     return body
-
-
-def _device_partial(tab: pa.Table, ok: np.ndarray) -> pa.RecordBatch:
-    """One row per device id seen in ``tab`` (plus one null-id row counting rows without one)."""
-
-    dev = tab.column("device_id").unify_dictionaries()
-    names = dev.chunk(0).dictionary.cast(pa.string())
-    idx = np.concatenate([chunk_indices(c) for c in dev.chunks])
-    col = {c: tab.column(c).to_numpy(zero_copy_only=False) for c in ("t_ms", "lat", "lon")}
-    sums = device_sums(idx, ok, col["t_ms"], col["lat"], col["lon"], len(names))
-    keep = np.flatnonzero(sums.n_rows > 0)
-    none = sums.n_hits[keep] == 0  # only invalid rows: no time or position
-    cols = [names.take(pa.array(keep)), pa.array(sums.n_hits[keep]), pa.array(sums.n_rows[keep]),
-            pa.array(sums.t_min[keep], mask=none), pa.array(sums.t_max[keep], mask=none),
-            *[pa.array(v[keep], mask=none) for v in (sums.x, sums.y, sums.z)]]
-    batch = pa.RecordBatch.from_arrays(cols, schema=DEVICE_PARTIALS)
-    n_null = int((idx < 0).sum())
-    if not n_null:
-        return batch
-    null_row = pa.RecordBatch.from_pylist([{"device_id": None, "n_hits": 0, "n_rows": n_null}],
-                                          schema=DEVICE_PARTIALS)
-    return pa.Table.from_batches([batch, null_row]).combine_chunks().to_batches()[0]
-
-
-def device_table(partials: pa.Table) -> tuple[pa.Table, int]:
-    """Partials of all tasks -> (device table in device_id order, rows in range)."""
-
-    rows_in_range = int(pc.sum(partials.column("n_rows")).as_py() or 0)
-    agg = partials.group_by("device_id").aggregate(
-        [("n_hits", "sum"), ("t_min_ms", "min"), ("t_max_ms", "max"),
-         ("x", "sum"), ("y", "sum"), ("z", "sum")])
-    agg = agg.filter(pc.and_(pc.is_valid(agg.column("device_id")),
-                             pc.greater(agg.column("n_hits_sum"), 0))).sort_by("device_id")
-    d_lat, d_lon = centroid_lat_lon(*(agg.column(f"{k}_sum").to_numpy() for k in "xyz"))
-    return pa.table({
-        "device_id": agg.column("device_id"),
-        "device_code": np.arange(agg.num_rows, dtype=np.int64),
-        "n_hits": agg.column("n_hits_sum"),
-        "t_min_ms": agg.column("t_min_ms_min"),
-        "t_max_ms": agg.column("t_max_ms_max"),
-        "lat": d_lat, "lon": d_lon,
-    }), rows_in_range
 
 
 def search_tasks(files, groups, tasks: list[OrderedTask], shared, params, max_multiplicity: int):

@@ -32,10 +32,15 @@ def open_parquet(uri: str, dictionary_ids: bool = False):
     ``dictionary_ids``: device_id comes back dictionary-encoded, straight from the file's
     dictionary pages, so per-device work runs over small integers instead of strings."""
     kw = {"read_dictionary": ["device_id"]} if dictionary_ids else {}
-    if uri.startswith("file:"):
-        return pq.ParquetFile(local_path(uri), filesystem=fs.LocalFileSystem(), **kw)
-    filesystem, path = fs.FileSystem.from_uri(uri)
+    filesystem, path = filesystem_path(uri)
     return pq.ParquetFile(path, filesystem=filesystem, **kw)
+
+
+def filesystem_path(uri: str) -> tuple[fs.FileSystem, str]:
+    """(pyarrow filesystem, path in it) of a file URI as Spark lists it."""
+    if uri.startswith("file:"):
+        return fs.LocalFileSystem(), local_path(uri)
+    return fs.FileSystem.from_uri(uri)
 
 
 def read_parquet_hit_ids(files: list[str], codes, columns=("hit_id", "device_id")):

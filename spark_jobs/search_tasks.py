@@ -33,6 +33,8 @@ import pyarrow.compute as pc
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 
+from crayfis.coincidence.device_partials import DEVICE_PARTIALS
+from crayfis.coincidence.device_partials import device_table as partials_device_table
 from crayfis.coincidence.distance import centroid_lat_lon
 from crayfis.coincidence.kernel import triggered_windows
 from crayfis.coincidence.malloc_tuning import keep_freed_memory
@@ -170,8 +172,8 @@ def prepare(spark, inp: InputHits, params: SearchParams, split: WorkSplit, start
         specs = row_group_runs(groups, start_ms, end_ms, split.rows_per_slab, 2 * parallelism)
         partials = run_table(spark.sparkContext, len(specs),
                              ordered_parquet.device_partials(files, groups, specs, start_ms, end_ms),
-                             ordered_parquet.DEVICE_PARTIALS)
-        devices, rows_in_range = ordered_parquet.device_table(partials)
+                             DEVICE_PARTIALS)
+        devices, rows_in_range = partials_device_table(partials)
         hits, source = None, RowGroupSource(files, groups, specs, start_ms, end_ms)
     else:
         coded = inp.coded()

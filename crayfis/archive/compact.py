@@ -8,10 +8,12 @@ share its t_ms and hit_id, so they sort next to each other) and decides per stag
 - the day ended more than `seal_after_ms` ago and is not sealed yet: **seal** it. Its staged
   rows, read a time slice at a time (memory stays bounded), are sorted, deduplicated and written
   as files of about `rows_per_file` rows into a directory under `_tmp/`, which is then moved to
-  `day=D` in one step; then the staged files it read are deleted;
+  `day=D` in one step, each with its device statistics (device_sidecar.py); then the staged
+  files it read are deleted;
 - the day is sealed: its staged rows are **late**. Those already in the day (same hit_id, looked
   up only in the row groups whose time range can hold them) are dropped, the rest written as
-  `late-KEY-sNNNNN.parquet`, KEY naming the staged files read, one file per time slice;
+  `late-KEY-sNNNNN.parquet`, KEY naming the staged files read, one file per time slice, its
+  device statistics in place before it appears;
 - the day is still open and has more than `staged_max_files` staged files: **merge** the oldest
   into one staged file (still hidden), then delete them.
 
@@ -37,8 +39,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pyarrow import fs
 
+from crayfis.archive.device_sidecar import write_sidecar
 from crayfis.archive.schema import SCHEMA
 from crayfis.archive.store import TMP, HitArchive, day_start_ms, drop_repeats, sort_hits
+from crayfis.coincidence.device_partials import DEVICE_PARTIALS, hit_partials, search_columns
 from crayfis.definition import DAY_MS
 
 __all__ = ["CompactionReport", "LeaseLost", "compact", "remove_stale_temp"]
@@ -113,6 +117,13 @@ def seal_day(archive: HitArchive, day: str, staged: list[str], report: Compactio
     data = _dataset(archive, staged)
     work = archive.temp_path()
     part, writer, in_file, written_before = 0, None, 0, report.rows_written
+    path, partials = "", []
+
+    def close_file():
+        writer.close()
+        write_sidecar(archive.fs, path, pa.Table.from_batches(partials, schema=DEVICE_PARTIALS))
+        partials.clear()
+
     try:
         for lo, hi in _slices(data, day, rows, opts.rows_per_file // SLICES_PER_FILE):
             table, dropped = drop_repeats(sort_hits(data.to_table(filter=_in_slice(lo, hi))))
@@ -120,15 +131,17 @@ def seal_day(archive: HitArchive, day: str, staged: list[str], report: Compactio
             if not table.num_rows:
                 continue
             if writer is None:
-                writer = archive.writer(f"{work}/day={day}/part-{part:05d}.parquet", {"day": day})
+                path = f"{work}/day={day}/part-{part:05d}.parquet"
+                writer = archive.writer(path, {"day": day})
             writer.write_table(table, row_group_size=opts.row_group_rows)
+            partials.append(hit_partials(pa.table(search_columns(table))))
             report.rows_written += table.num_rows
             in_file += table.num_rows
             if in_file >= opts.rows_per_file:
-                writer.close()
+                close_file()
                 writer, in_file, part = None, 0, part + 1
         if writer is not None:
-            writer.close()
+            close_file()
             writer = None
         if report.rows_written > written_before:
             _check(still_mine)
@@ -178,7 +191,8 @@ def publish_late(archive: HitArchive, day: str, staged: list[str], report: Compa
         if not table.num_rows:
             continue
         _check(still_mine)
-        archive.write_file(f"{archive.day_dir(day)}/late-{key}-s{i:05d}.parquet", table, {"day": day})
+        archive.write_file(f"{archive.day_dir(day)}/late-{key}-s{i:05d}.parquet", table, {"day": day},
+                           with_device_statistics=True)
         report.late_files += 1
         report.rows_written += table.num_rows
     archive.delete(staged)

@@ -5,6 +5,8 @@ Layout under the archive root (a local directory or any pyarrow filesystem URI):
     day=YYYY-MM-DD/part-NNNNN.parquet          a sealed UTC day, rows in (t_ms, hit_id) order,
                                                files and row groups in time order, no hit twice
     day=YYYY-MM-DD/late-KEY-sNNNNN.parquet     hits of that day that arrived after it was sealed
+    day=YYYY-MM-DD/_devices/NAME.arrow         each sealed file's device statistics
+                                               (device_sidecar.py)
     _incoming/day=YYYY-MM-DD/KEY.parquet       staged batches, not yet compacted (may repeat hits)
     _tmp/...                                   files being written
 
@@ -29,8 +31,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyarrow import fs
 
+from crayfis.archive.device_sidecar import write_sidecar
 from crayfis.archive.rows import HitColumns
 from crayfis.archive.schema import SCHEMA, SORT_KEYS, with_metadata
+from crayfis.coincidence.device_partials import hit_partials, search_columns
 from crayfis.definition import DAY_MS
 
 __all__ = ["ArchiveOptions", "HitArchive", "day_name", "day_start_ms"]
@@ -129,11 +133,16 @@ class HitArchive:
                                 use_dictionary=DICTIONARY_COLUMNS, sorting_columns=sorting,
                                 write_statistics=True)
 
-    def write_file(self, final: str, table: pa.Table, extra_metadata: dict[str, str] | None = None) -> None:
-        """Write `table` (sorted already) to `final` so that it appears whole."""
+    def write_file(self, final: str, table: pa.Table, extra_metadata: dict[str, str] | None = None,
+                   *, with_device_statistics: bool = False) -> None:
+        """Write `table` (sorted already) to `final` so that it appears whole; with its device
+        statistics (device_sidecar.py) in place before it appears, when asked."""
         tmp = self.temp_path(".parquet")
         with self.writer(tmp, extra_metadata) as w:
             w.write_table(table.cast(SCHEMA), row_group_size=self.options.row_group_rows)
+        if with_device_statistics:
+            partials = pa.Table.from_batches([hit_partials(pa.table(search_columns(table)))])
+            write_sidecar(self.fs, tmp, partials, publish_as=final)
         self.publish(tmp, final)
 
     def publish(self, tmp: str, final: str) -> None:

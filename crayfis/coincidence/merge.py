@@ -13,8 +13,6 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from .compiled_merge import MergeOut, MergeWork, merge_ordered
 
@@ -78,6 +76,10 @@ def merge_windows(anchors, member_offsets, members, *, anchor_t=None, member_t=N
     a_node = inverse[: len(anchors)]
     src_node = a_node[np.repeat(np.arange(len(anchors)), np.diff(member_offsets))]
     dst_node = inverse[len(anchors):]
+    # imported here: a Spark worker imports this module (through the kernel) but never merges
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix(
         (np.ones(len(dst_node), dtype=np.int8), (src_node, dst_node)), shape=(n_nodes, n_nodes)
     ).tocsr()

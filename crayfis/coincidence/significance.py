@@ -45,7 +45,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from crayfis.definition import YEAR_MS
 
@@ -300,6 +299,9 @@ def _neighbours(dev: DeviceBackground, radius_m: float):
     n = len(dev.codes)
     if n < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    # imported here: Spark workers import this module to estimate, never to build a model
+    from scipy.spatial import cKDTree
+
     x, y, z = unit_vectors(dev.lat, dev.lon)
     tree = cKDTree(np.column_stack((x, y, z)))
     r = np.sqrt(chord2_of_radius(radius_m)) * (1 + 1e-9) + 1e-15

@@ -55,3 +55,31 @@ def test_a_failing_task_fails_the_run_with_its_error(spark):
 
     with pytest.raises(Exception, match="task one cannot read its row group"):
         run_tasks(spark.sparkContext, 3, body)
+
+
+def test_workers_started_ahead_take_the_next_tasks(spark, tmp_path):
+    from spark_jobs.driver_tasks import start_workers
+
+    sc = spark.sparkContext
+
+    def warm():  # each started worker leaves its pid
+        import os
+
+        (tmp_path / f"warm-{os.getpid()}").touch()
+
+    thread = start_workers(sc, warm)
+    pids = set(run_table(sc, 4, numbered([1] * 4), SCHEMA).column("pid").to_pylist())
+    assert not thread.is_alive()  # run_tasks waited for it
+    warmed = {int(p.name.split("-")[1]) for p in tmp_path.glob("warm-*")}
+    # the tasks ran in the workers already started, and none was started beside them
+    assert warmed and pids & warmed and len(pids | warmed) <= sc.defaultParallelism
+
+
+def test_an_error_while_starting_workers_is_left_to_the_tasks(spark):
+    from spark_jobs.driver_tasks import start_workers
+
+    def warm():
+        raise ImportError("no such module")
+
+    start_workers(spark.sparkContext, warm).join()
+    assert run_tasks(spark.sparkContext, 2, numbered([1, 1]))  # still runs

@@ -168,3 +168,84 @@ def test_task_rows_put_each_task_alone_in_its_partition(spark):
     rows = task_rows(spark, 5).select("id", F.spark_partition_id().alias("p")).collect()
     assert sorted((r.id, r.p) for r in rows) == [(i, i) for i in range(5)]
     assert task_rows(spark, 0).count() == 0
+
+
+def with_statistics(path, tmp_path):
+    """A copy of the ordered files with their device statistics stored (as compaction does)."""
+    import shutil
+
+    from pyarrow import fs
+
+    from crayfis.archive.device_sidecar import backfill
+
+    copy = tmp_path / "stored"
+    shutil.copytree(path, copy)
+    files = sorted(str(p) for p in copy.glob("*.parquet"))
+    assert backfill(fs.LocalFileSystem(), files) == len(files)
+    return copy
+
+
+def same_result(a, got_a, b, got_b):
+    assert got_a.column("hit_ids").to_pylist() == got_b.column("hit_ids").to_pylist()
+    assert got_a.column("devices").to_pylist() == got_b.column("devices").to_pylist()
+    for key in ("hits_read", "rows_in_range", "devices", "t_min_ms", "t_max_ms", "triggered_anchors"):
+        assert a[key] == b[key], key
+    assert a["expected_accidental_triggers"] == pytest.approx(b["expected_accidental_triggers"], rel=1e-9)
+
+
+def test_stored_device_statistics_replace_the_first_stage(spark, tmp_path, ordered_data):
+    table, path = ordered_data
+    computed, got = run(spark, path, tmp_path / "computed")
+    assert computed["parameters"]["files_with_stored_device_statistics"] == 0
+    stored_path = with_statistics(path, tmp_path)
+    stored, again = run(spark, stored_path, tmp_path / "stored")
+    assert stored["parameters"]["files"] == stored["parameters"]["files_with_stored_device_statistics"] == 2
+    same_result(stored, again, computed, got)
+    assert_same_candidates(again, kernel_candidates(table, TAU, R, K))
+
+
+def test_stored_statistics_serve_only_files_read_whole(spark, tmp_path, ordered_data):
+    table, path = ordered_data
+    stored_path = with_statistics(path, tmp_path)
+    t = table.column("t_ms").to_numpy()
+    start = int(t[len(t) // 4])  # inside the first file: it is read in part, the second whole
+    summary, got = run(spark, stored_path, tmp_path / "out", start_ms=start)
+    assert summary["parameters"]["files_with_stored_device_statistics"] == 1
+    inside = t >= start
+    assert summary["hits_read"] == int(inside.sum())
+    assert_same_candidates(got, kernel_candidates(table.filter(inside), TAU, R, K, span=(start, int(t.max()) + 1)))
+    computed, again = run(spark, path, tmp_path / "computed", start_ms=start)
+    same_result(summary, got, computed, again)
+
+
+def test_statistics_of_a_replaced_file_are_not_used(spark, tmp_path, ordered_data):
+    table, path = ordered_data
+    stored_path = with_statistics(path, tmp_path)
+    # b.parquet replaced by fewer rows: its stored statistics count hits it no longer holds
+    second = pq.read_table(stored_path / "b.parquet")
+    kept = second.slice(0, second.num_rows - 150)
+    pq.write_table(kept, stored_path / "b.parquet", row_group_size=97)
+    summary, got = run(spark, stored_path, tmp_path / "out")
+    assert summary["parameters"]["files_with_stored_device_statistics"] == 1
+    now = pa.concat_tables([pq.read_table(stored_path / "a.parquet"), kept])
+    assert summary["hits_read"] == now.num_rows
+    assert_same_candidates(got, kernel_candidates(now, TAU, R, K))
+
+
+def test_the_command_in_a_new_process_on_stored_statistics(spark, tmp_path, ordered_data):
+    import json
+    import subprocess
+    import sys
+
+    table, path = ordered_data
+    stored_path = with_statistics(path, tmp_path)
+    out = tmp_path / "cli"
+    r = subprocess.run([sys.executable, "-m", "spark_jobs.coincidence", "--input", str(stored_path),
+                        "--output", str(out), "--window-ms", str(TAU), "--radius-m", str(R),
+                        "--min-devices", str(K), "--rows-per-task", "700", "--master", "local[2]"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"{table.num_rows} hits" in r.stdout and f"-> {out}" in r.stdout  # flushed before exit
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["parameters"]["files_with_stored_device_statistics"] == 2
+    assert_same_candidates(pq.read_table(out / "candidates.parquet"), kernel_candidates(table, TAU, R, K))
