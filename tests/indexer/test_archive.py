@@ -10,6 +10,7 @@ import threading
 import pytest
 from django.core.management import CommandError, call_command
 
+from crayfis.archive.device_sidecar import read_sidecar, sidecar_path
 from crayfis.archive.reader import read_hits
 from crayfis.archive.store import HitArchive
 from indexer.archive import ArchiveCompactor, archive_from_settings
@@ -165,3 +166,20 @@ def test_one_compactor_at_a_time(client, es, es_url, es_prefix, archive_dir):
     report = json.loads(out.getvalue())
     assert report["busy"] is False and report["sealed"] == archive.sealed_days() != []
     assert ArchiveLease.objects.get().owner == ""
+
+
+def test_compact_archive_stores_missing_device_statistics(client, es, es_url, es_prefix, archive_dir):
+    _post(client, [71, 72])
+    Indexer(make_indexer_client(es_url), IndexerConfig.from_settings()).run(once=True)
+    archive = _compact()
+    files = [f for day in archive.sealed_days() for f in archive.day_files(day)]
+    assert files and all(read_sidecar(archive.fs, f) is not None for f in files)
+    for f in files:  # as an archive sealed before statistics were kept
+        archive.fs.delete_file(sidecar_path(f))
+    out = io.StringIO()
+    call_command("compact_archive", device_statistics=True, stdout=out)
+    assert json.loads(out.getvalue())["statistics_added"] == len(files)
+    assert all(read_sidecar(archive.fs, f) is not None for f in files)
+    out = io.StringIO()
+    call_command("compact_archive", device_statistics=True, stdout=out)
+    assert json.loads(out.getvalue())["statistics_added"] == 0
