@@ -95,7 +95,7 @@ def run_indexer(es, prefix: str, archive_dir: str) -> tuple[float, int]:
 def compact_all(archive_dir: str) -> tuple[float, dict]:
     """One compaction pass: its wall time and report, with ``statistics_s``, the part of that
     time spent computing and storing the sealed files' device statistics (the calls of
-    ``hit_partials`` and ``write_sidecar`` by compact.py and store.py, timed where they call
+    ``table_partials`` and ``write_sidecar`` by compact.py and store.py, timed where they call
     them)."""
     from crayfis.archive import compact, store
     from indexer.archive import ArchiveCompactor, archive_from_settings
@@ -112,7 +112,7 @@ def compact_all(archive_dir: str) -> tuple[float, dict]:
         return call
 
     originals = {(m, name): getattr(m, name) for m in (compact, store)
-                 for name in ("hit_partials", "write_sidecar")}
+                 for name in ("table_partials", "write_sidecar")}
     for (m, name), fn in originals.items():
         setattr(m, name, timed(fn))
     try:

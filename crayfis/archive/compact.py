@@ -42,7 +42,7 @@ from pyarrow import fs
 from crayfis.archive.device_sidecar import write_sidecar
 from crayfis.archive.schema import SCHEMA
 from crayfis.archive.store import TMP, HitArchive, day_start_ms, drop_repeats, sort_hits
-from crayfis.coincidence.device_partials import DEVICE_PARTIALS, hit_partials, search_columns
+from crayfis.coincidence.device_partials import DEVICE_PARTIALS, table_partials
 from crayfis.definition import DAY_MS
 
 __all__ = ["CompactionReport", "LeaseLost", "compact", "remove_stale_temp"]
@@ -134,7 +134,7 @@ def seal_day(archive: HitArchive, day: str, staged: list[str], report: Compactio
                 path = f"{work}/day={day}/part-{part:05d}.parquet"
                 writer = archive.writer(path, {"day": day})
             writer.write_table(table, row_group_size=opts.row_group_rows)
-            partials.append(hit_partials(pa.table(search_columns(table))))
+            partials.append(table_partials(table))
             report.rows_written += table.num_rows
             in_file += table.num_rows
             if in_file >= opts.rows_per_file:

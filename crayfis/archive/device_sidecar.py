@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import fs
 
-from crayfis.coincidence.device_partials import DEVICE_PARTIALS, combine_partials, hit_partials, search_columns
+from crayfis.coincidence.device_partials import DEVICE_PARTIALS, combine_partials, table_partials
 
 __all__ = ["SIDECAR_DIR", "backfill", "file_partials", "footer_digest", "read_sidecar",
            "sidecar_path", "write_sidecar"]
@@ -61,7 +61,7 @@ def footer_digest(filesystem: fs.FileSystem, path: str) -> str:
 def file_partials(filesystem: fs.FileSystem, path: str) -> pa.Table:
     """The device partials of every row of a Parquet file, read row group by row group."""
     pf = pq.ParquetFile(path, filesystem=filesystem, read_dictionary=["device_id"])
-    parts = [hit_partials(pa.table(search_columns(pf.read_row_group(g, columns=_COLUMNS))))
+    parts = [table_partials(pf.read_row_group(g, columns=_COLUMNS))
              for g in range(pf.metadata.num_row_groups)]
     return combine_partials(pa.Table.from_batches(parts, schema=DEVICE_PARTIALS))
 

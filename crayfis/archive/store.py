@@ -34,7 +34,7 @@ from pyarrow import fs
 from crayfis.archive.device_sidecar import write_sidecar
 from crayfis.archive.rows import HitColumns
 from crayfis.archive.schema import SCHEMA, SORT_KEYS, with_metadata
-from crayfis.coincidence.device_partials import hit_partials, search_columns
+from crayfis.coincidence.device_partials import table_partials
 from crayfis.definition import DAY_MS
 
 __all__ = ["ArchiveOptions", "HitArchive", "day_name", "day_start_ms"]
@@ -141,7 +141,7 @@ class HitArchive:
         with self.writer(tmp, extra_metadata) as w:
             w.write_table(table.cast(SCHEMA), row_group_size=self.options.row_group_rows)
         if with_device_statistics:
-            partials = pa.Table.from_batches([hit_partials(pa.table(search_columns(table)))])
+            partials = pa.Table.from_batches([table_partials(table)])
             write_sidecar(self.fs, tmp, partials, publish_as=final)
         self.publish(tmp, final)
 

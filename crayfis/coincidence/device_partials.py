@@ -21,7 +21,7 @@ from .device_stats import device_sums
 from .distance import centroid_lat_lon
 
 __all__ = ["DEVICE_DICT", "DEVICE_PARTIALS", "chunk_indices", "combine_partials", "device_dict", "device_table",
-           "hit_partials", "search_columns", "valid_rows"]
+           "hit_partials", "search_columns", "table_partials", "valid_rows"]
 
 DEVICE_PARTIALS = pa.schema([("device_id", pa.string()), ("n_hits", pa.int64()),
                              ("n_rows", pa.int64()), ("t_min_ms", pa.int64()),
@@ -92,6 +92,12 @@ def hit_partials(tab: pa.Table, ok: np.ndarray | None = None) -> pa.RecordBatch:
     null_row = pa.RecordBatch.from_pylist([{"device_id": None, "n_hits": 0, "n_rows": n_null}],
                                           schema=DEVICE_PARTIALS)
     return pa.Table.from_batches([batch, null_row]).combine_chunks().to_batches()[0]
+
+
+def table_partials(tab: pa.Table) -> pa.RecordBatch:
+    """``hit_partials`` of a table holding device_id, t_ms, lat and lon in any types the
+    archive or a job's input stores them as (``search_columns`` casts them)."""
+    return hit_partials(pa.table(search_columns(tab)))
 
 
 def _aggregate(partials: pa.Table) -> pa.Table:

@@ -12,8 +12,7 @@ from crayfis.coincidence.device_partials import (
     DEVICE_PARTIALS,
     combine_partials,
     device_table,
-    hit_partials,
-    search_columns,
+    table_partials,
 )
 
 
@@ -41,9 +40,9 @@ def exact(table: pa.Table) -> list[dict]:
        seed=st.integers(0, 2**31 - 1))
 def test_partials_of_any_cut_combine_into_the_partials_of_all(n, n_dev, cuts, seed):
     table = hits(n, n_dev, seed)
-    whole = combine_partials(pa.Table.from_batches([hit_partials(pa.table(search_columns(table)))]))
+    whole = combine_partials(pa.Table.from_batches([table_partials(table)]))
     edges = np.unique(np.r_[0, np.random.default_rng(seed).integers(0, n, cuts - 1), n])
-    parts = [hit_partials(pa.table(search_columns(table.slice(a, b - a))))
+    parts = [table_partials(table.slice(a, b - a))
              for a, b in zip(edges[:-1], edges[1:])]
     combined = combine_partials(pa.Table.from_batches(parts, schema=DEVICE_PARTIALS))
     assert exact(combined) == exact(whole)
@@ -69,7 +68,7 @@ def test_partials_of_any_cut_combine_into_the_partials_of_all(n, n_dev, cuts, se
 def test_no_rows_no_partials():
     empty = pa.table({"device_id": pa.array([], pa.string()), "t_ms": pa.array([], pa.int64()),
                       "lat": pa.array([], pa.float64()), "lon": pa.array([], pa.float64())})
-    batch = hit_partials(pa.table(search_columns(empty)))
+    batch = table_partials(empty)
     assert batch.num_rows == 0 and batch.schema.equals(DEVICE_PARTIALS)
     devices, rows = device_table(pa.Table.from_batches([batch]))
     assert devices.num_rows == 0 and rows == 0
