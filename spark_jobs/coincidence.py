@@ -25,7 +25,7 @@ from spark_jobs.cli import (
     run_main,
 )
 from spark_jobs.driver_tasks import start_workers
-from spark_jobs.job_config import JobConfig, WorkSplit, default_es_url
+from spark_jobs.job_config import NO_STAGING, JobConfig, WorkSplit, default_es_url, es_rows_in_jvm
 from spark_jobs.session import COORDINATOR_JVM, start_spark
 
 PROG = "spark_jobs.coincidence"
@@ -51,6 +51,10 @@ def build_parser() -> OneLineParser:
     p.add_argument("--es-prefix", help="index prefix for --to-es (default: from es:// input, "
                    "else CRAYFIS_ES_PREFIX or 'crayfis')")
     p.add_argument("--es-slices", type=positive_int, help="PIT slices (default: parallelism)")
+    p.add_argument("--es-stage-dir", metavar="DIR",
+                   help="es:// input: stage the hits read as Parquet in a new folder under DIR, "
+                   "one every worker sees (default: the temporary folder with a local master; "
+                   f"'{NO_STAGING}', or a cluster without DIR: read into Spark rows)")
     p.add_argument("--no-exposures", action="store_true",
                    help="es:// input: rates from observed spans even where exposures exist")
     p.add_argument("--shuffle", action="store_true",
@@ -80,7 +84,7 @@ def parse_args(argv: list[str] | None = None) -> JobConfig:
     return JobConfig(input=a.input, output=a.output, params=params, split=split, start_ms=a.start,
                      end_ms=a.end, master=a.master, to_es=a.to_es, time_slides=a.time_slides,
                      slide_seed=a.slide_seed, es_url=a.es_url, es_prefix=a.es_prefix,
-                     es_slices=a.es_slices, use_exposures=not a.no_exposures)
+                     es_slices=a.es_slices, es_stage_dir=a.es_stage_dir, use_exposures=not a.no_exposures)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,9 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     def body():
         check_input(cfg.input, cfg.es_url)
         t0 = time.perf_counter()
-        # Parquet input runs as Python tasks (driver_tasks.py, or a shuffle of byte blocks);
-        # es:// input makes the JVM convert every hit
-        jvm = "" if cfg.input.startswith("es://") else COORDINATOR_JVM
+        # Parquet and staged es:// input run as Python tasks (driver_tasks.py, or a shuffle of
+        # byte blocks); es:// input read into Spark rows makes the JVM convert every hit
+        jvm = "" if es_rows_in_jvm(cfg) else COORDINATOR_JVM
         spark = start_spark("crayfis-coincidence", cfg.master, jvm_options=jvm)
         started = time.perf_counter() - t0
         # Python workers start (seconds in a new process) while this one imports the job's steps

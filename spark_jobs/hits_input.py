@@ -50,6 +50,7 @@ class InputHits:
     is_parquet: bool
     path: str | None = None
     listed: tuple[str, ...] = ()  # Parquet: the files, in numbering order
+    staged: bool = False  # Parquet files the job wrote from es:// input (es_staging.py)
 
     def files(self) -> list[str]:
         """Parquet files in numbering order (file number = place in this list)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 
 from crayfis.definition import SearchParams
@@ -32,6 +33,9 @@ class WorkSplit:
     ordered_fast_path: bool = True  # time-ordered Parquet row groups without a shuffle
 
 
+NO_STAGING = "none"  # --es-stage-dir value: es:// hits are read into Spark rows
+
+
 @dataclass(frozen=True)
 class JobConfig:
     input: str  # Parquet file or directory, or es://INDEX-PATTERN
@@ -47,6 +51,7 @@ class JobConfig:
     es_url: str = field(default_factory=default_es_url)
     es_prefix: str | None = None
     es_slices: int | None = None
+    es_stage_dir: str | None = None  # es:// input staged as Parquet here (es_staging.py)
     use_exposures: bool = True
 
 
@@ -59,3 +64,21 @@ def es_prefix_for(cfg: JobConfig) -> str:
     if m:
         return m.group(1)
     return os.environ.get("CRAYFIS_ES_PREFIX", DEFAULT_ES_PREFIX)
+
+
+
+def stage_parent(master: str, requested: str | None) -> str | None:
+    """Where es:// input is staged as Parquet (es_staging.py): under ``requested`` (a folder
+    every worker sees), else under the system's temporary folder when the master is local.
+    None: read into Spark rows (``requested`` is ``NO_STAGING``, or a cluster without one)."""
+    if requested == NO_STAGING:
+        return None
+    if requested:
+        return os.path.abspath(requested)
+    return tempfile.gettempdir() if master.startswith("local") else None
+
+
+def es_rows_in_jvm(cfg: JobConfig) -> bool:
+    """Whether es:// input will be read into Spark rows, not staged; with the master left to
+    spark-submit (unknown before the context starts), a cluster is assumed."""
+    return cfg.input.startswith("es://") and stage_parent(cfg.master or "", cfg.es_stage_dir) is None

@@ -23,8 +23,9 @@ from spark_jobs.candidates import distinct_names, distinct_pairs, lookup_hit_ids
 from spark_jobs.cli import UserError
 from spark_jobs.driver_tasks import run_table, run_tasks
 from spark_jobs.es_source import point_in_time
+from spark_jobs.es_staging import staged_input
 from spark_jobs.hits_input import es_input, parquet_input
-from spark_jobs.job_config import JobConfig, es_prefix_for
+from spark_jobs.job_config import JobConfig, es_prefix_for, stage_parent
 from spark_jobs.output import CANDIDATE_SCHEMA, index_candidates, write_outputs
 from spark_jobs.partitioning import PartitionPlan
 from spark_jobs.row_group_plan import MAX_READ_SHARE, RowGroupPlan, plan_tasks
@@ -43,7 +44,13 @@ def open_input(spark, cfg: JobConfig):
         return
     pattern = cfg.input[len("es://"):]
     slices = cfg.es_slices or spark.sparkContext.defaultParallelism
+    parent = stage_parent(spark.sparkContext.master, cfg.es_stage_dir)
     with point_in_time(cfg.es_url, pattern) as pit:
+        if parent is not None:
+            with staged_input(spark, cfg.es_url, pattern, cfg.start_ms, cfg.end_ms, pit, slices,
+                              parent) as inp:
+                yield inp
+            return
         inp = es_input(spark, cfg.es_url, pattern, cfg.start_ms, cfg.end_ms, pit, slices)
         try:
             yield inp
@@ -264,7 +271,8 @@ def search_and_write(spark, cfg: JobConfig) -> dict[str, Any]:
     slides = None
     with open_input(spark, cfg) as inp:
         ordered = ordered_layout(spark, cfg, inp)
-        # listing, footers and task plan: the part of prepare_s before the first stage
+        # listing, footers and task plan (for staged es:// input also its read): the part of
+        # prepare_s before the first stage
         timings["input_s"] = round(time.perf_counter() - t0, 3)
         if ordered is not None:
             files, groups, plan = ordered
@@ -275,6 +283,8 @@ def search_and_write(spark, cfg: JobConfig) -> dict[str, Any]:
                       "files": len(files), "files_with_stored_device_statistics": stored}
         else:
             prep, rows, background, live_source, layout = search_general(spark, cfg, inp, max_m, lap)
+        if cfg.input.startswith("es://"):
+            layout["es_read"] = "staged as Parquet" if inp.staged else "Spark rows"
         pstats = partition_stats(rows.stats)
         if pstats["core_anchors"] != prep.n_hits:
             raise RuntimeError(f"{pstats['core_anchors']} core anchors for {prep.n_hits} hits")

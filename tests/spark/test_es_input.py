@@ -13,7 +13,7 @@ from crayfis.es.naming import index_for
 from crayfis.es.templates import ensure_templates
 from spark_jobs.coincidence import JobConfig, run_job
 from spark_jobs.export_hits import export
-from spark_jobs.job_config import WorkSplit
+from spark_jobs.job_config import NO_STAGING, WorkSplit
 from spark_jobs.output import index_candidates
 from spark_jobs.tiles import TileGrid
 from tests.spark.reference import assert_same_candidates, kernel_background, kernel_candidates
@@ -87,6 +87,40 @@ def test_es_input_equals_parquet_and_kernel_and_indexes_candidates(spark, es, es
     es.indices.refresh(index=index)
     assert es.count(index=index)["count"] == len(ids)
     assert es.get(index=index, id=ids[0])["_source"]["job_id"] == "rerun"
+
+
+def test_staged_es_input_equals_spark_rows(spark, es, es_url, es_prefix, data, tmp_path):
+    """es:// hits staged as time-ordered Parquet (es_staging.py) and read into Spark rows give
+    the same candidates, counts and background, over a time range that cuts the data; the
+    staging folder is gone afterwards."""
+    index_hits(es, es_prefix, data)
+    t = data.column("t_ms").to_numpy()
+    start, end = int(np.quantile(t, 0.2)), int(np.quantile(t, 0.9))
+    params = SearchParams(window_ms=TAU, radius_m=R, min_devices=K)
+    stage = tmp_path / "stage"
+
+    def run(name, stage_dir):
+        cfg = JobConfig(input=f"es://{es_prefix}-hits-*", output=str(tmp_path / name), params=params,
+                        split=WorkSplit(tile_deg=1.0), es_url=es_url, es_slices=3,
+                        start_ms=start, end_ms=end, es_stage_dir=stage_dir)
+        return run_job(spark, cfg), pq.read_table(tmp_path / name / "candidates.parquet")
+
+    s_staged, staged = run("staged", str(stage))
+    s_rows, rows = run("rows", NO_STAGING)
+    assert s_staged["parameters"]["es_read"] == "staged as Parquet"
+    assert s_staged["parameters"]["layout"] == "row groups by time"
+    assert s_staged["parameters"]["files_with_stored_device_statistics"] == s_staged["parameters"]["files"]
+    assert s_rows["parameters"]["es_read"] == "Spark rows"
+    for key in ("rows_in_range", "hits_read", "devices", "t_min_ms", "t_max_ms", "core_anchors",
+                "triggered_anchors", "candidates"):
+        assert s_staged[key] == s_rows[key], key
+    assert s_staged["hits_read"] == int(((t >= start) & (t < end)).sum())
+    assert staged.drop(["expected_background", "p_value", "far_per_year"]).equals(
+        rows.drop(["expected_background", "p_value", "far_per_year"]))
+    assert staged.num_rows >= 3
+    np.testing.assert_allclose(staged.column("expected_background").to_numpy(),
+                               rows.column("expected_background").to_numpy(), rtol=1e-9)
+    assert list(stage.iterdir()) == []
 
 
 def index_exposures(es, prefix: str, hits: pa.Table, block_ms: int = 180_000):
