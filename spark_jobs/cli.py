@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import sys
 
+from spark_jobs.job_config import NO_STAGING
 from spark_jobs.parquet_files import local_parquet_files
 
 
@@ -87,6 +88,18 @@ def check_input(spec: str, es_url: str) -> None:
         raise UserError(f"input not found: {spec}")
     elif local_parquet_files(spec) == []:
         raise UserError(f"no Parquet files under {spec}")
+
+
+def check_stage_dir(folder: str | None) -> None:
+    """Fail fast on an ``--es-stage-dir`` this process cannot write into (None: none given)."""
+    if not folder or folder == NO_STAGING:
+        return
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--es-stage-dir {folder}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"--es-stage-dir {folder}: not writable")
 
 
 def run_main(prog: str, body) -> int:

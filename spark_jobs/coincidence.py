@@ -17,6 +17,7 @@ from crayfis.definition import SearchParams
 from spark_jobs.cli import (
     OneLineParser,
     check_input,
+    check_stage_dir,
     exit_now,
     iso_time,
     non_negative_int,
@@ -92,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def body():
         check_input(cfg.input, cfg.es_url)
+        if cfg.input.startswith("es://"):
+            check_stage_dir(cfg.es_stage_dir)
         t0 = time.perf_counter()
         # Parquet and staged es:// input run as Python tasks (driver_tasks.py, or a shuffle of
         # byte blocks); es:// input read into Spark rows makes the JVM convert every hit

@@ -37,3 +37,12 @@ def test_missing_input_and_unreachable_es_are_one_line_and_status_1(tmp_path):
     r = run("spark_jobs.export_hits", "--input", "es://x-hits-*", "--start", "2026-01-01",
             "--end", "2026-01-02", "--output", str(tmp_path), "--es-url", "http://127.0.0.1:9")
     assert r.returncode == 1 and "does not answer" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_unwritable_stage_dir_is_one_line_and_status_1(tmp_path, es_url):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    r = run("spark_jobs.coincidence", "--input", "es://x-hits-*", *GOOD, "--es-url", es_url,
+            "--es-stage-dir", str(blocker / "stage"))
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert f"--es-stage-dir {blocker / 'stage'}: " in r.stderr
