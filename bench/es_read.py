@@ -32,7 +32,8 @@ stream of each request shape so that choice is shown, not assumed). Two groups:
 The best bare client of a group is its ceiling; each target's ratio to it is reported. Worker
 counts from ``--workers``. Targets of a group must read the same hits (count and sum of t_ms,
 checked). After ``--warmup`` untimed rounds (a fresh Spark session's first read pays cold Python
-workers; each Spark target also starts its workers untimed, as Spark stops those idle a minute), ``--repeats`` rounds with the order of the targets rotating; medians, every run, and
+workers; each Spark target also starts its workers untimed, as Spark stops those idle a
+minute), ``--repeats`` rounds with the order of the targets rotating; medians, every run, and
 the load average before each run. Everything created is deleted at the end (``--keep PREFIX``
 reuses and keeps an index instead, for repeated runs).
 
