@@ -462,6 +462,9 @@ class PageLayout:
                 add("gj_lon", ("_source", f.source, "coordinates", 0))
                 add("gj_lat", ("_source", f.source, "coordinates", 1))
                 add("dv", ("fields", f.source, 0))
+                # a position mapped as an object of two doubles: doc values per sub-field
+                add("dv_lat", ("fields", f"{f.source}.lat", 0))
+                add("dv_lon", ("fields", f"{f.source}.lon", 0))
             else:
                 add("src", ("_source", f.source))
                 add("dv", ("fields", f.source, 0))
@@ -559,7 +562,7 @@ def _geo_columns(spans: Spans, paths: dict[str, int]) -> tuple[pa.Array, pa.Arra
     n = spans.n_rows
     lat, lon = np.full(n, np.nan), np.full(n, np.nan)
     whole = spans.kind(paths["whole"])
-    for la, lo in (("lat", "lon"), (1, 0), ("gj_lat", "gj_lon")):
+    for la, lo in (("lat", "lon"), (1, 0), ("gj_lat", "gj_lon"), ("dv_lat", "dv_lon")):
         ka, ko = spans.kind(paths[la]), spans.kind(paths[lo])
         rows = (ka == NUMBER) | (ka == STRING)
         rows &= ((ko == NUMBER) | (ko == STRING)) & np.isnan(lat)
@@ -688,6 +691,10 @@ def _python_values(f: Field, hit: dict, source: dict, doc_values: dict) -> tuple
     if not from_source:
         dv = doc_values.get(f.source)
         v = dv[0] if isinstance(dv, list) and dv else None
+    if f.es_type == "geo_point" and v is None:  # an object of two doubles: its sub-fields
+        lat, lon = (doc_values.get(f"{f.source}.{axis}") for axis in ("lat", "lon"))
+        if isinstance(lat, list) and lat and isinstance(lon, list) and lon:
+            v = {"lat": lat[0], "lon": lon[0]}
     if f.es_type == "geo_point":
         return _python_geo(v, from_source)
     if v is None or isinstance(v, (dict, list)):

@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
@@ -46,6 +46,8 @@ DEFAULT_PAGE = 10_000  # hits per request: Elasticsearch's default index.max_res
 SLICE_ROW_BITS = 40  # a slice holds < 2**40 hits; up to 2**23 slices
 IN_FLIGHT = 2  # requests a read task keeps going while it decodes
 KEEP_ALIVE = "10m"  # each request renews the point-in-time for this long
+SOURCE_MODE = "index.mapping.source.mode"  # "synthetic": _source rebuilt from doc values
+_PLAIN_DOC_VALUES = {"keyword", "long", "integer", "short", "byte", "double", "float", "boolean", "date"}
 _NO_DOC_VALUES = {"text", "object", "nested", "binary"}
 
 
@@ -110,6 +112,41 @@ def outside_source(mapping: dict[str, Any], names: list[str]) -> list[str]:
     return out
 
 
+def _mapped_types(mapping: dict[str, Any]) -> dict[str, str]:
+    """Field path (``a`` or ``a.b``) -> ES type, over the mapping's properties two levels deep."""
+    out = {}
+    for name, spec in mapping.get("properties", {}).items():
+        out[name] = spec.get("type", "object")
+        for sub, sub_spec in spec.get("properties", {}).items():
+            out[f"{name}.{sub}"] = sub_spec.get("type", "object")
+    return out
+
+
+def doc_value_fields(mapping: dict[str, Any], fields: list[Field]) -> list[str] | None:
+    """The doc-value fields that give every field asked for (the hit id comes with every hit),
+    or None when one of them is not a plain doc-value field here: keyword, number, boolean,
+    date, or a position mapped as an object of two doubles (``lat``, ``lon``).
+
+    Why: an index with synthetic ``_source`` rebuilds every document's ``_source`` from doc
+    values, every field of it, to answer a read; asking for the few doc values a reader needs
+    instead costs the node a third less per hit (docs/benchmarks.md, "Reading hits back")."""
+    types = _mapped_types(mapping)
+    out = []
+    for f in fields:
+        if f.es_type == ID:
+            continue
+        if f.es_type == "geo_point":
+            subs = [f"{f.source}.{axis}" for axis in ("lat", "lon")]
+            if types.get(f.source) != "object" or any(types.get(n) not in ("double", "float") for n in subs):
+                return None
+            out += subs
+        elif types.get(f.source) in _PLAIN_DOC_VALUES and mapping["properties"][f.source].get("doc_values", True):
+            out.append(f.source)
+        else:
+            return None
+    return out
+
+
 @dataclass(frozen=True)
 class IndexPit:
     """A point-in-time on one index, with what plan_read needs to cut its shards into slices
@@ -120,6 +157,7 @@ class IndexPit:
     shards: int
     max_shard_docs: int  # Lucene documents (live + deleted) of its largest shard copy
     mapping: dict[str, Any]
+    synthetic_source: bool = False  # _source is rebuilt from doc values (index.mapping.source.mode)
 
 
 @dataclass(frozen=True)
@@ -188,14 +226,19 @@ def point_in_time(url: str, pattern: str, keep_alive: str = KEEP_ALIVE):
             return
         mappings = es.indices.get_mapping(index=pattern, expand_wildcards="open", ignore_unavailable=True,
                                          allow_no_indices=True).body
+        modes = es.indices.get_settings(index=pattern, name=SOURCE_MODE, flat_settings=True,
+                                        expand_wildcards="open", ignore_unavailable=True,
+                                        allow_no_indices=True).body
         for name in names:
             pit = es.open_point_in_time(index=name, keep_alive=keep_alive).body
-            pits.append(IndexPit(name, pit["id"], int(pit["_shards"]["total"]), 0,
-                                 mappings.get(name, {}).get("mappings", {})))
+            mapping = mappings.get(name, {}).get("mappings", {})
+            mode = (modes.get(name, {}).get("settings", {}).get(SOURCE_MODE)
+                    or mapping.get("_source", {}).get("mode"))
+            pits.append(IndexPit(name, pit["id"], int(pit["_shards"]["total"]), 0, mapping,
+                                 synthetic_source=mode == "synthetic"))
         stats = es.indices.stats(index=pattern, level="shards", metric="docs",
                                  expand_wildcards="open").body["indices"]
-        pits = [IndexPit(p.index, p.pit_id, p.shards, _max_shard_docs(stats.get(p.index, {})), p.mapping)
-                for p in pits]
+        pits = [replace(p, max_shard_docs=_max_shard_docs(stats.get(p.index, {}))) for p in pits]
         yield tuple(pits)
     finally:
         for p in pits:
@@ -227,12 +270,17 @@ def plan_read(es, q: EsHitsQuery, pits: tuple[IndexPit, ...]) -> ReadPlan:
             "size": q.page_size, "query": q.query(), "pit": {"id": p.pit_id, "keep_alive": KEEP_ALIVE},
             "sort": ["_shard_doc"], "track_total_hits": False,
         }
-        if p.mapping.get("_source", {}).get("enabled", True) is False:
+        whole = doc_value_fields(p.mapping, q.fields()) if p.synthetic_source else None
+        if whole is not None:
             body["_source"] = False
-        doc_values = outside_source(p.mapping, names)
+            doc_values = whole
+        else:
+            if p.mapping.get("_source", {}).get("enabled", True) is False:
+                body["_source"] = False
+            doc_values = outside_source(p.mapping, names)
         if doc_values:
-            types = {f.source: f.es_type for f in q.fields()}
-            body["docvalue_fields"] = [{"field": n, "format": "epoch_millis"} if types[n] == "date" else n
+            types = _mapped_types(p.mapping)
+            body["docvalue_fields"] = [{"field": n, "format": "epoch_millis"} if types.get(n) == "date" else n
                                        for n in doc_values]
         per_shard = max(1, math.ceil(max(p.max_shard_docs, count) / q.page_size))
         n_slices = p.shards * per_shard

@@ -30,6 +30,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -57,8 +58,13 @@ def plan_of(q: EsHitsQuery, pits: tuple[IndexPit, ...]) -> ReadPlan:
 
 def sorted_hits(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
     """One task's hits in time order (a stable sort: ties keep read order; rows without a time
-    last)."""
+    last). Hit indices are sorted by time (crayfis/es/templates.py) and a slice is a range of
+    doc ids, so a task's slices of a one-segment index usually arrive in time order already:
+    then nothing is moved."""
     table = pa.Table.from_batches(batches, schema=schema).combine_chunks()
+    t = table.column("t_ms")
+    if not t.null_count and np.all(np.diff(t.to_numpy()) >= 0):
+        return table
     order = pc.sort_indices(table, sort_keys=[("t_ms", "ascending")])  # nulls go last
     return table.take(order)
 

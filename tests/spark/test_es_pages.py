@@ -142,6 +142,26 @@ def test_doc_values_fill_in_where_the_source_lacks_a_field():
     same(page.batch, decode_page_python(data, LAYOUT).batch)
 
 
+def test_a_position_of_two_doubles_comes_from_its_sub_fields_doc_values():
+    """Hit schema 2 maps location as an object of two doubles: its doc values come back as
+    ``location.lat`` and ``location.lon``, each a list, and only together make a position."""
+    data = response([
+        hit(0, None, {"device": ["d"], "t_ms": [1795000738956], "location.lat": [-1.25],
+                      "location.lon": [3.5]}),
+        hit(1, None, {"location.lat": [0.1 + 0.2], "location.lon": [-179.99999999999997]}),
+        hit(2, None, {"location.lat": [1.0]}),  # half a position is none
+        hit(3, {"location": {"lat": 7.0, "lon": 8.0}}, {"location.lat": [1.0], "location.lon": [2.0]}),
+    ])
+    page = decode_page(data, LAYOUT, 10)
+    assert page.fast
+    rows = page.batch.to_pylist()
+    assert (rows[0]["lat"], rows[0]["lon"], rows[0]["t_ms"]) == (-1.25, 3.5, 1795000738956)
+    assert (rows[1]["lat"], rows[1]["lon"]) == (0.1 + 0.2, -179.99999999999997)
+    assert math.isnan(rows[2]["lat"]) and math.isnan(rows[2]["lon"])
+    assert (rows[3]["lat"], rows[3]["lon"]) == (7.0, 8.0)  # the source first, as for every field
+    same(page.batch, decode_page_python(data, LAYOUT).batch)
+
+
 def test_escapes_go_to_the_general_decoder_and_come_out_right():
     plain = response([hit(0, {"device": "caf\u00e9 \u2603", "t_ms": 5})])
     fast = decode_page(plain, LAYOUT, 10)  # UTF-8 as such needs no escape

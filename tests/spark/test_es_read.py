@@ -20,6 +20,7 @@ from spark_jobs.es_source import (
     EsHitsQuery,
     ReadPlan,
     SliceRequest,
+    doc_value_fields,
     hits_dataframe,
     outside_source,
     plan_read,
@@ -191,3 +192,50 @@ def test_export_cli_refuses_an_existing_output_in_one_line(es_url, es_prefix, tm
     errors = [line for line in r.stderr.splitlines() if line.startswith("spark_jobs.export_hits")]
     assert errors == [f"spark_jobs.export_hits: error: output exists: {tmp_path / 'out'} "
                       "(--mode overwrite replaces it)"]
+
+
+def test_synthetic_source_indices_are_read_from_the_doc_values_asked_for(es, es_url, es_prefix):
+    """Hit schema 2 rebuilds _source from doc values: the job's read asks for its four doc
+    values instead (no _source) and gets exactly what the whole _source gives, rows without a
+    position or device included; a read that needs a field that is not a plain doc value (the
+    export's geo_point cell_location) keeps the whole _source."""
+    docs = hit_docs(300, span_ms=1000)
+    del docs[5]["location"], docs[9]["device"]
+    docs[7]["location"] = {"lat": 0.1 + 0.2, "lon": -179.99999999999997}
+    index_docs(es, es_prefix, docs, shards=2)
+    q = EsHitsQuery(es_url, f"{es_prefix}-hits-*", page_size=70)
+    with point_in_time(es_url, q.pattern) as pits:
+        assert all(p.synthetic_source for p in pits)
+        plan = plan_read(raw_client(es_url), q, pits)
+        assert all(b["_source"] is False for b in plan.bodies)
+        assert plan.bodies[0]["docvalue_fields"] == ["device", "t_ms", "location.lat", "location.lon"]
+        whole = ReadPlan(plan.pits, tuple({k: v for k, v in b.items() if k not in ("_source", "docvalue_fields")}
+                                          for b in plan.bodies), plan.slices, plan.page_size)
+        tables = [pa.Table.from_batches([b for which in tasks_of(len(p.slices), 2)
+                                         for _, b in read_slices(q, p, which)], schema=q.schema())
+                  for p in (plan, whole)]
+        mapping = pits[0].mapping
+    got, want = (t.sort_by("hit_id") for t in tables)
+    assert got.num_rows == len(docs)
+    assert got.drop(["lat", "lon"]).equals(want.drop(["lat", "lon"]))
+    for axis in ("lat", "lon"):
+        assert np.array_equal(got.column(axis).to_numpy(), want.column(axis).to_numpy(), equal_nan=True)
+    row7 = got.filter(pa.compute.equal(got.column("hit_id"), docs[7]["hit_id"])).to_pylist()[0]
+    assert (row7["lat"], row7["lon"]) == (0.1 + 0.2, -179.99999999999997)
+    assert doc_value_fields(mapping, EsHitsQuery(es_url, "x", extra=(("cell_location", "geo_point"),)).fields()) is None
+    assert doc_value_fields(mapping, EsHitsQuery(es_url, "x", extra=(("n_pix", "integer"),)).fields()) == [
+        "device", "t_ms", "location.lat", "location.lon", "n_pix"]
+
+
+def test_stored_source_indices_keep_reading_the_source(es, es_url, es_prefix):
+    """Hit schema 1 (a stored _source, location a geo_point): no doc-value shape."""
+    index = f"{es_prefix}-hits-2026.11"
+    es.indices.create(index=index, mappings=HITS_V1)
+    docs = hit_docs(50, span_ms=1000)
+    helpers.bulk(es, [{"_index": index, "_id": d["hit_id"], "_source": d} for d in docs], refresh=True)
+    q = EsHitsQuery(es_url, index)
+    with point_in_time(es_url, index) as pits:
+        assert not pits[0].synthetic_source
+        plan = plan_read(raw_client(es_url), q, pits)
+    assert "_source" not in plan.bodies[0] and "docvalue_fields" not in plan.bodies[0]
+    assert sorted(read_all(q).column("hit_id").to_pylist()) == [d["hit_id"] for d in docs]

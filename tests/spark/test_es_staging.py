@@ -77,6 +77,15 @@ def test_sorted_hits_puts_rows_in_time_order_with_untimed_rows_last():
         pa.Table.from_batches(batches).column("hit_id").to_pylist())
 
 
+def test_sorted_hits_keeps_rows_already_in_time_order_as_they_are():
+    t = pa.table({"hit_id": ["a", "b", "c", "d"], "device_id": ["x"] * 4, "t_ms": [1, 2, 2, 5],
+                  "lat": [0.0] * 4, "lon": [0.0] * 4}, schema=EsHitsQuery("http://x", "p").schema())
+    batches = t.to_batches(max_chunksize=2)
+    assert sorted_hits(batches, t.schema).equals(t)
+    shuffled = [batches[1], batches[0]]  # c, d, a, b: b and c tie, and keep their read order
+    assert sorted_hits(shuffled, t.schema).column("hit_id").to_pylist() == ["a", "c", "b", "d"]
+
+
 def test_write_staged_file_has_time_ordered_row_groups_and_bound_statistics(tmp_path):
     n = ROW_GROUP_ROWS * 2 + 1_000
     batches = read_batches(n)
