@@ -11,9 +11,13 @@ with search_after on ``_shard_doc``. Indices with no matching document are not r
 Spark tasks take the slices round-robin (a time range that selects a few neighbouring slices is
 still shared by every task), keep a few requests in flight, and decode each raw response with
 the compiled scanner of es_pages.py straight into an Arrow batch: no Python object per hit.
-Responses come as Elasticsearch writes them, full ``_source`` and no ``filter_path``: filtering
-costs the node more than the bytes it saves (it re-parses every ``_source``). Fields a mapping
-keeps out of ``_source`` are asked for as doc values (``docvalue_fields``) and read from there.
+Responses come as Elasticsearch writes them, no ``filter_path`` and no ``_source`` filtering:
+filtering costs the node more than the bytes it saves (it re-parses, or rebuilds, every
+``_source``). An index whose ``_source`` is synthetic (hit schema 2) rebuilds all of it from doc
+values for every document; there, when every field asked for is a plain doc value
+(``doc_value_fields``), the read asks for those doc values and no ``_source``, which the node
+answers faster. Elsewhere the whole ``_source`` comes, and fields a mapping keeps out of it
+are asked for as doc values (``docvalue_fields``) and read from there.
 
 Hit documents (crayfis/es/templates.py) map to the job's input schema: ``_id`` (the hit id) ->
 hit_id, device -> device_id, location {lat, lon} -> lat, lon; t_ms stays Unix ms. Other indexed
