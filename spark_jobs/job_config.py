@@ -66,7 +66,6 @@ def es_prefix_for(cfg: JobConfig) -> str:
     return os.environ.get("CRAYFIS_ES_PREFIX", DEFAULT_ES_PREFIX)
 
 
-
 def stage_parent(master: str, requested: str | None) -> str | None:
     """Where es:// input is staged as Parquet (es_staging.py): under ``requested`` (a folder
     every worker sees), else under the system's temporary folder when the master is local.
