@@ -296,6 +296,15 @@ def plan_read(es, q: EsHitsQuery, pits: tuple[IndexPit, ...]) -> ReadPlan:
     return ReadPlan(tuple(kept), tuple(bodies), tuple(slices), q.page_size)
 
 
+def plan_of(q: EsHitsQuery, pits: tuple[IndexPit, ...]) -> ReadPlan:
+    """``plan_read`` with a client of its own (the driver plans once, before the tasks)."""
+    es = raw_client(q.url)
+    try:
+        return plan_read(es, q, pits)
+    finally:
+        es.close()
+
+
 def search_error(exc: Exception) -> str:
     """One line for a failed search: the reason Elasticsearch gave, else the exception."""
     body = getattr(exc, "body", None)
@@ -367,11 +376,7 @@ def map_read_tasks(spark, q: EsHitsQuery, pits: tuple[IndexPit, ...] | None, n_t
     ``n_tasks`` partitions sharing the plan's slices round-robin. Empty without a PIT."""
     if not pits:
         return spark.createDataFrame([], _spark_schema(out_schema))
-    es = raw_client(q.url)
-    try:
-        plan = plan_read(es, q, pits)
-    finally:
-        es.close()
+    plan = plan_of(q, pits)
     n_tasks = max(1, min(int(n_tasks), len(plan.slices) or 1))
     assignment = tasks_of(len(plan.slices), n_tasks)
 

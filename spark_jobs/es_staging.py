@@ -40,20 +40,11 @@ from crayfis.archive.device_sidecar import write_sidecar
 from crayfis.coincidence.device_partials import table_partials
 from spark_jobs.day_files import ROW_GROUP_ROWS, UNIQUE
 from spark_jobs.driver_tasks import run_table
-from spark_jobs.es_source import EsHitsQuery, IndexPit, ReadPlan, plan_read, raw_client, read_slices, tasks_of
+from spark_jobs.es_source import EsHitsQuery, IndexPit, ReadPlan, plan_of, read_slices, tasks_of
 from spark_jobs.hits_input import InputHits, es_input
 from spark_jobs.parquet_files import local_uri
 
 STAGED = pa.schema([("path", pa.string()), ("rows", pa.int64())])
-
-
-def plan_of(q: EsHitsQuery, pits: tuple[IndexPit, ...]) -> ReadPlan:
-    """The read plan (slices of every index holding a matching hit), made on the driver."""
-    es = raw_client(q.url)
-    try:
-        return plan_read(es, q, pits)
-    finally:
-        es.close()
 
 
 def sorted_hits(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.Table:

@@ -23,9 +23,8 @@ from spark_jobs.es_source import (
     doc_value_fields,
     hits_dataframe,
     outside_source,
-    plan_read,
+    plan_of,
     point_in_time,
-    raw_client,
     read_slices,
     tasks_of,
 )
@@ -57,9 +56,7 @@ def index_docs(es, prefix: str, docs: list[dict], shards: int = 1) -> None:
 def read_all(q: EsHitsQuery, tasks: int = 3) -> pa.Table:
     """Every hit of q through the reader, without Spark (plan on the driver, tasks in a loop)."""
     with point_in_time(q.url, q.pattern) as pits:
-        es = raw_client(q.url)
-        plan = plan_read(es, q, pits)
-        es.close()
+        plan = plan_of(q, pits)
         batches = [b for which in tasks_of(len(plan.slices), tasks) for _, b in read_slices(q, plan, which)]
     return pa.Table.from_batches(batches, schema=q.schema())
 
@@ -70,7 +67,7 @@ def test_every_document_once_over_shards_months_and_small_pages(es, es_url, es_p
     q = EsHitsQuery(es_url, f"{es_prefix}-hits-*", page_size=40)
     with point_in_time(es_url, q.pattern) as pits:
         assert len(pits) == 3 and all(p.shards == 3 for p in pits)  # three months
-        plan = plan_read(raw_client(es_url), q, pits)
+        plan = plan_of(q, pits)
     # every shard cut into pieces of at most a page: far more slices than shards
     assert len(plan.slices) >= 1_500 // 40
     got = read_all(q)
@@ -92,7 +89,7 @@ def test_time_range_and_zero_bias_filter(es, es_url, es_prefix):
     # an index with no document in range is not read at all
     q = EsHitsQuery(es_url, f"{es_prefix}-hits-*", docs[0]["t_ms"], docs[0]["t_ms"] + 1, page_size=50)
     with point_in_time(es_url, q.pattern) as pits:
-        plan = plan_read(raw_client(es_url), q, pits)
+        plan = plan_of(q, pits)
     assert [p.index for p in plan.pits] == [index_for(es_prefix, "hits", T0)]
 
 
@@ -101,7 +98,7 @@ def test_a_slice_larger_than_a_page_is_finished_with_search_after(es, es_url, es
     index_docs(es, es_prefix, docs)
     q = EsHitsQuery(es_url, f"{es_prefix}-hits-*", page_size=50)
     with point_in_time(es_url, q.pattern) as pits:
-        planned = plan_read(raw_client(es_url), q, pits)
+        planned = plan_of(q, pits)
         one = ReadPlan(planned.pits, planned.bodies, (SliceRequest(0, 0, 1),), 50)  # one slice of all
         pages = [b for _, b in read_slices(q, one, [0])]
     assert [p.num_rows for p in pages] == [50, 50, 50, 50, 30]
@@ -206,7 +203,7 @@ def test_synthetic_source_indices_are_read_from_the_doc_values_asked_for(es, es_
     q = EsHitsQuery(es_url, f"{es_prefix}-hits-*", page_size=70)
     with point_in_time(es_url, q.pattern) as pits:
         assert all(p.synthetic_source for p in pits)
-        plan = plan_read(raw_client(es_url), q, pits)
+        plan = plan_of(q, pits)
         assert all(b["_source"] is False for b in plan.bodies)
         assert plan.bodies[0]["docvalue_fields"] == ["device", "t_ms", "location.lat", "location.lon"]
         whole = ReadPlan(plan.pits, tuple({k: v for k, v in b.items() if k not in ("_source", "docvalue_fields")}
@@ -236,6 +233,6 @@ def test_stored_source_indices_keep_reading_the_source(es, es_url, es_prefix):
     q = EsHitsQuery(es_url, index)
     with point_in_time(es_url, index) as pits:
         assert not pits[0].synthetic_source
-        plan = plan_read(raw_client(es_url), q, pits)
+        plan = plan_of(q, pits)
     assert "_source" not in plan.bodies[0] and "docvalue_fields" not in plan.bodies[0]
     assert sorted(read_all(q).column("hit_id").to_pylist()) == [d["hit_id"] for d in docs]
