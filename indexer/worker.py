@@ -3,7 +3,9 @@
 Exactly once comes from two rules together. (1) Claims: a process takes a batch of pending rows
 by stamping them with its owner name and a lease (a conditional UPDATE inside one write
 transaction; SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL), so several indexers never share a
-batch, and a crashed indexer's rows become claimable when the lease runs out. (2) Documents have
+batch, and a crashed indexer's rows become claimable when the lease runs out (a process that
+lives through a database error gives back the rows it claimed and dropped, and one that stops
+gives back all it holds, so the lease is left to processes that died). (2) Documents have
 deterministic ids and go in with op_type=create, so if a lease did run out and two processes
 sent the same upload, the second copy is answered 409 and counts as done.
 
@@ -155,12 +157,18 @@ class Totals:
 @dataclass
 class _Pipeline:
     """The run loop's state: the batch whose bulk request is in flight (with the future of its
-    outcome), the batch Elasticsearch acknowledged but the database has not recorded yet, and the
-    size of the next claim."""
+    outcome), the batch Elasticsearch acknowledged but the database has not recorded yet, the
+    size of the next claim, and whether a database error cut the last turn short."""
 
     claim_size: int
     inflight: tuple[Batch, Future] | None = None
     unmarked: tuple[Batch, tuple] | None = None
+    interrupted: bool = False
+
+    def held(self) -> list[int]:
+        """The uploads this pipeline still carries (in flight, or acknowledged and unrecorded)."""
+        return [p.upload_id for step in (self.inflight, self.unmarked) if step is not None
+                for p in step[0].prepared]
 
 
 @dataclass
@@ -399,8 +407,9 @@ class Indexer:
                     totals.quarantined += 1
                     continue
                 delay = min(self.config.backoff_max_s, self.config.backoff_min_s * 2 ** attempts)
+                # unowned, held back by its time alone: a row this process owns is one it works on
                 Upload.objects.filter(id=upload_id, claim_owner=self.owner).update(
-                    attempts=attempts, error=error, claim_until_ms=t + int(delay * 1000))
+                    attempts=attempts, error=error, claim_owner=None, claim_until_ms=t + int(delay * 1000))
                 totals.retried += 1
             done_list = [by_id[i] for i in sorted(done)]
             self._touch_buckets(done_list, t)
@@ -546,7 +555,7 @@ class Indexer:
                 logger.warning("%s (%s); retrying %d uploads in %.1f s", type(exc).__name__,
                                str(exc)[:200], len(batch.prepared), self._backoff)
                 if stop.wait(self._backoff):
-                    return None  # leases expire; another run picks the rows up
+                    return None  # stopped: _finish gives the rows back
                 self._backoff = min(self.config.backoff_max_s, self._backoff * 2)
                 _refresh_connection()
                 self._renew([p.upload_id for p in batch.prepared])
@@ -584,6 +593,7 @@ class Indexer:
                     busy = self._turn(pipe, pool, stop)
                 except DatabaseError as exc:  # database restarting or locked too long: claims stay safe
                     self._wait_out_database(exc, stop)
+                    pipe.interrupted = True
                     continue
                 if not busy:
                     if once:
@@ -596,6 +606,9 @@ class Indexer:
 
     def _turn(self, pipe: _Pipeline, pool: ThreadPoolExecutor, stop: threading.Event) -> bool:
         """One turn of the pipeline; False when there was nothing to claim and nothing in flight."""
+        if pipe.interrupted:
+            self._release_dropped(pipe.held())
+            pipe.interrupted = False
         if pipe.unmarked is not None:  # recording failed on a database error: again
             self._record(pipe.unmarked)
             pipe.unmarked = None
@@ -609,8 +622,8 @@ class Indexer:
         batch = self._encode(prepared) if prepared else None
         if pipe.inflight is not None:
             sent, future = pipe.inflight
-            pipe.inflight = None
             outcome = self._acknowledged(sent, stop, self.totals, first=future)
+            pipe.inflight = None  # only now: a database error in there leaves it in the pipeline
             if outcome is not None:
                 pipe.unmarked = (sent, outcome)
         # The next request goes out before this thread records the last one, so Elasticsearch
@@ -622,6 +635,21 @@ class Indexer:
             pipe.unmarked = None
         return bool(rows) or pipe.inflight is not None
 
+    def _release_dropped(self, held: list[int]) -> int:
+        """Give back the rows this process claimed and no longer carries.
+
+        A database error can cut a turn short after its claim committed (reading the rows,
+        quarantining a poison one, renewing leases): those rows are this owner's and nothing here
+        will send them, so without this they would wait out the whole lease, meant for a process
+        that died. Rows waiting out a retry are unowned (``_mark``) and keep their delay; the
+        batches in the pipeline stay claimed, as they are still recorded by this process.
+        """
+        released = (Upload.objects.filter(claim_owner=self.owner, status=UploadStatus.PENDING)
+                    .exclude(id__in=held).update(claim_owner=None, claim_until_ms=None))
+        if released:
+            logger.info("released %d uploads claimed before the database error", released)
+        return released
+
     def _wait_out_database(self, exc: DatabaseError, stop: threading.Event) -> None:
         if connection.in_atomic_block:
             raise exc  # the caller's transaction is broken; only the caller can recover
@@ -630,7 +658,9 @@ class Indexer:
         stop.wait(self.config.poll_s)
 
     def _finish(self, pipe: _Pipeline, stop: threading.Event) -> None:
-        """Stopped with a batch in flight or unrecorded: record it (its leases expire otherwise)."""
+        """Stopped with a batch in flight or unrecorded: record it, then give back every row still
+        claimed (a batch Elasticsearch did not acknowledge, one a database error dropped), so the
+        next indexer takes them at once rather than after their lease."""
         try:
             if pipe.unmarked is not None:
                 self._record(pipe.unmarked)
@@ -638,6 +668,7 @@ class Indexer:
                 outcome = self._acknowledged(pipe.inflight[0], stop, self.totals, first=pipe.inflight[1])
                 if outcome is not None:
                     self._record((pipe.inflight[0], outcome))
+            self._release_dropped([])
         except DatabaseError as exc:
             logger.warning("could not record the last batch (%s); its leases will expire", exc)
 
