@@ -647,7 +647,7 @@ class Indexer:
         released = (Upload.objects.filter(claim_owner=self.owner, status=UploadStatus.PENDING)
                     .exclude(id__in=held).update(claim_owner=None, claim_until_ms=None))
         if released:
-            logger.info("released %d uploads claimed before the database error", released)
+            logger.info("gave back %d claimed uploads this process no longer carries", released)
         return released
 
     def _wait_out_database(self, exc: DatabaseError, stop: threading.Event) -> None:
