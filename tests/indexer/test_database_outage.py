@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import pytest
 from django.db import OperationalError, connection
 
-from indexer.worker import Indexer, IndexerConfig, make_indexer_client
+from indexer.worker import Indexer, IndexerConfig, make_indexer_client, now_ms
 from ingest.models import Upload
 from ingest.synthetic import make_chunk
 from tests.ingest.conftest import post_submit
@@ -96,7 +96,7 @@ def test_an_outage_mid_turn_strands_no_claimed_upload(client, es, es_url, es_pre
 
 
 def test_rows_waiting_out_a_retry_are_not_taken_early(client, es, es_url, es_prefix):
-    """Releasing what an interrupted turn dropped leaves a retry's delay alone."""
+    """Giving back what an interrupted turn dropped leaves a retry's delay alone."""
     _submit(client, 2)
     first, second = Upload.objects.order_by("id").values_list("id", flat=True)
     later = 2**62
@@ -130,3 +130,17 @@ def test_a_stop_after_an_outage_gives_back_what_it_holds(client, es, es_url, es_
     assert stop.is_set() and totals.indexed == 0
     assert list(Upload.objects.exclude(claim_owner=None).values_list("id", "claim_owner")) == []
     assert _indexer(es_url).run(once=True).indexed == 3
+
+
+def test_a_retried_upload_is_unowned_and_held_back_by_its_time(client, es_url):
+    """What the give-back relies on: a row this process owns is one it works on."""
+    _submit(client, 1)
+    indexer = _indexer(es_url)
+    rows = indexer.claim()
+    before = now_ms()
+    totals = indexer._mark([indexer.prepare(r) for r in rows], set(), {rows[0]["id"]: "503: no shard"}, {})
+    row = Upload.objects.get(id=rows[0]["id"])
+    assert totals.retried == 1
+    assert (row.status, row.claim_owner, row.attempts, row.error) == ("pending", None, 1, "503: no shard")
+    assert row.claim_until_ms > before
+    assert indexer.claim() == []  # not before its delay
