@@ -1,4 +1,6 @@
-"""Every address prod-check binds, all on 127.0.0.1, in the ranges this project reserves for it.
+"""Every address prod-check binds, all on 127.0.0.1, in the ranges this project reserves for it,
+all below the kernel's ephemeral range (32768-60999 on Linux), where any passing connection's
+local end could hold one.
 
 The Elasticsearch nodes form a cluster of their own (own name, seed hosts only these ports), so
 the shared node on 9200 never joins it.
@@ -18,7 +20,7 @@ HOST = "127.0.0.1"
 class Ports:
     https: int = 8443                 # nginx, TLS
     web: int = 8101                   # gunicorn behind nginx
-    postgres: int = 55432
+    postgres: int = 15432
     redis: int = 6390
     es_http: tuple[int, ...] = (9258, 9259)   # transport: +100 (9358, 9359)
     spark_master: int = 7177

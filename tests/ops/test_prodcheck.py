@@ -72,6 +72,14 @@ def test_a_taken_port_is_named():
             require_free(Ports(https=port))
 
 
+def test_no_port_lies_where_the_kernel_picks_outgoing_ports():
+    """A port in the ephemeral range can be held by any passing connection's local end (a test's
+    client, a worker's), and prod-check then finds it taken (CI saw this for PostgreSQL)."""
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    inside = [(port, what) for port, what in Ports().named() if low <= port <= high]
+    assert inside == []
+
+
 def test_postgresql_is_found_where_debian_puts_it():
     found = tools.postgres_bindir(None)
     assert (found / "initdb").is_file() and (found / "pg_ctl").is_file()
