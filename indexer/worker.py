@@ -635,7 +635,7 @@ class Indexer:
             pipe.unmarked = None
         return bool(rows) or pipe.inflight is not None
 
-    def _release_dropped(self, held: list[int]) -> int:
+    def _release_dropped(self, held: list[int]) -> None:
         """Give back the rows this process claimed and no longer carries.
 
         A database error can cut a turn short after its claim committed (reading the rows,
@@ -648,7 +648,6 @@ class Indexer:
                     .exclude(id__in=held).update(claim_owner=None, claim_until_ms=None))
         if released:
             logger.info("gave back %d claimed uploads this process no longer carries", released)
-        return released
 
     def _wait_out_database(self, exc: DatabaseError, stop: threading.Event) -> None:
         if connection.in_atomic_block:

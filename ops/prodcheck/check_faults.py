@@ -137,7 +137,8 @@ def _load_with_fault(topo: Topology, scenario: Scenario, fault, progress):
     return uploads, report
 
 
-def _verify(topo: Topology, what: str, uploads, report: LoadReport, progress, drain_s: float = 600.0) -> None:
+def _verify(topo: Topology, what: str, uploads, report: LoadReport, progress,
+            drain_s: float = check_showers.INDEXED_TIMEOUT_S) -> None:
     keys = {upload_key(u) for u in uploads}
     if report.unfinished:
         raise CheckFailed(f"fault {what}: {report.unfinished} uploads never acknowledged")

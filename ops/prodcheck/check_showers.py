@@ -22,6 +22,7 @@ from ops.prodcheck.topology import ES_PREFIX, REPO, Topology
 
 SHOWERS = Scenario(seed=17, phones=1000, minutes=15, showers=4)
 MATCH_MS = 1_000   # a candidate starting this close to a shower's time is that shower
+INDEXED_TIMEOUT_S = 600.0  # how long a backlog may take to be indexed after the load
 
 
 def run(topo: Topology, context: dict, progress) -> None:
@@ -102,7 +103,7 @@ def pending_uploads() -> dict:
             "quarantined": Upload.objects.filter(status=UploadStatus.QUARANTINED).count()}
 
 
-def wait_indexed(topo: Topology, progress, timeout: float = 600.0) -> None:
+def wait_indexed(topo: Topology, progress, timeout: float = INDEXED_TIMEOUT_S) -> None:
     deadline = time.monotonic() + timeout
     last = 0.0
     while True:
