@@ -284,7 +284,8 @@ def search_and_write(spark, cfg: JobConfig) -> dict[str, Any]:
         else:
             prep, rows, background, live_source, layout = search_general(spark, cfg, inp, max_m, lap)
         if cfg.input.startswith("es://"):
-            layout["es_read"] = "staged as Parquet" if inp.staged else "Spark rows"
+            layout["es_read"] = ("no hit to read" if not prep.n_hits
+                                 else "staged as Parquet" if inp.staged else "Spark rows")
         pstats = partition_stats(rows.stats)
         if pstats["core_anchors"] != prep.n_hits:
             raise RuntimeError(f"{pstats['core_anchors']} core anchors for {prep.n_hits} hits")

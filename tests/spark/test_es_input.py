@@ -123,6 +123,22 @@ def test_staged_es_input_equals_spark_rows(spark, es, es_url, es_prefix, data, t
     assert list(stage.iterdir()) == []
 
 
+def test_es_search_with_no_hit_in_range_says_nothing_was_read(spark, es, es_url, es_prefix, data,
+                                                              tmp_path):
+    """A range before every hit: the job ends with no candidate, and its summary says no hit
+    was read, not a way of reading that never ran, whether staging was asked for or not."""
+    index_hits(es, es_prefix, data)
+    params = SearchParams(window_ms=TAU, radius_m=R, min_devices=K)
+    for name, stage_dir in (("staged", str(tmp_path / "stage")), ("rows", NO_STAGING)):
+        cfg = JobConfig(input=f"es://{es_prefix}-hits-*", output=str(tmp_path / name), params=params,
+                        split=WorkSplit(tile_deg=1.0), es_url=es_url, es_slices=2,
+                        start_ms=START_MS - 2 * DAY_MS, end_ms=START_MS - DAY_MS, es_stage_dir=stage_dir)
+        summary = run_job(spark, cfg)
+        assert summary["hits_read"] == 0 and summary["candidates"] == 0
+        assert summary["parameters"]["es_read"] == "no hit to read"
+        assert pq.read_table(tmp_path / name / "candidates.parquet").num_rows == 0
+
+
 def index_exposures(es, prefix: str, hits: pa.Table, block_ms: int = 180_000):
     """DATA exposure blocks tiling each device's hours, every third block left out (not live);
     n_hits = the device's hits inside the block, as the phone counts them. Returns the live
